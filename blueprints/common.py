@@ -1,0 +1,68 @@
+"""What every plugin blueprint shares: the customer check, error pages and security headers."""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import current_app
+from flask import g
+from flask import render_template
+from flask_login import current_user
+from werkzeug.exceptions import HTTPException
+
+from portal.config import config_value
+from portal.extension import get_portal
+
+
+def customer_required(view):
+    """Send anonymous visitors to the host's login view; give the view ``g.advocacy_customer``."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        login_manager = getattr(current_app, "login_manager", None)
+        if login_manager is None:
+            raise RuntimeError("Advocacy Portal's customer pages need Flask-Login on the app")
+        if not current_user.is_authenticated:
+            return login_manager.unauthorized()
+        customer = get_portal().identify(current_user._get_current_object())
+        if customer is None:
+            return render_error(403, "Only customers have a referral page.")
+        g.advocacy_customer = customer
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def render_error(status: int, message: str | None = None):
+    """The plugin's HTML error page (``ADVOCACY_ERROR_TEMPLATE``) with ``status``."""
+    return (
+        render_template(config_value("ERROR_TEMPLATE"), status=status, message=message),
+        status,
+    )
+
+
+def handle_http_error(error: HTTPException):
+    return render_error(error.code or 500, error.description)
+
+
+def deny_framing(response):
+    """Refuse to be framed by other sites (clickjacking)."""
+    if config_value("DENY_FRAMING"):
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        if "Content-Security-Policy" not in response.headers:
+            response.headers["Content-Security-Policy"] = "frame-ancestors 'none'"
+    return response
+
+
+def template_globals():
+    return {
+        "advocacy_base": config_value("BASE_TEMPLATE"),
+        "advocacy_program_name": config_value("PROGRAM_NAME"),
+    }
+
+
+def setup_blueprint(bp) -> None:
+    """Attach the shared error handler, headers and template globals to a plugin blueprint."""
+    bp.register_error_handler(HTTPException, handle_http_error)
+    bp.after_request(deny_framing)
+    bp.context_processor(template_globals)

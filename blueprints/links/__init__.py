@@ -1,0 +1,18 @@
+"""The public referral link, ``ADVOCACY_REDIRECT_PATH`` (``/r/<token>``), mounted at the site root."""
+
+from flask import Blueprint
+
+from blueprints.common import setup_blueprint
+
+bp = Blueprint("advocacy_links", __name__)
+setup_blueprint(bp)
+
+from blueprints.links import views  # noqa: E402,F401
+
+
+@bp.record
+def _add_follow_rule(state):
+    # The path is a per-app setting, so the rule is added when the blueprint is registered.
+    state.add_url_rule(
+        state.app.config["ADVOCACY_REDIRECT_PATH"], "follow", views.follow, methods=["GET", "HEAD"]
+    )

@@ -1,0 +1,64 @@
+"""The referral redirect: count the click, set the attribution cookie, send the visitor on."""
+
+from __future__ import annotations
+
+from flask import redirect
+from flask import render_template
+from flask import request
+
+from portal.config import config_value
+from portal.db import get_session
+from portal.services import links as link_service
+from portal.services import referrals as referral_service
+
+
+def follow(token: str):
+    """Follow a referral link."""
+    try:
+        advocate, claim = referral_service.resolve_link(token)
+    except link_service.InvalidLink:
+        return render_template(config_value("LINK_NOT_FOUND_TEMPLATE")), 404
+    destination = _destination()
+    response = redirect(destination, code=302)
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
+    if request.method == "HEAD":
+        return response  # link checkers and previews: no click, no cookie
+    visit = referral_service.Visit(
+        ip=request.remote_addr,
+        user_agent=request.user_agent.string,
+        referrer=request.referrer,
+    )
+    outcome = referral_service.record_click(advocate, claim.campaign, visit)
+    get_session().commit()
+    cookie_name = config_value("COOKIE_NAME")
+    held = link_service.read_attribution(request.cookies.get(cookie_name))
+    value = referral_service.next_attribution_cookie(held, advocate, claim.campaign, outcome)
+    if value is None:
+        return response
+    secure = config_value("COOKIE_SECURE")
+    if secure is None:
+        secure = request.is_secure
+    response.set_cookie(
+        cookie_name,
+        value,
+        max_age=int(config_value("ATTRIBUTION_DAYS") * 86400),
+        path="/",
+        domain=config_value("COOKIE_DOMAIN"),
+        secure=bool(secure),
+        httponly=True,
+        samesite=config_value("COOKIE_SAMESITE"),
+    )
+    return response
+
+
+def _destination() -> str:
+    landing = config_value("LANDING_URL")
+    requested = request.args.get(config_value("NEXT_PARAM"))
+    if requested:
+        safe = link_service.safe_destination(
+            requested, request.host, config_value("REDIRECT_ALLOWED_HOSTS")
+        )
+        if safe is not None:
+            return safe
+    return landing

@@ -1,0 +1,19 @@
+"""The customer's referral page, mounted at ``ADVOCACY_URL_PREFIX``."""
+
+from flask import Blueprint
+
+from blueprints.common import setup_blueprint
+from portal.resources import static_dir
+from portal.resources import templates_dir
+
+bp = Blueprint(
+    "advocacy_referrals",
+    __name__,
+    # The host's own templates folder is searched first, so a host file of the same name wins.
+    template_folder=str(templates_dir()),
+    static_folder=str(static_dir()),
+    static_url_path="/static",
+)
+setup_blueprint(bp)
+
+from blueprints.referrals import views  # noqa: E402,F401

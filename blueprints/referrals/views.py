@@ -1,0 +1,87 @@
+"""The customer's referral page: link, copy, QR code, share links, counts."""
+
+from __future__ import annotations
+
+from flask import Response
+from flask import flash
+from flask import g
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import url_for
+
+from blueprints.common import customer_required
+from blueprints.common import render_error
+from blueprints.referrals import bp
+from blueprints.referrals.forms import ResetLinkForm
+from portal.config import config_value
+from portal.db import get_session
+from portal.services import referrals as referral_service
+from portal.services import sharing
+
+
+def _current_advocate():
+    customer = g.advocacy_customer
+    return referral_service.ensure_advocate(customer.id, customer.email)
+
+
+def _link_for(advocate) -> str:
+    token = referral_service.link_token(advocate)
+    return url_for("advocacy_links.follow", token=token, _external=True)
+
+
+@bp.get("/")
+@customer_required
+def page():
+    """The customer's referral page."""
+    advocate = _current_advocate()
+    link = _link_for(advocate)
+    stats = referral_service.advocate_stats(advocate)
+    referrals = referral_service.recent_referrals(advocate)
+    get_session().commit()
+    return render_template(
+        config_value("REFERRAL_PAGE_TEMPLATE"),
+        link=link,
+        stats=stats,
+        referrals=referrals,
+        mask_email=referral_service.mask_email,
+        share_links=sharing.share_links(link),
+        offer_text=config_value("OFFER_TEXT"),
+        reset_form=ResetLinkForm(),
+    )
+
+
+@bp.get("/qr.svg")
+@customer_required
+def qr_code():
+    """The customer's link as an SVG QR code; ``?download=1`` saves it as a file."""
+    advocate = _current_advocate()
+    link = _link_for(advocate)
+    get_session().commit()
+    response = Response(sharing.qr_svg(link), mimetype="image/svg+xml")
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    if request.args.get("download"):
+        response.headers["Content-Disposition"] = 'attachment; filename="referral-qr.svg"'
+    return response
+
+
+@bp.post("/link/reset")
+@customer_required
+def reset_link():
+    """Retire the customer's current link and issue a new one."""
+    form = ResetLinkForm()
+    if not form.validate_on_submit():
+        if form.csrf_token.errors:
+            return render_error(
+                400,
+                "This form expired or was not sent from this site. "
+                "Go back, reload the page and try again.",
+            )
+        errors = [error for field_errors in form.errors.values() for error in field_errors]
+        flash(" ".join(errors) or "Your request could not be checked. Please try again.", "error")
+        return redirect(url_for(".page"), code=303)
+    referral_service.reset_link(_current_advocate())
+    get_session().commit()
+    flash("Here is your new link. Links you shared before no longer work.", "success")
+    return redirect(url_for(".page"), code=303)

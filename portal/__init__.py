@@ -1,0 +1,21 @@
+"""Advocacy Portal: referral links, testimonials and rewards for Flask apps.
+
+Add it to an app::
+
+    from portal import AdvocacyPortal
+
+    portal = AdvocacyPortal(app)        # or portal.init_app(app) in a factory
+"""
+
+from portal.extension import AdvocacyPortal
+from portal.extension import Customer
+from portal.services.referrals import AttributionResult
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AdvocacyPortal",
+    "AttributionResult",
+    "Customer",
+    "__version__",
+]

@@ -1,0 +1,131 @@
+"""The ``flask advocacy`` command group."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+from sqlalchemy import func
+from sqlalchemy import select
+
+from portal import migrate
+
+
+def make_cli() -> AppGroup:
+    """A fresh ``advocacy`` group for one app, so a host can add its own subcommands to it."""
+    cli = AppGroup("advocacy", help="Advocacy Portal: referral links, testimonials, rewards.")
+
+    @cli.group("db")
+    def db_group():
+        """Create, upgrade and check the plugin's own tables."""
+
+    @db_group.command("upgrade")
+    @click.option("--revision", default="head", show_default=True, help="Target revision.")
+    @click.option("--sql", is_flag=True, help="Print the SQL instead of running it.")
+    def db_upgrade(revision, sql):
+        """Create or upgrade the advocacy_* tables (safe to run again)."""
+        app = current_app._get_current_object()
+        before = None if sql else migrate.current_revision(app)
+        migrate.upgrade(app, revision, sql=sql, stdout=sys.stdout)
+        if not sql:
+            after = migrate.current_revision(app)
+            if before == after:
+                click.echo(f"Advocacy Portal schema is up to date ({after}).")
+            else:
+                click.echo(f"Advocacy Portal schema upgraded from {before or 'nothing'} to {after}.")
+
+    @db_group.command("downgrade")
+    @click.argument("revision")
+    @click.option("--sql", is_flag=True, help="Print the SQL instead of running it.")
+    def db_downgrade(revision, sql):
+        """Step the advocacy_* tables back to REVISION (``base`` drops them)."""
+        migrate.downgrade(current_app._get_current_object(), revision, sql=sql, stdout=sys.stdout)
+
+    @db_group.command("current")
+    def db_current():
+        """Print the schema revision of the database and of the installed plugin."""
+        app = current_app._get_current_object()
+        click.echo(f"database: {migrate.current_revision(app) or 'not created'}")
+        click.echo(f"plugin:   {migrate.head_revision(app)}")
+
+    @db_group.command("check")
+    def db_check():
+        """Exit non-zero when the database schema differs from the models."""
+        app = current_app._get_current_object()
+        current, head = migrate.current_revision(app), migrate.head_revision(app)
+        if current != head:
+            raise click.ClickException(
+                f"database is at {current or 'nothing'}, plugin needs {head}: "
+                "run `flask advocacy db upgrade`"
+            )
+        differences = migrate.schema_differences(app)
+        if differences:
+            for difference in differences:
+                click.echo(f"  {difference}", err=True)
+            raise click.ClickException("the database schema differs from the models")
+        click.echo(f"Advocacy Portal schema matches the models ({head}).")
+
+    @db_group.command("revision")
+    @click.option("-m", "--message", required=True, help="What the revision changes.")
+    def db_revision(message):
+        """For plugin developers: autogenerate a revision from the models."""
+        from alembic import command
+
+        config = migrate.alembic_config(current_app._get_current_object(), stdout=sys.stdout)
+        command.revision(config, message=message, autogenerate=True)
+
+    @cli.command("link")
+    @click.argument("user_id")
+    @click.option("--campaign", default=None, help="Campaign slug the link carries.")
+    def link(user_id, campaign):
+        """Print the referral link of host user USER_ID."""
+        from flask import url_for
+
+        from portal.db import get_session
+        from portal.services import referrals
+
+        advocate = referrals.ensure_advocate(user_id, None)
+        try:
+            token = referrals.link_token(advocate, campaign)
+        except ValueError as error:
+            raise click.BadParameter(str(error), param_hint="--campaign") from None
+        get_session().commit()
+        click.echo(url_for("advocacy_links.follow", token=token, _external=True))
+
+    @cli.command("reset-link")
+    @click.argument("user_id")
+    def reset_link(user_id):
+        """Retire every link host user USER_ID has shared and issue a new one."""
+        from portal.db import get_session
+        from portal.services import referrals
+
+        advocate = referrals.get_advocate(user_id)
+        if advocate is None:
+            raise click.ClickException(f"user {user_id} has no referral link")
+        referrals.reset_link(advocate)
+        get_session().commit()
+        click.echo(f"Links of user {user_id} were reset.")
+
+    @cli.command("stats")
+    def stats():
+        """Print program totals: advocates, counted clicks, signups, flagged signups."""
+        from portal.db import get_session
+        from portal.models import Advocate
+        from portal.models import Referral
+        from portal.models import ReferralClick
+
+        session = get_session()
+        count = lambda query: session.scalar(query) or 0  # noqa: E731
+        click.echo(f"advocates: {count(select(func.count()).select_from(Advocate))}")
+        click.echo(f"clicks:    {count(select(func.count()).select_from(ReferralClick))}")
+        click.echo(
+            "signups:   "
+            f"{count(select(func.count()).where(Referral.status == 'signed_up'))}"
+        )
+        click.echo(
+            f"flagged:   {count(select(func.count()).where(Referral.status == 'flagged'))}"
+        )
+
+    return cli

@@ -1,0 +1,122 @@
+"""Every ``ADVOCACY_*`` setting with its default.
+
+The extension applies these with ``app.config.setdefault("ADVOCACY_" + key, value)``; read them through
+:func:`config_value`, which refuses a key that is not listed here, so a typo fails loudly instead of
+silently falling back to a default.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+
+PREFIX = "ADVOCACY_"
+
+DEFAULTS: dict[str, Any] = {
+    #: Where the plugin's pages live: the customer's referral page is ``<prefix>/``.
+    "URL_PREFIX": "/advocacy",
+    #: The public short path of a referral link. It must contain ``<token>`` and is mounted at the
+    #: root of the site (not under ``URL_PREFIX``) so links stay short: ``https://shop.example/r/<token>``.
+    "REDIRECT_PATH": "/r/<token>",
+    #: Where a referral link sends the visitor: a path on this site, or a URL whose host is in
+    #: ``REDIRECT_ALLOWED_HOSTS``. Checked when the app starts.
+    "LANDING_URL": "/",
+    #: Extra hosts a referral link may send visitors to (for example a marketing site on another domain).
+    #: Same-site paths are always allowed; nothing else is.
+    "REDIRECT_ALLOWED_HOSTS": (),
+    #: Name of the query parameter that lets a link name a landing page: ``/r/<token>?next=/pricing``.
+    #: The value goes through the same allow-list; a refused value falls back to ``LANDING_URL``.
+    "NEXT_PARAM": "next",
+    #: How many days a click keeps its claim on a later signup.
+    "ATTRIBUTION_DAYS": 30,
+    #: ``"last_click"``: a newer referral link click replaces an older one. ``"first_click"``: the first
+    #: valid click keeps the claim until it expires.
+    "ATTRIBUTION_MODEL": "last_click",
+    #: Name of the signed first-party cookie that carries the claim from click to signup.
+    "COOKIE_NAME": "advocacy_ref",
+    #: ``Secure`` flag of that cookie. ``None``: set on HTTPS requests (configure ProxyFix behind a proxy).
+    "COOKIE_SECURE": None,
+    #: ``SameSite`` of that cookie. ``Lax`` keeps it on the top-level navigation that follows a shared link.
+    "COOKIE_SAMESITE": "Lax",
+    #: Cookie domain, for example ``".shop.example"`` to share the claim with subdomains. ``None``: host only.
+    "COOKIE_DOMAIN": None,
+    #: Salt that ties referral link signatures to this purpose, so no other signed value of the app
+    #: (session, password reset token, ...) can pass as a referral link.
+    "LINK_SALT": "advocacy.referral-link",
+    #: Salt of the attribution cookie's signature.
+    "COOKIE_SALT": "advocacy.attribution",
+    #: Referral links older than this many days stop working (404). ``None``: links never expire. When
+    #: set, the customer's page hands out a fresh link once half of that time has passed.
+    "LINK_MAX_AGE_DAYS": None,
+    #: A second click on the same advocate's link from the same visitor (same hashed IP and device class)
+    #: within this many seconds is not counted again. ``0`` counts every click.
+    "CLICK_DEDUPE_SECONDS": 3600,
+    #: Secret mixed into the one-way hash of visitors' IP addresses. ``None`` derives one from ``SECRET_KEY``.
+    #: The raw IP address is never stored.
+    "IP_HASH_SECRET": None,
+    #: The offer shown on the referral page and, later, in the widget.
+    "OFFER_TEXT": "Share your link: friends who sign up through it are credited to you.",
+    #: Name of the program shown in page titles and share messages.
+    "PROGRAM_NAME": "Refer a friend",
+    #: Text that precedes the link in share messages (email, X, WhatsApp).
+    "SHARE_MESSAGE": "I use this and think you'd like it too:",
+    #: Attribute of the host's user object read as the customer's email, unless a ``customer_identity``
+    #: hook is registered.
+    "USER_EMAIL_ATTR": "email",
+    #: Attribute of the host's user object that marks staff, unless a ``staff_loader`` hook is registered.
+    "STAFF_ATTR": "is_staff",
+    #: Automatically attribute a signup when the host sends ``portal.signals.user_signed_up``.
+    "LISTEN_FOR_SIGNUPS": True,
+    #: Version table of the plugin's own Alembic history, so it never collides with the host's.
+    "VERSION_TABLE": "advocacy_alembic_version",
+    #: Send ``X-Frame-Options: DENY`` and ``frame-ancestors 'none'`` on the plugin's own pages.
+    "DENY_FRAMING": True,
+    #: Template of the customer's referral page.
+    "REFERRAL_PAGE_TEMPLATE": "advocacy/referrals/page.html",
+    #: Template of the friendly page a broken, expired or unknown referral link gets (status 404).
+    "LINK_NOT_FOUND_TEMPLATE": "advocacy/errors/link_not_found.html",
+    #: Template of the plugin's generic error page (400, 403, 404, 405, 413).
+    "ERROR_TEMPLATE": "advocacy/errors/error.html",
+    #: Base template every plugin page extends. Point it at your own layout to restyle everything.
+    "BASE_TEMPLATE": "advocacy/base.html",
+}
+
+ATTRIBUTION_MODELS = ("last_click", "first_click")
+
+
+def config_value(key: str, app=None) -> Any:
+    """Read one ``ADVOCACY_*`` setting.
+
+    :param key: the setting without its prefix, as listed in :data:`DEFAULTS`.
+    :param app: the Flask app; ``current_app`` when omitted.
+    :raises KeyError: when ``key`` is not a known setting.
+    """
+    if key not in DEFAULTS:
+        raise KeyError(f"Unknown Advocacy Portal setting {PREFIX}{key}")
+    app = app or current_app
+    return app.config[PREFIX + key]
+
+
+def apply_defaults(app) -> None:
+    """Fill in every missing ``ADVOCACY_*`` key and refuse keys this version does not know.
+
+    :raises RuntimeError: on an ``ADVOCACY_*`` key that is not a setting (most likely a typo).
+    """
+    unknown = sorted(
+        key for key in app.config if key.startswith(PREFIX) and key[len(PREFIX):] not in DEFAULTS
+    )
+    if unknown:
+        raise RuntimeError(
+            "Unknown Advocacy Portal setting(s): "
+            + ", ".join(unknown)
+            + ". Known settings are listed in portal/config.py."
+        )
+    for key, value in DEFAULTS.items():
+        app.config.setdefault(PREFIX + key, value)
+    if app.config[PREFIX + "ATTRIBUTION_MODEL"] not in ATTRIBUTION_MODELS:
+        raise RuntimeError(
+            f"{PREFIX}ATTRIBUTION_MODEL must be one of {', '.join(ATTRIBUTION_MODELS)}"
+        )
+    if "<token>" not in app.config[PREFIX + "REDIRECT_PATH"]:
+        raise RuntimeError(f"{PREFIX}REDIRECT_PATH must contain '<token>'")

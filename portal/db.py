@@ -1,0 +1,45 @@
+"""Access to the host's database session.
+
+The plugin does not own a database connection: it uses the Flask-SQLAlchemy instance registered on the
+app (the host's own, or one the extension created when the host has none).
+"""
+
+from __future__ import annotations
+
+from flask import current_app
+from sqlalchemy.orm import Session
+
+
+def get_session() -> Session:
+    """The Flask-SQLAlchemy scoped session of the current app."""
+    return current_app.extensions["sqlalchemy"].session
+
+
+def get_engine():
+    """The engine the plugin's tables live on (the app's default engine)."""
+    return current_app.extensions["sqlalchemy"].engine
+
+
+def insert_or_ignore(model, values: dict, conflict_columns: list[str]):
+    """``INSERT ... ON CONFLICT DO NOTHING RETURNING id``: the new row's id, or ``None`` if a row with
+    the same unique ``conflict_columns`` exists already (perhaps inserted a moment ago by a concurrent
+    request).
+
+    One statement, no savepoint: exactly-once inserts that behave the same on SQLite and PostgreSQL.
+    """
+    session = get_session()
+    dialect = session.get_bind(mapper=model.__mapper__).dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:  # pragma: no cover - the plugin supports SQLite and PostgreSQL
+        raise RuntimeError(f"Advocacy Portal does not support the {dialect} database")
+    statement = (
+        insert(model)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=conflict_columns)
+        .returning(model.id)
+    )
+    session.flush()
+    return session.execute(statement).scalar_one_or_none()

@@ -1,0 +1,210 @@
+"""The Flask extension: settings, blueprints, CLI, templates and the host integration hooks."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+from typing import Callable
+
+from flask import Flask
+from flask import after_this_request
+from flask import current_app
+from flask import has_request_context
+from flask import request
+from flask import url_for
+
+from portal import signals
+from portal.config import apply_defaults
+from portal.config import config_value
+from portal.db import get_session
+from portal.services import links as link_service
+from portal.services import referrals as referral_service
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Customer:
+    """Who a host user is to the plugin: the host's user id (as text) and email."""
+
+    id: str
+    email: str | None
+
+
+class AdvocacyPortal:
+    """The Advocacy Portal extension.
+
+    ``AdvocacyPortal(app)`` or, in an app factory, ``portal = AdvocacyPortal()`` then
+    ``portal.init_app(app)``. Initialise Flask-SQLAlchemy and Flask-Login first: the plugin uses the
+    app's database session and ``current_user``. An app without Flask-SQLAlchemy gets an instance
+    created for it from ``SQLALCHEMY_DATABASE_URI``.
+
+    :param app: the Flask app, or ``None`` to call :meth:`init_app` later.
+    :param db: a Flask-SQLAlchemy instance to use instead of the one registered on the app.
+    """
+
+    def __init__(self, app: Flask | None = None, *, db: Any = None):
+        self._db = db
+        self._identity_loader: Callable[[Any], Any] | None = None
+        self._staff_loader: Callable[[Any], bool] | None = None
+        if app is not None:
+            self.init_app(app)
+
+    # -- setup ------------------------------------------------------------------------------------
+
+    def init_app(self, app: Flask) -> None:
+        """Register the plugin on ``app``.
+
+        :raises RuntimeError: when the plugin is registered twice, a setting is unknown or invalid,
+            or the landing page is not a safe destination.
+        """
+        if "advocacy" in app.extensions:
+            raise RuntimeError("Advocacy Portal is already registered on this app")
+        apply_defaults(app)
+        landing = app.config["ADVOCACY_LANDING_URL"]
+        if link_service.safe_destination(
+            landing, None, app.config["ADVOCACY_REDIRECT_ALLOWED_HOSTS"]
+        ) is None:
+            raise RuntimeError(
+                f"ADVOCACY_LANDING_URL {landing!r} is neither a path on this site nor a URL on a host "
+                "listed in ADVOCACY_REDIRECT_ALLOWED_HOSTS"
+            )
+        self._init_db(app)
+
+        from blueprints.links import bp as links_bp
+        from blueprints.referrals import bp as referrals_bp
+        from portal.cli import make_cli
+
+        app.register_blueprint(links_bp)
+        app.register_blueprint(referrals_bp, url_prefix=app.config["ADVOCACY_URL_PREFIX"])
+        app.cli.add_command(make_cli())
+        signals.user_signed_up.connect(self._on_user_signed_up, weak=False)
+        app.extensions["advocacy"] = self
+
+    def _init_db(self, app: Flask) -> None:
+        registered = app.extensions.get("sqlalchemy")
+        if self._db is not None and registered is not None and registered is not self._db:
+            raise RuntimeError("The db passed to AdvocacyPortal is not the one registered on the app")
+        if registered is None:
+            db = self._db
+            if db is None:
+                from flask_sqlalchemy import SQLAlchemy
+
+                db = SQLAlchemy()
+            db.init_app(app)
+
+    # -- host hooks ---------------------------------------------------------------------------------
+
+    def customer_identity(self, loader: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        """Decorator: tell the plugin how to read a host user's id and email.
+
+        The function receives the host's user object and returns a :class:`Customer`, an
+        ``(id, email)`` pair, or ``None`` for a user who is not a customer. Without it the plugin reads
+        ``user.get_id()`` and the attribute named by ``ADVOCACY_USER_EMAIL_ATTR``.
+        """
+        self._identity_loader = loader
+        return loader
+
+    def staff_loader(self, loader: Callable[[Any], bool]) -> Callable[[Any], bool]:
+        """Decorator: tell the plugin who is staff. Without it, a truthy ``ADVOCACY_STAFF_ATTR``
+        attribute (``is_staff``) marks staff."""
+        self._staff_loader = loader
+        return loader
+
+    # -- integration API ------------------------------------------------------------------------------
+
+    def identify(self, user: Any) -> Customer | None:
+        """The :class:`Customer` a host user is, or ``None`` for anonymous users and non-customers."""
+        if user is None or not getattr(user, "is_authenticated", True):
+            return None
+        if self._identity_loader is not None:
+            found = self._identity_loader(user)
+            if found is None or isinstance(found, Customer):
+                return found
+            user_id, email = found
+        else:
+            get_id = getattr(user, "get_id", None)
+            user_id = get_id() if callable(get_id) else getattr(user, "id", None)
+            email = getattr(user, config_value("USER_EMAIL_ATTR"), None)
+        if user_id is None:
+            return None
+        return Customer(id=str(user_id), email=email)
+
+    def is_staff(self, user: Any) -> bool:
+        """Whether a host user may use the staff pages."""
+        if user is None or not getattr(user, "is_authenticated", False):
+            return False
+        if self._staff_loader is not None:
+            return bool(self._staff_loader(user))
+        return bool(getattr(user, config_value("STAFF_ATTR"), False))
+
+    def advocate_for(self, user: Any):
+        """The :class:`portal.models.Advocate` of a host user, created on first use (flushed).
+
+        :raises ValueError: when the user is anonymous or has no id yet.
+        """
+        customer = self.identify(user)
+        if customer is None:
+            raise ValueError("this user is not a customer (anonymous, or without an id)")
+        return referral_service.ensure_advocate(customer.id, customer.email)
+
+    def referral_link(self, user: Any, campaign: str | None = None, external: bool = True) -> str:
+        """The user's stable referral link, e.g. ``https://shop.example/r/<token>``.
+
+        Needs an app context (and a request or ``SERVER_NAME`` for an external URL). Commit the
+        session afterwards if the user had no advocate row yet.
+
+        :raises ValueError: for an anonymous user or an invalid campaign slug.
+        """
+        advocate = self.advocate_for(user)
+        token = referral_service.link_token(advocate, campaign)
+        return url_for("advocacy_links.follow", token=token, _external=external)
+
+    def attribute_signup(self, user: Any, commit: bool = True):
+        """Credit a just-created user to the referral link they followed, from the attribution cookie.
+
+        Call it in the signup request after the user has an id (after ``flush`` or ``commit``). It
+        credits each friend at most once, refuses and flags self-referrals, clears the cookie, and
+        commits the session unless ``commit`` is false. Outside a request there is no cookie, and the
+        outcome is ``no_claim``.
+
+        :returns: a :class:`portal.AttributionResult`.
+        :raises ValueError: when the user has no id yet.
+        """
+        customer = self.identify(user)
+        if customer is None:
+            raise ValueError("attribute_signup needs a user with an id: flush the new user first")
+        claim = None
+        if has_request_context():
+            cookie_name = config_value("COOKIE_NAME")
+            claim = link_service.read_attribution(request.cookies.get(cookie_name))
+            if cookie_name in request.cookies:
+
+                @after_this_request
+                def _forget_claim(response):
+                    response.delete_cookie(
+                        cookie_name, path="/", domain=config_value("COOKIE_DOMAIN")
+                    )
+                    return response
+
+        result = referral_service.attribute_signup(customer.id, customer.email, claim)
+        if commit:
+            get_session().commit()
+        return result
+
+    def _on_user_signed_up(self, sender: Any, user: Any = None, **extra: Any) -> None:
+        if current_app.extensions.get("advocacy") is not self:
+            return
+        if not config_value("LISTEN_FOR_SIGNUPS") or user is None:
+            return
+        self.attribute_signup(user, commit=extra.get("commit", True))
+
+
+def get_portal(app: Flask | None = None) -> AdvocacyPortal:
+    """The extension registered on ``app`` (``current_app`` by default)."""
+    app = app or current_app
+    try:
+        return app.extensions["advocacy"]
+    except KeyError:
+        raise RuntimeError("Advocacy Portal is not registered on this app") from None

@@ -1,0 +1,238 @@
+"""Signed referral link tokens, the attribution cookie's value, and safe redirect targets.
+
+A referral token is stable: it is signed over the advocate's public code, an optional campaign and the
+time the link was issued (stored on the advocate), so the same customer always gets the same URL until
+the link is reissued. Signatures use Flask's ``SECRET_KEY`` and accept ``SECRET_KEY_FALLBACKS``, so keys
+can be rotated without breaking links already shared.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from datetime import timezone
+from urllib.parse import urlsplit
+
+from flask import current_app
+from itsdangerous import BadData
+from itsdangerous import SignatureExpired
+from itsdangerous import TimestampSigner
+from itsdangerous import URLSafeTimedSerializer
+
+from portal.config import config_value
+
+#: A campaign is a short slug: letters, digits, ``.``, ``_`` and ``-``.
+CAMPAIGN_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+#: An advocate code as :func:`portal.services.referrals.new_advocate_code` makes them.
+CODE_PATTERN = re.compile(r"[A-Za-z0-9_-]{4,32}")
+#: Longest token accepted before any signature work; real ones are about 60 characters.
+MAX_TOKEN_LENGTH = 256
+
+
+class InvalidLink(Exception):
+    """A referral token or attribution cookie that must be ignored.
+
+    ``reason`` is one of ``malformed``, ``bad_signature``, ``expired`` or ``unknown_advocate``.
+    """
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class LinkClaim:
+    """What a valid referral token says."""
+
+    advocate_code: str
+    campaign: str | None
+    issued_at: datetime
+
+
+@dataclass(frozen=True)
+class AttributionClaim:
+    """What a valid attribution cookie says: whose link the visitor followed, and when."""
+
+    advocate_code: str
+    campaign: str | None
+    click_id: int | None
+    clicked_at: datetime
+
+
+class _IssuedAtSigner(TimestampSigner):
+    """A timestamp signer that signs a given time instead of now, so a link's token is stable."""
+
+    issued_at: int | None = None
+
+    def get_timestamp(self) -> int:
+        if self.issued_at is not None:
+            return self.issued_at
+        return super().get_timestamp()
+
+
+class _LinkSerializer(URLSafeTimedSerializer):
+    default_signer = _IssuedAtSigner
+
+    def __init__(self, *args, issued_at: int | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.issued_at = issued_at
+
+    def make_signer(self, salt=None):
+        signer = super().make_signer(salt)
+        signer.issued_at = self.issued_at
+        return signer
+
+
+def secret_keys(app=None) -> list[str | bytes]:
+    """Flask's signing keys, oldest first: every fallback, then ``SECRET_KEY`` (which signs).
+
+    :raises RuntimeError: when the app has no ``SECRET_KEY``.
+    """
+    app = app or current_app
+    key = app.config.get("SECRET_KEY")
+    if not key:
+        raise RuntimeError("Advocacy Portal needs the app's SECRET_KEY to sign referral links")
+    return [*(app.config.get("SECRET_KEY_FALLBACKS") or ()), key]
+
+
+def validate_campaign(campaign: str | None) -> str | None:
+    """Return ``campaign`` if it is a valid slug (or ``None``).
+
+    :raises ValueError: on anything else.
+    """
+    if campaign is None:
+        return None
+    if not isinstance(campaign, str) or not CAMPAIGN_PATTERN.fullmatch(campaign):
+        raise ValueError(
+            "A campaign is 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+        )
+    return campaign
+
+
+def make_link_token(advocate_code: str, issued_at: datetime, campaign: str | None = None) -> str:
+    """Sign a referral token naming an advocate and, optionally, a campaign.
+
+    :param advocate_code: the advocate's public code.
+    :param issued_at: when the advocate's link was issued; the same value gives the same token.
+    :param campaign: a campaign slug, or ``None``.
+    :raises ValueError: on an invalid code or campaign.
+    """
+    if not CODE_PATTERN.fullmatch(advocate_code or ""):
+        raise ValueError("invalid advocate code")
+    payload = [advocate_code] if campaign is None else [advocate_code, validate_campaign(campaign)]
+    serializer = _LinkSerializer(
+        secret_keys(), salt=config_value("LINK_SALT"), issued_at=int(issued_at.timestamp())
+    )
+    return serializer.dumps(payload)
+
+
+def read_link_token(token: str) -> LinkClaim:
+    """Verify a referral token and say what it names.
+
+    :raises InvalidLink: when it is malformed, tampered with, signed for another purpose or with an
+        unknown key, or older than ``ADVOCACY_LINK_MAX_AGE_DAYS``.
+    """
+    if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
+        raise InvalidLink("malformed")
+    max_age_days = config_value("LINK_MAX_AGE_DAYS")
+    serializer = _LinkSerializer(secret_keys(), salt=config_value("LINK_SALT"))
+    try:
+        payload, issued = serializer.loads(
+            token,
+            max_age=None if max_age_days is None else int(max_age_days * 86400),
+            return_timestamp=True,
+        )
+    except SignatureExpired:
+        raise InvalidLink("expired") from None
+    except (BadData, UnicodeError, ValueError):
+        raise InvalidLink("bad_signature") from None
+    if (
+        not isinstance(payload, list)
+        or not 1 <= len(payload) <= 2
+        or not all(isinstance(part, str) for part in payload)
+        or not CODE_PATTERN.fullmatch(payload[0])
+        or (len(payload) == 2 and not CAMPAIGN_PATTERN.fullmatch(payload[1]))
+    ):
+        raise InvalidLink("malformed")
+    return LinkClaim(
+        advocate_code=payload[0],
+        campaign=payload[1] if len(payload) == 2 else None,
+        issued_at=issued,
+    )
+
+
+def _cookie_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(secret_keys(), salt=config_value("COOKIE_SALT"))
+
+
+def dump_attribution(advocate_code: str, campaign: str | None, click_id: int | None) -> str:
+    """The signed value of the attribution cookie for a click happening now."""
+    return _cookie_serializer().dumps([advocate_code, campaign, click_id])
+
+
+def read_attribution(value: str | None) -> AttributionClaim | None:
+    """The claim an attribution cookie carries, or ``None`` when it is absent, forged or expired.
+
+    A cookie is outside our control, so nothing about it is an error: a bad one is simply ignored.
+    """
+    if not value or not isinstance(value, str) or len(value) > MAX_TOKEN_LENGTH:
+        return None
+    max_age = int(config_value("ATTRIBUTION_DAYS") * 86400)
+    try:
+        payload, clicked_at = _cookie_serializer().loads(
+            value, max_age=max_age, return_timestamp=True
+        )
+    except (BadData, UnicodeError, ValueError):
+        return None
+    if not isinstance(payload, list) or len(payload) != 3:
+        return None
+    code, campaign, click_id = payload
+    if not isinstance(code, str) or not CODE_PATTERN.fullmatch(code):
+        return None
+    if campaign is not None and (
+        not isinstance(campaign, str) or not CAMPAIGN_PATTERN.fullmatch(campaign)
+    ):
+        return None
+    if click_id is not None and (type(click_id) is not int or click_id <= 0):
+        return None
+    return AttributionClaim(code, campaign, click_id, clicked_at.astimezone(timezone.utc))
+
+
+_UNSAFE_CHARS = re.compile(r"[\x00-\x20\x7f\\]")
+
+
+def safe_destination(target: str | None, own_host: str | None, allowed_hosts=()) -> str | None:
+    """Return ``target`` if a redirect there stays on this site or goes to an allow-listed host.
+
+    Accepted: an absolute path (``/pricing?x=1``), or an ``http``/``https`` URL whose host is
+    ``own_host`` or in ``allowed_hosts``. Refused (``None``): protocol-relative ``//host``, scheme-only
+    ``https:host``, backslashes, whitespace or control characters anywhere (browsers repair these into
+    other hosts), relative paths, and every other scheme (``javascript:``, ``data:``, ...).
+    """
+    if not target or not isinstance(target, str) or len(target) > 2048:
+        return None
+    if _UNSAFE_CHARS.search(target):
+        return None
+    try:
+        parts = urlsplit(target)
+        hostname = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError:
+        return None
+    if not parts.scheme and not parts.netloc:
+        if target.startswith("/") and not target.startswith("//"):
+            return target
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc or not hostname:
+        return None
+    if parts.username is not None or parts.password is not None:
+        return None
+    allowed = {host.lower().rstrip(".") for host in allowed_hosts}
+    if own_host:
+        own = urlsplit("//" + own_host).hostname
+        if own:
+            allowed.add(own.rstrip("."))
+    if hostname.lower().rstrip(".") in allowed:
+        return target
+    return None

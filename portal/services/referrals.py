@@ -1,0 +1,446 @@
+"""Advocates, clicks and signup attribution.
+
+Every function here works on the host's Flask-SQLAlchemy session and flushes; the caller commits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from flask import current_app
+from sqlalchemy import func
+from sqlalchemy import select
+
+from portal import signals
+from portal.config import config_value
+from portal.db import get_session
+from portal.db import insert_or_ignore
+from portal.models import Advocate
+from portal.models import Referral
+from portal.models import ReferralClick
+from portal.models import utcnow
+from portal.services.links import AttributionClaim
+from portal.services.links import InvalidLink
+from portal.services.links import LinkClaim
+from portal.services.links import dump_attribution
+from portal.services.links import make_link_token
+from portal.services.links import read_link_token
+from portal.services.links import secret_keys
+from portal.services.links import validate_campaign
+
+log = logging.getLogger(__name__)
+
+#: Domains whose mailboxes ignore dots in the local part.
+_DOTLESS_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
+
+
+def normalize_email(email: str | None) -> str | None:
+    """The form of an address used to spot one person behind two spellings.
+
+    Lower-cases it, drops a ``+tag`` from the local part, drops dots for Gmail, and maps
+    ``googlemail.com`` to ``gmail.com``. Returns ``None`` for anything that is not ``local@domain``.
+    """
+    if not email or not isinstance(email, str):
+        return None
+    email = email.strip().lower()
+    local, sep, domain = email.rpartition("@")
+    if not sep or not local or not domain:
+        return None
+    local = local.split("+", 1)[0]
+    domain = domain.rstrip(".")
+    if domain in _DOTLESS_DOMAINS:
+        local = local.replace(".", "")
+        domain = "gmail.com"
+    if not local:
+        return None
+    return f"{local}@{domain}"
+
+
+def new_advocate_code() -> str:
+    """A fresh random public code for an advocate's links (8 URL-safe characters)."""
+    return secrets.token_urlsafe(6)
+
+
+def get_advocate(user_id) -> Advocate | None:
+    """The advocate row of a host user id, or ``None``."""
+    return get_session().scalar(select(Advocate).where(Advocate.user_id == str(user_id)))
+
+
+def get_advocate_by_code(code: str) -> Advocate | None:
+    """The advocate a link code names, or ``None``."""
+    return get_session().scalar(select(Advocate).where(Advocate.code == code))
+
+
+def ensure_advocate(user_id, email: str | None) -> Advocate:
+    """Return the advocate of a host user, creating it on first use; keep its email current.
+
+    Safe when two requests of the same user race: the loser of the insert reads the winner's row.
+
+    :param user_id: the host's user id (any type; stored as text).
+    :param email: the user's email, used to refuse self-referrals.
+    """
+    session = get_session()
+    user_id = str(user_id)
+    advocate = get_advocate(user_id)
+    if advocate is None:
+        for _attempt in range(5):
+            code = new_advocate_code()
+            if get_advocate_by_code(code) is not None:
+                continue  # 48 random bits collided: draw again
+            now = utcnow()
+            insert_or_ignore(
+                Advocate,
+                {
+                    "user_id": user_id,
+                    "email": email,
+                    "email_normalized": normalize_email(email),
+                    "code": code,
+                    "link_issued_at": now,
+                    "created_at": now,
+                },
+                ["user_id"],
+            )
+            # Whether this call or a concurrent one inserted it, the row exists now.
+            advocate = get_advocate(user_id)
+            break
+        else:  # pragma: no cover
+            raise RuntimeError("could not allocate an advocate code")
+    if email is not None and advocate.email != email:
+        advocate.email = email
+        advocate.email_normalized = normalize_email(email)
+        session.flush()
+    return advocate
+
+
+def link_token(advocate: Advocate, campaign: str | None = None) -> str:
+    """The advocate's stable referral token, reissued once half of ``LINK_MAX_AGE_DAYS`` has passed.
+
+    :raises ValueError: on an invalid campaign slug.
+    """
+    max_age_days = config_value("LINK_MAX_AGE_DAYS")
+    if max_age_days is not None:
+        if utcnow() - advocate.link_issued_at > timedelta(days=max_age_days / 2):
+            advocate.link_issued_at = utcnow()
+            get_session().flush()
+    return make_link_token(advocate.code, advocate.link_issued_at, campaign)
+
+
+def reset_link(advocate: Advocate) -> Advocate:
+    """Retire every link the advocate has shared so far (they answer 404) and issue a new one."""
+    advocate.code = new_advocate_code()
+    advocate.link_issued_at = utcnow()
+    get_session().flush()
+    return advocate
+
+
+def resolve_link(token: str) -> tuple[Advocate, LinkClaim]:
+    """The advocate and campaign a referral token names.
+
+    :raises InvalidLink: for a bad token, or one naming an advocate that no longer exists (or whose
+        links were reset).
+    """
+    claim = read_link_token(token)
+    advocate = get_advocate_by_code(claim.advocate_code)
+    if advocate is None:
+        raise InvalidLink("unknown_advocate")
+    return advocate, claim
+
+
+# -- clicks -------------------------------------------------------------------------------------
+
+_BOT = re.compile(
+    r"bot|crawl|spider|slurp|preview|facebookexternalhit|whatsapp|embedly|headless|curl|wget|"
+    r"python-requests|httpx|go-http-client|okhttp|java/|libwww|scrapy",
+    re.IGNORECASE,
+)
+_TABLET = re.compile(r"ipad|tablet|kindle|silk|playbook|android(?!.*mobile)", re.IGNORECASE)
+_MOBILE = re.compile(r"mobi|iphone|ipod|android|blackberry|opera mini|iemobile|windows phone", re.I)
+_DESKTOP = re.compile(r"windows nt|macintosh|x11|cros|linux", re.IGNORECASE)
+
+
+def device_class(user_agent: str | None) -> str:
+    """Sort a User-Agent into ``bot``, ``tablet``, ``mobile``, ``desktop`` or ``unknown``."""
+    if not user_agent:
+        return "unknown"
+    user_agent = user_agent[:512]
+    if _BOT.search(user_agent):
+        return "bot"
+    if _TABLET.search(user_agent):
+        return "tablet"
+    if _MOBILE.search(user_agent):
+        return "mobile"
+    if _DESKTOP.search(user_agent):
+        return "desktop"
+    return "unknown"
+
+
+def hash_ip(ip: str | None) -> str:
+    """A keyed one-way hash of an IP address (32 hex characters); the address itself is never kept."""
+    secret = config_value("IP_HASH_SECRET")
+    if secret is None:
+        # A key derived from SECRET_KEY, so leaking hashes reveals nothing without the app's secret.
+        secret = hmac.new(
+            _as_bytes(secret_keys()[-1]), b"advocacy.ip-hash", hashlib.sha256
+        ).digest()
+    return hmac.new(_as_bytes(secret), (ip or "").encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def _as_bytes(value) -> bytes:
+    return value if isinstance(value, bytes) else str(value).encode()
+
+
+def referrer_host(referrer: str | None) -> str | None:
+    """Only the host of a Referer header: paths and queries can hold private data."""
+    if not referrer:
+        return None
+    try:
+        host = urlsplit(referrer.strip()).hostname
+    except ValueError:
+        return None
+    return host[:255] if host else None
+
+
+@dataclass(frozen=True)
+class Visit:
+    """What the plugin may keep of a request that followed a referral link."""
+
+    ip: str | None
+    user_agent: str | None
+    referrer: str | None
+    source: str = "link"
+
+
+#: Outcomes of :func:`record_click`.
+COUNTED = "counted"
+BOT = "bot"
+REPEAT = "repeat"
+
+
+@dataclass(frozen=True)
+class ClickOutcome:
+    """What :func:`record_click` did: ``outcome`` and the stored click when it was counted."""
+
+    outcome: str
+    click: ReferralClick | None = None
+
+
+def record_click(
+    advocate: Advocate, campaign: str | None, visit: Visit, now: datetime | None = None
+) -> ClickOutcome:
+    """Count one click on an advocate's link.
+
+    Stores nothing for a bot (link previews of chat apps fetch every link they see: ``bot``), nor for
+    a repeat of the same visitor within ``ADVOCACY_CLICK_DEDUPE_SECONDS`` (``repeat``), so reloading or
+    spamming a link does not inflate the count.
+    """
+    now = now or utcnow()
+    device = device_class(visit.user_agent)
+    if device == "bot":
+        return ClickOutcome(BOT)
+    ip_hash = hash_ip(visit.ip)
+    session = get_session()
+    window = config_value("CLICK_DEDUPE_SECONDS")
+    if window:
+        repeat = session.scalar(
+            select(ReferralClick.id)
+            .where(
+                ReferralClick.advocate_id == advocate.id,
+                ReferralClick.ip_hash == ip_hash,
+                ReferralClick.clicked_at >= now - timedelta(seconds=window),
+            )
+            .limit(1)
+        )
+        if repeat is not None:
+            return ClickOutcome(REPEAT)
+    click = ReferralClick(
+        advocate_id=advocate.id,
+        campaign=validate_campaign(campaign),
+        clicked_at=now,
+        referrer_host=referrer_host(visit.referrer),
+        device_class=device,
+        ip_hash=ip_hash,
+        source=visit.source,
+    )
+    session.add(click)
+    session.flush()
+    signals.link_clicked.send(current_app._get_current_object(), click=click)
+    return ClickOutcome(COUNTED, click)
+
+
+def next_attribution_cookie(
+    held: AttributionClaim | None, advocate: Advocate, campaign: str | None, outcome: ClickOutcome
+) -> str | None:
+    """The attribution cookie value to set after a click, or ``None`` to leave the visitor's as it is.
+
+    Bots get none. Under ``first_click`` a valid claim already held is kept until it expires; under
+    ``last_click`` the newest click wins, except that a repeat of the same advocate's link keeps the
+    original click time (so a reload cannot stretch the attribution window).
+    """
+    if outcome.outcome == BOT:
+        return None
+    if held is not None:
+        if config_value("ATTRIBUTION_MODEL") == "first_click":
+            return None
+        if outcome.outcome == REPEAT and held.advocate_code == advocate.code:
+            return None
+    click_id = outcome.click.id if outcome.click is not None else None
+    return dump_attribution(advocate.code, campaign, click_id)
+
+
+# -- attribution --------------------------------------------------------------------------------
+
+#: Outcomes of :func:`attribute_signup`.
+ATTRIBUTED = "attributed"
+NO_CLAIM = "no_claim"
+UNKNOWN_ADVOCATE = "unknown_advocate"
+ALREADY_ATTRIBUTED = "already_attributed"
+SELF_REFERRAL = "self_referral"
+
+
+@dataclass(frozen=True)
+class AttributionResult:
+    """What :func:`attribute_signup` did: ``outcome`` and the referral row, if there is one."""
+
+    outcome: str
+    referral: Referral | None = None
+
+    @property
+    def attributed(self) -> bool:
+        return self.outcome == ATTRIBUTED
+
+
+def get_referral_of_friend(friend_user_id) -> Referral | None:
+    """The referral that brought a host user, or ``None``."""
+    return get_session().scalar(
+        select(Referral).where(Referral.friend_user_id == str(friend_user_id))
+    )
+
+
+def attribute_signup(
+    friend_user_id, friend_email: str | None, claim: AttributionClaim | None
+) -> AttributionResult:
+    """Credit a new user's signup to the advocate whose link they followed, exactly once.
+
+    A friend is attributed at most once, ever: a second call (or a concurrent one) returns
+    ``already_attributed`` with the first referral. A self-referral -- the advocate's own user id or
+    normalised email -- is stored as ``flagged`` (reason ``self_referral``) and never rewarded.
+
+    :param friend_user_id: the new user's host id.
+    :param friend_email: the new user's email.
+    :param claim: the visitor's attribution cookie, read by :func:`~portal.services.links.read_attribution`.
+    """
+    if claim is None:
+        return AttributionResult(NO_CLAIM)
+    friend_user_id = str(friend_user_id)
+    existing = get_referral_of_friend(friend_user_id)
+    if existing is not None:
+        return AttributionResult(ALREADY_ATTRIBUTED, existing)
+    advocate = get_advocate_by_code(claim.advocate_code)
+    if advocate is None:
+        return AttributionResult(UNKNOWN_ADVOCATE)
+
+    friend_email_normalized = normalize_email(friend_email)
+    is_self = advocate.user_id == friend_user_id or (
+        friend_email_normalized is not None
+        and friend_email_normalized == advocate.email_normalized
+    )
+    click_id = claim.click_id
+    if click_id is not None:
+        # The cookie may outlive the click row, or name another advocate's click if forged by a
+        # holder of the key; keep the link only when it is true.
+        click_advocate = get_session().scalar(
+            select(ReferralClick.advocate_id).where(ReferralClick.id == click_id)
+        )
+        if click_advocate != advocate.id:
+            click_id = None
+    values = {
+        "advocate_id": advocate.id,
+        "friend_user_id": friend_user_id,
+        "friend_email_normalized": friend_email_normalized,
+        "campaign": claim.campaign,
+        "click_id": click_id,
+        "status": "flagged" if is_self else "signed_up",
+        "flag_reason": SELF_REFERRAL if is_self else None,
+        "clicked_at": claim.clicked_at,
+        "created_at": utcnow(),
+    }
+    referral_id = insert_or_ignore(Referral, values, ["friend_user_id"])
+    if referral_id is None:
+        # A concurrent request attributed this friend first.
+        return AttributionResult(ALREADY_ATTRIBUTED, get_referral_of_friend(friend_user_id))
+    referral = get_session().get(Referral, referral_id)
+    app = current_app._get_current_object()
+    if is_self:
+        log.warning(
+            "Refused self-referral: advocate %s, friend user %s", advocate.id, friend_user_id
+        )
+        signals.referral_flagged.send(app, referral=referral, reason=SELF_REFERRAL)
+        return AttributionResult(SELF_REFERRAL, referral)
+    signals.referral_signed_up.send(app, referral=referral)
+    return AttributionResult(ATTRIBUTED, referral)
+
+
+# -- what the advocate sees ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AdvocateStats:
+    """The counts on an advocate's referral page."""
+
+    clicks: int
+    signups: int
+    paying_friends: int
+
+
+def advocate_stats(advocate: Advocate) -> AdvocateStats:
+    """Counted clicks, credited signups (flagged ones excluded) and friends who have paid."""
+    session = get_session()
+    clicks = session.scalar(
+        select(func.count()).select_from(ReferralClick).where(ReferralClick.advocate_id == advocate.id)
+    )
+    signups, paying = session.execute(
+        select(func.count(), func.count(Referral.first_paid_at)).where(
+            Referral.advocate_id == advocate.id, Referral.status == "signed_up"
+        )
+    ).one()
+    return AdvocateStats(clicks=clicks or 0, signups=signups or 0, paying_friends=paying or 0)
+
+
+def recent_referrals(advocate: Advocate, limit: int = 20) -> list[Referral]:
+    """The advocate's newest referrals, flagged ones included, newest first."""
+    return list(
+        get_session().scalars(
+            select(Referral)
+            .where(Referral.advocate_id == advocate.id)
+            .order_by(Referral.created_at.desc(), Referral.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def mask_email(normalized_email: str | None) -> str:
+    """``j***@example.com``: enough for an advocate to recognise a friend, not to harvest addresses."""
+    if not normalized_email or "@" not in normalized_email:
+        return "a friend"
+    local, _, domain = normalized_email.partition("@")
+    return f"{local[:1]}***@{domain}"
+
+
+def mark_friend_paid(friend_user_id, paid_at: datetime | None = None) -> Referral | None:
+    """Record a referred friend's first payment (only the first one counts; later calls keep it).
+
+    Returns the friend's referral, or ``None`` when the user came through no link.
+    """
+    referral = get_referral_of_friend(friend_user_id)
+    if referral is not None and referral.first_paid_at is None:
+        referral.first_paid_at = paid_at or utcnow()
+        get_session().flush()
+    return referral
