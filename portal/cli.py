@@ -92,7 +92,12 @@ def make_cli() -> AppGroup:
         except ValueError as error:
             raise click.BadParameter(str(error), param_hint="--campaign") from None
         get_session().commit()
-        click.echo(url_for("advocacy_links.follow", token=token, _external=True))
+        if current_app.config.get("SERVER_NAME"):
+            click.echo(url_for("advocacy_links.follow", token=token, _external=True))
+        else:
+            # Without SERVER_NAME there is no host to put in front: print the path.
+            with current_app.test_request_context("/"):
+                click.echo(url_for("advocacy_links.follow", token=token))
 
     @cli.command("reset-link")
     @click.argument("user_id")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 from urllib.parse import quote
 from urllib.parse import urlencode
 
@@ -45,8 +47,16 @@ def share_links(link: str) -> list[dict[str, str]]:
     ]
 
 
-def qr_svg(link: str) -> str:
-    """The link as a standalone SVG QR code (error correction M, black on white, with a title)."""
-    return segno.make(link, error="m").svg_inline(
-        scale=6, border=2, title="QR code of your referral link", dark="#111111", light="#ffffff"
+def qr_svg(link: str) -> bytes:
+    """The link as a standalone SVG document (QR error correction M, black on white, with a title)."""
+    buffer = io.BytesIO()
+    segno.make(link, error="m").save(
+        buffer,
+        kind="svg",
+        scale=6,
+        border=2,
+        title="QR code of your referral link",
+        dark="#111111",
+        light="#ffffff",
     )
+    return buffer.getvalue()

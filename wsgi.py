@@ -1,0 +1,369 @@
+"""Demo host app: a tiny shop with its own users, login and signup, and Advocacy Portal added.
+
+Run it (see README)::
+
+    flask --app wsgi advocacy seed-demo
+    flask --app wsgi run
+
+Every setting can be given as an environment variable prefixed ``DEMO_``, e.g.
+``DEMO_SQLALCHEMY_DATABASE_URI=postgresql://...`` or ``DEMO_ADVOCACY_CLICK_DEDUPE_SECONDS=0``.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from datetime import timedelta
+
+import click
+from flask import Flask
+from flask import flash
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import url_for
+from flask_login import LoginManager
+from flask_login import UserMixin
+from flask_login import current_user
+from flask_login import login_required
+from flask_login import login_user
+from flask_login import logout_user
+from flask_sqlalchemy import SQLAlchemy
+from flask_wtf import CSRFProtect
+from flask_wtf import FlaskForm
+from jinja2 import DictLoader
+from sqlalchemy import String
+from sqlalchemy import event
+from sqlalchemy import select
+from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
+from werkzeug.security import check_password_hash
+from werkzeug.security import generate_password_hash
+from wtforms import EmailField
+from wtforms import PasswordField
+from wtforms import StringField
+from wtforms import SubmitField
+from wtforms.validators import DataRequired
+from wtforms.validators import Email
+from wtforms.validators import Length
+
+from portal import AdvocacyPortal
+from portal.services.links import safe_destination
+
+DEMO_PASSWORD = "demo-password"
+
+
+class HostBase(DeclarativeBase):
+    pass
+
+
+db = SQLAlchemy(model_class=HostBase)
+login_manager = LoginManager()
+csrf = CSRFProtect()
+portal = AdvocacyPortal()
+
+
+class User(UserMixin, db.Model):
+    """The host's own user model: the plugin never owns users."""
+
+    __tablename__ = "demo_users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    is_staff: Mapped[bool] = mapped_column(default=False)
+
+
+@login_manager.user_loader
+def load_user(user_id: str):
+    return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+
+
+def _sqlite_pragmas(dbapi_connection, connection_record):
+    # The demo's embedded database: write-ahead logging lets readers and the writer work side by side.
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.close()
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Email()], render_kw={"autocomplete": "email"})
+    password = PasswordField(
+        "Password", validators=[DataRequired()], render_kw={"autocomplete": "current-password"}
+    )
+    submit = SubmitField("Log in")
+
+
+class SignupForm(FlaskForm):
+    name = StringField(
+        "Your name", validators=[DataRequired(), Length(max=100)], render_kw={"autocomplete": "name"}
+    )
+    email = EmailField(
+        "Email",
+        validators=[DataRequired(), Email(), Length(max=320)],
+        render_kw={"autocomplete": "email"},
+    )
+    password = PasswordField(
+        "Password",
+        validators=[DataRequired(), Length(min=8, max=200)],
+        render_kw={"autocomplete": "new-password"},
+    )
+    submit = SubmitField("Create account")
+
+
+class LogoutForm(FlaskForm):
+    submit = SubmitField("Log out")
+
+
+DEMO_TEMPLATES = {
+    "demo/layout.html": """<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <meta name="viewport" content="width=device-width, initial-scale=1">
+  <title>{% block title %}Demo Shop{% endblock %}</title>
+  <link rel="stylesheet" href="{{ url_for('advocacy_referrals.static', filename='advocacy.css') }}">
+  <style>
+    .demo-nav { display: flex; gap: 1rem; align-items: center; padding: .75rem 1rem; background: #10243e; }
+    .demo-nav, .demo-nav a, .demo-nav button { color: #fff; font: inherit; }
+    .demo-nav button { background: none; border: 1px solid #fff; border-radius: .25rem; cursor: pointer; }
+    .demo-nav .demo-brand { font-weight: 700; text-decoration: none; margin-right: auto; }
+    .demo-field { margin-bottom: .75rem; }
+    .demo-field label { display: block; font-weight: 600; }
+    .demo-error { color: #b3261e; margin: .25rem 0 0; }
+  </style>
+  {% block head %}{% endblock %}
+</head>
+<body class="advocacy">
+  <a class="advocacy-skip" href="#advocacy-main">Skip to content</a>
+  <nav class="demo-nav" aria-label="Demo shop">
+    <a class="demo-brand" href="{{ url_for('home') }}">Demo Shop</a>
+    {% if current_user.is_authenticated %}
+      <a href="{{ url_for('advocacy_referrals.page') }}">Refer a friend</a>
+      <span>{{ current_user.email }}</span>
+      <form method="post" action="{{ url_for('logout') }}">{{ logout_form.csrf_token }}<button type="submit">Log out</button></form>
+    {% else %}
+      <a href="{{ url_for('login') }}">Log in</a>
+      <a href="{{ url_for('signup') }}">Sign up</a>
+    {% endif %}
+  </nav>
+  <main id="advocacy-main" class="advocacy-main" tabindex="-1">
+    {% with messages = get_flashed_messages(with_categories=true) %}
+      {% if messages %}<ul class="advocacy-flashes" role="status">
+        {% for category, message in messages %}<li class="advocacy-flash advocacy-flash--{{ category }}">{{ message }}</li>{% endfor %}
+      </ul>{% endif %}
+    {% endwith %}
+    {% block content %}{% endblock %}
+  </main>
+  {% block scripts %}{% endblock %}
+</body>
+</html>""",
+    "demo/field.html": """{% macro field(f) %}
+<div class="demo-field">
+  {{ f.label }}
+  {{ f(class_="advocacy-input", **({"aria-invalid": "true", "aria-describedby": f.id ~ "-error"} if f.errors else {})) }}
+  {% for error in f.errors %}<p class="demo-error" id="{{ f.id }}-error">{{ error }}</p>{% endfor %}
+</div>
+{% endmacro %}""",
+    "demo/home.html": """{% extends "demo/layout.html" %}
+{% block content %}
+<h1>Demo Shop</h1>
+{% if current_user.is_authenticated %}
+  <p>Hello {{ current_user.name }}. Tell your friends: <a href="{{ url_for('advocacy_referrals.page') }}">get your referral link</a>.</p>
+{% else %}
+  <p>This is the demo host of Advocacy Portal. <a href="{{ url_for('signup') }}">Sign up</a> or
+  <a href="{{ url_for('login') }}">log in</a> as <code>alice@example.com</code> (password <code>demo-password</code>).</p>
+{% endif %}
+{% endblock %}""",
+    "demo/login.html": """{% extends "demo/layout.html" %}
+{% from "demo/field.html" import field %}
+{% block title %}Log in · Demo Shop{% endblock %}
+{% block content %}
+<h1>Log in</h1>
+<form method="post" novalidate>
+  {{ form.csrf_token }}
+  {{ field(form.email) }}
+  {{ field(form.password) }}
+  {{ form.submit(class_="advocacy-button") }}
+</form>
+<p>New here? <a href="{{ url_for('signup') }}">Create an account</a>.</p>
+{% endblock %}""",
+    "demo/signup.html": """{% extends "demo/layout.html" %}
+{% from "demo/field.html" import field %}
+{% block title %}Sign up · Demo Shop{% endblock %}
+{% block content %}
+<h1>Create your account</h1>
+{% if referred %}<p class="advocacy-offer">A friend invited you: welcome!</p>{% endif %}
+<form method="post" novalidate>
+  {{ form.csrf_token }}
+  {{ field(form.name) }}
+  {{ field(form.email) }}
+  {{ field(form.password) }}
+  {{ form.submit(class_="advocacy-button") }}
+</form>
+{% endblock %}""",
+}
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the demo shop. ``config`` overrides the defaults and ``DEMO_*`` environment variables."""
+    app = Flask(__name__, instance_relative_config=True)
+    os.makedirs(app.instance_path, exist_ok=True)
+    app.config.update(
+        SECRET_KEY="demo-secret-key-change-me",
+        SQLALCHEMY_DATABASE_URI="sqlite:///" + os.path.join(app.instance_path, "demo.sqlite"),
+        ADVOCACY_LANDING_URL="/signup",
+        ADVOCACY_BASE_TEMPLATE="demo/layout.html",
+        ADVOCACY_PROGRAM_NAME="Demo Shop referrals",
+        ADVOCACY_OFFER_TEXT="Give friends a warm welcome to Demo Shop: share your link.",
+    )
+    app.config.from_prefixed_env("DEMO")
+    app.config.update(config or {})
+    app.jinja_loader = DictLoader(DEMO_TEMPLATES)
+
+    db.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "login"
+    csrf.init_app(app)
+    portal.init_app(app)
+    with app.app_context():
+        event.listen(db.engine, "connect", _sqlite_pragmas)
+
+    @app.context_processor
+    def _demo_globals():
+        return {"logout_form": LogoutForm()}
+
+    @app.get("/")
+    def home():
+        return render_template("demo/home.html")
+
+    @app.route("/login", methods=["GET", "POST"])
+    def login():
+        form = LoginForm()
+        if form.validate_on_submit():
+            user = db.session.scalar(select(User).where(User.email == form.email.data.lower()))
+            if user is not None and check_password_hash(user.password_hash, form.password.data):
+                login_user(user)
+                target = safe_destination(request.args.get("next"), None)
+                return redirect(target or url_for("home"))
+            form.password.errors.append("That email and password do not match.")
+        return render_template("demo/login.html", form=form), 400 if form.errors else 200
+
+    @app.route("/signup", methods=["GET", "POST"])
+    def signup():
+        form = SignupForm()
+        if form.validate_on_submit():
+            email = form.email.data.strip().lower()
+            if db.session.scalar(select(User).where(User.email == email)) is not None:
+                form.email.errors.append("An account with this email exists already: log in.")
+            else:
+                user = User(
+                    email=email,
+                    name=form.name.data.strip(),
+                    password_hash=generate_password_hash(form.password.data),
+                )
+                db.session.add(user)
+                db.session.flush()
+                portal.attribute_signup(user)  # credits the referral link they followed, commits
+                login_user(user)
+                flash("Welcome to Demo Shop!", "success")
+                return redirect(url_for("home"))
+        referred = app.config["ADVOCACY_COOKIE_NAME"] in request.cookies
+        status = 400 if form.errors else 200
+        return render_template("demo/signup.html", form=form, referred=referred), status
+
+    @app.post("/logout")
+    @login_required
+    def logout():
+        if LogoutForm().validate_on_submit():
+            logout_user()
+        return redirect(url_for("home"))
+
+    app.cli.commands["advocacy"].add_command(seed_demo)
+    return app
+
+
+@click.command("seed-demo")
+@click.option("--force", is_flag=True, help="Seed again even if demo users exist.")
+def seed_demo(force: bool) -> None:
+    """Demo host only: create the tables, demo users (password 'demo-password') and activity."""
+    from flask import current_app
+
+    from portal import migrate
+    from portal.models import utcnow
+    from portal.services import referrals
+    from portal.services.links import AttributionClaim
+
+    app = current_app._get_current_object()
+    db.create_all()
+    migrate.upgrade(app)
+    if not force and db.session.scalar(select(User).limit(1)) is not None:
+        click.echo("Demo data exists already (use --force to add more).")
+        return
+
+    rng = random.Random(7)
+    password_hash = generate_password_hash(DEMO_PASSWORD)
+
+    def user(email: str, name: str, staff: bool = False) -> User:
+        found = db.session.scalar(select(User).where(User.email == email))
+        if found is None:
+            found = User(email=email, name=name, password_hash=password_hash, is_staff=staff)
+            db.session.add(found)
+            db.session.flush()
+        return found
+
+    user("staff@example.com", "Sam Staff", staff=True)
+    alice = user("alice@example.com", "Alice Advocate")
+    bob = user("bob@example.com", "Bob Builder")
+    user("carol@example.com", "Carol Newcomer")
+
+    agents = [
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/126.0 Safari/537.36",
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148",
+        "Mozilla/5.0 (iPad; CPU OS 17_5 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148",
+        "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 Chrome/126.0 Mobile Safari/537.36",
+    ]
+    referrers = ["https://x.com/", "https://www.linkedin.com/feed/", None, "https://mail.example/"]
+    now = utcnow()
+    for advocate_user, clicks in ((alice, 24), (bob, 7)):
+        advocate = referrals.ensure_advocate(advocate_user.id, advocate_user.email)
+        for n in range(clicks):
+            visit = referrals.Visit(
+                ip=f"198.51.100.{rng.randrange(1, 250)}",
+                user_agent=rng.choice(agents),
+                referrer=rng.choice(referrers),
+            )
+            referrals.record_click(
+                advocate, None, visit, now=now - timedelta(days=rng.randrange(0, 20), minutes=n)
+            )
+    alice_advocate = referrals.get_advocate(alice.id)
+    for email, name, paid in (
+        ("dave@example.com", "Dave Friend", True),
+        ("erin@example.com", "Erin Friend", False),
+        ("frank@example.com", "Frank Friend", True),
+    ):
+        friend = user(email, name)
+        claim = AttributionClaim(alice_advocate.code, None, None, now - timedelta(days=3))
+        referrals.attribute_signup(friend.id, friend.email, claim)
+        if paid:
+            referrals.mark_friend_paid(friend.id, now - timedelta(days=1))
+    # Bob tried to refer himself with a second address: refused and flagged.
+    bob_advocate = referrals.get_advocate(bob.id)
+    sneaky = user("bob+second@example.com", "Bob Again")
+    referrals.attribute_signup(
+        sneaky.id, sneaky.email, AttributionClaim(bob_advocate.code, None, None, now)
+    )
+    db.session.commit()
+    click.echo(
+        "Seeded demo users (password 'demo-password'): staff@example.com, alice@example.com, "
+        "bob@example.com, carol@example.com and three of Alice's friends."
+    )
+
+
+app = create_app()
