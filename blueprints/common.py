@@ -8,6 +8,7 @@ from flask import current_app
 from flask import g
 from flask import render_template
 from flask_login import current_user
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from portal.config import config_value
@@ -41,8 +42,18 @@ def render_error(status: int, message: str | None = None):
     )
 
 
+#: Shown when a form comes back without a valid CSRF token (expired session, or another site posted it).
+CSRF_MESSAGE = (
+    "This form expired or was not sent from this site. Go back, reload the page and try again."
+)
+
+
 def handle_http_error(error: HTTPException):
     return render_error(error.code or 500, error.description)
+
+
+def handle_csrf_error(error: CSRFError):
+    return render_error(400, CSRF_MESSAGE)
 
 
 def deny_framing(response):
@@ -63,6 +74,7 @@ def template_globals():
 
 def setup_blueprint(bp) -> None:
     """Attach the shared error handler, headers and template globals to a plugin blueprint."""
+    bp.register_error_handler(CSRFError, handle_csrf_error)
     bp.register_error_handler(HTTPException, handle_http_error)
     bp.after_request(deny_framing)
     bp.context_processor(template_globals)

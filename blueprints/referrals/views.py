@@ -10,6 +10,7 @@ from flask import render_template
 from flask import request
 from flask import url_for
 
+from blueprints.common import CSRF_MESSAGE
 from blueprints.common import customer_required
 from blueprints.common import render_error
 from blueprints.referrals import bp
@@ -73,11 +74,7 @@ def reset_link():
     form = ResetLinkForm()
     if not form.validate_on_submit():
         if form.csrf_token.errors:
-            return render_error(
-                400,
-                "This form expired or was not sent from this site. "
-                "Go back, reload the page and try again.",
-            )
+            return render_error(400, CSRF_MESSAGE)
         errors = [error for field_errors in form.errors.values() for error in field_errors]
         flash(" ".join(errors) or "Your request could not be checked. Please try again.", "error")
         return redirect(url_for(".page"), code=303)
