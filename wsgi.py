@@ -225,7 +225,7 @@ def create_app(config: dict | None = None) -> Flask:
     )
     app.config.from_prefixed_env("DEMO")
     app.config.update(config or {})
-    app.jinja_loader = DictLoader(DEMO_TEMPLATES)
+    app.jinja_loader = DictLoader(dict(DEMO_TEMPLATES))
 
     db.init_app(app)
     login_manager.init_app(app)
