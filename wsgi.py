@@ -22,6 +22,7 @@ from flask import redirect
 from flask import render_template
 from flask import request
 from flask import url_for
+from flask.cli import with_appcontext
 from flask_login import LoginManager
 from flask_login import UserMixin
 from flask_login import current_user
@@ -291,6 +292,7 @@ def create_app(config: dict | None = None) -> Flask:
 
 @click.command("seed-demo")
 @click.option("--force", is_flag=True, help="Seed again even if demo users exist.")
+@with_appcontext
 def seed_demo(force: bool) -> None:
     """Demo host only: create the tables, demo users (password 'demo-password') and activity."""
     from flask import current_app

@@ -1,0 +1,60 @@
+"""The ``flask advocacy`` commands, run as an operator would."""
+
+from __future__ import annotations
+
+from portal import migrate
+from tests.helpers import make_customer
+
+
+def test_db_commands_report_and_check(app, runner):
+    result = runner.invoke(args=["advocacy", "db", "current"])
+    assert result.exit_code == 0
+    assert migrate.head_revision(app) in result.output
+    check = runner.invoke(args=["advocacy", "db", "check"])
+    assert check.exit_code == 0, check.output
+    assert "matches the models" in check.output
+    again = runner.invoke(args=["advocacy", "db", "upgrade"])
+    assert "up to date" in again.output
+
+
+def test_db_check_fails_on_an_old_schema(app, runner):
+    migrate.downgrade(app, "base")
+    check = runner.invoke(args=["advocacy", "db", "check"])
+    assert check.exit_code != 0
+    assert "flask advocacy db upgrade" in check.output
+    upgrade = runner.invoke(args=["advocacy", "db", "upgrade"])
+    assert upgrade.exit_code == 0
+    assert "upgraded from nothing" in upgrade.output
+
+
+def test_link_prints_a_working_link(app, runner):
+    customer = make_customer(app)
+    result = runner.invoke(args=["advocacy", "link", str(customer.id), "--campaign", "flyer"])
+    assert result.exit_code == 0, result.output
+    link = result.output.strip()
+    assert link.startswith("http://shop.test/r/")
+    response = app.test_client().get(
+        link.removeprefix("http://shop.test"), headers={"User-Agent": "Mozilla/5.0 (X11; Linux) Chrome/126"}
+    )
+    assert response.status_code == 302
+    bad = runner.invoke(args=["advocacy", "link", str(customer.id), "--campaign", "no spaces"])
+    assert bad.exit_code == 2
+    assert "campaign" in bad.output
+
+
+def test_reset_link_of_an_unknown_user_is_a_clear_error(runner):
+    result = runner.invoke(args=["advocacy", "reset-link", "12345"])
+    assert result.exit_code == 1
+    assert "has no referral link" in result.output
+
+
+def test_seed_demo_fills_every_page_and_is_idempotent(app, runner):
+    result = runner.invoke(args=["advocacy", "seed-demo"])
+    assert result.exit_code == 0, result.output
+    stats = runner.invoke(args=["advocacy", "stats"]).output
+    assert "advocates: 2" in stats
+    assert "signups:   3" in stats
+    assert "flagged:   1" in stats
+    again = runner.invoke(args=["advocacy", "seed-demo"])
+    assert "exists already" in again.output
+    assert runner.invoke(args=["advocacy", "stats"]).output == stats
