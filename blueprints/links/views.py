@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from flask import current_app
 from flask import redirect
 from flask import render_template
 from flask import request
 
+from flask_login import current_user
+
 from portal.config import config_value
 from portal.db import get_session
+from portal.extension import get_portal
 from portal.services import links as link_service
 from portal.services import referrals as referral_service
 
@@ -28,6 +32,7 @@ def follow(token: str):
         ip=request.remote_addr,
         user_agent=request.user_agent.string,
         referrer=request.referrer,
+        user_id=_visitor_user_id(),
     )
     outcome = referral_service.record_click(advocate, claim.campaign, visit)
     get_session().commit()
@@ -50,6 +55,13 @@ def follow(token: str):
         samesite=config_value("COOKIE_SAMESITE"),
     )
     return response
+
+
+def _visitor_user_id() -> str | None:
+    if getattr(current_app, "login_manager", None) is None:
+        return None
+    customer = get_portal().identify(current_user._get_current_object())
+    return customer.id if customer else None
 
 
 def _destination() -> str:

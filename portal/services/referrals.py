@@ -216,12 +216,15 @@ class Visit:
     user_agent: str | None
     referrer: str | None
     source: str = "link"
+    #: The host user id of a logged-in visitor, if any.
+    user_id: str | None = None
 
 
 #: Outcomes of :func:`record_click`.
 COUNTED = "counted"
 BOT = "bot"
 REPEAT = "repeat"
+OWN_LINK = "own_link"
 
 
 @dataclass(frozen=True)
@@ -237,14 +240,17 @@ def record_click(
 ) -> ClickOutcome:
     """Count one click on an advocate's link.
 
-    Stores nothing for a bot (link previews of chat apps fetch every link they see: ``bot``), nor for
-    a repeat of the same visitor within ``ADVOCACY_CLICK_DEDUPE_SECONDS`` (``repeat``), so reloading or
-    spamming a link does not inflate the count.
+    Stores nothing for a bot (link previews of chat apps fetch every link they see: ``bot``), for the
+    advocate clicking their own link while logged in (``own_link``), nor for a repeat of the same
+    visitor within ``ADVOCACY_CLICK_DEDUPE_SECONDS`` (``repeat``), so reloading or spamming a link does
+    not inflate the count.
     """
     now = now or utcnow()
     device = device_class(visit.user_agent)
     if device == "bot":
         return ClickOutcome(BOT)
+    if visit.user_id is not None and str(visit.user_id) == advocate.user_id:
+        return ClickOutcome(OWN_LINK)
     ip_hash = hash_ip(visit.ip)
     session = get_session()
     window = config_value("CLICK_DEDUPE_SECONDS")
@@ -280,11 +286,11 @@ def next_attribution_cookie(
 ) -> str | None:
     """The attribution cookie value to set after a click, or ``None`` to leave the visitor's as it is.
 
-    Bots get none. Under ``first_click`` a valid claim already held is kept until it expires; under
+    Bots and advocates following their own link get none. Under ``first_click`` a valid claim already held is kept until it expires; under
     ``last_click`` the newest click wins, except that a repeat of the same advocate's link keeps the
     original click time (so a reload cannot stretch the attribution window).
     """
-    if outcome.outcome == BOT:
+    if outcome.outcome in (BOT, OWN_LINK):
         return None
     if held is not None:
         if config_value("ATTRIBUTION_MODEL") == "first_click":

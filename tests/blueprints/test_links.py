@@ -235,3 +235,14 @@ def test_paths_are_configurable(app, client):
     assert follow(client, path).status_code == 302
     assert client.get("/friends/").status_code == 302  # the page moved with the prefix: login first
     assert client.get("/advocacy/").status_code == 404
+
+
+def test_an_advocate_following_their_own_link_is_not_a_click(app, client):
+    from tests.helpers import login
+
+    advocate = make_customer(app)
+    login(client, advocate)
+    response = follow(client, referral_path(app, advocate))
+    assert response.status_code == 302
+    assert "advocacy_ref" not in cookie_header(response)
+    assert rows(app, ReferralClick) == 0
