@@ -1,0 +1,109 @@
+"""Fixtures of the browser tests: the demo app served over real HTTP, and headless Debian Chromium.
+
+Each test gets the demo app of the ``app`` fixture (so its own fresh SQLite file, or its own PostgreSQL
+schema when ``ADVOCACY_TEST_DATABASE_URL`` is set) served by Werkzeug on ``127.0.0.1`` and a free port.
+One Chromium process serves the whole session; every test opens its own browser contexts.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from dataclasses import field
+
+import pytest
+from flask import got_request_exception
+from werkzeug.serving import make_server
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+#: A normal desktop Chrome. Chromium's own headless User-Agent says "HeadlessChrome", which the plugin
+#: rightly treats as a bot: no click counted, no attribution cookie.
+DESKTOP_CHROME_UA = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36"
+)
+#: Milliseconds Playwright waits for a page or an element: everything here is local and small.
+TIMEOUT_MS = 5_000
+
+
+@dataclass
+class LiveServer:
+    """The demo app answering on ``url`` (``http://127.0.0.1:<port>``, no trailing slash)."""
+
+    app: object
+    url: str
+    errors: list = field(default_factory=list)
+
+
+@pytest.fixture
+def live_server(app):
+    """Serve the test's demo app over HTTP in a background thread; stop it after the test.
+
+    ``SERVER_NAME`` is removed so links are built from the request's own host (``127.0.0.1:<port>``).
+    Any exception a request raises fails the test, even if the page that got the 500 was never checked.
+    """
+    app.config["SERVER_NAME"] = None
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    live = LiveServer(app=app, url=f"http://127.0.0.1:{server.server_port}")
+
+    def record(sender, exception, **extra):
+        live.errors.append(exception)
+
+    got_request_exception.connect(record, app, weak=False)
+    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+    thread.start()
+    try:
+        yield live
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+        server.server_close()
+        got_request_exception.disconnect(record, app)
+    assert not live.errors, f"the app raised while serving the browser: {live.errors!r}"
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Debian Chromium, launched once per session."""
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("Debian chromium not installed: apt-get install chromium")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def new_context(browser, live_server):
+    """Factory of browser contexts (separate visitors: own cookies, own storage) on the live server.
+
+    Defaults: ``base_url`` of the live server and a desktop Chrome User-Agent. Keyword arguments go to
+    ``browser.new_context``. All contexts are closed after the test, before the server stops.
+    """
+    contexts = []
+
+    def make(**options):
+        options.setdefault("base_url", live_server.url)
+        options.setdefault("user_agent", DESKTOP_CHROME_UA)
+        context = browser.new_context(**options)
+        context.set_default_timeout(TIMEOUT_MS)
+        context.set_default_navigation_timeout(TIMEOUT_MS)
+        contexts.append(context)
+        return context
+
+    yield make
+    for context in contexts:
+        context.close()
