@@ -254,30 +254,39 @@ def test_mask_email():
     assert referrals.mask_email(None) == "a friend"
 
 
-@needs_postgres
-def test_concurrent_attributions_of_one_friend_make_one_referral(app):
-    advocate_code = referrals.ensure_advocate(1, "a@example.com").code
-    get_session().commit()
-    claim = AttributionClaim(advocate_code, None, None, utcnow())
-    outcomes, errors = [], []
-    barrier = threading.Barrier(8)
+def run_concurrently(app, workers: int, work) -> list:
+    """Run ``work()`` in ``workers`` threads released at once, each in its own app context and
+    session, committing after; returns the results and fails on any error."""
+    results, errors = [], []
+    barrier = threading.Barrier(workers)
 
     def attempt():
         try:
             with app.app_context():
                 barrier.wait()
-                outcomes.append(referrals.attribute_signup(2, "f@example.com", claim).outcome)
+                results.append(work())
                 get_session().commit()
         except Exception as error:  # pragma: no cover - reported below
             errors.append(error)
 
-    threads = [threading.Thread(target=attempt) for _ in range(8)]
+    threads = [threading.Thread(target=attempt) for _ in range(workers)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     assert errors == []
-    assert sorted(outcomes).count(referrals.ATTRIBUTED) == 1
+    return results
+
+
+@needs_postgres
+def test_concurrent_attributions_of_one_friend_make_one_referral(app):
+    advocate_code = referrals.ensure_advocate(1, "a@example.com").code
+    get_session().commit()
+    claim = AttributionClaim(advocate_code, None, None, utcnow())
+    outcomes = run_concurrently(
+        app, 8, lambda: referrals.attribute_signup(2, "f@example.com", claim).outcome
+    )
+    assert outcomes.count(referrals.ATTRIBUTED) == 1
     assert outcomes.count(referrals.ALREADY_ATTRIBUTED) == 7
     get_session().expire_all()
     assert count(Referral) == 1
@@ -285,22 +294,5 @@ def test_concurrent_attributions_of_one_friend_make_one_referral(app):
 
 @needs_postgres
 def test_concurrent_first_visits_make_one_advocate(app):
-    codes, errors = [], []
-    barrier = threading.Barrier(6)
-
-    def attempt():
-        try:
-            with app.app_context():
-                barrier.wait()
-                codes.append(referrals.ensure_advocate(42, "x@example.com").code)
-                get_session().commit()
-        except Exception as error:  # pragma: no cover
-            errors.append(error)
-
-    threads = [threading.Thread(target=attempt) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    codes = run_concurrently(app, 6, lambda: referrals.ensure_advocate(42, "x@example.com").code)
     assert len(set(codes)) == 1
