@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from flask import current_app
 
+from portal.db import get_engine
 from portal.migrate import include_name
 from portal.models import Base
 
@@ -33,14 +34,14 @@ def _options(**extra):
 
 
 def run_offline() -> None:
-    engine = app.extensions["sqlalchemy"].engine
+    engine = get_engine(app)
     context.configure(url=engine.url, literal_binds=True, **_options())
     with context.begin_transaction():
         context.run_migrations()
 
 
 def run_online() -> None:
-    engine = app.extensions["sqlalchemy"].engine
+    engine = get_engine(app)
     with engine.connect() as connection:
         context.configure(connection=connection, **_options())
         with context.begin_transaction():

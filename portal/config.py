@@ -118,5 +118,9 @@ def apply_defaults(app) -> None:
         raise RuntimeError(
             f"{PREFIX}ATTRIBUTION_MODEL must be one of {', '.join(ATTRIBUTION_MODELS)}"
         )
+    prefix = app.config[PREFIX + "URL_PREFIX"]
+    if not isinstance(prefix, str) or not prefix.startswith("/") or prefix.rstrip("/") == "":
+        # An empty prefix would put the plugin's page and assets over the host's "/" and "/static".
+        raise RuntimeError(f"{PREFIX}URL_PREFIX must be a path such as '/advocacy', not {prefix!r}")
     if "<token>" not in app.config[PREFIX + "REDIRECT_PATH"]:
         raise RuntimeError(f"{PREFIX}REDIRECT_PATH must contain '<token>'")

@@ -1,7 +1,7 @@
 """Access to the host's database session.
 
-The plugin does not own a database connection: it uses the Flask-SQLAlchemy instance registered on the
-app (the host's own, or one the extension created when the host has none).
+The plugin does not own a database connection: it uses the Flask-SQLAlchemy instance the host registered
+on the app, looked up when needed so the host may initialise it before or after the plugin.
 """
 
 from __future__ import annotations
@@ -10,14 +10,28 @@ from flask import current_app
 from sqlalchemy.orm import Session
 
 
+def get_db(app=None):
+    """The app's Flask-SQLAlchemy instance.
+
+    :raises RuntimeError: when the app has none.
+    """
+    app = app or current_app
+    db = app.extensions.get("sqlalchemy")
+    if db is None:
+        raise RuntimeError(
+            "Advocacy Portal needs Flask-SQLAlchemy on the app: db = SQLAlchemy(app) or db.init_app(app)"
+        )
+    return db
+
+
 def get_session() -> Session:
     """The Flask-SQLAlchemy scoped session of the current app."""
-    return current_app.extensions["sqlalchemy"].session
+    return get_db().session
 
 
-def get_engine():
+def get_engine(app=None):
     """The engine the plugin's tables live on (the app's default engine)."""
-    return current_app.extensions["sqlalchemy"].engine
+    return get_db(app).engine
 
 
 def insert_or_ignore(model, values: dict, conflict_columns: list[str]):

@@ -10,6 +10,7 @@ from typing import Callable
 from flask import Flask
 from flask import after_this_request
 from flask import current_app
+from flask import has_app_context
 from flask import has_request_context
 from flask import request
 from flask import url_for
@@ -18,6 +19,7 @@ from portal import signals
 from portal.config import apply_defaults
 from portal.config import config_value
 from portal.db import get_session
+from portal.migrate import hide_tables_from_host_migrations
 from portal.services import links as link_service
 from portal.services import referrals as referral_service
 
@@ -36,16 +38,14 @@ class AdvocacyPortal:
     """The Advocacy Portal extension.
 
     ``AdvocacyPortal(app)`` or, in an app factory, ``portal = AdvocacyPortal()`` then
-    ``portal.init_app(app)``. Initialise Flask-SQLAlchemy and Flask-Login first: the plugin uses the
-    app's database session and ``current_user``. An app without Flask-SQLAlchemy gets an instance
-    created for it from ``SQLALCHEMY_DATABASE_URI``.
+    ``portal.init_app(app)``. The plugin uses the app's Flask-SQLAlchemy session and Flask-Login's
+    ``current_user``; both may be initialised before or after it, as long as they are by the first
+    request.
 
     :param app: the Flask app, or ``None`` to call :meth:`init_app` later.
-    :param db: a Flask-SQLAlchemy instance to use instead of the one registered on the app.
     """
 
-    def __init__(self, app: Flask | None = None, *, db: Any = None):
-        self._db = db
+    def __init__(self, app: Flask | None = None):
         self._identity_loader: Callable[[Any], Any] | None = None
         self._staff_loader: Callable[[Any], bool] | None = None
         if app is not None:
@@ -70,7 +70,8 @@ class AdvocacyPortal:
                 f"ADVOCACY_LANDING_URL {landing!r} is neither a path on this site nor a URL on a host "
                 "listed in ADVOCACY_REDIRECT_ALLOWED_HOSTS"
             )
-        self._init_db(app)
+        if not app.config.get("SECRET_KEY"):
+            log.warning("Advocacy Portal: set SECRET_KEY before the first request; links are signed with it")
 
         from blueprints.links import bp as links_bp
         from blueprints.referrals import bp as referrals_bp
@@ -81,18 +82,7 @@ class AdvocacyPortal:
         app.cli.add_command(make_cli())
         signals.user_signed_up.connect(self._on_user_signed_up, weak=False)
         app.extensions["advocacy"] = self
-
-    def _init_db(self, app: Flask) -> None:
-        registered = app.extensions.get("sqlalchemy")
-        if self._db is not None and registered is not None and registered is not self._db:
-            raise RuntimeError("The db passed to AdvocacyPortal is not the one registered on the app")
-        if registered is None:
-            db = self._db
-            if db is None:
-                from flask_sqlalchemy import SQLAlchemy
-
-                db = SQLAlchemy()
-            db.init_app(app)
+        hide_tables_from_host_migrations(app)
 
     # -- host hooks ---------------------------------------------------------------------------------
 
@@ -149,16 +139,21 @@ class AdvocacyPortal:
             raise ValueError("this user is not a customer (anonymous, or without an id)")
         return referral_service.ensure_advocate(customer.id, customer.email)
 
-    def referral_link(self, user: Any, campaign: str | None = None, external: bool = True) -> str:
+    def referral_link(
+        self, user: Any, campaign: str | None = None, external: bool = True, commit: bool = True
+    ) -> str:
         """The user's stable referral link, e.g. ``https://shop.example/r/<token>``.
 
-        Needs an app context (and a request or ``SERVER_NAME`` for an external URL). Commit the
-        session afterwards if the user had no advocate row yet.
+        Needs an app context (and a request or ``SERVER_NAME`` for an external URL). Commits the
+        session, so a link handed out works at once, unless ``commit`` is false (then commit it
+        yourself, or the link of a first-time advocate answers 404).
 
         :raises ValueError: for an anonymous user or an invalid campaign slug.
         """
         advocate = self.advocate_for(user)
         token = referral_service.link_token(advocate, campaign)
+        if commit:
+            get_session().commit()
         return url_for("advocacy_links.follow", token=token, _external=external)
 
     def attribute_signup(self, user: Any, commit: bool = True):
@@ -184,7 +179,12 @@ class AdvocacyPortal:
                 @after_this_request
                 def _forget_claim(response):
                     response.delete_cookie(
-                        cookie_name, path="/", domain=config_value("COOKIE_DOMAIN")
+                        cookie_name,
+                        path="/",
+                        domain=config_value("COOKIE_DOMAIN"),
+                        secure=link_service.cookie_secure(),
+                        httponly=True,
+                        samesite=config_value("COOKIE_SAMESITE"),
                     )
                     return response
 
@@ -194,11 +194,21 @@ class AdvocacyPortal:
         return result
 
     def _on_user_signed_up(self, sender: Any, user: Any = None, **extra: Any) -> None:
-        if current_app.extensions.get("advocacy") is not self:
+        if isinstance(sender, Flask):
+            app = sender
+        elif has_app_context():
+            app = current_app._get_current_object()
+        else:
             return
-        if not config_value("LISTEN_FOR_SIGNUPS") or user is None:
+        if app.extensions.get("advocacy") is not self or user is None:
             return
-        self.attribute_signup(user, commit=extra.get("commit", True))
+        if not app.config["ADVOCACY_LISTEN_FOR_SIGNUPS"]:
+            return
+        if has_app_context() and current_app._get_current_object() is app:
+            self.attribute_signup(user, commit=extra.get("commit", True))
+        else:
+            with app.app_context():
+                self.attribute_signup(user, commit=extra.get("commit", True))
 
 
 def get_portal(app: Flask | None = None) -> AdvocacyPortal:

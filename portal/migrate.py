@@ -14,18 +14,56 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from flask import Flask
+from flask import current_app
+from flask import has_app_context
 
+from portal.db import get_engine
 from portal.models import Base
 from portal.resources import migrations_dir
 
+DEFAULT_VERSION_TABLE = "advocacy_alembic_version"
 FILE_TEMPLATE = "%%(year)d%%(month).2d%%(day).2d_%%(hour).2d%%(minute).2d_%%(rev)s_%%(slug)s"
 
 
 def include_name(name, type_, parent_names) -> bool:
-    """Only the plugin's own tables take part in comparisons; the host's are not ours to touch."""
+    """Only the plugin's own tables take part in its comparisons; the host's are not ours to touch."""
     if type_ == "table":
-        return name is not None and name.startswith("advocacy_")
+        return name in Base.metadata.tables
     return True
+
+
+def host_include_name(name, type_, parent_names) -> bool:
+    """For the host's own Alembic ``env.py``: hide the plugin's tables (and its version table) from
+    the host's autogenerate, which would otherwise propose to drop them. Flask-Migrate hosts that
+    initialise Flask-Migrate before the plugin get this automatically."""
+    if type_ == "table":
+        version_table = DEFAULT_VERSION_TABLE
+        if has_app_context():
+            version_table = current_app.config.get("ADVOCACY_VERSION_TABLE", version_table)
+        return name not in Base.metadata.tables and name != version_table
+    return True
+
+
+def hide_tables_from_host_migrations(app: Flask) -> None:
+    """Chain :func:`host_include_name` into the host's Flask-Migrate settings, if it uses Flask-Migrate.
+
+    Called by ``init_app``; a host that initialises Flask-Migrate later, or runs Alembic itself, passes
+    ``include_name=portal.migrate.host_include_name`` (see README).
+    """
+    migrate_ext = app.extensions.get("migrate")
+    if migrate_ext is None:
+        return
+    configure_args = getattr(migrate_ext, "configure_args", None)
+    if configure_args is None:
+        return
+    host_filter = configure_args.get("include_name")
+
+    def include_name_for_host(name, type_, parent_names):
+        if not host_include_name(name, type_, parent_names):
+            return False
+        return host_filter(name, type_, parent_names) if host_filter else True
+
+    configure_args["include_name"] = include_name_for_host
 
 
 def alembic_config(app: Flask, stdout=None) -> Config:
@@ -53,7 +91,7 @@ def downgrade(app: Flask, revision: str, sql: bool = False, stdout=None) -> None
 def current_revision(app: Flask) -> str | None:
     """The revision the database is at, or ``None`` before the first upgrade."""
     with app.app_context():
-        engine = app.extensions["sqlalchemy"].engine
+        engine = get_engine(app)
         with engine.connect() as connection:
             context = MigrationContext.configure(
                 connection, opts={"version_table": app.config["ADVOCACY_VERSION_TABLE"]}
@@ -71,7 +109,7 @@ def head_revision(app: Flask) -> str:
 def schema_differences(app: Flask) -> list:
     """What differs between the database and the models (empty when they agree)."""
     with app.app_context():
-        engine = app.extensions["sqlalchemy"].engine
+        engine = get_engine(app)
         with engine.connect() as connection:
             context = MigrationContext.configure(
                 connection,

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from flask import Flask
+from flask_migrate import Migrate
+from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
 from flask_login import LoginManager
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import func
@@ -62,6 +68,8 @@ def test_a_misspelled_setting_is_an_error(database_url):
         ({"ADVOCACY_REDIRECT_PATH": "/r/<code>"}, "REDIRECT_PATH"),
         ({"ADVOCACY_LANDING_URL": "//evil.example"}, "LANDING_URL"),
         ({"ADVOCACY_LANDING_URL": "https://evil.example/"}, "LANDING_URL"),
+        ({"ADVOCACY_URL_PREFIX": ""}, "URL_PREFIX"),
+        ({"ADVOCACY_URL_PREFIX": "/"}, "URL_PREFIX"),
     ],
 )
 def test_invalid_settings_fail_at_startup(database_url, config, message):
@@ -77,24 +85,49 @@ def test_defaults_are_applied_and_the_host_wins(database_url):
     assert app.extensions["advocacy"]
 
 
-def test_an_app_without_flask_sqlalchemy_gets_one(database_url):
+def test_the_plugin_may_be_initialised_before_flask_sqlalchemy(database_url):
     app = bare_app(database_url)
     AdvocacyPortal(app)
-    assert "sqlalchemy" in app.extensions
+    db = SQLAlchemy()
+    db.init_app(app)  # the host's own, afterwards: no conflict
     migrate.upgrade(app)
     assert migrate.current_revision(app) == migrate.head_revision(app)
-
-
-def test_the_hosts_own_db_is_used(database_url):
-    app = bare_app(database_url)
-    db = SQLAlchemy(app)
-    AdvocacyPortal(app)
     assert app.extensions["sqlalchemy"] is db
-    other = SQLAlchemy()
-    second = bare_app(database_url)
-    SQLAlchemy(second)
-    with pytest.raises(RuntimeError, match="not the one registered"):
-        AdvocacyPortal(second, db=other)
+
+
+def test_an_app_without_flask_sqlalchemy_gets_a_clear_error(database_url):
+    app = bare_app(database_url)
+    AdvocacyPortal(app)
+    with pytest.raises(RuntimeError, match="needs Flask-SQLAlchemy"):
+        migrate.upgrade(app)
+
+
+def test_the_hosts_flask_migrate_never_proposes_to_drop_plugin_tables(database_url):
+    class HostBase(DeclarativeBase):
+        pass
+
+    class Order(HostBase):
+        __tablename__ = "orders"
+        id: Mapped[int] = mapped_column(primary_key=True)
+
+    app = bare_app(database_url)
+    db = SQLAlchemy(app, model_class=HostBase)
+    Migrate(app, db)
+    AdvocacyPortal(app)
+    migrate.upgrade(app)
+    with app.app_context():
+        db.create_all()
+        with db.engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts=dict(app.extensions["migrate"].configure_args))
+            assert compare_metadata(context, HostBase.metadata) == []
+    assert not migrate.host_include_name("advocacy_referrals", "table", {})
+    assert not migrate.host_include_name("advocacy_alembic_version", "table", {})
+    assert migrate.host_include_name("orders", "table", {})
+    assert migrate.host_include_name("advocacy_my_own_table", "table", {})  # not ours: the host's
+
+
+def test_a_signup_signal_sent_outside_an_app_context_still_works(app):
+    signals.user_signed_up.send(app, user=make_customer(app))  # no cookie here: nothing to credit
 
 
 def test_the_customer_page_needs_flask_login(database_url):
@@ -158,6 +191,10 @@ def test_referral_link_and_attribute_signup_on_the_extension(app):
         assert links.read_link_token(link.rsplit("/", 1)[1]).campaign == "newsletter"
         with pytest.raises(ValueError):
             portal.referral_link(advocate, campaign="not a slug")
+    # The link was committed when it was handed out: it works for the next visitor at once.
+    response = follow(app.test_client(), link.removeprefix("http://shop.test"))
+    assert response.status_code == 302
+    with app.app_context():
         with pytest.raises(ValueError, match="flush"):
             portal.attribute_signup(type("New", (), {"is_authenticated": True, "get_id": lambda self: None})())
         # Outside a request there is no cookie to read.

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import current_app
 from flask import redirect
 from flask import render_template
 from flask import request
 
 from flask_login import current_user
+from sqlalchemy.exc import SQLAlchemyError
 
 from portal.config import config_value
 from portal.db import get_session
 from portal.extension import get_portal
 from portal.services import links as link_service
 from portal.services import referrals as referral_service
+
+log = logging.getLogger(__name__)
 
 
 def follow(token: str):
@@ -22,6 +27,7 @@ def follow(token: str):
         advocate, claim = referral_service.resolve_link(token)
     except link_service.InvalidLink:
         return render_template(config_value("LINK_NOT_FOUND_TEMPLATE")), 404
+    advocate_id, advocate_code = advocate.id, advocate.code
     destination = _destination()
     response = redirect(destination, code=302)
     response.headers["Cache-Control"] = "no-store"
@@ -34,23 +40,26 @@ def follow(token: str):
         referrer=request.referrer,
         user_id=_visitor_user_id(),
     )
-    outcome = referral_service.record_click(advocate, claim.campaign, visit)
-    get_session().commit()
+    try:
+        outcome = referral_service.record_click(advocate, claim.campaign, visit)
+        get_session().commit()
+    except SQLAlchemyError:
+        # The visitor still gets where they were going and keeps the claim; only the count misses.
+        get_session().rollback()
+        log.exception("Could not record a click on advocate %s's link", advocate_id)
+        outcome = referral_service.ClickOutcome(referral_service.UNRECORDED)
     cookie_name = config_value("COOKIE_NAME")
     held = link_service.read_attribution(request.cookies.get(cookie_name))
-    value = referral_service.next_attribution_cookie(held, advocate, claim.campaign, outcome)
+    value = referral_service.next_attribution_cookie(held, advocate_code, claim.campaign, outcome)
     if value is None:
         return response
-    secure = config_value("COOKIE_SECURE")
-    if secure is None:
-        secure = request.is_secure
     response.set_cookie(
         cookie_name,
         value,
         max_age=int(config_value("ATTRIBUTION_DAYS") * 86400),
         path="/",
         domain=config_value("COOKIE_DOMAIN"),
-        secure=bool(secure),
+        secure=link_service.cookie_secure(),
         httponly=True,
         samesite=config_value("COOKIE_SAMESITE"),
     )

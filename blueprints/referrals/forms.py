@@ -6,6 +6,10 @@ from wtforms import SubmitField
 from wtforms.validators import DataRequired
 
 
+#: Field ids of the form on the page (``advocacy-reset-confirm``, ...), unique beside the host's forms.
+RESET_FORM_PREFIX = "advocacy-reset"
+
+
 class ResetLinkForm(FlaskForm):
     """Retire the current link and get a new one."""
 

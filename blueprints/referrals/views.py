@@ -14,6 +14,7 @@ from blueprints.common import CSRF_MESSAGE
 from blueprints.common import customer_required
 from blueprints.common import render_error
 from blueprints.referrals import bp
+from blueprints.referrals.forms import RESET_FORM_PREFIX
 from blueprints.referrals.forms import ResetLinkForm
 from portal.config import config_value
 from portal.db import get_session
@@ -35,12 +36,16 @@ def _link_for(advocate) -> str:
 @customer_required
 def page():
     """The customer's referral page."""
+    return _render_page(ResetLinkForm(prefix=RESET_FORM_PREFIX))
+
+
+def _render_page(reset_form: ResetLinkForm, status: int = 200):
     advocate = _current_advocate()
     link = _link_for(advocate)
     stats = referral_service.advocate_stats(advocate)
     referrals = referral_service.recent_referrals(advocate)
     get_session().commit()
-    return render_template(
+    html = render_template(
         config_value("REFERRAL_PAGE_TEMPLATE"),
         link=link,
         stats=stats,
@@ -48,8 +53,10 @@ def page():
         mask_email=referral_service.mask_email,
         share_links=sharing.share_links(link),
         offer_text=config_value("OFFER_TEXT"),
-        reset_form=ResetLinkForm(),
+        reset_form=reset_form,
     )
+    # A personal page: never kept by shared caches or shown from history to the next user.
+    return html, status, {"Cache-Control": "private, no-store"}
 
 
 @bp.get("/qr.svg")
@@ -71,13 +78,11 @@ def qr_code():
 @customer_required
 def reset_link():
     """Retire the customer's current link and issue a new one."""
-    form = ResetLinkForm()
+    form = ResetLinkForm(prefix=RESET_FORM_PREFIX)
     if not form.validate_on_submit():
         if form.csrf_token.errors:
             return render_error(400, CSRF_MESSAGE)
-        errors = [error for field_errors in form.errors.values() for error in field_errors]
-        flash(" ".join(errors) or "Your request could not be checked. Please try again.", "error")
-        return redirect(url_for(".page"), code=303)
+        return _render_page(form, status=400)
     referral_service.reset_link(_current_advocate())
     get_session().commit()
     flash("Here is your new link. Links you shared before no longer work.", "success")

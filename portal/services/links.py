@@ -93,7 +93,22 @@ def secret_keys(app=None) -> list[str | bytes]:
     key = app.config.get("SECRET_KEY")
     if not key:
         raise RuntimeError("Advocacy Portal needs the app's SECRET_KEY to sign referral links")
-    return [*(app.config.get("SECRET_KEY_FALLBACKS") or ()), key]
+    fallbacks = app.config.get("SECRET_KEY_FALLBACKS") or ()
+    if isinstance(fallbacks, (str, bytes)):
+        # One key given as a plain string (e.g. from an environment variable): unpacking it would
+        # make every single character a valid signing key.
+        fallbacks = [fallbacks]
+    return [*(fallback for fallback in fallbacks if fallback), key]
+
+
+def cookie_secure() -> bool:
+    """Whether the attribution cookie is ``Secure``: ``ADVOCACY_COOKIE_SECURE``, or on HTTPS requests."""
+    from flask import request
+
+    secure = config_value("COOKIE_SECURE")
+    if secure is None:
+        return request.is_secure
+    return bool(secure)
 
 
 def validate_campaign(campaign: str | None) -> str | None:

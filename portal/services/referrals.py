@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import logging
 import re
 import secrets
@@ -157,11 +158,11 @@ def resolve_link(token: str) -> tuple[Advocate, LinkClaim]:
 # -- clicks -------------------------------------------------------------------------------------
 
 _BOT = re.compile(
-    r"bot|crawl|spider|slurp|preview|facebookexternalhit|whatsapp|embedly|headless|curl|wget|"
+    r"(?<!cu)bot|crawl|spider|slurp|preview|facebookexternalhit|whatsapp|embedly|headless|curl|wget|"
     r"python-requests|httpx|go-http-client|okhttp|java/|libwww|scrapy",
     re.IGNORECASE,
 )
-_TABLET = re.compile(r"ipad|tablet|kindle|silk|playbook|android(?!.*mobile)", re.IGNORECASE)
+_TABLET = re.compile(r"ipad|tablet|kindle|silk|playbook", re.IGNORECASE)
 _MOBILE = re.compile(r"mobi|iphone|ipod|android|blackberry|opera mini|iemobile|windows phone", re.I)
 _DESKTOP = re.compile(r"windows nt|macintosh|x11|cros|linux", re.IGNORECASE)
 
@@ -173,7 +174,10 @@ def device_class(user_agent: str | None) -> str:
     user_agent = user_agent[:512]
     if _BOT.search(user_agent):
         return "bot"
-    if _TABLET.search(user_agent):
+    # Android tablets are the Android devices that do not call themselves "Mobile".
+    if _TABLET.search(user_agent) or (
+        "android" in user_agent.lower() and "mobile" not in user_agent.lower()
+    ):
         return "tablet"
     if _MOBILE.search(user_agent):
         return "mobile"
@@ -183,7 +187,12 @@ def device_class(user_agent: str | None) -> str:
 
 
 def hash_ip(ip: str | None) -> str:
-    """A keyed one-way hash of an IP address (32 hex characters); the address itself is never kept."""
+    """A keyed one-way hash of an IP address (32 hex characters); the address itself is never kept.
+
+    IPv6 addresses are hashed by their /64 network: devices rotate the rest for privacy, so a visitor
+    is one visitor for de-duplication.
+    """
+    ip = _network_of(ip)
     secret = config_value("IP_HASH_SECRET")
     if secret is None:
         # A key derived from SECRET_KEY, so leaking hashes reveals nothing without the app's secret.
@@ -191,6 +200,18 @@ def hash_ip(ip: str | None) -> str:
             _as_bytes(secret_keys()[-1]), b"advocacy.ip-hash", hashlib.sha256
         ).digest()
     return hmac.new(_as_bytes(secret), (ip or "").encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def _network_of(ip: str | None) -> str:
+    try:
+        address = ipaddress.ip_address((ip or "").strip())
+    except ValueError:
+        return ip or ""
+    if address.version == 6:
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
 
 
 def _as_bytes(value) -> bytes:
@@ -225,6 +246,7 @@ COUNTED = "counted"
 BOT = "bot"
 REPEAT = "repeat"
 OWN_LINK = "own_link"
+UNRECORDED = "unrecorded"
 
 
 @dataclass(frozen=True)
@@ -240,7 +262,8 @@ def record_click(
 ) -> ClickOutcome:
     """Count one click on an advocate's link.
 
-    Stores nothing for a bot (link previews of chat apps fetch every link they see: ``bot``), for the
+    A click is a repeat when the same advocate's link was followed from the same IP (hashed) and
+    device class within the window. Stores nothing for a bot (link previews of chat apps fetch every link they see: ``bot``), for the
     advocate clicking their own link while logged in (``own_link``), nor for a repeat of the same
     visitor within ``ADVOCACY_CLICK_DEDUPE_SECONDS`` (``repeat``), so reloading or spamming a link does
     not inflate the count.
@@ -260,6 +283,7 @@ def record_click(
             .where(
                 ReferralClick.advocate_id == advocate.id,
                 ReferralClick.ip_hash == ip_hash,
+                ReferralClick.device_class == device,
                 ReferralClick.clicked_at >= now - timedelta(seconds=window),
             )
             .limit(1)
@@ -282,7 +306,7 @@ def record_click(
 
 
 def next_attribution_cookie(
-    held: AttributionClaim | None, advocate: Advocate, campaign: str | None, outcome: ClickOutcome
+    held: AttributionClaim | None, advocate_code: str, campaign: str | None, outcome: ClickOutcome
 ) -> str | None:
     """The attribution cookie value to set after a click, or ``None`` to leave the visitor's as it is.
 
@@ -294,11 +318,12 @@ def next_attribution_cookie(
         return None
     if held is not None:
         if config_value("ATTRIBUTION_MODEL") == "first_click":
-            return None
-        if outcome.outcome == REPEAT and held.advocate_code == advocate.code:
+            if held.advocate_code == advocate_code or get_advocate_by_code(held.advocate_code):
+                return None  # the first claim holds while its advocate's link is alive
+        if outcome.outcome == REPEAT and held.advocate_code == advocate_code:
             return None
     click_id = outcome.click.id if outcome.click is not None else None
-    return dump_attribution(advocate.code, campaign, click_id)
+    return dump_attribution(advocate_code, campaign, click_id)
 
 
 # -- attribution --------------------------------------------------------------------------------

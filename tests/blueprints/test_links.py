@@ -193,6 +193,36 @@ def test_first_click_keeps_the_claim_when_configured(app, client):
     assert rows(app, ReferralClick) == 2  # both clicks still count for their advocates
 
 
+@pytest.mark.settings(ATTRIBUTION_MODEL="first_click")
+def test_first_click_gives_way_when_the_first_advocate_retired_their_link(app, client, runner):
+    alice, bob = make_customer(app), make_customer(app)
+    follow(client, referral_path(app, alice))
+    runner.invoke(args=["advocacy", "reset-link", str(alice.id)])
+    assert "advocacy_ref=" in cookie_header(follow(client, referral_path(app, bob)))
+    signup(client, "friend@example.com")
+    with app.app_context():
+        assert get_session().scalar(select(Referral)).advocate_id == referrals.get_advocate(bob.id).id
+
+
+def test_a_database_failure_while_counting_still_sends_the_visitor_on(app, client, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    advocate = make_customer(app)
+    path = referral_path(app, advocate)
+
+    def locked(*args, **kwargs):
+        raise OperationalError("INSERT", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(referrals, "record_click", locked)
+    response = follow(client, path)
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/signup"
+    assert "advocacy_ref=" in cookie_header(response)  # the claim is kept; only the count misses
+    monkeypatch.undo()
+    signup(client, "friend@example.com")
+    assert rows(app, Referral) == 1
+
+
 def test_signup_with_a_cookie_signed_by_another_key_is_not_attributed(app, client):
     advocate = make_customer(app)
     with app.app_context():

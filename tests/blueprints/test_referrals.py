@@ -99,9 +99,10 @@ def test_the_qr_code_is_an_svg_of_the_link(app, client):
     assert download.headers["Content-Disposition"] == 'attachment; filename="referral-qr.svg"'
 
 
-def test_the_page_refuses_to_be_framed(app, client):
+def test_the_page_refuses_to_be_framed_and_caching(app, client):
     login(client, make_customer(app))
     response = client.get("/advocacy/")
+    assert response.headers["Cache-Control"] == "private, no-store"
     assert response.headers["X-Frame-Options"] == "DENY"
     assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
 
@@ -110,14 +111,20 @@ def test_resetting_the_link_needs_csrf_and_confirmation(app, client):
     advocate = make_customer(app)
     login(client, advocate)
     old_link = shown_link(page_text(client))
-    no_token = client.post("/advocacy/link/reset", data={"confirm": "y"})
+    no_token = client.post("/advocacy/link/reset", data={"advocacy-reset-confirm": "y"})
     assert no_token.status_code == 400
     assert "reload the page" in no_token.get_data(as_text=True)
     token = csrf_token(client, "/advocacy/")
-    unconfirmed = client.post("/advocacy/link/reset", data={"csrf_token": token}, follow_redirects=True)
-    assert "Tick the box to confirm." in unconfirmed.get_data(as_text=True)
+    unconfirmed = client.post("/advocacy/link/reset", data={"csrf_token": token})
+    assert unconfirmed.status_code == 400
+    body = unconfirmed.get_data(as_text=True)
+    assert "<title>Error: " in body
+    checkbox = re.search(r'<input[^>]*id="advocacy-reset-confirm"[^>]*>', body).group(0)
+    assert 'aria-invalid="true"' in checkbox
+    assert 'aria-describedby="advocacy-reset-confirm-error"' in checkbox
+    assert '<p class="advocacy-error" id="advocacy-reset-confirm-error">Tick the box to confirm.</p>' in body
     assert shown_link(page_text(client)) == old_link
-    done = client.post("/advocacy/link/reset", data={"csrf_token": token, "confirm": "y"}, follow_redirects=True)
+    done = client.post("/advocacy/link/reset", data={"csrf_token": token, "advocacy-reset-confirm": "y"}, follow_redirects=True)
     assert "Here is your new link" in done.get_data(as_text=True)
     new_link = shown_link(page_text(client))
     assert new_link != old_link

@@ -51,6 +51,16 @@ def test_tokens_signed_with_a_retired_key_still_work_while_it_is_a_fallback(app)
     assert links.read_link_token(new_token).advocate_code == "abcd1234"
 
 
+def test_a_fallback_key_given_as_one_string_is_one_key(app):
+    app.config["SECRET_KEY_FALLBACKS"] = "previous-secret-key"
+    assert links.secret_keys() == ["previous-secret-key", app.config["SECRET_KEY"]]
+    one_letter = links._LinkSerializer("p", salt=app.config["ADVOCACY_LINK_SALT"]).dumps(["abcd1234"])
+    with pytest.raises(InvalidLink):
+        links.read_link_token(one_letter)
+    previous = links._LinkSerializer("previous-secret-key", salt=app.config["ADVOCACY_LINK_SALT"]).dumps(["abcd1234"])
+    assert links.read_link_token(previous).advocate_code == "abcd1234"
+
+
 def test_a_value_signed_for_another_purpose_is_not_a_link(app):
     foreign = URLSafeTimedSerializer(app.config["SECRET_KEY"], salt="password-reset").dumps(["abcd1234"])
     with pytest.raises(InvalidLink) as error:

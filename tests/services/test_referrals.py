@@ -69,6 +69,8 @@ def test_normalize_email(raw, normalized):
         ("Googlebot/2.1 (+http://www.google.com/bot.html)", "bot"),
         ("curl/8.5.0", "bot"),
         ("Mozilla/5.0 (X11; Linux x86_64) HeadlessChrome/126.0", "bot"),
+        ("Mozilla/5.0 (Linux; Android 13; CUBOT X30) Chrome/126.0 Mobile Safari/537.36", "mobile"),
+        ("Mozilla/5.0 (Linux; Android 14; Pixel 8) Chrome/126.0 Mobile Safari/537.36 Telegram-Android/10.0", "mobile"),
         ("SomethingElse/1.0", "unknown"),
         ("", "unknown"),
         (None, "unknown"),
@@ -92,6 +94,13 @@ def test_ip_hash_is_keyed_stable_and_not_the_ip(app):
     assert "198.51.100.7" not in first and len(first) == 32
     app.config["SECRET_KEY"] = "another"
     assert referrals.hash_ip("198.51.100.7") != first
+
+
+def test_ipv6_visitors_are_one_visitor_per_64_network():
+    assert referrals.hash_ip("2001:db8:1:2:aaaa::1") == referrals.hash_ip("2001:db8:1:2:bbbb::9")
+    assert referrals.hash_ip("2001:db8:1:3::1") != referrals.hash_ip("2001:db8:1:2::1")
+    assert referrals.hash_ip("::ffff:198.51.100.7") == referrals.hash_ip("198.51.100.7")
+    assert referrals.hash_ip("not an ip") == referrals.hash_ip("not an ip")
 
 
 def test_ensure_advocate_is_idempotent_and_keeps_email_current():
@@ -149,6 +158,14 @@ def test_repeat_clicks_of_one_visitor_count_once_per_window():
     other = referrals.ensure_advocate(2, "b@example.com")
     assert referrals.record_click(other, None, visit(), now=now).outcome == referrals.COUNTED
     assert count(ReferralClick) == 4
+
+
+def test_two_devices_behind_one_address_are_two_visitors():
+    advocate = referrals.ensure_advocate(1, "a@example.com")
+    phone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) Mobile/15E148"
+    assert referrals.record_click(advocate, None, visit()).outcome == referrals.COUNTED
+    assert referrals.record_click(advocate, None, visit(user_agent=phone)).outcome == referrals.COUNTED
+    assert referrals.record_click(advocate, None, visit(user_agent=phone)).outcome == referrals.REPEAT
 
 
 @pytest.mark.settings(CLICK_DEDUPE_SECONDS=0)
