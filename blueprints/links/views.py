@@ -27,7 +27,6 @@ def follow(token: str):
         advocate, claim = referral_service.resolve_link(token)
     except link_service.InvalidLink:
         return render_template(config_value("LINK_NOT_FOUND_TEMPLATE")), 404
-    advocate_id, advocate_code = advocate.id, advocate.code
     destination = _destination()
     response = redirect(destination, code=302)
     response.headers["Cache-Control"] = "no-store"
@@ -46,11 +45,11 @@ def follow(token: str):
     except SQLAlchemyError:
         # The visitor still gets where they were going and keeps the claim; only the count misses.
         get_session().rollback()
-        log.exception("Could not record a click on advocate %s's link", advocate_id)
+        log.exception("Could not record a click on advocate %s's link", advocate.id)
         outcome = referral_service.ClickOutcome(referral_service.UNRECORDED)
     cookie_name = config_value("COOKIE_NAME")
     held = link_service.read_attribution(request.cookies.get(cookie_name))
-    value = referral_service.next_attribution_cookie(held, advocate_code, claim.campaign, outcome)
+    value = referral_service.next_attribution_cookie(held, advocate.code, claim.campaign, outcome)
     if value is None:
         return response
     response.set_cookie(

@@ -142,17 +142,37 @@ def reset_link(advocate: Advocate) -> Advocate:
     return advocate
 
 
-def resolve_link(token: str) -> tuple[Advocate, LinkClaim]:
+@dataclass(frozen=True)
+class LinkOwner:
+    """The few columns of an advocate that following a link needs (read without the ORM: the
+    redirect is the plugin's hottest path)."""
+
+    id: int
+    user_id: str
+    code: str
+
+
+def resolve_link(token: str) -> tuple[LinkOwner, LinkClaim]:
     """The advocate and campaign a referral token names.
 
     :raises InvalidLink: for a bad token, or one naming an advocate that no longer exists (or whose
         links were reset).
     """
     claim = read_link_token(token)
-    advocate = get_advocate_by_code(claim.advocate_code)
-    if advocate is None:
+    table = Advocate.__table__
+    row = (
+        get_session()
+        .connection(bind_arguments={"mapper": Advocate.__mapper__})
+        .execute(
+            select(table.c.id, table.c.user_id, table.c.code).where(
+                table.c.code == claim.advocate_code
+            )
+        )
+        .first()
+    )
+    if row is None:
         raise InvalidLink("unknown_advocate")
-    return advocate, claim
+    return LinkOwner(row.id, row.user_id, row.code), claim
 
 
 # -- clicks -------------------------------------------------------------------------------------
@@ -251,14 +271,14 @@ UNRECORDED = "unrecorded"
 
 @dataclass(frozen=True)
 class ClickOutcome:
-    """What :func:`record_click` did: ``outcome`` and the stored click when it was counted."""
+    """What :func:`record_click` did: ``outcome`` and the id of the stored click when it was counted."""
 
     outcome: str
-    click: ReferralClick | None = None
+    click_id: int | None = None
 
 
 def record_click(
-    advocate: Advocate, campaign: str | None, visit: Visit, now: datetime | None = None
+    advocate: Advocate | LinkOwner, campaign: str | None, visit: Visit, now: datetime | None = None
 ) -> ClickOutcome:
     """Count one click on an advocate's link.
 
@@ -290,19 +310,26 @@ def record_click(
         )
         if repeat is not None:
             return ClickOutcome(REPEAT)
-    click = ReferralClick(
-        advocate_id=advocate.id,
-        campaign=validate_campaign(campaign),
-        clicked_at=now,
-        referrer_host=referrer_host(visit.referrer),
-        device_class=device,
-        ip_hash=ip_hash,
-        source=visit.source,
-    )
-    session.add(click)
-    session.flush()
-    signals.link_clicked.send(current_app._get_current_object(), click=click)
-    return ClickOutcome(COUNTED, click)
+    table = ReferralClick.__table__
+    # A Core insert on the session's connection and transaction: no ORM object to build, flush and
+    # reload on this hot path; the caller's commit covers it like any other change.
+    click_id = session.connection(bind_arguments={"mapper": ReferralClick.__mapper__}).execute(
+        table.insert()
+        .values(
+            advocate_id=advocate.id,
+            campaign=validate_campaign(campaign),
+            clicked_at=now,
+            referrer_host=referrer_host(visit.referrer),
+            device_class=device,
+            ip_hash=ip_hash,
+            source=visit.source,
+        )
+        .returning(table.c.id)
+    ).scalar_one()
+    if signals.link_clicked.receivers:
+        click = session.get(ReferralClick, click_id)
+        signals.link_clicked.send(current_app._get_current_object(), click=click)
+    return ClickOutcome(COUNTED, click_id)
 
 
 def next_attribution_cookie(
@@ -322,8 +349,7 @@ def next_attribution_cookie(
                 return None  # the first claim holds while its advocate's link is alive
         if outcome.outcome == REPEAT and held.advocate_code == advocate_code:
             return None
-    click_id = outcome.click.id if outcome.click is not None else None
-    return dump_attribution(advocate_code, campaign, click_id)
+    return dump_attribution(advocate_code, campaign, outcome.click_id)
 
 
 # -- attribution --------------------------------------------------------------------------------
