@@ -17,6 +17,7 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 from flask import current_app
+from sqlalchemy import bindparam
 from sqlalchemy import func
 from sqlalchemy import select
 
@@ -152,6 +153,13 @@ class LinkOwner:
     code: str
 
 
+# Built once: the redirect runs these for every click.
+_advocates = Advocate.__table__
+_LINK_OWNER_BY_CODE = select(_advocates.c.id, _advocates.c.user_id, _advocates.c.code).where(
+    _advocates.c.code == bindparam("code")
+)
+
+
 def resolve_link(token: str) -> tuple[LinkOwner, LinkClaim]:
     """The advocate and campaign a referral token names.
 
@@ -159,15 +167,10 @@ def resolve_link(token: str) -> tuple[LinkOwner, LinkClaim]:
         links were reset).
     """
     claim = read_link_token(token)
-    table = Advocate.__table__
     row = (
         get_session()
         .connection(bind_arguments={"mapper": Advocate.__mapper__})
-        .execute(
-            select(table.c.id, table.c.user_id, table.c.code).where(
-                table.c.code == claim.advocate_code
-            )
-        )
+        .execute(_LINK_OWNER_BY_CODE, {"code": claim.advocate_code})
         .first()
     )
     if row is None:
@@ -277,16 +280,29 @@ class ClickOutcome:
     click_id: int | None = None
 
 
+_clicks = ReferralClick.__table__
+_INSERT_CLICK = _clicks.insert().returning(_clicks.c.id)
+_REPEAT_CLICK = (
+    select(_clicks.c.id)
+    .where(
+        _clicks.c.advocate_id == bindparam("advocate_id"),
+        _clicks.c.ip_hash == bindparam("ip_hash"),
+        _clicks.c.device_class == bindparam("device_class"),
+        _clicks.c.clicked_at >= bindparam("since", type_=_clicks.c.clicked_at.type),
+    )
+    .limit(1)
+)
+
+
 def record_click(
     advocate: Advocate | LinkOwner, campaign: str | None, visit: Visit, now: datetime | None = None
 ) -> ClickOutcome:
     """Count one click on an advocate's link.
 
-    A click is a repeat when the same advocate's link was followed from the same IP (hashed) and
-    device class within the window. Stores nothing for a bot (link previews of chat apps fetch every link they see: ``bot``), for the
+    Stores nothing for a bot (link previews of chat apps fetch every link they see: ``bot``), for the
     advocate clicking their own link while logged in (``own_link``), nor for a repeat of the same
-    visitor within ``ADVOCACY_CLICK_DEDUPE_SECONDS`` (``repeat``), so reloading or spamming a link does
-    not inflate the count.
+    visitor -- same hashed IP and device class -- within ``ADVOCACY_CLICK_DEDUPE_SECONDS``
+    (``repeat``), so reloading or spamming a link does not inflate the count.
     """
     now = now or utcnow()
     device = device_class(visit.user_agent)
@@ -296,35 +312,33 @@ def record_click(
         return ClickOutcome(OWN_LINK)
     ip_hash = hash_ip(visit.ip)
     session = get_session()
+    # Core statements on the session's connection and transaction: no ORM objects to build, flush
+    # and reload on this hot path; the caller's commit covers them like any other change.
+    connection = session.connection(bind_arguments={"mapper": ReferralClick.__mapper__})
     window = config_value("CLICK_DEDUPE_SECONDS")
     if window:
-        repeat = session.scalar(
-            select(ReferralClick.id)
-            .where(
-                ReferralClick.advocate_id == advocate.id,
-                ReferralClick.ip_hash == ip_hash,
-                ReferralClick.device_class == device,
-                ReferralClick.clicked_at >= now - timedelta(seconds=window),
-            )
-            .limit(1)
-        )
+        repeat = connection.execute(
+            _REPEAT_CLICK,
+            {
+                "advocate_id": advocate.id,
+                "ip_hash": ip_hash,
+                "device_class": device,
+                "since": now - timedelta(seconds=window),
+            },
+        ).first()
         if repeat is not None:
             return ClickOutcome(REPEAT)
-    table = ReferralClick.__table__
-    # A Core insert on the session's connection and transaction: no ORM object to build, flush and
-    # reload on this hot path; the caller's commit covers it like any other change.
-    click_id = session.connection(bind_arguments={"mapper": ReferralClick.__mapper__}).execute(
-        table.insert()
-        .values(
-            advocate_id=advocate.id,
-            campaign=validate_campaign(campaign),
-            clicked_at=now,
-            referrer_host=referrer_host(visit.referrer),
-            device_class=device,
-            ip_hash=ip_hash,
-            source=visit.source,
-        )
-        .returning(table.c.id)
+    click_id = connection.execute(
+        _INSERT_CLICK,
+        {
+            "advocate_id": advocate.id,
+            "campaign": validate_campaign(campaign),
+            "clicked_at": now,
+            "referrer_host": referrer_host(visit.referrer),
+            "device_class": device,
+            "ip_hash": ip_hash,
+            "source": visit.source,
+        },
     ).scalar_one()
     if signals.link_clicked.receivers:
         click = session.get(ReferralClick, click_id)
