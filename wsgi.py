@@ -240,6 +240,10 @@ def create_app(config: dict | None = None) -> Flask:
     def _demo_globals():
         return {"logout_form": LogoutForm()}
 
+    @app.get("/favicon.ico")
+    def favicon():
+        return "", 204  # the demo has no icon; say so instead of a 404 in every browser console
+
     @app.get("/")
     def home():
         return render_template("demo/home.html")
