@@ -182,7 +182,7 @@ class AdvocacyPortal:
                         cookie_name,
                         path="/",
                         domain=config_value("COOKIE_DOMAIN"),
-                        secure=link_service.cookie_secure(),
+                        secure=link_service.cookie_secure(request.is_secure),
                         httponly=True,
                         samesite=config_value("COOKIE_SAMESITE"),
                     )

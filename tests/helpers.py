@@ -89,10 +89,14 @@ BROWSER_UA = (
 )
 
 
-def follow(client, path: str, *, ip: str = "203.0.113.7", user_agent: str = BROWSER_UA, **headers):
+def follow(
+    client, path: str, *, ip: str = "203.0.113.7", user_agent: str = BROWSER_UA, query_string=None,
+    **headers,
+):
     """Open a referral link as a browser would (the test client's own User-Agent looks like a bot)."""
     return client.get(
         path,
+        query_string=query_string,
         headers={"User-Agent": user_agent, **headers},
         environ_base={"REMOTE_ADDR": ip},
     )

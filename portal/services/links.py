@@ -101,13 +101,12 @@ def secret_keys(app=None) -> list[str | bytes]:
     return [*(fallback for fallback in fallbacks if fallback), key]
 
 
-def cookie_secure() -> bool:
-    """Whether the attribution cookie is ``Secure``: ``ADVOCACY_COOKIE_SECURE``, or on HTTPS requests."""
-    from flask import request
-
+def cookie_secure(request_is_secure: bool) -> bool:
+    """Whether the attribution cookie is ``Secure``: ``ADVOCACY_COOKIE_SECURE``, or, when that is
+    ``None``, whether the request came over HTTPS."""
     secure = config_value("COOKIE_SECURE")
     if secure is None:
-        return request.is_secure
+        return request_is_secure
     return bool(secure)
 
 

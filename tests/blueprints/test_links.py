@@ -62,11 +62,7 @@ def test_a_campaign_link_carries_its_campaign_to_the_click_and_the_referral(app,
 @pytest.mark.parametrize("target", ["/pricing?plan=pro", "/"])
 def test_a_link_may_name_a_same_site_landing_page(app, client, target):
     advocate = make_customer(app)
-    response = client.get(
-        referral_path(app, advocate),
-        query_string={"next": target},
-        headers={"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/126.0"},
-    )
+    response = follow(client, referral_path(app, advocate), query_string={"next": target})
     assert response.headers["Location"] == target
 
 
@@ -77,11 +73,7 @@ def test_a_link_may_name_a_same_site_landing_page(app, client, target):
 )
 def test_off_site_landing_pages_fall_back_to_the_configured_one(app, client, target):
     advocate = make_customer(app)
-    response = client.get(
-        referral_path(app, advocate),
-        query_string={"next": target},
-        headers={"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/126.0"},
-    )
+    response = follow(client, referral_path(app, advocate), query_string={"next": target})
     assert response.status_code == 302
     assert response.headers["Location"] == "/signup"
     assert "advocacy_ref=" in cookie_header(response)
@@ -93,8 +85,7 @@ def test_allow_listed_hosts_can_be_landing_pages(app, client):
     path = referral_path(app, advocate)
     response = follow(client, path)
     assert response.headers["Location"] == "https://www.marketing.example/welcome"
-    response = client.get(path, query_string={"next": "https://www.marketing.example/offer"},
-                          headers={"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/126.0"})
+    response = follow(client, path, query_string={"next": "https://www.marketing.example/offer"})
     assert response.headers["Location"] == "https://www.marketing.example/offer"
 
 
