@@ -1,4 +1,4 @@
-"""Signals the plugin sends and listens to (blinker, through Flask's namespace).
+"""Signals the plugin sends and listens to (blinker).
 
 Connect to them to react in the host app, for example to send a "your friend joined" email::
 
@@ -7,13 +7,25 @@ Connect to them to react in the host app, for example to send a "your friend joi
     @signals.referral_signed_up.connect
     def tell_advocate(app, referral, **extra):
         ...
+
+The plugin sends its signals only once the change they announce is committed, and not at all when it is
+rolled back, so a receiver never acts on a row that does not exist. A receiver that raises is logged and
+does not undo or fail the commit.
 """
 
 from __future__ import annotations
 
+import logging
+
 from blinker import Namespace
+from flask import current_app
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+log = logging.getLogger(__name__)
 
 _signals = Namespace()
+_PENDING = "advocacy_pending_signals"
 
 #: Sent by the host after it creates a user, as ``user_signed_up.send(app, user=user)``. When
 #: ``ADVOCACY_LISTEN_FOR_SIGNUPS`` is on (the default), the plugin attributes the signup to the
@@ -30,3 +42,32 @@ referral_flagged = _signals.signal("referral-flagged")
 
 #: Sent by the plugin with ``click`` (a :class:`portal.models.ReferralClick`) for every counted click.
 link_clicked = _signals.signal("link-clicked")
+
+
+def send_after_commit(signal, **kwargs) -> None:
+    """Send ``signal`` with ``kwargs`` (sender: the current app) when the current session commits.
+
+    Dropped if the session rolls back instead.
+    """
+    from portal.db import get_session
+
+    session = get_session()
+    session.info.setdefault(_PENDING, []).append(
+        (signal, current_app._get_current_object(), kwargs)
+    )
+
+
+@event.listens_for(Session, "after_commit")
+def _send_pending(session) -> None:
+    pending = session.info.pop(_PENDING, None)
+    for signal, app, kwargs in pending or ():
+        try:
+            with app.app_context():
+                signal.send(app, **kwargs)
+        except Exception:
+            log.exception("A receiver of the Advocacy Portal signal %r failed", signal.name)
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_pending(session) -> None:
+    session.info.pop(_PENDING, None)

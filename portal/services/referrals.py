@@ -16,7 +16,6 @@ from datetime import datetime
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-from flask import current_app
 from sqlalchemy import bindparam
 from sqlalchemy import func
 from sqlalchemy import select
@@ -341,8 +340,7 @@ def record_click(
         },
     ).scalar_one()
     if signals.link_clicked.receivers:
-        click = session.get(ReferralClick, click_id)
-        signals.link_clicked.send(current_app._get_current_object(), click=click)
+        signals.send_after_commit(signals.link_clicked, click=session.get(ReferralClick, click_id))
     return ClickOutcome(COUNTED, click_id)
 
 
@@ -448,14 +446,13 @@ def attribute_signup(
         # A concurrent request attributed this friend first.
         return AttributionResult(ALREADY_ATTRIBUTED, get_referral_of_friend(friend_user_id))
     referral = get_session().get(Referral, referral_id)
-    app = current_app._get_current_object()
     if is_self:
         log.warning(
             "Refused self-referral: advocate %s, friend user %s", advocate.id, friend_user_id
         )
-        signals.referral_flagged.send(app, referral=referral, reason=SELF_REFERRAL)
+        signals.send_after_commit(signals.referral_flagged, referral=referral, reason=SELF_REFERRAL)
         return AttributionResult(SELF_REFERRAL, referral)
-    signals.referral_signed_up.send(app, referral=referral)
+    signals.send_after_commit(signals.referral_signed_up, referral=referral)
     return AttributionResult(ATTRIBUTED, referral)
 
 

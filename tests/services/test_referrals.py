@@ -191,6 +191,8 @@ def test_signup_through_a_link_is_attributed_once_and_signals():
         result = referrals.attribute_signup(
             2, "friend@example.com", claim_for(advocate, click.id, "spring")
         )
+        assert received == []  # nothing is announced before it is committed
+        get_session().commit()
     assert result.attributed
     referral = result.referral
     assert (referral.advocate_id, referral.friend_user_id, referral.click_id, referral.campaign) == (
@@ -212,6 +214,26 @@ def test_a_friend_is_never_attributed_to_a_second_advocate():
     assert result.referral.advocate_id == first.id
 
 
+def test_a_rolled_back_signup_is_never_announced_and_a_failing_receiver_does_not_fail_the_commit():
+    advocate = referrals.ensure_advocate(1, "a@example.com")
+    get_session().commit()
+    received = []
+    with signals.referral_signed_up.connected_to(lambda app, referral: received.append(referral.friend_user_id)):
+        referrals.attribute_signup(2, "f@example.com", claim_for(advocate))
+        get_session().rollback()
+        get_session().commit()
+        assert received == []
+
+    def broken(app, click):
+        raise RuntimeError("receiver bug")
+
+    with signals.link_clicked.connected_to(broken):
+        referrals.record_click(advocate, None, visit())
+        get_session().commit()  # logged, not raised
+    assert count(ReferralClick) == 1
+    assert count(Referral) == 0
+
+
 def test_no_claim_or_unknown_advocate_stores_nothing():
     assert referrals.attribute_signup(2, "f@example.com", None).outcome == referrals.NO_CLAIM
     ghost = AttributionClaim("ghost123", None, None, utcnow())
@@ -228,6 +250,7 @@ def test_self_referral_is_refused_and_flagged(friend_id, friend_email):
     flagged = []
     with signals.referral_flagged.connected_to(lambda app, referral, reason: flagged.append(reason)):
         result = referrals.attribute_signup(friend_id, friend_email, claim_for(advocate))
+        get_session().commit()
     assert result.outcome == referrals.SELF_REFERRAL
     assert result.referral.status == "flagged"
     assert result.referral.flag_reason == "self_referral"
