@@ -53,6 +53,7 @@ from portal import AdvocacyPortal
 from portal.services.links import safe_destination
 
 DEMO_PASSWORD = "demo-password"
+_UNKNOWN_USER_HASH = generate_password_hash("no account has this password")
 
 
 class HostBase(DeclarativeBase):
@@ -238,7 +239,8 @@ def create_app(config: dict | None = None) -> Flask:
 
     @app.context_processor
     def _demo_globals():
-        return {"logout_form": LogoutForm()}
+        # formdata=None: the nav form never reads the request body (which may be refused as too large).
+        return {"logout_form": LogoutForm(formdata=None)}
 
     @app.get("/favicon.ico")
     def favicon():
@@ -252,8 +254,11 @@ def create_app(config: dict | None = None) -> Flask:
     def login():
         form = LoginForm()
         if form.validate_on_submit():
-            user = db.session.scalar(select(User).where(User.email == form.email.data.lower()))
-            if user is not None and check_password_hash(user.password_hash, form.password.data):
+            email = form.email.data.strip().lower()
+            user = db.session.scalar(select(User).where(User.email == email))
+            # Hash even for unknown emails, so response time does not tell which accounts exist.
+            password_hash = user.password_hash if user is not None else _UNKNOWN_USER_HASH
+            if check_password_hash(password_hash, form.password.data) and user is not None:
                 login_user(user)
                 target = safe_destination(request.args.get("next"), None)
                 return redirect(target or url_for("home"))

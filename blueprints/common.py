@@ -7,6 +7,7 @@ from functools import wraps
 from flask import current_app
 from flask import g
 from flask import render_template
+from flask import request
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -65,6 +66,12 @@ def deny_framing(response):
     return response
 
 
+def limit_request_size(endpoint, values):
+    # A URL value preprocessor runs before every before_request function, so the limit is in place
+    # before anything (the host's CSRF check included) reads the body.
+    request.max_content_length = config_value("MAX_REQUEST_BYTES")
+
+
 def template_globals():
     return {
         "advocacy_base": config_value("BASE_TEMPLATE"),
@@ -74,6 +81,7 @@ def template_globals():
 
 def setup_blueprint(bp) -> None:
     """Attach the shared error handler, headers and template globals to a plugin blueprint."""
+    bp.url_value_preprocessor(limit_request_size)
     bp.register_error_handler(CSRFError, handle_csrf_error)
     bp.register_error_handler(HTTPException, handle_http_error)
     bp.after_request(deny_framing)

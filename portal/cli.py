@@ -113,6 +113,20 @@ def make_cli() -> AppGroup:
         get_session().commit()
         click.echo(f"Links of user {user_id} were reset.")
 
+    @cli.group("privacy")
+    def privacy_group():
+        """Keep only the personal data the program needs."""
+
+    @privacy_group.command("purge")
+    def privacy_purge():
+        """Blank visitors' IP hashes once the click de-duplication window has passed (run daily)."""
+        from portal.db import get_session
+        from portal.services import referrals
+
+        cleared = referrals.forget_ip_hashes()
+        get_session().commit()
+        click.echo(f"Cleared the IP hashes of {cleared} clicks.")
+
     @cli.command("stats")
     def stats():
         """Print program totals: advocates, counted clicks, signups, flagged signups."""

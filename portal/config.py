@@ -72,6 +72,9 @@ DEFAULTS: dict[str, Any] = {
     "VERSION_TABLE": "advocacy_alembic_version",
     #: Send ``X-Frame-Options: DENY`` and ``frame-ancestors 'none'`` on the plugin's own pages.
     "DENY_FRAMING": True,
+    #: Largest request body, in bytes, the plugin's own pages accept (their forms are small); more
+    #: gets a 413 page. Applies only to the plugin's endpoints, never to the host's.
+    "MAX_REQUEST_BYTES": 64 * 1024,
     #: Template of the customer's referral page.
     "REFERRAL_PAGE_TEMPLATE": "advocacy/referrals/page.html",
     #: Template of the friendly page a broken, expired or unknown referral link gets (status 404).

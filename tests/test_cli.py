@@ -58,3 +58,29 @@ def test_seed_demo_fills_every_page_and_is_idempotent(app, runner):
     again = runner.invoke(args=["advocacy", "seed-demo"])
     assert "exists already" in again.output
     assert runner.invoke(args=["advocacy", "stats"]).output == stats
+
+
+def test_privacy_purge_blanks_old_ip_hashes_only(app, runner):
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from portal.db import get_session
+    from portal.models import ReferralClick
+    from portal.models import utcnow
+    from portal.services import referrals
+
+    customer = make_customer(app)
+    with app.app_context():
+        advocate = referrals.ensure_advocate(customer.id, customer.email)
+        visit = referrals.Visit(ip="198.51.100.1", user_agent="Mozilla/5.0 (X11; Linux) Chrome/126", referrer=None)
+        referrals.record_click(advocate, None, visit, now=utcnow() - timedelta(hours=3))
+        referrals.record_click(advocate, None, visit, now=utcnow())
+        get_session().commit()
+    result = runner.invoke(args=["advocacy", "privacy", "purge"])
+    assert result.exit_code == 0, result.output
+    assert "Cleared the IP hashes of 1 clicks." in result.output
+    with app.app_context():
+        hashes = get_session().scalars(select(ReferralClick.ip_hash).order_by(ReferralClick.clicked_at)).all()
+        assert hashes[0] == "" and hashes[1] == referrals.hash_ip("198.51.100.1")
+    assert "of 0 clicks" in runner.invoke(args=["advocacy", "privacy", "purge"]).output

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import bindparam
 from sqlalchemy import func
 from sqlalchemy import select
+from sqlalchemy import update
 
 from portal import signals
 from portal.config import config_value
@@ -342,6 +343,20 @@ def record_click(
     if signals.link_clicked.receivers:
         signals.send_after_commit(signals.link_clicked, click=session.get(ReferralClick, click_id))
     return ClickOutcome(COUNTED, click_id)
+
+
+def forget_ip_hashes(now: datetime | None = None) -> int:
+    """Blank the IP hashes of clicks older than the de-duplication window, which is all they are kept
+    for; returns how many clicks were cleared. Run it from cron (``flask advocacy privacy purge``)."""
+    now = now or utcnow()
+    cutoff = now - timedelta(seconds=config_value("CLICK_DEDUPE_SECONDS"))
+    result = get_session().execute(
+        update(ReferralClick)
+        .where(ReferralClick.clicked_at < cutoff, ReferralClick.ip_hash != "")
+        .values(ip_hash="")
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount or 0
 
 
 def next_attribution_cookie(

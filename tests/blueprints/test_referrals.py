@@ -159,3 +159,11 @@ def test_user_text_is_escaped(app, client):
     html = page_text(client)
     assert "<script>alert(1)</script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def test_an_oversized_post_is_refused_with_a_clear_page(app, client):
+    login(client, make_customer(app))
+    token = csrf_token(client, "/advocacy/")
+    response = client.post("/advocacy/link/reset", data={"csrf_token": token, "advocacy-reset-confirm": "y" * 2_000_000})
+    assert response.status_code == 413
+    assert "That was too large" in response.get_data(as_text=True)
