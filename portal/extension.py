@@ -179,12 +179,7 @@ class AdvocacyPortal:
                 @after_this_request
                 def _forget_claim(response):
                     response.delete_cookie(
-                        cookie_name,
-                        path="/",
-                        domain=config_value("COOKIE_DOMAIN"),
-                        secure=link_service.cookie_secure(request.is_secure),
-                        httponly=True,
-                        samesite=config_value("COOKIE_SAMESITE"),
+                        cookie_name, **link_service.cookie_options(request.is_secure)
                     )
                     return response
 

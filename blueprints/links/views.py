@@ -56,11 +56,7 @@ def follow(token: str):
         cookie_name,
         value,
         max_age=int(config_value("ATTRIBUTION_DAYS") * 86400),
-        path="/",
-        domain=config_value("COOKIE_DOMAIN"),
-        secure=link_service.cookie_secure(request.is_secure),
-        httponly=True,
-        samesite=config_value("COOKIE_SAMESITE"),
+        **link_service.cookie_options(request.is_secure),
     )
     return response
 

@@ -101,13 +101,20 @@ def secret_keys(app=None) -> list[str | bytes]:
     return [*(fallback for fallback in fallbacks if fallback), key]
 
 
-def cookie_secure(request_is_secure: bool) -> bool:
-    """Whether the attribution cookie is ``Secure``: ``ADVOCACY_COOKIE_SECURE``, or, when that is
-    ``None``, whether the request came over HTTPS."""
+def cookie_options(request_is_secure: bool) -> dict:
+    """The attribution cookie's attributes, the same for setting and for deleting it.
+
+    ``Secure`` is ``ADVOCACY_COOKIE_SECURE``, or, when that is ``None``, whether the request came
+    over HTTPS.
+    """
     secure = config_value("COOKIE_SECURE")
-    if secure is None:
-        return request_is_secure
-    return bool(secure)
+    return {
+        "path": "/",
+        "domain": config_value("COOKIE_DOMAIN"),
+        "secure": request_is_secure if secure is None else bool(secure),
+        "httponly": True,
+        "samesite": config_value("COOKIE_SAMESITE"),
+    }
 
 
 def validate_campaign(campaign: str | None) -> str | None:
