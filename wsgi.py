@@ -25,7 +25,6 @@ from flask import url_for
 from flask.cli import with_appcontext
 from flask_login import LoginManager
 from flask_login import UserMixin
-from flask_login import current_user
 from flask_login import login_required
 from flask_login import login_user
 from flask_login import logout_user

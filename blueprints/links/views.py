@@ -8,7 +8,6 @@ from flask import current_app
 from flask import redirect
 from flask import render_template
 from flask import request
-
 from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
 

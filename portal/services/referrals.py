@@ -197,10 +197,9 @@ def device_class(user_agent: str | None) -> str:
     user_agent = user_agent[:512]
     if _BOT.search(user_agent):
         return "bot"
+    lowered = user_agent.lower()
     # Android tablets are the Android devices that do not call themselves "Mobile".
-    if _TABLET.search(user_agent) or (
-        "android" in user_agent.lower() and "mobile" not in user_agent.lower()
-    ):
+    if _TABLET.search(user_agent) or ("android" in lowered and "mobile" not in lowered):
         return "tablet"
     if _MOBILE.search(user_agent):
         return "mobile"
@@ -364,9 +363,10 @@ def next_attribution_cookie(
 ) -> str | None:
     """The attribution cookie value to set after a click, or ``None`` to leave the visitor's as it is.
 
-    Bots and advocates following their own link get none. Under ``first_click`` a valid claim already held is kept until it expires; under
-    ``last_click`` the newest click wins, except that a repeat of the same advocate's link keeps the
-    original click time (so a reload cannot stretch the attribution window).
+    Bots and advocates following their own link get none. Under ``first_click`` a valid claim already
+    held is kept until it expires, unless its advocate's link was retired; under ``last_click`` the
+    newest click wins, except that a repeat of the same advocate's link keeps the original click time
+    (so a reload cannot stretch the attribution window).
     """
     if outcome.outcome in (BOT, OWN_LINK):
         return None
