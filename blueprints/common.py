@@ -35,6 +35,40 @@ def customer_required(view):
     return wrapper
 
 
+def staff_required(view):
+    """Staff only: anonymous visitors go to the host's login view, everyone else who is not staff
+    gets a 403 page. Gives the view ``g.advocacy_staff`` (a :class:`portal.extension.Customer`)."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        login_manager = getattr(current_app, "login_manager", None)
+        if login_manager is None:
+            raise RuntimeError("Advocacy Portal's staff pages need Flask-Login on the app")
+        if not current_user.is_authenticated:
+            return login_manager.unauthorized()
+        user = current_user._get_current_object()
+        portal = get_portal()
+        staff = portal.identify(user) if portal.is_staff(user) else None
+        if staff is None:
+            return render_error(403, "This page is for staff only.")
+        g.advocacy_staff = staff
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def admin_section(bp, endpoint: str, label: str, order: int = 50) -> None:
+    """List a staff page in the admin navigation (``advocacy/admin/base.html``) once ``bp`` is
+    registered. Each admin blueprint calls this for its own pages, so none edits another's nav."""
+
+    def _record(state):
+        sections = state.app.extensions.setdefault("advocacy_admin_nav", [])
+        sections.append((order, label, endpoint))
+        sections.sort()
+
+    bp.record_once(_record)
+
+
 def render_error(status: int, message: str | None = None):
     """The plugin's HTML error page (``ADVOCACY_ERROR_TEMPLATE``) with ``status``."""
     return (
@@ -76,6 +110,10 @@ def template_globals():
     return {
         "advocacy_base": config_value("BASE_TEMPLATE"),
         "advocacy_program_name": config_value("PROGRAM_NAME"),
+        "advocacy_admin_nav": [
+            (label, endpoint)
+            for _order, label, endpoint in current_app.extensions.get("advocacy_admin_nav", [])
+        ],
     }
 
 

@@ -73,12 +73,11 @@ class AdvocacyPortal:
         if not app.config.get("SECRET_KEY"):
             log.warning("Advocacy Portal: set SECRET_KEY before the first request; links are signed with it")
 
-        from blueprints.links import bp as links_bp
-        from blueprints.referrals import bp as referrals_bp
         from portal.cli import make_cli
 
-        app.register_blueprint(links_bp)
-        app.register_blueprint(referrals_bp, url_prefix=app.config["ADVOCACY_URL_PREFIX"])
+        prefix = app.config["ADVOCACY_URL_PREFIX"]
+        for blueprint, url_prefix in _blueprints(prefix):
+            app.register_blueprint(blueprint, url_prefix=url_prefix)
         app.cli.add_command(make_cli())
         signals.user_signed_up.connect(self._on_user_signed_up, weak=False)
         app.extensions["advocacy"] = self
@@ -204,6 +203,17 @@ class AdvocacyPortal:
         else:
             with app.app_context():
                 self.attribute_signup(user, commit=extra.get("commit", True))
+
+
+def _blueprints(prefix: str) -> list:
+    """Every blueprint the plugin registers, with its URL prefix (``None``: at the site's root)."""
+    from blueprints.links import bp as links_bp
+    from blueprints.referrals import bp as referrals_bp
+
+    return [
+        (links_bp, None),
+        (referrals_bp, prefix),
+    ]
 
 
 def get_portal(app: Flask | None = None) -> AdvocacyPortal:

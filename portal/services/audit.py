@@ -1,0 +1,66 @@
+"""Writing and reading the audit log (:class:`portal.models.AuditEntry`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from portal.db import get_session
+from portal.models import AuditEntry
+
+
+def record_action(
+    actor: Any,
+    action: str,
+    subject_type: str,
+    subject_id: Any,
+    *,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    reason: str | None = None,
+) -> AuditEntry:
+    """Add one entry to the audit log (flushed; the caller's unit of work commits it with the action).
+
+    :param actor: a :class:`portal.extension.Customer` (or anything with ``id`` and ``email``) for
+        the staff member who acted, or ``None`` for the system.
+    :param action: dotted name of what was done, e.g. ``"testimonial.approve"``.
+    :param subject_type: the kind of record acted on, e.g. ``"testimonial"``.
+    :param subject_id: that record's id.
+    :param before: the changed fields as they were (JSON-serialisable).
+    :param after: the changed fields as they are now (JSON-serialisable).
+    :param reason: why, in the actor's words.
+    """
+    entry = AuditEntry(
+        actor_user_id=None if actor is None else str(actor.id),
+        actor_email=None if actor is None else getattr(actor, "email", None),
+        action=action,
+        subject_type=subject_type,
+        subject_id=str(subject_id),
+        before=before,
+        after=after,
+        reason=reason,
+    )
+    session = get_session()
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def history(subject_type: str, subject_id: Any) -> list[AuditEntry]:
+    """Every audit entry of one record, oldest first."""
+    return list(
+        get_session().scalars(
+            sa.select(AuditEntry)
+            .where(AuditEntry.subject_type == subject_type, AuditEntry.subject_id == str(subject_id))
+            .order_by(AuditEntry.created_at, AuditEntry.id)
+        )
+    )
+
+
+def recent_actions(limit: int = 100, *, action_prefix: str | None = None) -> list[AuditEntry]:
+    """The newest audit entries, optionally only those whose action starts with ``action_prefix``."""
+    query = sa.select(AuditEntry).order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc())
+    if action_prefix:
+        query = query.where(AuditEntry.action.startswith(action_prefix, autoescape=True))
+    return list(get_session().scalars(query.limit(limit)))
