@@ -147,4 +147,85 @@ def make_cli() -> AppGroup:
             f"flagged:   {count(select(func.count()).where(Referral.status == 'flagged'))}"
         )
 
+    _add_testimonial_commands(cli)
     return cli
+
+
+# -- testimonials and reviews, and the mail outbox -----------------------------------------------------
+
+
+def _add_testimonial_commands(cli: AppGroup) -> None:
+    @cli.group("testimonials")
+    def testimonials_group():
+        """Testimonials and reviews."""
+
+    @testimonials_group.command("list")
+    @click.option("--state", default="pending", show_default=True, help="pending, approved, rejected, "
+                  "unpublished, withdrawn, or 'any'.")
+    @click.option("--limit", default=50, show_default=True)
+    def testimonials_list(state, limit):
+        """List testimonials: id, state, rating, author, start of the text."""
+        from portal.services import testimonials
+
+        filters = testimonials.QueueFilters(state=None if state == "any" else state)
+        page = testimonials.moderation_queue(filters, per_page=limit)
+        for item in page.items:
+            text = " ".join(item.body.split())
+            click.echo(f"{item.id}\t{item.state}\t{item.rating}\t{item.author_user_id}\t{text[:60]}")
+        click.echo(f"{page.total} testimonial(s)")
+
+    @testimonials_group.command("stats")
+    def testimonials_stats():
+        """Testimonials per state, and the average rating of what is published."""
+        from portal.services import testimonials
+
+        for state, count in testimonials.state_counts().items():
+            click.echo(f"{state + ':':13}{count}")
+        overall = testimonials.overall_rating()
+        if overall:
+            click.echo(f"published average: {overall.average} from {overall.count}")
+
+    @testimonials_group.command("moderate")
+    @click.argument("testimonial_id", type=int)
+    @click.argument("action", type=click.Choice(["approve", "reject", "unpublish", "feature", "unfeature"]))
+    @click.option("--reason", default=None, help="Why (needed to reject).")
+    @click.option("--staff-id", required=True, help="Host user id of the staff member acting (audited).")
+    def testimonials_moderate(testimonial_id, action, reason, staff_id):
+        """Approve, reject, unpublish, feature or unfeature one testimonial."""
+        from portal.db import get_session
+        from portal.extension import Customer
+        from portal.services import testimonials
+
+        try:
+            testimonials.moderate(testimonial_id, action, Customer(id=staff_id, email=None), reason=reason)
+            get_session().commit()
+        except testimonials.TestimonialError as error:
+            get_session().rollback()
+            raise click.ClickException(str(error)) from None
+        click.echo(f"Testimonial {testimonial_id}: {action} done.")
+
+    @cli.group("mail")
+    def mail_group():
+        """The outbox of the plugin's emails."""
+
+    @mail_group.command("retry")
+    @click.option("--limit", default=500, show_default=True, help="Most messages to send.")
+    def mail_retry(limit):
+        """Send queued emails whose retry time has come (run it from cron, e.g. every 5 minutes)."""
+        from portal.services import mail
+
+        report = mail.send_due(limit=limit)
+        if report.skipped:
+            click.echo(f"Mail is off (set ADVOCACY_MAIL_SERVER): {report.skipped} message(s) waiting.")
+        else:
+            click.echo(f"Sent {report.sent}, failed {report.failed} (left queued for a later retry).")
+        if report.failed:
+            sys.exit(1)
+
+    @mail_group.command("status")
+    def mail_status():
+        """How many emails are queued, sent and failed."""
+        from portal.services import mail
+
+        for state, count in mail.outbox_counts().items():
+            click.echo(f"{state + ':':8}{count}")

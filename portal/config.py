@@ -7,6 +7,7 @@ silently falling back to a default.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from flask import current_app
@@ -83,6 +84,108 @@ DEFAULTS: dict[str, Any] = {
     "ERROR_TEMPLATE": "advocacy/errors/error.html",
     #: Base template every plugin page extends. Point it at your own layout to restyle everything.
     "BASE_TEMPLATE": "advocacy/base.html",
+    # -- Testimonials and reviews ----------------------------------------------------------------
+    #: Fewest characters a testimonial or review body needs.
+    "TESTIMONIAL_MIN_LENGTH": 20,
+    #: Most characters a testimonial or review body may have.
+    "TESTIMONIAL_MAX_LENGTH": 2000,
+    #: Most characters of a review's title.
+    "REVIEW_TITLE_MAX_LENGTH": 120,
+    #: Wording of the consent choices, shown on the form and stored, word for word, with the answer.
+    "CONSENT_PUBLISH_NAMED_TEXT": "You may publish my testimonial with my name, role and photo.",
+    #: Wording of the anonymous consent choice.
+    "CONSENT_PUBLISH_ANONYMOUS_TEXT": "You may publish my testimonial without my name or photo.",
+    #: Wording of the choice to keep the testimonial private (staff read it; it is never published).
+    "CONSENT_DO_NOT_PUBLISH_TEXT": "Do not publish my testimonial; it is feedback for the team only.",
+    #: Wording stored as the consent answer when an author withdraws consent.
+    "CONSENT_WITHDRAWN_TEXT": "I withdraw my consent: do not publish this testimonial any more.",
+    #: A reward promised for writing a testimonial, e.g. "a $10 voucher". When set it is disclosed on
+    #: the form (FTC rule) and every submission is labelled "Incentivised". ``None``: no promise.
+    "TESTIMONIAL_INCENTIVE": None,
+    #: Largest photo upload, in bytes.
+    "PHOTO_MAX_BYTES": 2 * 1024 * 1024,
+    #: Largest photo width or height accepted, in pixels (bigger images are refused before decoding).
+    "PHOTO_MAX_PIXELS": 6000,
+    #: Stored photos are scaled down to fit in a square of this many pixels (and re-encoded, which
+    #: strips their metadata: location, camera, ...).
+    "PHOTO_SIZE": 512,
+    #: Folder of the default local photo storage; a relative path is under the app's instance folder.
+    "PHOTO_FOLDER": "advocacy-photos",
+    #: Photo storage: ``None`` for the local folder, or an object (or ``"module:attribute"`` import
+    #: path) with ``save(data, content_type) -> key``, ``open(key)``, ``delete(key)``, ``url(key)``.
+    #: The ``@portal.photo_storage`` hook wins over this setting.
+    "PHOTO_STORAGE": None,
+    #: Name of the business that testimonials are about, in the wall's structured data (schema.org
+    #: ``Organization``). ``None``: the site's host name.
+    "BUSINESS_NAME": None,
+    #: Testimonials per page on the wall and in the moderation queue.
+    "WALL_PAGE_SIZE": 12,
+    #: Default ``per_page`` of the JSON API.
+    "API_PAGE_SIZE": 20,
+    #: Largest ``per_page`` the JSON API accepts.
+    "API_MAX_PAGE_SIZE": 100,
+    #: ``Cache-Control: public, max-age`` of the public JSON API, in seconds.
+    "API_CACHE_SECONDS": 300,
+    #: Turn the plugin's rate limits on or off (they never touch the host's own routes).
+    "RATELIMIT_ENABLED": True,
+    #: Where rate-limit counters live (a Flask-Limiter storage URI), e.g. ``redis://127.0.0.1:6379``.
+    #: Defaults to the environment variable of the same name, else ``memory://`` (one process only).
+    "RATELIMIT_STORAGE_URI": os.environ.get("ADVOCACY_RATELIMIT_STORAGE_URI") or "memory://",
+    #: Prefix of the counters' keys. ``None``: derived from the database URL, so two sites (or test
+    #: databases) sharing one Redis never share counters.
+    "RATELIMIT_KEY_PREFIX": None,
+    #: Limit on posting testimonial and review forms (submit, edit, withdraw), per customer.
+    "TESTIMONIAL_SUBMIT_LIMIT": "10 per minute;60 per day",
+    #: Limit on the public JSON API, per IP address.
+    "API_RATE_LIMIT": "300 per minute",
+    #: Limit on following referral links, per IP address: generous, it only blunts click spam.
+    "LINK_FOLLOW_LIMIT": "120 per minute",
+    #: Template of the testimonial form.
+    "TESTIMONIAL_FORM_TEMPLATE": "advocacy/testimonials/form.html",
+    #: Template of the product review form.
+    "REVIEW_FORM_TEMPLATE": "advocacy/testimonials/review_form.html",
+    #: Template of the author's own page (their testimonials and their state).
+    "MY_TESTIMONIALS_TEMPLATE": "advocacy/testimonials/mine.html",
+    #: Template of the page shown when reviews are off (no product catalogue hook).
+    "REVIEWS_OFF_TEMPLATE": "advocacy/testimonials/reviews_off.html",
+    #: Template of the public wall.
+    "WALL_TEMPLATE": "advocacy/testimonials/wall.html",
+    #: Template of the staff moderation queue.
+    "MODERATION_QUEUE_TEMPLATE": "advocacy/moderation/queue.html",
+    #: Template of one testimonial in moderation (highlight, history, referral figures).
+    "MODERATION_ITEM_TEMPLATE": "advocacy/moderation/item.html",
+    #: Plain text part of the "thanks" email (sent on submission). Email templates are overridable.
+    "MAIL_THANKS_TEXT_TEMPLATE": "advocacy/email/thanks.txt",
+    #: HTML part of the "thanks" email.
+    "MAIL_THANKS_HTML_TEMPLATE": "advocacy/email/thanks.html",
+    #: Subject of the "thanks" email.
+    "MAIL_THANKS_SUBJECT": "Thank you for your testimonial",
+    #: Plain text part of the "published" email.
+    "MAIL_PUBLISHED_TEXT_TEMPLATE": "advocacy/email/published.txt",
+    #: HTML part of the "published" email.
+    "MAIL_PUBLISHED_HTML_TEMPLATE": "advocacy/email/published.html",
+    #: Subject of the "published" email.
+    "MAIL_PUBLISHED_SUBJECT": "Your testimonial is published",
+    #: SMTP server of the plugin's emails. ``None``: mail is kept in the outbox and not sent.
+    "MAIL_SERVER": None,
+    #: SMTP port (587 is usual with STARTTLS, 465 with SSL).
+    "MAIL_PORT": 25,
+    #: SMTP login, if the server wants one.
+    "MAIL_USERNAME": None,
+    #: SMTP password.
+    "MAIL_PASSWORD": None,
+    #: Upgrade the connection with STARTTLS.
+    "MAIL_USE_TLS": False,
+    #: Connect over SSL/TLS from the start (SMTPS). Not together with ``MAIL_USE_TLS``.
+    "MAIL_USE_SSL": False,
+    #: From address of the plugin's emails.
+    "MAIL_SENDER": "no-reply@localhost",
+    #: Seconds to wait for the SMTP server.
+    "MAIL_TIMEOUT_SECONDS": 10,
+    #: A message that failed this many times stays in the outbox marked failed, and is not retried.
+    "MAIL_MAX_ATTEMPTS": 8,
+    #: Wait before the first retry, in seconds; it doubles after each failure.
+    "MAIL_RETRY_SECONDS": 60,
 }
 
 ATTRIBUTION_MODELS = ("last_click", "first_click")
@@ -127,3 +230,30 @@ def apply_defaults(app) -> None:
         raise RuntimeError(f"{PREFIX}URL_PREFIX must be a path such as '/advocacy', not {prefix!r}")
     if "<token>" not in app.config[PREFIX + "REDIRECT_PATH"]:
         raise RuntimeError(f"{PREFIX}REDIRECT_PATH must contain '<token>'")
+    _check_testimonial_settings(app)
+
+
+def _check_testimonial_settings(app) -> None:
+    """Refuse testimonial, photo, mail and rate-limit settings that would only fail later."""
+    config = app.config
+    if config[PREFIX + "MAIL_USE_TLS"] and config[PREFIX + "MAIL_USE_SSL"]:
+        raise RuntimeError(f"Set only one of {PREFIX}MAIL_USE_TLS (STARTTLS) and {PREFIX}MAIL_USE_SSL")
+    low, high = config[PREFIX + "TESTIMONIAL_MIN_LENGTH"], config[PREFIX + "TESTIMONIAL_MAX_LENGTH"]
+    if not (isinstance(low, int) and isinstance(high, int) and 0 < low <= high):
+        raise RuntimeError(
+            f"{PREFIX}TESTIMONIAL_MIN_LENGTH and _MAX_LENGTH must be whole numbers with 0 < min <= max"
+        )
+    for key in ("PHOTO_MAX_BYTES", "PHOTO_MAX_PIXELS", "PHOTO_SIZE", "WALL_PAGE_SIZE", "API_PAGE_SIZE",
+                "API_MAX_PAGE_SIZE", "MAIL_MAX_ATTEMPTS", "REVIEW_TITLE_MAX_LENGTH"):
+        value = config[PREFIX + key]
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise RuntimeError(f"{PREFIX}{key} must be a positive whole number, not {value!r}")
+    from limits import parse_many
+
+    for key in ("TESTIMONIAL_SUBMIT_LIMIT", "API_RATE_LIMIT", "LINK_FOLLOW_LIMIT"):
+        try:
+            parse_many(config[PREFIX + key])
+        except ValueError:
+            raise RuntimeError(
+                f"{PREFIX}{key} is not a rate limit such as '10 per minute;60 per day'"
+            ) from None

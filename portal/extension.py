@@ -187,6 +187,41 @@ class AdvocacyPortal:
             get_session().commit()
         return result
 
+    # -- testimonials and reviews: host hooks ----------------------------------------------------------
+
+    #: Set by the decorators below; class defaults so an instance needs no extra setup.
+    _verified_customer_check: Callable[[str], bool] | None = None
+    _product_catalogue: Callable[[], dict] | None = None
+    _photo_storage: Any = None
+
+    def verified_customer_check(self, check: Callable[[str], bool]) -> Callable[[str], bool]:
+        """Decorator: tell the plugin who is a paying customer, for the "Verified customer" label.
+
+        The function receives a host user id (as text) and returns a bool. The plugin also counts a
+        referred friend who has paid as verified.
+        """
+        self._verified_customer_check = check
+        return check
+
+    def product_catalogue(self, catalogue: Callable[[], dict]) -> Callable[[], dict]:
+        """Decorator: the products customers may review, as ``{key: name}``. Without it, product
+        reviews are off."""
+        self._product_catalogue = catalogue
+        return catalogue
+
+    def photo_storage(self, factory: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        """Decorator: a function receiving the app and returning the storage of testimonial photos
+        (an object with ``save(data, content_type) -> key``, ``open(key)``, ``delete(key)`` and
+        ``url(key)``). It wins over ``ADVOCACY_PHOTO_STORAGE``."""
+        self._photo_storage = factory
+        return factory
+
+    def products(self) -> dict[str, str]:
+        """The host's product catalogue (``{key: name}``), empty without a ``product_catalogue`` hook."""
+        if self._product_catalogue is None:
+            return {}
+        return {str(key): str(name) for key, name in dict(self._product_catalogue()).items()}
+
     def _on_user_signed_up(self, sender: Any, user: Any = None, **extra: Any) -> None:
         if isinstance(sender, Flask):
             app = sender
@@ -208,11 +243,18 @@ class AdvocacyPortal:
 def _blueprints(prefix: str) -> list:
     """Every blueprint the plugin registers, with its URL prefix (``None``: at the site's root)."""
     from blueprints.links import bp as links_bp
+    from blueprints.moderation import bp as moderation_bp
     from blueprints.referrals import bp as referrals_bp
+    from blueprints.testimonials import api_bp as testimonials_api_bp
+    from blueprints.testimonials import bp as testimonials_bp
 
     return [
         (links_bp, None),
         (referrals_bp, prefix),
+        # Testimonials and reviews
+        (testimonials_bp, prefix),
+        (testimonials_api_bp, prefix.rstrip("/") + "/api"),
+        (moderation_bp, prefix.rstrip("/") + "/admin/testimonials"),
     ]
 
 

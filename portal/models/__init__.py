@@ -8,6 +8,12 @@ from portal.models.referrals import REFERRAL_STATES
 from portal.models.referrals import Advocate
 from portal.models.referrals import Referral
 from portal.models.referrals import ReferralClick
+from portal.models.mail import OUTBOX_STATES
+from portal.models.mail import OutboxMessage
+from portal.models.testimonials import CONSENT_CHOICES
+from portal.models.testimonials import TESTIMONIAL_KINDS
+from portal.models.testimonials import TESTIMONIAL_STATES
+from portal.models.testimonials import Testimonial
 
 __all__ = [
     "Advocate",
@@ -18,4 +24,11 @@ __all__ = [
     "Referral",
     "ReferralClick",
     "utcnow",
+    # Testimonials and reviews
+    "CONSENT_CHOICES",
+    "OUTBOX_STATES",
+    "OutboxMessage",
+    "TESTIMONIAL_KINDS",
+    "TESTIMONIAL_STATES",
+    "Testimonial",
 ]

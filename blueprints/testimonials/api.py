@@ -1,0 +1,104 @@
+"""The public JSON API of published testimonials: ``<prefix>/api/testimonials``.
+
+Only approved items whose author consented to publication; an anonymous author's name, role and
+photo are left out. Answers carry an ``ETag`` (a repeat with ``If-None-Match`` gets ``304``) and
+``Cache-Control: public, max-age=ADVOCACY_API_CACHE_SECONDS``. Errors are JSON:
+``{"error": {"code": ..., "message": ...}}``.
+"""
+
+from __future__ import annotations
+
+
+from flask import jsonify
+from flask import request
+from werkzeug.exceptions import HTTPException
+
+from blueprints.common import limit_request_size
+from blueprints.testimonials import api_bp
+from portal.config import config_value
+from portal.services import testimonials as testimonial_service
+
+api_bp.url_value_preprocessor(limit_request_size)
+
+
+@api_bp.errorhandler(HTTPException)
+def _json_error(error: HTTPException):
+    code = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "too_large",
+            429: "rate_limited"}.get(error.code or 500, "error")
+    message = error.description if error.code == 429 else (error.description or error.name)
+    response = jsonify({"error": {"code": code, "message": message}})
+    response.status_code = error.code or 500
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _bad(message: str):
+    response = jsonify({"error": {"code": "bad_request", "message": message}})
+    response.status_code = 400
+    return response
+
+
+def _number(name: str, default: int, low: int, high: int):
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise ValueError(f"'{name}' must be a whole number from {low} to {high}")
+    return int(raw)
+
+
+@api_bp.get("/testimonials")
+def testimonials():
+    """Published testimonials and reviews, newest first with featured ones on top.
+
+    Query: ``page``, ``per_page``, ``product`` (a product key), ``rating`` (1-5), ``kind``
+    (``testimonial`` or ``review``).
+    """
+    try:
+        page_number = _number("page", 1, 1, 1_000_000)
+        per_page = _number(
+            "per_page", config_value("API_PAGE_SIZE"), 1, config_value("API_MAX_PAGE_SIZE")
+        )
+        rating = _number("rating", 0, 1, 5) or None
+    except ValueError as error:
+        return _bad(str(error))
+    kind = request.args.get("kind") or None
+    if kind not in (None, "testimonial", "review"):
+        return _bad("'kind' must be 'testimonial' or 'review'")
+    product = request.args.get("product") or None
+    products = testimonial_service.products()
+    if product is not None and product not in products:
+        return _bad("unknown 'product'")
+    page = testimonial_service.published(
+        page=page_number, per_page=per_page, product=product, rating=rating, kind=kind
+    )
+    advocates = testimonial_service.advocates_of(page.items)
+    overall = testimonial_service.overall_rating(product)
+    body = {
+        "items": [testimonial_service.public_item(item, advocates) for item in page.items],
+        "page": page.page,
+        "per_page": page.per_page,
+        "total": page.total,
+        "pages": page.pages,
+        "ratings": {
+            "overall": (
+                {"average": overall.average, "count": overall.count} if overall else None
+            ),
+            "products": [
+                {"key": r.product, "name": r.name, "average": r.average, "count": r.count}
+                for r in testimonial_service.ratings(product)
+            ],
+        },
+    }
+    return _cached_json(body)
+
+
+def _cached_json(body: dict):
+    response = jsonify(body)
+    response.headers["Cache-Control"] = f"public, max-age={config_value('API_CACHE_SECONDS')}"
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.vary.add("Accept-Encoding")
+    # A strong ETag of the exact JSON: any visible change (an item approved, withdrawn, featured,
+    # relabelled) gives a new one.
+    response.add_etag()
+    return response.make_conditional(request)

@@ -1,0 +1,429 @@
+"""The customer's testimonial and review forms, their own page, photos, and the public wall."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import abort
+from flask import current_app
+from flask import flash
+from flask import g
+from flask import has_request_context
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import send_file
+from flask import url_for
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+
+from blueprints.common import CSRF_MESSAGE
+from blueprints.common import customer_required
+from blueprints.common import render_error
+from blueprints.testimonials import bp
+from blueprints.testimonials.forms import RATING_CHOICES
+from blueprints.testimonials.forms import ReviewForm
+from blueprints.testimonials.forms import TestimonialForm
+from blueprints.testimonials.forms import WithdrawForm
+from portal.config import config_value
+from portal.db import get_session
+from portal.extension import get_portal
+from portal.models import Testimonial
+from portal.services import photos
+from portal.services import testimonials as testimonial_service
+
+log = logging.getLogger(__name__)
+
+THANKS = "Thank you! We read every testimonial; you will see here when yours is published."
+_FORM_ENDPOINTS = {"advocacy_testimonials.new", "advocacy_testimonials.edit"}
+
+
+@bp.url_value_preprocessor
+def _allow_photo_uploads(endpoint, values):
+    # The testimonial form carries a photo: its body may be larger than the plugin's usual limit.
+    # Up to twice the photo limit reaches the form, which then says "too large" and keeps the text.
+    if endpoint in _FORM_ENDPOINTS:
+        request.max_content_length = (
+            2 * config_value("PHOTO_MAX_BYTES") + config_value("MAX_REQUEST_BYTES")
+        )
+
+
+def _private(response_body, status: int = 200):
+    return response_body, status, {"Cache-Control": "private, no-store"}
+
+
+def _store_photo(form) -> str | None:
+    """Check and store the uploaded photo; ``None`` when there is none. Adds a form error and
+    returns ``False`` when the file is refused."""
+    upload = form.photo.data
+    if not upload or not getattr(upload, "filename", ""):
+        return None
+    data = upload.read(config_value("PHOTO_MAX_BYTES") + 1)
+    try:
+        processed, content_type = photos.process_photo(data, upload.filename, upload.mimetype)
+    except photos.PhotoRejected as error:
+        form.photo.errors = list(form.photo.errors) + [str(error)]
+        return False
+    return photos.get_storage().save(processed, content_type)
+
+
+def _discard_photo(key: str | None) -> None:
+    if key:
+        try:
+            photos.get_storage().delete(key)
+        except Exception:  # a leftover file is harmless; losing the request is not
+            log.exception("Could not delete photo %s", key)
+
+
+def _csrf_failed(form) -> bool:
+    return bool(getattr(form, "csrf_token", None) is not None and form.csrf_token.errors)
+
+
+# -- the author's side --------------------------------------------------------------------------------
+
+
+@bp.get("/testimonials/")
+@customer_required
+def mine():
+    """The customer's own testimonials and reviews, with their state."""
+    items = testimonial_service.list_own(g.advocacy_customer.id)
+    return _private(
+        render_template(
+            config_value("MY_TESTIMONIALS_TEMPLATE"),
+            items=items,
+            withdraw_forms={item.id: WithdrawForm(prefix=f"withdraw-{item.id}", formdata=None) for item in items},
+            products=testimonial_service.products(),
+            reviews_enabled=testimonial_service.reviews_enabled(),
+        )
+    )
+
+
+@bp.route("/testimonials/new", methods=["GET", "POST"])
+@customer_required
+def new():
+    """Write a testimonial."""
+    form = TestimonialForm()
+    if request.method == "POST":
+        if form.validate_on_submit():
+            if form.is_spam:
+                # A bot filled the honeypot: the same answer as a person gets, nothing stored.
+                flash(THANKS, "success")
+                return redirect(url_for(".mine"), code=303)
+            photo_key = _store_photo(form)
+            if photo_key is not False:
+                return _submit(form, "testimonial", photo_key)
+        elif _csrf_failed(form):
+            return render_error(400, CSRF_MESSAGE)
+    return _render_form(form, status=400 if form.errors else 200)
+
+
+@bp.route("/reviews/new", methods=["GET", "POST"])
+@customer_required
+def new_review():
+    """Review a product of the host's catalogue."""
+    if not testimonial_service.reviews_enabled():
+        return render_template(config_value("REVIEWS_OFF_TEMPLATE")), 404
+    form = ReviewForm()
+    if request.method == "GET" and request.args.get("product") in testimonial_service.products():
+        form.product.data = request.args["product"]
+    if request.method == "POST":
+        if form.validate_on_submit():
+            if form.is_spam:
+                flash(THANKS, "success")
+                return redirect(url_for(".mine"), code=303)
+            return _submit(form, "review", None)
+        if _csrf_failed(form):
+            return render_error(400, CSRF_MESSAGE)
+    return _render_form(form, status=400 if form.errors else 200)
+
+
+def _submit(form, kind: str, photo_key: str | None):
+    customer = g.advocacy_customer
+    try:
+        submission = testimonial_service.submit(
+            customer,
+            nonce=form.nonce.data,
+            kind=kind,
+            rating=form.rating.data,
+            body=form.body.data,
+            title=form.title.data if kind == "review" else None,
+            display_name=form.display_name.data,
+            role=form.role.data if kind == "testimonial" else None,
+            photo_key=photo_key,
+            product_key=form.product.data if kind == "review" else None,
+            consent=form.consent.data,
+        )
+        get_session().commit()
+    except ValueError as error:
+        get_session().rollback()
+        _discard_photo(photo_key)
+        form.form_errors.append(f"{error}: reload the page and try again.")
+        return _render_form(form, status=400)
+    except SQLAlchemyError:
+        get_session().rollback()
+        _discard_photo(photo_key)
+        raise
+    if not submission.created:
+        _discard_photo(photo_key)  # a repeated submit: the first one kept its own photo
+    flash(THANKS, "success")
+    return redirect(url_for(".mine"), code=303)
+
+
+def _render_form(form, status: int = 200, testimonial: Testimonial | None = None):
+    review = isinstance(form, ReviewForm)
+    template = config_value("REVIEW_FORM_TEMPLATE" if review else "TESTIMONIAL_FORM_TEMPLATE")
+    return _private(
+        render_template(
+            template,
+            form=form,
+            testimonial=testimonial,
+            incentive=config_value("TESTIMONIAL_INCENTIVE"),
+            photo_url=photos.photo_url(testimonial.photo_key) if testimonial else None,
+        ),
+        status,
+    )
+
+
+def _own_or_404(testimonial_id: int) -> Testimonial:
+    try:
+        return testimonial_service.get_own(testimonial_id, g.advocacy_customer.id)
+    except testimonial_service.NotFound:
+        abort(404, "There is no such testimonial among yours.")
+
+
+@bp.route("/testimonials/<int:testimonial_id>/edit", methods=["GET", "POST"])
+@customer_required
+def edit(testimonial_id: int):
+    """Change a testimonial that still waits for review."""
+    testimonial = _own_or_404(testimonial_id)
+    if testimonial.state != "pending":
+        flash("This testimonial was already reviewed, so it can no longer be edited. "
+              "You can still withdraw your consent.", "error")
+        return redirect(url_for(".mine"), code=303)
+    form_class = ReviewForm if testimonial.kind == "review" else TestimonialForm
+    if request.method == "GET":
+        form = form_class(obj=testimonial)
+        if testimonial.kind == "review":
+            form.product.data = testimonial.product_key
+        return _render_form(form, testimonial=testimonial)
+    form = form_class()
+    if not form.validate_on_submit():
+        if _csrf_failed(form):
+            return render_error(400, CSRF_MESSAGE)
+        return _render_form(form, status=400, testimonial=testimonial)
+    changes = {
+        "rating": form.rating.data,
+        "body": form.body.data,
+        "display_name": form.display_name.data,
+        "consent": form.consent.data,
+    }
+    new_photo = None
+    if testimonial.kind == "review":
+        changes.update(title=form.title.data, product_key=form.product.data)
+    else:
+        changes["role"] = form.role.data or None
+        new_photo = _store_photo(form)
+        if new_photo is False:
+            return _render_form(form, status=400, testimonial=testimonial)
+        if new_photo or form.remove_photo.data:
+            changes["photo_key"] = new_photo
+    old_photo = testimonial.photo_key
+    try:
+        testimonial_service.edit_own(testimonial, g.advocacy_customer, **changes)
+        get_session().commit()
+    except (testimonial_service.TestimonialError, ValueError) as error:
+        get_session().rollback()
+        _discard_photo(new_photo)
+        flash(str(error), "error")
+        return redirect(url_for(".mine"), code=303)
+    if "photo_key" in changes and old_photo:
+        _discard_photo(old_photo)
+    flash("Your changes are saved.", "success")
+    return redirect(url_for(".mine"), code=303)
+
+
+@bp.post("/testimonials/<int:testimonial_id>/withdraw")
+@customer_required
+def withdraw(testimonial_id: int):
+    """Withdraw consent: the testimonial comes down at once and is never published again."""
+    testimonial = _own_or_404(testimonial_id)
+    form = WithdrawForm(prefix=f"withdraw-{testimonial.id}")
+    if not form.validate_on_submit():
+        if _csrf_failed(form):
+            return render_error(400, CSRF_MESSAGE)
+        flash("Tick the box to confirm that you withdraw your consent.", "error")
+        return redirect(url_for(".mine"), code=303)
+    testimonial_service.withdraw(testimonial, g.advocacy_customer)
+    get_session().commit()
+    flash("Your consent is withdrawn: the testimonial is no longer published, and never will be.", "success")
+    return redirect(url_for(".mine"), code=303)
+
+
+# -- photos -----------------------------------------------------------------------------------------------
+
+
+@bp.get("/photos/<key>")
+def photo(key: str):
+    """A stored photo: public when its testimonial is published with the author's name; otherwise
+    only for its author and staff."""
+    testimonial = get_session().scalar(select(Testimonial).where(Testimonial.photo_key == key).limit(1))
+    if testimonial is None:
+        abort(404, "There is no such photo.")
+    public = testimonial.is_public and not testimonial.is_anonymous
+    if not public and not _may_see_private(testimonial):
+        abort(404, "There is no such photo.")
+    try:
+        handle = photos.get_storage().open(key)
+    except KeyError:
+        abort(404, "There is no such photo.")
+    mimetype = "image/png" if key.endswith(".png") else "image/jpeg"
+    response = send_file(handle, mimetype=mimetype, max_age=3600 if public else 0)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; frame-ancestors 'none'"
+    if not public:
+        response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _may_see_private(testimonial: Testimonial) -> bool:
+    if getattr(current_app, "login_manager", None) is None or not current_user.is_authenticated:
+        return False
+    user = current_user._get_current_object()
+    portal = get_portal()
+    if portal.is_staff(user):
+        return True
+    customer = portal.identify(user)
+    return customer is not None and customer.id == testimonial.author_user_id
+
+
+# -- the public wall -------------------------------------------------------------------------------------
+
+
+def _int_arg(name: str, low: int, high: int | None = None) -> int | None:
+    value = request.args.get(name, "")
+    if not value.isdigit():
+        return None
+    number = int(value)
+    if number < low or (high is not None and number > high):
+        return None
+    return number
+
+
+@bp.get("/wall")
+def wall():
+    """Published testimonials and reviews: featured first, filters by rating and product, with
+    schema.org structured data."""
+    products = testimonial_service.products()
+    product = request.args.get("product") or None
+    if product is not None and product not in products:
+        product = None
+    rating = _int_arg("rating", 1, 5)
+    page = testimonial_service.published(
+        page=_int_arg("page", 1) or 1,
+        per_page=config_value("WALL_PAGE_SIZE"),
+        product=product,
+        rating=rating,
+    )
+    data = wall_data(page.items, product=product)
+    return render_template(
+        config_value("WALL_TEMPLATE"),
+        page=page,
+        wall=data,
+        products=products,
+        product=product,
+        rating=rating,
+        rating_choices=RATING_CHOICES,
+    )
+
+
+def wall_data(testimonials, product: str | None = None) -> dict:
+    """What the wall (and the ``advocacy_testimonials`` template global) renders: public items,
+    ratings and the schema.org JSON-LD."""
+    advocates = testimonial_service.advocates_of(testimonials)
+    items = [testimonial_service.public_item(t, advocates) for t in testimonials]
+    ratings = testimonial_service.ratings(product)
+    overall = testimonial_service.overall_rating(product)
+    return {
+        "items": items,
+        "ratings": ratings,
+        "overall": overall,
+        "json_ld": json_ld(items, ratings),
+    }
+
+
+def _business_name() -> str:
+    if config_value("BUSINESS_NAME"):
+        return config_value("BUSINESS_NAME")
+    return request.host if has_request_context() else "This business"
+
+
+def _review_ld(item: dict) -> dict:
+    review = {
+        "@type": "Review",
+        "reviewRating": {"@type": "Rating", "ratingValue": item["rating"], "bestRating": 5, "worstRating": 1},
+        "author": {"@type": "Person", "name": item["display_name"]},
+        "reviewBody": item["body"],
+    }
+    if item["title"]:
+        review["name"] = item["title"]
+    if item["published_at"]:
+        review["datePublished"] = item["published_at"][:10]
+    return review
+
+
+def json_ld(items: list[dict], ratings) -> dict:
+    """schema.org ``Organization`` (testimonials) and ``Product`` (reviews) with ``Review`` and
+    ``AggregateRating``, as one ``@graph``. Render it with ``|tojson`` inside the script block."""
+    graph = []
+    testimonials = [item for item in items if item["kind"] == "testimonial"]
+    organization_rating = testimonial_service.overall_rating(kind="testimonial")
+    if testimonials or organization_rating:
+        organization = {"@type": "Organization", "name": _business_name()}
+        if has_request_context():
+            organization["url"] = request.host_url
+        if organization_rating:
+            organization["aggregateRating"] = _aggregate(organization_rating.average, organization_rating.count)
+        if testimonials:
+            organization["review"] = [_review_ld(item) for item in testimonials]
+        graph.append(organization)
+    for rating in ratings:
+        product_reviews = [
+            item for item in items if item["kind"] == "review" and item["product"]["key"] == rating.product
+        ]
+        entry = {
+            "@type": "Product",
+            "name": rating.name,
+            "sku": rating.product,
+            "aggregateRating": _aggregate(rating.average, rating.count),
+        }
+        if product_reviews:
+            entry["review"] = [_review_ld(item) for item in product_reviews]
+        graph.append(entry)
+    return {"@context": "https://schema.org", "@graph": graph}
+
+
+def _aggregate(average: float, count: int) -> dict:
+    return {
+        "@type": "AggregateRating",
+        "ratingValue": average,
+        "reviewCount": count,
+        "bestRating": 5,
+        "worstRating": 1,
+    }
+
+
+def advocacy_testimonials(product: str | None = None, limit: int = 6, kind: str | None = None) -> dict:
+    """Template global: published testimonials for a host's own page, with ratings and JSON-LD.
+
+    ``{% from "advocacy/testimonials/macros.html" import testimonial_wall %}``
+    ``{{ testimonial_wall(advocacy_testimonials(product="pro", limit=3)) }}``
+    """
+    limit = max(1, min(int(limit), config_value("API_MAX_PAGE_SIZE")))
+    page = testimonial_service.published(page=1, per_page=limit, product=product, kind=kind)
+    return wall_data(page.items, product=product)
+
+
+@bp.record_once
+def _add_template_global(state):
+    state.app.add_template_global(advocacy_testimonials, "advocacy_testimonials")

@@ -1,0 +1,759 @@
+"""Testimonials and product reviews: submission, the author's edits and withdrawal, moderation,
+publishing, and the referral figures of each testimonial.
+
+Every function works on the host's Flask-SQLAlchemy session and flushes; the caller commits. Staff
+actions are written to the audit log in the same transaction; emails go to the outbox the same way.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import datetime
+from typing import Any
+
+from flask import url_for
+from sqlalchemy import case
+from sqlalchemy import func
+from sqlalchemy import select
+
+from portal import signals
+from portal.config import config_value
+from portal.db import get_session
+from portal.db import insert_or_ignore
+from portal.models import CONSENT_CHOICES
+from portal.models import Advocate
+from portal.models import Referral
+from portal.models import ReferralClick
+from portal.models import Testimonial
+from portal.models import utcnow
+from portal.services import audit
+from portal.services import mail
+from portal.services import referrals as referral_service
+from portal.services import trust
+from portal.services.links import make_link_token
+
+SUBJECT = "testimonial"
+
+#: Signals (sent after commit) with ``testimonial``.
+testimonial_submitted = signals._signals.signal("testimonial-submitted")
+testimonial_published = signals._signals.signal("testimonial-published")
+testimonial_unpublished = signals._signals.signal("testimonial-unpublished")
+
+
+class TestimonialError(Exception):
+    """An action that cannot be done to this testimonial now; ``str()`` is the message for people."""
+
+
+class NotFound(TestimonialError):
+    """No such testimonial (or not the caller's)."""
+
+
+class StaleTestimonial(TestimonialError):
+    """The testimonial changed since the page that asked for the action was loaded."""
+
+
+def consent_wording(choice: str) -> str:
+    """The exact wording shown for a consent choice (from the settings)."""
+    key = {
+        "publish_named": "CONSENT_PUBLISH_NAMED_TEXT",
+        "publish_anonymous": "CONSENT_PUBLISH_ANONYMOUS_TEXT",
+        "do_not_publish": "CONSENT_DO_NOT_PUBLISH_TEXT",
+    }[choice]
+    return config_value(key)
+
+
+def consent_choices() -> list[tuple[str, str]]:
+    """``[(choice, wording), ...]`` in the order the form shows them."""
+    return [(choice, consent_wording(choice)) for choice in CONSENT_CHOICES]
+
+
+def reviews_enabled() -> bool:
+    """Product reviews are on when the host supplies a product catalogue."""
+    from portal.extension import get_portal
+
+    return get_portal()._product_catalogue is not None
+
+
+def products() -> dict[str, str]:
+    from portal.extension import get_portal
+
+    return get_portal().products()
+
+
+def _snapshot(testimonial: Testimonial, *names: str) -> dict[str, Any]:
+    values = {}
+    for name in names:
+        value = getattr(testimonial, name)
+        values[name] = value.isoformat() if isinstance(value, datetime) else value
+    return values
+
+
+# -- the author's side -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What :func:`submit` did: the testimonial and whether this call created it (a repeated
+    submission of the same form returns the first one)."""
+
+    testimonial: Testimonial
+    created: bool
+
+
+_EDITABLE = ("rating", "title", "body", "display_name", "role", "photo_key", "product_key", "consent")
+
+
+def submit(
+    author,
+    *,
+    nonce: str,
+    rating: int,
+    body: str,
+    display_name: str,
+    consent: str,
+    kind: str = "testimonial",
+    title: str | None = None,
+    role: str | None = None,
+    photo_key: str | None = None,
+    product_key: str | None = None,
+) -> Submission:
+    """Store a new testimonial or review (pending), with its trust labels and the consent wording
+    shown, and queue the "thanks" email.
+
+    :param author: a :class:`portal.extension.Customer`.
+    :param nonce: the form's submission nonce: the same nonce twice stores one testimonial.
+    :raises ValueError: on a consent choice, kind or product that does not exist.
+    """
+    if consent not in CONSENT_CHOICES:
+        raise ValueError(f"unknown consent choice {consent!r}")
+    if kind == "review":
+        if product_key not in products():
+            raise ValueError(f"unknown product {product_key!r}")
+    elif kind == "testimonial":
+        product_key = None
+        title = None
+    else:
+        raise ValueError(f"unknown kind {kind!r}")
+    labels = trust.labels_for(author.id)
+    now = utcnow()
+    new_id = insert_or_ignore(
+        Testimonial,
+        {
+            "kind": kind,
+            "author_user_id": str(author.id),
+            "author_email": author.email,
+            "rating": int(rating),
+            "title": title,
+            "body": body,
+            "display_name": display_name,
+            "role": role or None,
+            "photo_key": photo_key,
+            "product_key": product_key,
+            "consent": consent,
+            "consent_text": consent_wording(consent),
+            "consent_at": now,
+            "state": "pending",
+            "featured": False,
+            "verified_customer": labels.verified_customer,
+            "incentivised": labels.incentivised,
+            "incentive_reason": labels.incentive_reason,
+            "submitted_at": now,
+            "updated_at": now,
+            "submission_nonce": nonce,
+            "version": 1,
+        },
+        ["submission_nonce"],
+    )
+    session = get_session()
+    if new_id is None:
+        existing = session.scalar(select(Testimonial).where(Testimonial.submission_nonce == nonce))
+        if existing is None or existing.author_user_id != str(author.id):
+            raise ValueError("this form was already used")
+        return Submission(existing, created=False)
+    testimonial = session.get(Testimonial, new_id)
+    audit.record_action(
+        author, f"{SUBJECT}.submit", SUBJECT, testimonial.id,
+        after=_snapshot(testimonial, "kind", "rating", "consent", "state"),
+    )
+    if author.email:
+        _queue_mail(testimonial, "thanks")
+    signals.send_after_commit(testimonial_submitted, testimonial=testimonial)
+    return Submission(testimonial, created=True)
+
+
+def get_own(testimonial_id: int, author_user_id) -> Testimonial:
+    """The author's own testimonial.
+
+    :raises NotFound: when it does not exist or belongs to someone else (the same answer, so ids of
+        other people's testimonials are not revealed).
+    """
+    testimonial = get_session().get(Testimonial, testimonial_id)
+    if testimonial is None or testimonial.author_user_id != str(author_user_id):
+        raise NotFound("There is no such testimonial.")
+    return testimonial
+
+
+def list_own(author_user_id) -> list[Testimonial]:
+    """The author's testimonials and reviews, newest first."""
+    return list(
+        get_session().scalars(
+            select(Testimonial)
+            .where(Testimonial.author_user_id == str(author_user_id))
+            .order_by(Testimonial.submitted_at.desc(), Testimonial.id.desc())
+        )
+    )
+
+
+def edit_own(testimonial: Testimonial, author, **changes: Any) -> Testimonial:
+    """Change the author's testimonial while it waits for moderation.
+
+    :raises TestimonialError: once staff moderated it (or it was withdrawn).
+    """
+    if testimonial.state != "pending":
+        raise TestimonialError(
+            "This testimonial was already reviewed, so it can no longer be edited. "
+            "You can still withdraw your consent."
+        )
+    unknown = set(changes) - set(_EDITABLE)
+    if unknown:
+        raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
+    if "consent" in changes and changes["consent"] not in CONSENT_CHOICES:
+        raise ValueError("unknown consent choice")
+    if testimonial.kind == "review" and "product_key" in changes:
+        if changes["product_key"] not in products():
+            raise ValueError("unknown product")
+    if testimonial.kind == "testimonial":
+        changes.pop("product_key", None)
+        changes.pop("title", None)
+    before = _snapshot(testimonial, *changes)
+    for name, value in changes.items():
+        setattr(testimonial, name, value)
+    if "consent" in changes and changes["consent"] != before["consent"]:
+        testimonial.consent_text = consent_wording(changes["consent"])
+        testimonial.consent_at = utcnow()
+    if testimonial.highlight_end is not None and testimonial.highlight_end > len(testimonial.body):
+        testimonial.highlight_start = testimonial.highlight_end = None
+    testimonial.updated_at = utcnow()
+    testimonial.version += 1
+    get_session().flush()
+    after = _snapshot(testimonial, *changes)
+    audit.record_action(author, f"{SUBJECT}.edit", SUBJECT, testimonial.id, before=before, after=after)
+    return testimonial
+
+
+def withdraw(testimonial: Testimonial, author) -> Testimonial:
+    """The author withdraws consent: the testimonial is unpublished at once, for good.
+
+    Withdrawing twice is harmless.
+    """
+    if testimonial.state == "withdrawn":
+        return testimonial
+    before = _snapshot(testimonial, "state", "consent", "featured", "published_at")
+    was_public = testimonial.is_public
+    now = utcnow()
+    testimonial.state = "withdrawn"
+    testimonial.consent = "do_not_publish"
+    testimonial.consent_text = config_value("CONSENT_WITHDRAWN_TEXT")
+    testimonial.consent_at = now
+    testimonial.withdrawn_at = now
+    testimonial.featured = False
+    testimonial.published_at = None
+    testimonial.rejection_reason = None
+    testimonial.updated_at = now
+    testimonial.version += 1
+    get_session().flush()
+    audit.record_action(
+        author, f"{SUBJECT}.withdraw", SUBJECT, testimonial.id,
+        before=before, after=_snapshot(testimonial, "state", "consent", "featured", "published_at"),
+    )
+    if was_public:
+        signals.send_after_commit(testimonial_unpublished, testimonial=testimonial)
+    return testimonial
+
+
+# -- moderation ---------------------------------------------------------------------------------------
+
+#: Moderation actions, with the states each may start from.
+ACTIONS = {
+    "approve": ("pending", "rejected", "unpublished"),
+    "reject": ("pending", "unpublished"),
+    "unpublish": ("approved",),
+    "feature": ("approved",),
+    "unfeature": ("approved",),
+}
+
+_STATE_WORDS = {
+    "pending": "waiting for review",
+    "approved": "approved",
+    "rejected": "rejected",
+    "unpublished": "unpublished",
+    "withdrawn": "withdrawn by its author",
+}
+
+
+def _for_staff(testimonial_id, expected_version: int | None) -> Testimonial:
+    testimonial = get_session().get(Testimonial, testimonial_id) if str(testimonial_id).isdigit() else None
+    if testimonial is None:
+        raise NotFound(f"Testimonial {testimonial_id} no longer exists.")
+    if testimonial.state == "withdrawn":
+        raise TestimonialError(
+            f"Testimonial {testimonial.id} was withdrawn by its author; it can no longer be published "
+            "or changed."
+        )
+    if expected_version is not None and testimonial.version != expected_version:
+        raise StaleTestimonial(
+            f"Testimonial {testimonial.id} changed since you opened the page (it is now "
+            f"{_STATE_WORDS[testimonial.state]}). Nothing was done: look at it again."
+        )
+    return testimonial
+
+
+def moderate(
+    testimonial_id,
+    action: str,
+    staff,
+    *,
+    reason: str | None = None,
+    expected_version: int | None = None,
+) -> Testimonial:
+    """Apply one staff action: ``approve``, ``reject`` (needs ``reason``), ``unpublish``, ``feature``
+    or ``unfeature``; recorded in the audit log with the fields before and after.
+
+    :param expected_version: the version the staff member saw; a different one means someone else
+        acted in between, and nothing is done.
+    :raises NotFound: the testimonial is gone.
+    :raises StaleTestimonial: it changed since ``expected_version``.
+    :raises TestimonialError: the action does not apply to its state (the message says why).
+    """
+    if action not in ACTIONS:
+        raise ValueError(f"unknown action {action!r}")
+    testimonial = _for_staff(testimonial_id, expected_version)
+    reason = (reason or "").strip() or None
+    if action == "reject" and not reason:
+        raise TestimonialError("Give a reason to reject a testimonial.")
+    if testimonial.state not in ACTIONS[action]:
+        if action == "approve" and testimonial.state == "approved":
+            raise TestimonialError(f"Testimonial {testimonial.id} is already approved.")
+        if action in ("feature", "unfeature"):
+            raise TestimonialError(f"Only approved testimonials can be featured; {testimonial.id} is "
+                                   f"{_STATE_WORDS[testimonial.state]}.")
+        raise TestimonialError(
+            f"Testimonial {testimonial.id} is {_STATE_WORDS[testimonial.state]}: it cannot be {action}d."
+        )
+    fields = ("state", "featured", "rejection_reason", "published_at", "verified_customer", "incentivised")
+    before = _snapshot(testimonial, *fields)
+    was_public = testimonial.is_public
+    now = utcnow()
+    if action == "approve":
+        labels = trust.labels_for(testimonial.author_user_id)
+        testimonial.verified_customer = labels.verified_customer
+        # A label once earned stays: a promise made at submission still applies.
+        if labels.incentivised or not testimonial.incentivised:
+            testimonial.incentivised = labels.incentivised
+            testimonial.incentive_reason = labels.incentive_reason
+        testimonial.state = "approved"
+        testimonial.rejection_reason = None
+        testimonial.published_at = now if testimonial.consent != "do_not_publish" else None
+        # The author becomes an advocate, so the testimonial's referral link works.
+        referral_service.ensure_advocate(testimonial.author_user_id, testimonial.author_email)
+    elif action == "reject":
+        testimonial.state = "rejected"
+        testimonial.rejection_reason = reason
+        testimonial.featured = False
+        testimonial.published_at = None
+    elif action == "unpublish":
+        testimonial.state = "unpublished"
+        testimonial.featured = False
+        testimonial.published_at = None
+    else:
+        testimonial.featured = action == "feature"
+    testimonial.moderated_at = now
+    testimonial.moderated_by_user_id = str(staff.id)
+    testimonial.moderated_by_email = getattr(staff, "email", None)
+    testimonial.updated_at = now
+    testimonial.version += 1
+    get_session().flush()
+    audit.record_action(
+        staff, f"{SUBJECT}.{action}", SUBJECT, testimonial.id,
+        before=before, after=_snapshot(testimonial, *fields), reason=reason,
+    )
+    if testimonial.is_public and not was_public:
+        signals.send_after_commit(testimonial_published, testimonial=testimonial)
+        if testimonial.author_email:
+            _queue_mail(testimonial, "published")
+    elif was_public and not testimonial.is_public:
+        signals.send_after_commit(testimonial_unpublished, testimonial=testimonial)
+    return testimonial
+
+
+def set_highlight(
+    testimonial_id,
+    staff,
+    start: int | None,
+    end: int | None,
+    *,
+    expected_version: int | None = None,
+) -> Testimonial:
+    """Pick the excerpt ``body[start:end]`` to highlight (``None``, ``None`` clears it). The quote
+    itself is never changed.
+
+    :raises TestimonialError: offsets outside the text, empty, or only spaces.
+    """
+    testimonial = _for_staff(testimonial_id, expected_version)
+    if start is None and end is None:
+        pass
+    elif start is None or end is None or not (0 <= start < end <= len(testimonial.body)):
+        raise TestimonialError(
+            f"The excerpt must lie within the text (characters 0 to {len(testimonial.body)}), "
+            "and end after it starts."
+        )
+    elif not testimonial.body[start:end].strip():
+        raise TestimonialError("The excerpt is only blank space: pick some words.")
+    before = _snapshot(testimonial, "highlight_start", "highlight_end")
+    testimonial.highlight_start, testimonial.highlight_end = start, end
+    testimonial.updated_at = utcnow()
+    testimonial.version += 1
+    get_session().flush()
+    after = _snapshot(testimonial, "highlight_start", "highlight_end")
+    after["excerpt"] = testimonial.highlight
+    audit.record_action(staff, f"{SUBJECT}.highlight", SUBJECT, testimonial.id, before=before, after=after)
+    return testimonial
+
+
+def find_excerpt(body: str, excerpt: str) -> tuple[int, int]:
+    """The offsets of ``excerpt`` in ``body`` (its first occurrence).
+
+    :raises TestimonialError: when the text does not contain it word for word.
+    """
+    excerpt = excerpt.strip()
+    index = body.find(excerpt) if excerpt else -1
+    if index < 0:
+        raise TestimonialError("The excerpt must be copied word for word from the testimonial.")
+    return index, index + len(excerpt)
+
+
+def history(testimonial_id) -> list:
+    """The audit entries of a testimonial, oldest first."""
+    return audit.history(SUBJECT, testimonial_id)
+
+
+@dataclass
+class Page:
+    """One page of results."""
+
+    items: list
+    page: int
+    per_page: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.per_page))
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+
+@dataclass(frozen=True)
+class QueueFilters:
+    """Filters of the moderation queue; ``None`` means any."""
+
+    state: str | None = "pending"
+    rating: int | None = None
+    product: str | None = None
+    kind: str | None = None
+    submitted_from: datetime | None = None
+    submitted_until: datetime | None = None
+
+
+def _paginate(query, page: int, per_page: int) -> Page:
+    session = get_session()
+    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    pages = max(1, math.ceil(total / per_page))
+    page = min(max(1, page), pages)
+    items = list(session.scalars(query.limit(per_page).offset((page - 1) * per_page)))
+    return Page(items=items, page=page, per_page=per_page, total=total)
+
+
+def moderation_queue(filters: QueueFilters, page: int = 1, per_page: int | None = None) -> Page:
+    """Testimonials for staff, oldest first while pending (first come, first served), else newest."""
+    query = select(Testimonial)
+    if filters.state:
+        query = query.where(Testimonial.state == filters.state)
+    if filters.rating:
+        query = query.where(Testimonial.rating == filters.rating)
+    if filters.product:
+        query = query.where(Testimonial.product_key == filters.product)
+    if filters.kind:
+        query = query.where(Testimonial.kind == filters.kind)
+    if filters.submitted_from:
+        query = query.where(Testimonial.submitted_at >= filters.submitted_from)
+    if filters.submitted_until:
+        query = query.where(Testimonial.submitted_at < filters.submitted_until)
+    if filters.state == "pending":
+        query = query.order_by(Testimonial.submitted_at, Testimonial.id)
+    else:
+        query = query.order_by(Testimonial.submitted_at.desc(), Testimonial.id.desc())
+    return _paginate(query, page, per_page or config_value("WALL_PAGE_SIZE"))
+
+
+def state_counts() -> dict[str, int]:
+    """How many testimonials are in each state."""
+    rows = get_session().execute(select(Testimonial.state, func.count()).group_by(Testimonial.state))
+    counts = {state: 0 for state in _STATE_WORDS}
+    counts.update({state: count for state, count in rows})
+    return counts
+
+
+# -- publishing -----------------------------------------------------------------------------------------
+
+
+def _public_query(product: str | None = None, rating: int | None = None, kind: str | None = None):
+    query = select(Testimonial).where(
+        Testimonial.state == "approved", Testimonial.consent != "do_not_publish"
+    )
+    if product:
+        query = query.where(Testimonial.product_key == product)
+    if rating:
+        query = query.where(Testimonial.rating == rating)
+    if kind:
+        query = query.where(Testimonial.kind == kind)
+    return query
+
+
+def published(
+    page: int = 1,
+    per_page: int = 12,
+    *,
+    product: str | None = None,
+    rating: int | None = None,
+    kind: str | None = None,
+) -> Page:
+    """Approved, consented testimonials: featured first, then newest."""
+    query = _public_query(product, rating, kind).order_by(
+        Testimonial.featured.desc(), Testimonial.published_at.desc(), Testimonial.id.desc()
+    )
+    return _paginate(query, page, per_page)
+
+
+@dataclass(frozen=True)
+class Rating:
+    """Average rating and number of published reviews of one product (``product`` ``None``: all
+    published testimonials and reviews)."""
+
+    product: str | None
+    name: str | None
+    average: float
+    count: int
+
+
+def ratings(product: str | None = None) -> list[Rating]:
+    """Average rating and count per product of the published reviews, by product key; with
+    ``product``, only that one."""
+    query = (
+        select(Testimonial.product_key, func.avg(Testimonial.rating), func.count())
+        .where(
+            Testimonial.state == "approved",
+            Testimonial.consent != "do_not_publish",
+            Testimonial.kind == "review",
+        )
+        .group_by(Testimonial.product_key)
+        .order_by(Testimonial.product_key)
+    )
+    if product:
+        query = query.where(Testimonial.product_key == product)
+    names = products()
+    return [
+        Rating(product=key, name=names.get(key, key), average=round(float(average), 2), count=count)
+        for key, average, count in get_session().execute(query)
+    ]
+
+
+def overall_rating(product: str | None = None, kind: str | None = None) -> Rating | None:
+    """Average and count of every published item (or of one product's reviews, or of one kind),
+    ``None`` if there is none."""
+    query = select(func.avg(Testimonial.rating), func.count()).where(
+        Testimonial.state == "approved", Testimonial.consent != "do_not_publish"
+    )
+    if product:
+        query = query.where(Testimonial.product_key == product)
+    if kind:
+        query = query.where(Testimonial.kind == kind)
+    average, count = get_session().execute(query).one()
+    if not count:
+        return None
+    return Rating(product=product, name=products().get(product) if product else None,
+                  average=round(float(average), 2), count=count)
+
+
+def referral_token(testimonial: Testimonial, advocates: dict[str, Advocate] | None = None) -> str | None:
+    """The signed token of the author's referral link with campaign ``t<id>``, without writing
+    anything (``None`` if the author is not an advocate yet)."""
+    advocate = (advocates or {}).get(testimonial.author_user_id)
+    if advocate is None:
+        advocate = referral_service.get_advocate(testimonial.author_user_id)
+    if advocate is None:
+        return None
+    return make_link_token(advocate.code, advocate.link_issued_at, testimonial.campaign)
+
+
+def advocates_of(testimonials) -> dict[str, Advocate]:
+    """The advocate rows of the authors of ``testimonials``, by user id (one query)."""
+    user_ids = {testimonial.author_user_id for testimonial in testimonials}
+    if not user_ids:
+        return {}
+    return {
+        advocate.user_id: advocate
+        for advocate in get_session().scalars(select(Advocate).where(Advocate.user_id.in_(user_ids)))
+    }
+
+
+def public_item(testimonial: Testimonial, advocates: dict[str, Advocate] | None = None) -> dict:
+    """The public JSON of a published testimonial: what the wall, the API and the widget show.
+
+    Anonymous consent hides the name, role and photo. Needs an app context (and a request or
+    ``SERVER_NAME``) for the absolute URLs.
+    """
+    from portal.services import photos
+
+    anonymous = testimonial.is_anonymous
+    token = referral_token(testimonial, advocates)
+    highlight = None
+    if testimonial.highlight is not None:
+        highlight = {
+            "start": testimonial.highlight_start,
+            "end": testimonial.highlight_end,
+            "text": testimonial.highlight,
+        }
+    return {
+        "id": testimonial.id,
+        "kind": testimonial.kind,
+        "rating": testimonial.rating,
+        "title": testimonial.title,
+        "body": testimonial.body,
+        "display_name": "Anonymous customer" if anonymous else testimonial.display_name,
+        "role": None if anonymous else testimonial.role,
+        "anonymous": anonymous,
+        "product": (
+            {"key": testimonial.product_key, "name": products().get(testimonial.product_key, testimonial.product_key)}
+            if testimonial.product_key else None
+        ),
+        "labels": {
+            "verified_customer": testimonial.verified_customer,
+            "incentivised": testimonial.incentivised,
+            "incentive_disclosure": testimonial.incentive_reason if testimonial.incentivised else None,
+        },
+        "featured": testimonial.featured,
+        "published_at": testimonial.published_at.isoformat() if testimonial.published_at else None,
+        "photo_url": None if anonymous else _absolute(photos.photo_url(testimonial.photo_key)),
+        "referral_url": (
+            url_for("advocacy_links.follow", token=token, _external=True) if token else None
+        ),
+        "highlight": highlight,
+    }
+
+
+def _absolute(url: str | None) -> str | None:
+    if url and url.startswith("/"):
+        from flask import has_request_context
+        from flask import request
+
+        if has_request_context():
+            return request.host_url.rstrip("/") + url
+    return url
+
+
+# -- referral figures -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReferralFigures:
+    """What one testimonial's referral link brought."""
+
+    clicks: int = 0
+    signups: int = 0
+    revenue: dict[str, int] = field(default_factory=dict)
+
+
+def referral_figures(testimonials) -> dict[int, ReferralFigures]:
+    """Clicks, signups and revenue (``{currency: minor units}``) of each testimonial's link, by id.
+
+    Counts only clicks and signups of the author's own link with the testimonial's campaign.
+    """
+    testimonials = list(testimonials)
+    if not testimonials:
+        return {}
+    by_campaign = {t.campaign: t for t in testimonials}
+    session = get_session()
+    clicks = dict(
+        session.execute(
+            select(ReferralClick.campaign, func.count())
+            .join(Advocate, Advocate.id == ReferralClick.advocate_id)
+            .where(ReferralClick.campaign.in_(by_campaign))
+            .where(_owned_by_author(by_campaign, ReferralClick.campaign))
+            .group_by(ReferralClick.campaign)
+        ).all()
+    )
+    signups = dict(
+        session.execute(
+            select(Referral.campaign, func.count())
+            .join(Advocate, Advocate.id == Referral.advocate_id)
+            .where(Referral.campaign.in_(by_campaign), Referral.status == "signed_up")
+            .where(_owned_by_author(by_campaign, Referral.campaign))
+            .group_by(Referral.campaign)
+        ).all()
+    )
+    revenue = trust.revenue_by_campaign(list(by_campaign))
+    return {
+        t.id: ReferralFigures(
+            clicks=clicks.get(campaign, 0),
+            signups=signups.get(campaign, 0),
+            revenue=dict(revenue.get(campaign, {})),
+        )
+        for campaign, t in by_campaign.items()
+    }
+
+
+def _owned_by_author(by_campaign: dict[str, Testimonial], campaign_column):
+    # The campaign "t<id>" counts only on its author's link.
+    return Advocate.user_id == case(
+        {campaign: t.author_user_id for campaign, t in by_campaign.items()},
+        value=campaign_column,
+    )
+
+
+# -- emails -----------------------------------------------------------------------------------------------
+
+
+def _queue_mail(testimonial: Testimonial, which: str) -> None:
+    key = which.upper()
+    context = {"testimonial": testimonial, "program_name": config_value("PROGRAM_NAME")}
+    try:
+        context["my_testimonials_url"] = url_for("advocacy_testimonials.mine", _external=True)
+    except RuntimeError:  # no request and no SERVER_NAME: the email goes without the link
+        context["my_testimonials_url"] = None
+    if which == "published":
+        token = referral_token(testimonial)
+        context["referral_url"] = None
+        if token:
+            try:
+                context["referral_url"] = url_for("advocacy_links.follow", token=token, _external=True)
+            except RuntimeError:
+                pass
+    mail.queue(
+        f"{SUBJECT}.{which}",
+        testimonial.author_email,
+        config_value(f"MAIL_{key}_SUBJECT"),
+        config_value(f"MAIL_{key}_TEXT_TEMPLATE"),
+        config_value(f"MAIL_{key}_HTML_TEMPLATE"),
+        context,
+        subject_type=SUBJECT,
+        subject_id=testimonial.id,
+    )
