@@ -369,11 +369,99 @@ def seed_demo(force: bool) -> None:
     referrals.attribute_signup(
         sneaky.id, sneaky.email, AttributionClaim(bob_advocate.code, None, None, now)
     )
+    seed_demo_testimonials(now)
     db.session.commit()
     click.echo(
         "Seeded demo users (password 'demo-password'): staff@example.com, alice@example.com, "
         "bob@example.com, carol@example.com and three of Alice's friends."
     )
+
+
+# -- Testimonials and reviews in the demo ---------------------------------------------------------------
+
+#: The demo shop's products, for product reviews (``DEMO_PRODUCTS`` config replaces them; ``{}`` turns
+#: reviews off).
+DEMO_PRODUCTS = {"starter": "Starter plan", "pro": "Pro plan", "team": "Team plan"}
+
+
+@portal.product_catalogue
+def demo_products() -> dict:
+    from flask import current_app
+
+    return current_app.config.get("DEMO_PRODUCTS", DEMO_PRODUCTS)
+
+
+def seed_demo_testimonials(now) -> None:
+    """Testimonials and reviews in every state, with their audit history and referral clicks."""
+    import secrets
+
+    from portal.extension import Customer
+    from portal.services import referrals
+    from portal.services import testimonials
+
+    def customer(email: str) -> Customer:
+        found = db.session.scalar(select(User).where(User.email == email))
+        return Customer(id=str(found.id), email=found.email)
+
+    staff = customer("staff@example.com")
+    entries = [
+        # author, kind, product, rating, title, body, name, role, consent, outcome
+        ("alice@example.com", "testimonial", None, 5, None,
+         "Demo Shop changed how our team buys supplies. Ordering takes minutes, and support answers "
+         "within the hour. I recommend it to every small business I meet.",
+         "Alice A.", "Owner, Alice's Bakery", "publish_named", "featured"),
+        ("dave@example.com", "review", "pro", 4, "Worth the upgrade",
+         "The Pro plan pays for itself: the reports alone save me an afternoon every month.",
+         "Dave", "Freelance designer", "publish_named", "approve"),
+        ("frank@example.com", "review", "pro", 5, "Solid and simple",
+         "Setup took ten minutes and nothing has broken since. Exactly what I wanted.",
+         "Frank", None, "publish_anonymous", "approve"),
+        ("bob@example.com", "testimonial", None, 4, None,
+         "Good prices and a friendly team. Delivery could be faster, but they keep you informed.",
+         "Bob B.", "Builder", "publish_named", "pending"),
+        ("carol@example.com", "review", "starter", 2, "Not for me",
+         "Buy now!!! Visit my site for cheap watches and more great deals every day.",
+         "Carol", None, "publish_named", "reject"),
+        ("erin@example.com", "testimonial", None, 5, None,
+         "I told three friends about Demo Shop already. Thank you for the great service!",
+         "Erin", None, "publish_named", "withdraw"),
+        ("dave@example.com", "testimonial", None, 3, None,
+         "Private feedback: the checkout page is slow on my phone, please have a look at it.",
+         "Dave", None, "do_not_publish", "approve"),
+        ("frank@example.com", "testimonial", None, 5, None,
+         "Great product, but the old landing page promised features you no longer offer.",
+         "Frank", None, "publish_named", "unpublish"),
+    ]
+    for email, kind, product, rating, title, body, name, role, consent, outcome in entries:
+        author = customer(email)
+        submitted = testimonials.submit(
+            author, nonce=secrets.token_urlsafe(24), kind=kind, product_key=product, rating=rating,
+            title=title, body=body, display_name=name, role=role, consent=consent,
+        ).testimonial
+        if outcome in ("approve", "featured", "unpublish"):
+            testimonials.moderate(submitted.id, "approve", staff)
+        if outcome == "featured":
+            testimonials.moderate(submitted.id, "feature", staff)
+            start = submitted.body.index("Ordering")
+            testimonials.set_highlight(submitted.id, staff, start, submitted.body.index(",", start))
+        elif outcome == "reject":
+            testimonials.moderate(submitted.id, "reject", staff, reason="Advertising, not a review.")
+        elif outcome == "unpublish":
+            testimonials.moderate(submitted.id, "unpublish", staff, reason="Mentions an old offer.")
+        elif outcome == "withdraw":
+            testimonials.withdraw(submitted, author)
+    # Visitors who followed the featured testimonial's link.
+    featured = db.session.scalar(
+        select(testimonials.Testimonial).where(testimonials.Testimonial.featured.is_(True))
+    )
+    advocate = referrals.get_advocate(featured.author_user_id)
+    for n in range(5):
+        visit = referrals.Visit(
+            ip=f"192.0.2.{10 + n}",
+            user_agent="Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/126.0",
+            referrer="https://shop.example/",
+        )
+        referrals.record_click(advocate, featured.campaign, visit, now=now - timedelta(hours=n))
 
 
 app = create_app()

@@ -18,7 +18,6 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 
 from flask import current_app
-from flask import render_template
 from sqlalchemy import select
 from sqlalchemy import update
 from sqlalchemy.orm import Session
@@ -62,8 +61,8 @@ def queue(
         subject_id=None if subject_id is None else str(subject_id),
         to_address=to_address,
         subject=subject[:255],
-        text_body=render_template(text_template, **context),
-        html_body=render_template(html_template, **context) if html_template else None,
+        text_body=_render(text_template, context),
+        html_body=_render(html_template, context) if html_template else None,
         state="queued",
         attempts=0,
         next_attempt_at=utcnow(),
@@ -74,6 +73,12 @@ def queue(
     session.flush()
     session.info.setdefault(_NEW, {})[message.id] = current_app._get_current_object()
     return message
+
+
+def _render(template: str, context: dict) -> str:
+    # Straight from the app's template environment (so a host's own file of the same path wins),
+    # without the request's context processors: mail is also written from commands and jobs.
+    return current_app.jinja_env.get_template(template).render(**context)
 
 
 @dataclass(frozen=True)

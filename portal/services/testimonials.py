@@ -70,10 +70,8 @@ def consent_choices() -> list[tuple[str, str]]:
 
 
 def reviews_enabled() -> bool:
-    """Product reviews are on when the host supplies a product catalogue."""
-    from portal.extension import get_portal
-
-    return get_portal()._product_catalogue is not None
+    """Product reviews are on when the host supplies a product catalogue with products in it."""
+    return bool(products())
 
 
 def products() -> dict[str, str]:

@@ -1,0 +1,275 @@
+"""The customer's testimonial and review forms, their own page, photos and bad input."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from PIL import Image
+
+from tests.helpers import login
+from tests.helpers import make_customer
+from tests.testimonials_support import BODY
+from tests.testimonials_support import form_tokens
+from tests.testimonials_support import make_testimonial
+from tests.testimonials_support import moderate
+from tests.testimonials_support import png_bytes
+from tests.testimonials_support import submit_review
+from tests.testimonials_support import submit_testimonial
+from tests.testimonials_support import stored_testimonials
+
+
+@pytest.fixture
+def customer_client(app):
+    client = app.test_client()
+    customer = make_customer(app, name="Pat Customer")
+    login(client, customer)
+    client.customer = customer
+    return client
+
+
+def test_anonymous_visitors_are_sent_to_log_in(client):
+    response = client.get("/advocacy/testimonials/new")
+    assert response.status_code == 302
+    assert "/login" in response.headers["Location"]
+
+
+def test_a_customer_submits_a_testimonial_and_sees_it_waiting(app, customer_client):
+    page = customer_client.get("/advocacy/testimonials/new").get_data(as_text=True)
+    assert "You may publish my testimonial with my name, role and photo." in page
+
+    response = submit_testimonial(customer_client, consent="publish_anonymous")
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith("/advocacy/testimonials/")
+
+    [row] = stored_testimonials(app)
+    assert row["state"] == "pending"
+    assert row["author_user_id"] == str(customer_client.customer.id)
+    assert row["body"] == BODY
+    assert row["consent"] == "publish_anonymous"
+    assert row["consent_text"] == "You may publish my testimonial without my name or photo."
+    assert row["consent_at"] is not None
+
+    mine = customer_client.get("/advocacy/testimonials/")
+    text = mine.get_data(as_text=True)
+    assert "Thank you! We read every testimonial" in text
+    assert 'data-state="pending"' in text and "Waiting for review" in text
+    assert mine.headers["Cache-Control"] == "private, no-store"
+
+
+def test_the_consent_wording_is_a_setting_and_stored_word_for_word(app, customer_client):
+    app.config["ADVOCACY_CONSENT_PUBLISH_NAMED_TEXT"] = "Publish it with my name — I agree."
+    page = customer_client.get("/advocacy/testimonials/new").get_data(as_text=True)
+    assert "Publish it with my name — I agree." in page
+    submit_testimonial(customer_client)
+    assert stored_testimonials(app)[0]["consent_text"] == "Publish it with my name — I agree."
+
+
+def test_a_double_clicked_submit_stores_one_testimonial(app, customer_client):
+    tokens = form_tokens(customer_client, "/advocacy/testimonials/new")
+    first = submit_testimonial(customer_client, tokens)
+    second = submit_testimonial(customer_client, tokens)
+    assert first.status_code == second.status_code == 303
+    assert len(stored_testimonials(app)) == 1
+
+
+def test_a_filled_honeypot_is_thanked_and_nothing_is_stored(app, customer_client):
+    response = submit_testimonial(customer_client, website="http://spam.example")
+    assert response.status_code == 303
+    assert "Thank you!" in customer_client.get("/advocacy/testimonials/").get_data(as_text=True)
+    assert stored_testimonials(app) == []
+
+
+def test_a_missing_csrf_token_gets_a_clear_400_and_nothing_is_stored(app, customer_client):
+    tokens = form_tokens(customer_client, "/advocacy/testimonials/new")
+    response = submit_testimonial(customer_client, {"nonce": tokens["nonce"], "csrf_token": ""})
+    assert response.status_code == 400
+    assert "This form expired or was not sent from this site" in response.get_data(as_text=True)
+    assert stored_testimonials(app) == []
+
+
+@pytest.mark.settings(TESTIMONIAL_MAX_LENGTH=100)
+def test_oversized_text_is_refused_with_the_text_kept_in_the_form(app, customer_client):
+    long_text = "Really good. " * 20
+    response = submit_testimonial(customer_client, body=long_text)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "Write between 20 and 100 characters." in page
+    assert long_text.strip() in page  # nothing typed is lost
+    assert 'aria-invalid="true"' in page
+    assert stored_testimonials(app) == []
+
+
+def test_a_rating_outside_1_to_5_and_an_unknown_consent_are_refused(app, customer_client):
+    assert submit_testimonial(customer_client, rating="6").status_code == 400
+    assert submit_testimonial(customer_client, consent="publish_everywhere").status_code == 400
+    assert stored_testimonials(app) == []
+
+
+def test_a_photo_is_checked_reencoded_and_stripped_of_metadata(app, customer_client):
+    jpeg = png_bytes(size=(1200, 900), exif=True)
+    assert b"SecretCamera" in jpeg
+    response = submit_testimonial(customer_client, photo=(io.BytesIO(jpeg), "me.jpg", "image/jpeg"))
+    assert response.status_code == 303, response.get_data(as_text=True)
+    [row] = stored_testimonials(app)
+    key = row["photo_key"]
+    assert key
+    # The author sees their own photo; the public does not while it is not published.
+    photo = customer_client.get(f"/advocacy/photos/{key}")
+    assert photo.status_code == 200
+    assert photo.headers["Content-Type"] == "image/jpeg"
+    assert b"SecretCamera" not in photo.data
+    with Image.open(io.BytesIO(photo.data)) as stored:
+        assert max(stored.size) == 512
+    assert app.test_client().get(f"/advocacy/photos/{key}").status_code == 404
+
+
+def test_a_file_that_lies_about_its_type_is_refused(app, customer_client):
+    html = b"<html><script>alert(1)</script></html>"
+    response = submit_testimonial(customer_client, photo=(io.BytesIO(html), "me.png", "image/png"))
+    assert response.status_code == 400
+    assert "That file is not a photo we can read" in response.get_data(as_text=True)
+    # A real image named as another type is refused too.
+    gif = io.BytesIO()
+    Image.new("RGB", (10, 10)).save(gif, "GIF")
+    response = submit_testimonial(customer_client, photo=(io.BytesIO(gif.getvalue()), "me.png", "image/png"))
+    assert response.status_code == 400
+    assert "it is a GIF image" in response.get_data(as_text=True)
+    assert stored_testimonials(app) == []
+
+
+@pytest.mark.settings(PHOTO_MAX_BYTES=20_000)
+def test_an_oversized_photo_is_refused_with_the_text_kept(app, customer_client):
+    big = png_bytes(size=(600, 600))
+    noise = io.BytesIO()
+    Image.effect_noise((150, 150), 80).convert("RGB").save(noise, "PNG")
+    assert len(noise.getvalue()) > 20_000
+    response = submit_testimonial(
+        customer_client, body="Kept text " * 5, photo=(io.BytesIO(noise.getvalue()), "me.png", "image/png")
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "The photo is larger than 19 KB." in page
+    assert "Kept text Kept text" in page
+    assert stored_testimonials(app) == []
+    assert big  # a small photo of the same kind goes through
+    ok = submit_testimonial(customer_client, photo=(io.BytesIO(png_bytes()), "me.png", "image/png"))
+    assert ok.status_code == 303
+
+
+def test_the_author_edits_until_moderation_and_not_after(app, customer_client):
+    staff = make_customer(app, staff=True)
+    testimonial_id = make_testimonial(app, customer_client.customer)
+    url = f"/advocacy/testimonials/{testimonial_id}/edit"
+    tokens = form_tokens(customer_client, url)
+    response = customer_client.post(
+        url, data={**tokens, "rating": "4", "body": "Changed my mind: still very good, just slower.",
+                   "display_name": "Pat", "role": "", "consent": "publish_named"},
+    )
+    assert response.status_code == 303
+    [row] = stored_testimonials(app)
+    assert row["rating"] == 4 and row["body"].startswith("Changed my mind")
+
+    moderate(app, testimonial_id, "approve", staff)
+    response = customer_client.post(
+        url, data={**tokens, "rating": "1", "body": "Trying to change it after approval!!",
+                   "display_name": "Pat", "role": "", "consent": "publish_named"},
+    )
+    assert response.status_code == 303
+    assert "can no longer be edited" in customer_client.get("/advocacy/testimonials/").get_data(as_text=True)
+    assert stored_testimonials(app)[0]["rating"] == 4
+
+
+def test_editing_someone_elses_testimonial_is_a_404(app, customer_client):
+    other = make_customer(app)
+    testimonial_id = make_testimonial(app, other)
+    assert customer_client.get(f"/advocacy/testimonials/{testimonial_id}/edit").status_code == 404
+    tokens = form_tokens(customer_client, "/advocacy/testimonials/new")
+    response = customer_client.post(
+        f"/advocacy/testimonials/{testimonial_id}/edit",
+        data={**tokens, "rating": "1", "body": "Hijacked testimonial text here.", "display_name": "X",
+              "consent": "publish_named"},
+    )
+    assert response.status_code == 404
+    response = customer_client.post(
+        f"/advocacy/testimonials/{testimonial_id}/withdraw",
+        data={"csrf_token": tokens["csrf_token"], f"withdraw-{testimonial_id}-confirm": "y"},
+    )
+    assert response.status_code == 404
+    assert stored_testimonials(app)[0]["state"] == "pending"
+    assert stored_testimonials(app)[0]["body"] == BODY
+
+
+def test_withdrawing_consent_unpublishes_at_once(app, customer_client):
+    staff = make_customer(app, staff=True)
+    testimonial_id = make_testimonial(app, customer_client.customer, state="featured", staff=staff)
+    assert "Pat Customer" in app.test_client().get("/advocacy/wall").get_data(as_text=True)
+
+    page = customer_client.get("/advocacy/testimonials/").get_data(as_text=True)
+    assert "Published" in page
+    tokens = form_tokens(customer_client, "/advocacy/testimonials/new")
+    response = customer_client.post(
+        f"/advocacy/testimonials/{testimonial_id}/withdraw",
+        data={"csrf_token": tokens["csrf_token"], f"withdraw-{testimonial_id}-confirm": "y"},
+    )
+    assert response.status_code == 303
+    [row] = stored_testimonials(app)
+    assert row["state"] == "withdrawn" and row["consent"] == "do_not_publish"
+    assert row["featured"] is False and row["published_at"] is None
+    assert row["consent_text"] == app.config["ADVOCACY_CONSENT_WITHDRAWN_TEXT"]
+    public = app.test_client()
+    assert "Pat Customer" not in public.get("/advocacy/wall").get_data(as_text=True)
+    assert public.get("/advocacy/api/testimonials").get_json()["items"] == []
+    assert "Consent withdrawn" in customer_client.get("/advocacy/testimonials/").get_data(as_text=True)
+
+
+@pytest.mark.settings(TESTIMONIAL_SUBMIT_LIMIT="2 per minute")
+def test_a_spam_burst_gets_a_clear_429_page(app, customer_client):
+    for _ in range(2):
+        assert submit_testimonial(customer_client).status_code == 303
+    response = submit_testimonial(customer_client)
+    assert response.status_code == 429
+    page = response.get_data(as_text=True)
+    assert "Too many requests" in page
+    assert "Please wait a little and try again." in page
+    assert "Retry-After" in response.headers
+    assert len(stored_testimonials(app)) == 2
+    # Reading pages is not limited, and the host's own pages never are.
+    assert customer_client.get("/advocacy/testimonials/").status_code == 200
+    assert customer_client.get("/").status_code == 200
+
+
+@pytest.mark.settings(TESTIMONIAL_SUBMIT_LIMIT="1 per minute", RATELIMIT_ENABLED=False)
+def test_rate_limits_can_be_turned_off(app, customer_client):
+    for _ in range(3):
+        assert submit_testimonial(customer_client).status_code == 303
+    assert "RATELIMIT_ENABLED" not in app.config  # the host's own limiter switch is left alone
+
+
+def test_a_customer_reviews_a_product_from_the_catalogue(app, customer_client):
+    page = customer_client.get("/advocacy/reviews/new").get_data(as_text=True)
+    assert "Pro plan" in page
+    response = submit_review(customer_client)
+    assert response.status_code == 303
+    [row] = stored_testimonials(app)
+    assert row["kind"] == "review" and row["product_key"] == "pro" and row["title"] == "Does what it says"
+    assert submit_review(customer_client, product="enterprise").status_code == 400
+    assert len(stored_testimonials(app)) == 1
+
+
+@pytest.mark.settings(DEMO_PRODUCTS={})
+def test_without_a_catalogue_reviews_are_off_with_a_clear_page(app, customer_client):
+    response = customer_client.get("/advocacy/reviews/new")
+    assert response.status_code == 404
+    assert "Product reviews are not available" in response.get_data(as_text=True)
+    assert "Review a product" not in customer_client.get("/advocacy/testimonials/").get_data(as_text=True)
+
+
+@pytest.mark.settings(TESTIMONIAL_INCENTIVE="a $10 voucher")
+def test_a_promised_incentive_is_disclosed_and_labels_the_submission(app, customer_client):
+    page = customer_client.get("/advocacy/testimonials/new").get_data(as_text=True)
+    assert "we offer a $10 voucher for writing a testimonial" in page
+    submit_testimonial(customer_client)
+    [row] = stored_testimonials(app)
+    assert row["incentivised"] is True
+    assert "a $10 voucher" in row["incentive_reason"]
