@@ -1,0 +1,194 @@
+"""The public wall, the JSON API, the schema.org JSON-LD and the host's template macro."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from flask import render_template_string
+
+from tests.helpers import make_customer
+from tests.testimonials_support import make_testimonial
+from tests.testimonials_support import moderate
+
+API = "/advocacy/api/testimonials"
+
+
+@pytest.fixture
+def published(app):
+    staff = make_customer(app, staff=True)
+    author = make_customer(app)
+    ids = {
+        "named": make_testimonial(app, author, state="approved", staff=staff, display_name="Nora Named",
+                                  role="CTO, Acme", rating=5),
+        "anonymous": make_testimonial(app, author, state="approved", staff=staff, display_name="Secret Sam",
+                                      role="Hidden Role", consent="publish_anonymous", rating=3),
+        "private": make_testimonial(app, author, state="approved", staff=staff, display_name="Private Pia",
+                                    consent="do_not_publish"),
+        "pending": make_testimonial(app, author, display_name="Pending Pete"),
+        "rejected": make_testimonial(app, author, state="rejected", staff=staff, display_name="Rejected Rob"),
+        "review": make_testimonial(app, author, state="approved", staff=staff, kind="review",
+                                   product_key="pro", title="Great plan", display_name="Rita Review", rating=4),
+        "review2": make_testimonial(app, author, state="approved", staff=staff, kind="review",
+                                    product_key="pro", title="Good plan", display_name="Rick Review", rating=2),
+    }
+    ids["staff"] = staff
+    return ids
+
+
+def test_the_api_lists_only_approved_and_consented_items_with_anonymous_names_hidden(app, published):
+    body = app.test_client().get(API).get_json()
+    names = {item["display_name"] for item in body["items"]}
+    assert names == {"Nora Named", "Anonymous customer", "Rita Review", "Rick Review"}
+    anonymous = next(item for item in body["items"] if item["id"] == published["anonymous"])
+    assert anonymous["role"] is None and anonymous["photo_url"] is None and anonymous["anonymous"] is True
+    assert "Secret Sam" not in json.dumps(body)
+    named = next(item for item in body["items"] if item["id"] == published["named"])
+    assert set(named) >= {"id", "kind", "rating", "body", "title", "display_name", "role", "product",
+                          "labels", "featured", "published_at", "photo_url", "referral_url", "highlight"}
+    assert named["role"] == "CTO, Acme"
+    assert named["labels"] == {"verified_customer": False, "incentivised": False, "incentive_disclosure": None}
+    assert named["referral_url"].startswith("http://shop.test/r/")
+    assert body["total"] == 4
+    assert body["ratings"]["products"] == [{"key": "pro", "name": "Pro plan", "average": 3.0, "count": 2}]
+    assert body["ratings"]["overall"] == {"average": 3.5, "count": 4}
+
+
+def test_the_api_paginates_filters_and_refuses_bad_parameters_as_json(app, published):
+    client = app.test_client()
+    first = client.get(API + "?per_page=3").get_json()
+    second = client.get(API + "?per_page=3&page=2").get_json()
+    assert (first["pages"], len(first["items"]), len(second["items"])) == (2, 3, 1)
+    assert not {i["id"] for i in first["items"]} & {i["id"] for i in second["items"]}
+    assert {i["display_name"] for i in client.get(API + "?product=pro").get_json()["items"]} == {
+        "Rita Review", "Rick Review"}
+    assert [i["rating"] for i in client.get(API + "?rating=3").get_json()["items"]] == [3]
+    assert {i["kind"] for i in client.get(API + "?kind=review").get_json()["items"]} == {"review"}
+    for query in ("?per_page=1000", "?page=0", "?rating=9", "?kind=blog", "?product=nope", "?page=x"):
+        response = client.get(API + query)
+        assert response.status_code == 400, query
+        assert response.get_json()["error"]["code"] == "bad_request"
+
+
+def test_the_api_has_etag_304_and_public_cache_control(app, published):
+    client = app.test_client()
+    response = client.get(API)
+    etag = response.headers["ETag"]
+    assert response.headers["Cache-Control"] == "public, max-age=300"
+    again = client.get(API, headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.data == b""
+    moderate(app, published["named"], "feature", published["staff"])
+    changed = client.get(API, headers={"If-None-Match": etag})
+    assert changed.status_code == 200 and changed.headers["ETag"] != etag
+
+
+@pytest.mark.settings(API_RATE_LIMIT="2 per minute")
+def test_the_api_answers_429_as_json(app):
+    client = app.test_client()
+    assert client.get(API).status_code == 200
+    assert client.get(API).status_code == 200
+    response = client.get(API)
+    assert response.status_code == 429
+    assert response.get_json()["error"] == {
+        "code": "rate_limited",
+        "message": "Too many requests to the testimonials API: slow down and retry later.",
+    }
+
+
+def test_the_wall_filters_paginates_and_shows_ratings_and_labels(app, published):
+    client = app.test_client()
+    page = client.get("/advocacy/wall").get_data(as_text=True)
+    for name in ("Nora Named", "Anonymous customer", "Rita Review"):
+        assert name in page
+    for hidden in ("Secret Sam", "Private Pia", "Pending Pete", "Rejected Rob", "Hidden Role"):
+        assert hidden not in page
+    assert "Pro plan: 3.0 out of 5 (2)" in page
+    filtered = client.get("/advocacy/wall?product=pro&rating=4").get_data(as_text=True)
+    assert "Rita Review" in filtered and "Rick Review" not in filtered and "Nora Named" not in filtered
+    assert client.get("/advocacy/wall?product=bogus&rating=99&page=-3").status_code == 200
+    app.config["ADVOCACY_WALL_PAGE_SIZE"] = 3
+    assert "Page 1 of 2" in client.get("/advocacy/wall").get_data(as_text=True)
+    assert "Page 2 of 2" in client.get("/advocacy/wall?page=2").get_data(as_text=True)
+
+
+def json_ld_of(page: str) -> dict:
+    match = re.search(r'<script type="application/ld\+json">(.*?)</script>', page, re.S)
+    assert match, "no JSON-LD block"
+    return json.loads(match.group(1))
+
+
+def test_the_wall_carries_schema_org_reviews_and_aggregate_ratings(app, published):
+    data = json_ld_of(app.test_client().get("/advocacy/wall").get_data(as_text=True))
+    assert data["@context"] == "https://schema.org"
+    by_type = {node["@type"]: node for node in data["@graph"]}
+    product = by_type["Product"]
+    assert product["name"] == "Pro plan"
+    assert product["aggregateRating"] == {"@type": "AggregateRating", "ratingValue": 3.0, "reviewCount": 2,
+                                          "bestRating": 5, "worstRating": 1}
+    assert {review["author"]["name"] for review in product["review"]} == {"Rita Review", "Rick Review"}
+    organization = by_type["Organization"]
+    assert organization["aggregateRating"]["reviewCount"] == 2
+    assert {r["author"]["name"] for r in organization["review"]} == {"Nora Named", "Anonymous customer"}
+
+
+def test_json_ld_stays_inside_its_script_block(app, published):
+    staff = published["staff"]
+    author = make_customer(app)
+    evil = '</script><script id="pwned">alert(1)</script> & \u2028 done well'
+    make_testimonial(app, author, state="approved", staff=staff, body=evil + " and more words", display_name="E")
+    page = app.test_client().get("/advocacy/wall").get_data(as_text=True)
+    data = json_ld_of(page)
+    bodies = [r["reviewBody"] for node in data["@graph"] for r in node.get("review", [])]
+    assert evil + " and more words" in bodies
+    assert '<script id="pwned">' not in page
+
+
+def test_a_host_page_renders_the_wall_with_the_macro_and_template_global(app, published):
+    with app.test_request_context("/"):
+        html = render_template_string(
+            '{% from "advocacy/testimonials/macros.html" import testimonial_wall %}'
+            '<main>{{ testimonial_wall(advocacy_testimonials(product="pro", limit=1)) }}</main>'
+        )
+    assert html.count("data-testimonial-id=") == 1
+    assert "Rita Review" in html or "Rick Review" in html
+    assert "Nora Named" not in html
+    data = json_ld_of(html)
+    assert data["@graph"][0]["@type"] == "Product"
+    assert data["@graph"][0]["aggregateRating"]["reviewCount"] == 2
+
+
+def test_each_published_testimonial_shows_its_authors_link_with_its_campaign(app, published):
+    from portal.services.links import read_link_token
+
+    page = app.test_client().get("/advocacy/wall").get_data(as_text=True)
+    links = re.findall(r'href="http://shop.test/r/([^"]+)"', page)
+    assert links
+    with app.app_context():
+        campaigns = {read_link_token(token).campaign for token in links}
+    assert f"t{published['named']}" in campaigns
+    assert f"t{published['private']}" not in campaigns
+
+
+def test_photos_of_published_named_testimonials_are_public(app, published):
+    import io
+
+    from tests.helpers import login
+    from tests.testimonials_support import png_bytes
+    from tests.testimonials_support import stored_testimonials
+    from tests.testimonials_support import submit_testimonial
+
+    client = app.test_client()
+    author = make_customer(app)
+    login(client, author)
+    submit_testimonial(client, photo=(io.BytesIO(png_bytes(mode="RGBA", color=(1, 2, 3, 100))), "me.png",
+                                      "image/png"))
+    row = stored_testimonials(app)[-1]
+    moderate(app, row["id"], "approve", published["staff"])
+    items = app.test_client().get(API).get_json()["items"]
+    photo_url = next(item["photo_url"] for item in items if item["id"] == row["id"])
+    assert photo_url == f"http://shop.test/advocacy/photos/{row['photo_key']}"
+    response = app.test_client().get(f"/advocacy/photos/{row['photo_key']}")
+    assert response.status_code == 200 and response.headers["Content-Type"] == "image/png"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert app.test_client().get("/advocacy/photos/../../etc/passwd").status_code == 404
