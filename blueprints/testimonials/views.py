@@ -348,7 +348,7 @@ def wall_data(testimonials, product: str | None = None) -> dict:
         "items": items,
         "ratings": ratings,
         "overall": overall,
-        "json_ld": json_ld(items, ratings),
+        "json_ld": json_ld(items, ratings, product),
     }
 
 
@@ -372,12 +372,13 @@ def _review_ld(item: dict) -> dict:
     return review
 
 
-def json_ld(items: list[dict], ratings) -> dict:
+def json_ld(items: list[dict], ratings, product: str | None = None) -> dict:
     """schema.org ``Organization`` (testimonials) and ``Product`` (reviews) with ``Review`` and
     ``AggregateRating``, as one ``@graph``. Render it with ``|tojson`` inside the script block."""
     graph = []
     testimonials = [item for item in items if item["kind"] == "testimonial"]
-    organization_rating = testimonial_service.overall_rating(kind="testimonial")
+    # A page about one product describes that product only.
+    organization_rating = None if product else testimonial_service.overall_rating(kind="testimonial")
     if testimonials or organization_rating:
         organization = {"@type": "Organization", "name": _business_name()}
         if has_request_context():
