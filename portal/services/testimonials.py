@@ -337,8 +337,9 @@ def moderate(
         if action in ("feature", "unfeature"):
             raise TestimonialError(f"Only approved testimonials can be featured; {testimonial.id} is "
                                    f"{_STATE_WORDS[testimonial.state]}.")
+        done = {"approve": "approved", "reject": "rejected", "unpublish": "unpublished"}[action]
         raise TestimonialError(
-            f"Testimonial {testimonial.id} is {_STATE_WORDS[testimonial.state]}: it cannot be {action}d."
+            f"Testimonial {testimonial.id} is {_STATE_WORDS[testimonial.state]}: it cannot be {done}."
         )
     fields = ("state", "featured", "rejection_reason", "published_at", "verified_customer", "incentivised")
     before = _snapshot(testimonial, *fields)

@@ -1,0 +1,171 @@
+"""Emails through a real local SMTP server (aiosmtpd): thanks, published, failures and retries."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from tests.helpers import login
+from tests.helpers import make_customer
+from tests.testimonials_support import make_testimonial
+from tests.testimonials_support import moderate
+from tests.testimonials_support import start_smtp_sink
+from tests.testimonials_support import stored_testimonials
+from tests.testimonials_support import submit_testimonial
+
+
+@pytest.fixture
+def smtp(app):
+    sink, controller = start_smtp_sink()
+    app.config.update(ADVOCACY_MAIL_SERVER="127.0.0.1", ADVOCACY_MAIL_PORT=sink.port,
+                      ADVOCACY_MAIL_SENDER="shop@shop.test")
+    yield sink
+    controller.stop()
+
+
+def outbox(app):
+    from portal.db import get_session
+    from portal.models import OutboxMessage
+
+    with app.app_context():
+        rows = get_session().scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+        return [{c.name: getattr(row, c.name) for c in OutboxMessage.__table__.columns} for row in rows]
+
+
+def test_a_submission_sends_thanks_and_approval_sends_published(app, smtp):
+    client = app.test_client()
+    author = make_customer(app, email="writer@example.com")
+    login(client, author)
+    assert submit_testimonial(client, body="Lovely <b>service</b> & quick delivery, thank you!").status_code == 303
+    [thanks] = smtp.messages
+    assert thanks["To"] == "writer@example.com" and thanks["From"] == "shop@shop.test"
+    assert thanks["Subject"] == "Thank you for your testimonial"
+    text = thanks.get_body(("plain",)).get_content()
+    html = thanks.get_body(("html",)).get_content()
+    assert "Lovely <b>service</b> & quick delivery" in text  # plain text as written
+    assert "Lovely &lt;b&gt;service&lt;/b&gt; &amp; quick delivery" in html  # escaped in HTML
+    assert "http://shop.test/advocacy/testimonials/" in text
+
+    staff = make_customer(app, staff=True)
+    moderate(app, stored_testimonials(app)[0]["id"], "approve", staff)
+    published = smtp.messages[1]
+    assert published["Subject"] == "Your testimonial is published"
+    body = published.get_body(("plain",)).get_content()
+    assert "http://shop.test/r/" in body
+    assert [row["state"] for row in outbox(app)] == ["sent", "sent"]
+
+
+def test_a_failed_send_never_undoes_the_action_and_is_retried(app, smtp, runner, caplog):
+    author = make_customer(app, email="writer@example.com")
+    staff = make_customer(app, staff=True)
+    testimonial_id = make_testimonial(app, author)
+    assert len(smtp.messages) == 1  # thanks
+    smtp.fail_next = 1
+    with caplog.at_level("WARNING", logger="portal.services.mail"):
+        moderate(app, testimonial_id, "approve", staff)
+    assert stored_testimonials(app)[0]["state"] == "approved"  # the action stands
+    assert "Could not send email" in caplog.text
+    queued = outbox(app)[-1]
+    assert queued["state"] == "queued" and queued["attempts"] == 1 and "451" in queued["last_error"]
+    assert queued["next_attempt_at"] > queued["created_at"] + timedelta(seconds=50)
+
+    # Not due yet: the retry command leaves it.
+    result = runner.invoke(args=["advocacy", "mail", "retry"])
+    assert "Sent 0" in result.output and len(smtp.messages) == 1
+
+    from portal.db import get_session
+    from portal.models import OutboxMessage
+    from portal.models import utcnow
+
+    with app.app_context():
+        message = get_session().get(OutboxMessage, queued["id"])
+        message.next_attempt_at = utcnow() - timedelta(seconds=1)
+        get_session().commit()
+    result = runner.invoke(args=["advocacy", "mail", "retry"])
+    assert result.exit_code == 0, result.output
+    assert "Sent 1, failed 0" in result.output
+    assert smtp.messages[-1]["Subject"] == "Your testimonial is published"
+    assert outbox(app)[-1]["state"] == "sent" and outbox(app)[-1]["attempts"] == 2
+
+
+@pytest.mark.settings(MAIL_MAX_ATTEMPTS=2, MAIL_RETRY_SECONDS=0)
+def test_a_message_that_keeps_failing_is_given_up_and_logged(app, smtp, caplog):
+    from portal.services import mail
+
+    smtp.fail_next = 5
+    make_testimonial(app, make_customer(app))
+    with caplog.at_level("ERROR", logger="portal.services.mail"):
+        mail.send_due(app)
+    [message] = outbox(app)
+    assert message["state"] == "failed" and message["attempts"] == 2
+    assert "Gave up on email" in caplog.text
+
+
+def test_without_a_server_mail_is_kept_in_the_outbox(app, runner):
+    make_testimonial(app, make_customer(app))
+    [message] = outbox(app)
+    assert message["state"] == "queued" and message["attempts"] == 0
+    result = runner.invoke(args=["advocacy", "mail", "retry"])
+    assert "Mail is off" in result.output and "1 message(s) waiting" in result.output
+    assert "queued: 1" in runner.invoke(args=["advocacy", "mail", "status"]).output
+
+
+def test_an_unreachable_server_is_a_logged_retry_not_an_error_page(app):
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    app.config.update(ADVOCACY_MAIL_SERVER="127.0.0.1", ADVOCACY_MAIL_PORT=closed_port,
+                      ADVOCACY_MAIL_TIMEOUT_SECONDS=2)
+    client = app.test_client()
+    login(client, make_customer(app))
+    assert submit_testimonial(client).status_code == 303
+    assert len(stored_testimonials(app)) == 1
+    [message] = outbox(app)
+    assert message["state"] == "queued" and message["attempts"] == 1
+    assert "ConnectionRefusedError" in message["last_error"]
+
+
+def test_login_and_an_overridden_template(app, smtp):
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult
+
+    from tests.testimonials_support import SmtpSink
+
+    sink = SmtpSink()
+    seen = []
+
+    def authenticate(server, session, envelope, mechanism, auth_data):
+        seen.append((auth_data.login, auth_data.password))
+        return AuthResult(success=auth_data.password == b"s3cret")
+
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(sink, hostname="127.0.0.1", port=port, authenticator=authenticate,
+                            auth_require_tls=False)
+    controller.start()
+    try:
+        app.config.update(ADVOCACY_MAIL_PORT=port, ADVOCACY_MAIL_USERNAME="shop",
+                          ADVOCACY_MAIL_PASSWORD="s3cret", ADVOCACY_MAIL_THANKS_SUBJECT="Cheers!")
+        app.jinja_loader.mapping["advocacy/email/thanks.txt"] = "Custom thanks for {{ testimonial.rating }} stars."
+        make_testimonial(app, make_customer(app), rating=4)
+    finally:
+        controller.stop()
+    assert seen == [(b"shop", b"s3cret")]
+    [message] = sink.messages
+    assert message["Subject"] == "Cheers!"
+    assert message.get_body(("plain",)).get_content().strip() == "Custom thanks for 4 stars."
+
+
+def test_tls_and_ssl_together_are_refused_at_start(database_url):
+    from wsgi import create_app
+
+    with pytest.raises(RuntimeError, match="MAIL_USE_TLS"):
+        create_app({"SQLALCHEMY_DATABASE_URI": database_url, "ADVOCACY_MAIL_USE_TLS": True,
+                    "ADVOCACY_MAIL_USE_SSL": True})
