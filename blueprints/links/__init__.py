@@ -3,9 +3,17 @@
 from flask import Blueprint
 
 from blueprints.common import setup_blueprint
+from blueprints.ratelimit import limit_blueprint
 
 bp = Blueprint("advocacy_links", __name__)
 setup_blueprint(bp)
+# A generous per-IP limit: it only blunts click spam (repeat clicks are not counted anyway).
+limit_blueprint(
+    bp,
+    "LINK_FOLLOW_LIMIT",
+    methods=["GET"],
+    message="This link was opened too many times from your network. Please wait a minute and try again.",
+)
 
 from blueprints.links import views  # noqa: E402,F401
 
