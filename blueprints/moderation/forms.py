@@ -17,6 +17,7 @@ from wtforms.validators import Length
 from wtforms.validators import NumberRange
 from wtforms.validators import Optional
 
+from blueprints.testimonials.forms import select_choices
 from portal.models import TESTIMONIAL_STATES
 
 ACTION_LABELS = {
@@ -35,15 +36,15 @@ class QueueFilterForm(FlaskForm):
         csrf = False
 
     state = SelectField(
-        "State", choices=[("", "Any")] + [(s, s.capitalize()) for s in TESTIMONIAL_STATES],
+        "State", choices=select_choices([("", "Any")] + [(s, s.capitalize()) for s in TESTIMONIAL_STATES]),
         default="pending", validators=[Optional()],
     )
     rating = SelectField(
-        "Rating", choices=[("", "Any")] + [(str(n), f"{n} stars") for n in range(5, 0, -1)],
+        "Rating", choices=select_choices([("", "Any")] + [(str(n), f"{n} stars") for n in range(5, 0, -1)]),
         validators=[Optional()],
     )
     kind = SelectField(
-        "Kind", choices=[("", "Any"), ("testimonial", "Testimonials"), ("review", "Reviews")],
+        "Kind", choices=select_choices([("", "Any"), ("testimonial", "Testimonials"), ("review", "Reviews")]),
         validators=[Optional()],
     )
     product = SelectField("Product", validators=[Optional()])
@@ -77,7 +78,7 @@ class BulkForm(FlaskForm):
 
     selected = SelectMultipleField(validators=[DataRequired(message="Select at least one testimonial.")],
                                    validate_choice=False)
-    action = SelectField("With the selected", choices=list(ACTION_LABELS.items()))
+    action = SelectField("With the selected", choices=select_choices(ACTION_LABELS.items()))
     reason = StringField("Reason (needed to reject)", validators=[Optional(), Length(max=1000)])
     back = HiddenField()
     submit = SubmitField("Apply")

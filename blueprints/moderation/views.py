@@ -25,6 +25,7 @@ from blueprints.moderation.forms import ActionForm
 from blueprints.moderation.forms import BulkForm
 from blueprints.moderation.forms import HighlightForm
 from blueprints.moderation.forms import QueueFilterForm
+from blueprints.testimonials.forms import select_choices
 from portal.config import config_value
 from portal.db import get_session
 from portal.models import Testimonial
@@ -61,7 +62,7 @@ def queue():
         args["state"] = "pending"
     filter_form = QueueFilterForm(formdata=args)
     products = testimonial_service.products()
-    filter_form.product.choices = [("", "Any")] + list(products.items())
+    filter_form.product.choices = select_choices([("", "Any")] + list(products.items()))
     if not filter_form.validate():
         # A bad filter (an unknown state, a broken date) shows the queue without it, and says so.
         for field in filter_form:

@@ -21,12 +21,27 @@ from wtforms.validators import Optional
 from wtforms.validators import Regexp
 from wtforms.validators import ValidationError
 
+try:
+    from wtforms import SelectChoice
+except ImportError:  # WTForms before 3.3 takes (value, label) pairs
+    SelectChoice = None
+
 from portal.config import config_value
 from portal.services import photos
 from portal.services import testimonials as testimonial_service
 
 RATING_CHOICES = [(5, "5 stars: excellent"), (4, "4 stars: good"), (3, "3 stars: fine"),
                   (2, "2 stars: poor"), (1, "1 star: bad")]
+
+
+
+def select_choices(pairs) -> list:
+    """WTForms choices from ``(value, label)`` pairs: ``SelectChoice`` objects where WTForms has them
+    (3.3 deprecates tuples), plain pairs on older versions."""
+    if SelectChoice is None:
+        return [(value, label) for value, label in pairs]
+    return [SelectChoice(value, label) for value, label in pairs]
+
 
 #: Name of the honeypot field: hidden from people, and bots fill it in.
 HONEYPOT = "website"
@@ -50,7 +65,7 @@ def _no_control_characters(form, field):
 
 class _BaseForm(FlaskForm):
     rating = RadioField(
-        "Your rating", coerce=int, choices=RATING_CHOICES,
+        "Your rating", coerce=int, choices=select_choices(RATING_CHOICES),
         validators=[InputRequired(message="Choose a rating from 1 to 5 stars.")],
     )
     body = TextAreaField("Your words", filters=[_text], validators=[DataRequired(message="Write a few words."), _no_control_characters])
@@ -64,7 +79,7 @@ class _BaseForm(FlaskForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.consent.choices = testimonial_service.consent_choices()
+        self.consent.choices = select_choices(testimonial_service.consent_choices())
         low, high = config_value("TESTIMONIAL_MIN_LENGTH"), config_value("TESTIMONIAL_MAX_LENGTH")
         self.body.validators = list(self.body.validators) + [
             Length(min=low, max=high, message=f"Write between {low} and {high} characters.")
@@ -116,7 +131,7 @@ class ReviewForm(_BaseForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.product.choices = list(testimonial_service.products().items())
+        self.product.choices = select_choices(testimonial_service.products().items())
         high = config_value("REVIEW_TITLE_MAX_LENGTH")
         self.title.validators = list(self.title.validators) + [Length(max=high)]
         self.title.render_kw = {"maxlength": high}

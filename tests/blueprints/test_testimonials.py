@@ -273,3 +273,26 @@ def test_a_promised_incentive_is_disclosed_and_labels_the_submission(app, custom
     [row] = stored_testimonials(app)
     assert row["incentivised"] is True
     assert "a $10 voucher" in row["incentive_reason"]
+
+
+def test_the_forms_raise_no_wtforms_deprecation_warning(app, customer_client):
+    import warnings
+
+    staff_client = app.test_client()
+    login(staff_client, make_customer(app, staff=True))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for url in ("/advocacy/testimonials/new", "/advocacy/reviews/new", "/advocacy/testimonials/",
+                    "/advocacy/wall"):
+            assert customer_client.get(url).status_code == 200
+        assert submit_testimonial(customer_client).status_code == 303
+        assert submit_review(customer_client).status_code == 303
+        [first, _] = stored_testimonials(app)
+        assert staff_client.get("/advocacy/admin/testimonials/?rating=5&kind=review").status_code == 200
+        assert staff_client.get(f"/advocacy/admin/testimonials/{first['id']}").status_code == 200
+    deprecations = [
+        str(warning.message) for warning in caught
+        if issubclass(warning.category, DeprecationWarning)
+        and ("wtforms" in str(warning.message).lower() or "/wtforms/" in warning.filename)
+    ]
+    assert deprecations == []
