@@ -83,6 +83,56 @@ def test_the_api_has_etag_304_and_public_cache_control(app, published):
     assert changed.status_code == 200 and changed.headers["ETag"] != etag
 
 
+def test_every_api_error_is_json_even_before_a_route_matches(app, published):
+    client = app.test_client()
+    for method in ("post", "put", "patch", "delete"):
+        # The demo host runs CSRFProtect: a write method still gets the API's 405, not a CSRF page.
+        response = getattr(client, method)(API, data={"rating": "5"})
+        assert response.status_code == 405, method
+        assert response.content_type == "application/json"
+        assert response.get_json() == {
+            "error": {"code": "method_not_allowed", "message": "This API is read-only: use GET."}
+        }
+        assert set(response.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS"}
+        assert response.headers["Cache-Control"] == "no-store"
+    for method, url in (("get", "/advocacy/api/nope"), ("get", API + "/1"), ("delete", API + "/1"),
+                        ("get", "/advocacy/api/"), ("post", "/advocacy/api/widget")):
+        response = getattr(client, method)(url)
+        assert response.status_code == 404, url
+        assert response.get_json()["error"]["code"] == "not_found", url
+    options = client.options(API)
+    assert options.status_code == 204
+    assert set(options.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS"}
+    head = client.head(API)
+    assert head.status_code == 200 and head.headers["ETag"] == client.get(API).headers["ETag"]
+    assert client.get(API).status_code == 200  # the real endpoint is untouched
+
+
+def test_the_etag_changes_when_an_item_is_unpublished_or_withdrawn(app, published):
+    from portal.db import get_session
+    from portal.extension import Customer
+    from portal.models import Testimonial
+    from portal.services import testimonials as service
+
+    client = app.test_client()
+    first = client.get(API)
+    etag = first.headers["ETag"]
+    moderate(app, published["review2"], "unpublish", published["staff"])
+    after_unpublish = client.get(API, headers={"If-None-Match": etag})
+    assert after_unpublish.status_code == 200 and after_unpublish.headers["ETag"] != etag
+    assert published["review2"] not in {item["id"] for item in after_unpublish.get_json()["items"]}
+
+    etag = after_unpublish.headers["ETag"]
+    with app.app_context():
+        testimonial = get_session().get(Testimonial, published["anonymous"])
+        service.withdraw(testimonial, Customer(id=testimonial.author_user_id, email=None))
+        get_session().commit()
+    after_withdraw = client.get(API, headers={"If-None-Match": etag})
+    assert after_withdraw.status_code == 200 and after_withdraw.headers["ETag"] != etag
+    assert published["anonymous"] not in {item["id"] for item in after_withdraw.get_json()["items"]}
+    assert after_withdraw.get_json()["total"] == first.get_json()["total"] - 2
+
+
 @pytest.mark.settings(API_RATE_LIMIT="2 per minute")
 def test_the_api_answers_429_as_json(app):
     client = app.test_client()
