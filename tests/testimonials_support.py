@@ -137,6 +137,8 @@ class SmtpSink:
 
     port: int = 0
     messages: list = field(default_factory=list)
+    #: Whether each received message came over TLS (STARTTLS or implicit).
+    over_tls: list = field(default_factory=list)
     fail_next: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -149,11 +151,16 @@ class SmtpSink:
             from email import policy
 
             self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
+            implicit_tls = server.transport.get_extra_info("ssl_object") is not None
+            self.over_tls.append(session.ssl is not None or implicit_tls)
         return "250 OK"
 
 
-def start_smtp_sink():
-    """Start a sink on a free local port; returns ``(sink, controller)``; stop with ``controller.stop()``."""
+def start_smtp_sink(**controller_options):
+    """Start a sink on a free local port; returns ``(sink, controller)``; stop with ``controller.stop()``.
+
+    ``controller_options`` go to aiosmtpd's ``Controller`` (``tls_context``, ``require_starttls``,
+    ``authenticator``...)."""
     import socket
 
     from aiosmtpd.controller import Controller
@@ -162,6 +169,6 @@ def start_smtp_sink():
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     sink = SmtpSink(port=port)
-    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller = Controller(sink, hostname="127.0.0.1", port=port, **controller_options)
     controller.start()
     return sink, controller

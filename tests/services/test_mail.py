@@ -169,3 +169,90 @@ def test_tls_and_ssl_together_are_refused_at_start(database_url):
     with pytest.raises(RuntimeError, match="MAIL_USE_TLS"):
         create_app({"SQLALCHEMY_DATABASE_URI": database_url, "ADVOCACY_MAIL_USE_TLS": True,
                     "ADVOCACY_MAIL_USE_SSL": True})
+
+
+@pytest.fixture
+def tls_ca(tmp_path, monkeypatch):
+    """A throwaway certificate authority (trustme) and a certificate of it for 127.0.0.1.
+
+    The mail service verifies the server with ``ssl.create_default_context()``, which trusts what
+    OpenSSL's default paths hold; ``SSL_CERT_FILE`` points them at this CA only, for this test.
+    """
+    import ssl
+
+    trustme = pytest.importorskip("trustme")
+    ca = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_context)
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    return {"ca_file": str(ca_file), "server_context": server_context, "monkeypatch": monkeypatch}
+
+
+def _tls_sink(tls_ca, authenticated: list):
+    from aiosmtpd.smtp import AuthResult
+
+    def authenticate(server, session, envelope, mechanism, auth_data):
+        authenticated.append((auth_data.login, session.ssl is not None))
+        return AuthResult(success=auth_data.password == b"s3cret")
+
+    # require_starttls: the server refuses MAIL before STARTTLS; auth_require_tls (the default):
+    # no login over a plain connection either.
+    return start_smtp_sink(tls_context=tls_ca["server_context"], require_starttls=True,
+                           authenticator=authenticate)
+
+
+def test_mail_goes_through_starttls_with_the_certificate_verified(app, tls_ca):
+    tls_ca["monkeypatch"].setenv("SSL_CERT_FILE", tls_ca["ca_file"])
+    authenticated = []
+    sink, controller = _tls_sink(tls_ca, authenticated)
+    try:
+        app.config.update(ADVOCACY_MAIL_SERVER="127.0.0.1", ADVOCACY_MAIL_PORT=sink.port,
+                          ADVOCACY_MAIL_USE_TLS=True, ADVOCACY_MAIL_USERNAME="shop",
+                          ADVOCACY_MAIL_PASSWORD="s3cret")
+        make_testimonial(app, make_customer(app, email="writer@example.com"))
+    finally:
+        controller.stop()
+    [message] = sink.messages
+    assert message["To"] == "writer@example.com"
+    assert sink.over_tls == [True]
+    assert authenticated == [(b"shop", True)]  # the password only ever travelled encrypted
+    assert [row["state"] for row in outbox(app)] == ["sent"]
+
+
+def test_a_starttls_server_whose_certificate_is_not_trusted_gets_nothing(app, tls_ca, tmp_path, caplog):
+    import trustme
+
+    # Trust another CA: the server's certificate no longer verifies.
+    other_ca_file = tmp_path / "other-ca.pem"
+    trustme.CA().cert_pem.write_to_path(str(other_ca_file))
+    tls_ca["monkeypatch"].setenv("SSL_CERT_FILE", str(other_ca_file))
+    authenticated = []
+    sink, controller = _tls_sink(tls_ca, authenticated)
+    try:
+        app.config.update(ADVOCACY_MAIL_SERVER="127.0.0.1", ADVOCACY_MAIL_PORT=sink.port,
+                          ADVOCACY_MAIL_USE_TLS=True, ADVOCACY_MAIL_USERNAME="shop",
+                          ADVOCACY_MAIL_PASSWORD="s3cret")
+        with caplog.at_level("WARNING", logger="portal.services.mail"):
+            make_testimonial(app, make_customer(app, email="writer@example.com"))
+    finally:
+        controller.stop()
+    assert sink.messages == [] and authenticated == []  # neither the mail nor the password went out
+    [message] = outbox(app)
+    assert message["state"] == "queued" and message["attempts"] == 1
+    assert "CERTIFICATE_VERIFY_FAILED" in message["last_error"]
+    assert "Could not send email" in caplog.text
+    assert [row["state"] for row in stored_testimonials(app)] == ["pending"]  # the submission stands
+
+
+def test_mail_goes_over_implicit_tls_with_the_certificate_verified(app, tls_ca):
+    tls_ca["monkeypatch"].setenv("SSL_CERT_FILE", tls_ca["ca_file"])
+    sink, controller = start_smtp_sink(ssl_context=tls_ca["server_context"])
+    try:
+        app.config.update(ADVOCACY_MAIL_SERVER="127.0.0.1", ADVOCACY_MAIL_PORT=sink.port,
+                          ADVOCACY_MAIL_USE_SSL=True)
+        make_testimonial(app, make_customer(app, email="writer@example.com"))
+    finally:
+        controller.stop()
+    assert len(sink.messages) == 1 and sink.over_tls == [True]
