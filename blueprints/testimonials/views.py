@@ -254,8 +254,10 @@ def withdraw(testimonial_id: int):
             return render_error(400, CSRF_MESSAGE)
         flash("Tick the box to confirm that you withdraw your consent.", "error")
         return redirect(url_for(".mine"), code=303)
+    photo_key = testimonial.photo_key
     testimonial_service.withdraw(testimonial, g.advocacy_customer)
     get_session().commit()
+    _discard_photo(photo_key)  # consent withdrawn: the photo is deleted, not merely hidden
     flash("Your consent is withdrawn: the testimonial is no longer published, and never will be.", "success")
     return redirect(url_for(".mine"), code=303)
 
@@ -278,10 +280,14 @@ def photo(key: str):
     except KeyError:
         abort(404, "There is no such photo.")
     mimetype = "image/png" if key.endswith(".png") else "image/jpeg"
-    response = send_file(handle, mimetype=mimetype, max_age=3600 if public else 0)
+    response = send_file(handle, mimetype=mimetype, etag=key, max_age=0)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = "default-src 'none'; frame-ancestors 'none'"
-    if not public:
+    if public:
+        # Caches keep it but ask again each time (a cheap 304): once the testimonial is withdrawn
+        # or unpublished, the photo stops being served at once, not an hour later.
+        response.headers["Cache-Control"] = "public, no-cache"
+    else:
         response.headers["Cache-Control"] = "private, no-store"
     return response
 

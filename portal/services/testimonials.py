@@ -242,13 +242,14 @@ def edit_own(testimonial: Testimonial, author, **changes: Any) -> Testimonial:
 
 
 def withdraw(testimonial: Testimonial, author) -> Testimonial:
-    """The author withdraws consent: the testimonial is unpublished at once, for good.
+    """The author withdraws consent: the testimonial is unpublished at once, for good, and its
+    photo is let go (``photo_key`` cleared: the caller deletes the file after the commit).
 
     Withdrawing twice is harmless.
     """
     if testimonial.state == "withdrawn":
         return testimonial
-    before = _snapshot(testimonial, "state", "consent", "featured", "published_at")
+    before = _snapshot(testimonial, "state", "consent", "featured", "published_at", "photo_key")
     was_public = testimonial.is_public
     now = utcnow()
     testimonial.state = "withdrawn"
@@ -259,12 +260,14 @@ def withdraw(testimonial: Testimonial, author) -> Testimonial:
     testimonial.featured = False
     testimonial.published_at = None
     testimonial.rejection_reason = None
+    testimonial.photo_key = None
     testimonial.updated_at = now
     testimonial.version += 1
     get_session().flush()
     audit.record_action(
         author, f"{SUBJECT}.withdraw", SUBJECT, testimonial.id,
-        before=before, after=_snapshot(testimonial, "state", "consent", "featured", "published_at"),
+        before=before,
+        after=_snapshot(testimonial, "state", "consent", "featured", "published_at", "photo_key"),
     )
     if was_public:
         signals.send_after_commit(testimonial_unpublished, testimonial=testimonial)
@@ -594,9 +597,14 @@ def overall_rating(product: str | None = None, kind: str | None = None) -> Ratin
 
 def referral_token(testimonial: Testimonial, advocates: dict[str, Advocate] | None = None) -> str | None:
     """The signed token of the author's referral link with campaign ``t<id>``, without writing
-    anything (``None`` if the author is not an advocate yet)."""
-    advocate = (advocates or {}).get(testimonial.author_user_id)
-    if advocate is None:
+    anything (``None`` if the author is not an advocate yet).
+
+    :param advocates: the authors' advocates as :func:`advocates_of` loads them; when given, an
+        author missing from it has no advocate and nothing more is queried (no query per item).
+    """
+    if advocates is not None:
+        advocate = advocates.get(testimonial.author_user_id)
+    else:
         advocate = referral_service.get_advocate(testimonial.author_user_id)
     if advocate is None:
         return None
@@ -623,7 +631,10 @@ def public_item(testimonial: Testimonial, advocates: dict[str, Advocate] | None 
     from portal.services import photos
 
     anonymous = testimonial.is_anonymous
-    token = referral_token(testimonial, advocates)
+    # A referral link carries its advocate's code, readable in the token and the same on the
+    # author's named testimonials and on every link they share: it would tell who wrote an
+    # anonymous testimonial. Anonymous ones go without it (staff still see it in moderation).
+    token = None if anonymous else referral_token(testimonial, advocates)
     highlight = None
     if testimonial.highlight is not None:
         highlight = {

@@ -242,3 +242,104 @@ def test_photos_of_published_named_testimonials_are_public(app, published):
     assert response.status_code == 200 and response.headers["Content-Type"] == "image/png"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert app.test_client().get("/advocacy/photos/../../etc/passwd").status_code == 404
+
+
+def _with_photo(app, author, **overrides) -> dict:
+    import io
+
+    from tests.helpers import login
+    from tests.testimonials_support import png_bytes
+    from tests.testimonials_support import stored_testimonials
+    from tests.testimonials_support import submit_testimonial
+
+    client = app.test_client()
+    login(client, author)
+    response = submit_testimonial(client, photo=(io.BytesIO(png_bytes()), "me.png", "image/png"), **overrides)
+    assert response.status_code == 303
+    row = stored_testimonials(app)[-1]
+    assert row["photo_key"]
+    client.author = author
+    return {"row": row, "client": client}
+
+
+def test_an_anonymous_testimonial_never_shows_who_wrote_it(app, published):
+    from portal.services.links import read_link_token
+
+    author = make_customer(app, email="sam.secret@example.com", name="Secret Sam")
+    named = _with_photo(app, author, display_name="Secret Sam", role="CEO, Sam's Shop",
+                        body="Named words about the shop, all of them true and kind.")
+    anonymous = _with_photo(app, author, display_name="Secret Sam", role="CEO, Sam's Shop",
+                            consent="publish_anonymous",
+                            body="Anonymous words about the shop, just as true and kind.")
+    for testimonial in (named, anonymous):
+        moderate(app, testimonial["row"]["id"], "approve", published["staff"])
+    anonymous_id, photo_key = anonymous["row"]["id"], anonymous["row"]["photo_key"]
+    public = app.test_client()
+
+    [item] = [i for i in public.get(API).get_json()["items"] if i["id"] == anonymous_id]
+    assert item["display_name"] == "Anonymous customer" and item["anonymous"] is True
+    assert item["role"] is None and item["photo_url"] is None
+    # The referral link would carry the same advocate code as the named testimonial's link.
+    assert item["referral_url"] is None
+    assert "Secret Sam" not in json.dumps(item) and "Sam's Shop" not in json.dumps(item)
+
+    wall = public.get("/advocacy/wall").get_data(as_text=True)
+    card = re.search(rf'<article[^>]*data-testimonial-id="{anonymous_id}".*?</article>', wall, re.S).group(0)
+    assert "Anonymous customer" in card
+    for leak in ("Secret Sam", "Sam&#39;s Shop", photo_key, "/r/", "sam.secret"):
+        assert leak not in card, leak
+    with app.app_context():
+        named_link_campaigns = {read_link_token(t).campaign for t in re.findall(r'/r/([^"]+)"', wall)}
+    assert f"t{named['row']['id']}" in named_link_campaigns
+    assert f"t{anonymous_id}" not in named_link_campaigns
+
+    reviews = [r for node in json_ld_of(wall)["@graph"] for r in node.get("review", [])]
+    anonymous_ld = [r for r in reviews if r["reviewBody"].startswith("Anonymous words")]
+    assert [r["author"]["name"] for r in anonymous_ld] == ["Anonymous customer"]
+    assert "Secret Sam" not in json.dumps(anonymous_ld)
+
+    with app.test_request_context("/"):
+        html = render_template_string(
+            '{% from "advocacy/testimonials/macros.html" import testimonial_wall %}'
+            '{{ testimonial_wall(advocacy_testimonials(kind="testimonial", limit=50)) }}'
+        )
+    macro_card = re.search(rf'<article[^>]*data-testimonial-id="{anonymous_id}".*?</article>', html, re.S).group(0)
+    assert "Secret Sam" not in macro_card and photo_key not in macro_card and "/r/" not in macro_card
+
+    # The photo itself is not public; its author and staff may still look at it.
+    assert public.get(f"/advocacy/photos/{photo_key}").status_code == 404
+    assert anonymous["client"].get(f"/advocacy/photos/{photo_key}").status_code == 200
+
+
+def test_a_withdrawn_testimonials_photo_is_no_longer_served_and_is_deleted(app, published):
+    from portal.services import photos
+    from tests.testimonials_support import form_tokens
+    from tests.testimonials_support import stored_testimonials
+
+    author = make_customer(app)
+    mine = _with_photo(app, author)
+    testimonial_id, key = mine["row"]["id"], mine["row"]["photo_key"]
+    moderate(app, testimonial_id, "approve", published["staff"])
+    public = app.test_client()
+    shown = public.get(f"/advocacy/photos/{key}")
+    assert shown.status_code == 200
+    # Caches must ask again each time, so a withdrawal takes the photo down at once everywhere.
+    assert shown.headers["Cache-Control"] == "public, no-cache"
+    revalidated = public.get(f"/advocacy/photos/{key}", headers={"If-None-Match": shown.headers["ETag"]})
+    assert revalidated.status_code == 304
+
+    tokens = form_tokens(mine["client"], "/advocacy/testimonials/new")
+    response = mine["client"].post(
+        f"/advocacy/testimonials/{testimonial_id}/withdraw",
+        data={"csrf_token": tokens["csrf_token"], f"withdraw-{testimonial_id}-confirm": "y"},
+    )
+    assert response.status_code == 303
+    row = next(r for r in stored_testimonials(app) if r["id"] == testimonial_id)
+    assert row["state"] == "withdrawn" and row["photo_key"] is None
+    for client in (public, mine["client"]):
+        assert client.get(f"/advocacy/photos/{key}").status_code == 404
+        assert client.get(f"/advocacy/photos/{key}", headers={"If-None-Match": shown.headers["ETag"]}
+                          ).status_code == 404
+    with app.app_context():
+        with pytest.raises(KeyError):
+            photos.get_storage().open(key)
