@@ -364,9 +364,10 @@ def _business_name() -> str:
     return request.host if has_request_context() else "This business"
 
 
-def _review_ld(item: dict) -> dict:
+def _review_ld(item: dict, item_reviewed: dict) -> dict:
     review = {
         "@type": "Review",
+        "itemReviewed": item_reviewed,
         "reviewRating": {"@type": "Rating", "ratingValue": item["rating"], "bestRating": 5, "worstRating": 1},
         "author": {"@type": "Person", "name": item["display_name"]},
         "reviewBody": item["body"],
@@ -386,13 +387,15 @@ def json_ld(items: list[dict], ratings, product: str | None = None) -> dict:
     # A page about one product describes that product only.
     organization_rating = None if product else testimonial_service.overall_rating(kind="testimonial")
     if testimonials or organization_rating:
-        organization = {"@type": "Organization", "name": _business_name()}
+        organization = {"@type": "Organization", "@id": "#organization", "name": _business_name()}
         if has_request_context():
+            organization["@id"] = request.host_url + "#organization"
             organization["url"] = request.host_url
         if organization_rating:
             organization["aggregateRating"] = _aggregate(organization_rating.average, organization_rating.count)
         if testimonials:
-            organization["review"] = [_review_ld(item) for item in testimonials]
+            reviewed = {"@type": "Organization", "@id": organization["@id"], "name": organization["name"]}
+            organization["review"] = [_review_ld(item, reviewed) for item in testimonials]
         graph.append(organization)
     for rating in ratings:
         product_reviews = [
@@ -400,12 +403,14 @@ def json_ld(items: list[dict], ratings, product: str | None = None) -> dict:
         ]
         entry = {
             "@type": "Product",
+            "@id": f"#product-{rating.product}",
             "name": rating.name,
             "sku": rating.product,
             "aggregateRating": _aggregate(rating.average, rating.count),
         }
         if product_reviews:
-            entry["review"] = [_review_ld(item) for item in product_reviews]
+            reviewed = {"@type": "Product", "@id": entry["@id"], "name": rating.name}
+            entry["review"] = [_review_ld(item, reviewed) for item in product_reviews]
         graph.append(entry)
     return {"@context": "https://schema.org", "@graph": graph}
 

@@ -180,6 +180,20 @@ def test_the_wall_carries_schema_org_reviews_and_aggregate_ratings(app, publishe
     organization = by_type["Organization"]
     assert organization["aggregateRating"]["reviewCount"] == 2
     assert {r["author"]["name"] for r in organization["review"]} == {"Nora Named", "Anonymous customer"}
+    # Every Review names what it reviews, its author and its rating, as schema.org asks.
+    for node in (organization, product):
+        for review in node["review"]:
+            assert review["@type"] == "Review"
+            assert review["itemReviewed"] == {"@type": node["@type"], "@id": node["@id"], "name": node["name"]}
+            assert review["author"]["@type"] == "Person" and review["author"]["name"]
+            assert review["reviewRating"]["@type"] == "Rating"
+            assert 1 <= review["reviewRating"]["ratingValue"] <= 5 == review["reviewRating"]["bestRating"]
+            assert review["reviewBody"]
+        aggregate = node["aggregateRating"]
+        assert aggregate["@type"] == "AggregateRating" and aggregate["bestRating"] == 5
+        assert aggregate["reviewCount"] >= 1 and 1 <= aggregate["ratingValue"] <= 5
+    assert organization["@id"] == "http://shop.test/#organization"
+    assert product["@id"] != organization["@id"]
 
 
 def test_json_ld_stays_inside_its_script_block(app, published):
@@ -343,3 +357,58 @@ def test_a_withdrawn_testimonials_photo_is_no_longer_served_and_is_deleted(app, 
     with app.app_context():
         with pytest.raises(KeyError):
             photos.get_storage().open(key)
+
+
+@pytest.mark.settings(WALL_PAGE_SIZE=20, API_PAGE_SIZE=20)
+def test_the_wall_and_the_api_run_as_many_queries_for_20_items_as_for_2(app):
+    from sqlalchemy import event
+
+    from portal.db import get_engine
+
+    staff = make_customer(app, staff=True)
+    for n in range(22):
+        # Each by its own author (so each has its own advocate and referral link), some anonymous,
+        # some product reviews, some with a highlight.
+        make_testimonial(
+            app, make_customer(app), state="featured" if n % 5 == 0 else "approved", staff=staff,
+            display_name=f"Author {n}", consent="publish_anonymous" if n % 4 == 0 else "publish_named",
+            **({"kind": "review", "product_key": "pro", "title": f"Review {n}"} if n % 3 == 0 else {}),
+        )
+
+    def statements(url: str) -> int:
+        executed = []
+        with app.app_context():
+            engine = get_engine()
+
+        def count(conn, cursor, statement, *args):
+            executed.append(statement)
+
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            response = app.test_client().get(url)
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        assert response.status_code == 200, url
+        return len(executed)
+
+    # The first request of an app warms things up (the rate limiter, lazy loads): not counted.
+    app.test_client().get("/advocacy/wall")
+    for small, large in (("/advocacy/wall?page=2", "/advocacy/wall"),
+                         (API + "?per_page=2", API + "?per_page=20"),
+                         (API + "?per_page=2&product=pro", API + "?per_page=20&product=pro")):
+        assert statements(small) == statements(large), (small, large)
+    assert statements("/advocacy/wall") <= 10
+    assert statements(API + "?per_page=20") <= 10
+    with app.test_request_context("/"):
+        engine = get_engine()
+        executed = []
+        listener = lambda *args: executed.append(args[2])  # noqa: E731
+        event.listen(engine, "before_cursor_execute", listener)
+        try:
+            render_template_string(
+                '{% from "advocacy/testimonials/macros.html" import testimonial_wall %}'
+                '{{ testimonial_wall(advocacy_testimonials(limit=20)) }}'
+            )
+        finally:
+            event.remove(engine, "before_cursor_execute", listener)
+    assert len(executed) <= 10
