@@ -203,3 +203,76 @@ def test_the_cli_lists_moderates_and_counts(app, runner):
     assert result.exit_code == 0, result.output
     assert "approved:    1" in runner.invoke(args=["advocacy", "testimonials", "stats"]).output
     assert isinstance(Customer(id="1", email=None), Customer)
+
+
+#: Every (state, action) pair and what must follow: the new state and whether it is featured, or
+#: ``None`` when the action is refused. Written out, not derived from the service's own table.
+TRANSITIONS = {
+    "pending": {"approve": ("approved", False), "reject": ("rejected", False), "unpublish": None,
+                "feature": None, "unfeature": None, "withdraw": ("withdrawn", False)},
+    "approved": {"approve": None, "reject": None, "unpublish": ("unpublished", False),
+                 "feature": ("approved", True), "unfeature": ("approved", False),
+                 "withdraw": ("withdrawn", False)},
+    "featured": {"approve": None, "reject": None, "unpublish": ("unpublished", False),
+                 "feature": ("approved", True), "unfeature": ("approved", False),
+                 "withdraw": ("withdrawn", False)},
+    "rejected": {"approve": ("approved", False), "reject": None, "unpublish": None, "feature": None,
+                 "unfeature": None, "withdraw": ("withdrawn", False)},
+    "unpublished": {"approve": ("approved", False), "reject": ("rejected", False), "unpublish": None,
+                    "feature": None, "unfeature": None, "withdraw": ("withdrawn", False)},
+    "withdrawn": {"approve": None, "reject": None, "unpublish": None, "feature": None, "unfeature": None,
+                  "withdraw": ("withdrawn", False)},
+}
+
+
+@pytest.mark.parametrize("start", list(TRANSITIONS))
+def test_every_state_transition(app, start):
+    from portal.db import get_session
+    from portal.models import Testimonial
+    from portal.services import audit
+
+    s = service()
+    staff = make_customer(app, staff=True)
+    author = make_customer(app)
+    for action, expected in TRANSITIONS[start].items():
+        testimonial_id = make_testimonial(app, author, state="approved" if start == "withdrawn" else start,
+                                          staff=staff)
+        if start == "withdrawn":
+            with app.app_context():
+                s.withdraw(get_session().get(Testimonial, testimonial_id), Customer(id=str(author.id), email=None))
+                get_session().commit()
+        before = next(row for row in stored_testimonials(app) if row["id"] == testimonial_id)
+        with app.app_context():
+            entries_before = len(audit.history("testimonial", testimonial_id))
+            testimonial = get_session().get(Testimonial, testimonial_id)
+            try:
+                if action == "withdraw":
+                    s.withdraw(testimonial, Customer(id=str(author.id), email=None))
+                else:
+                    s.moderate(testimonial_id, action, staff_customer(staff), reason="Off topic",
+                               expected_version=testimonial.version)
+                get_session().commit()
+                refused = None
+            except s.TestimonialError as error:
+                get_session().rollback()
+                refused = str(error)
+            entries_after = len(audit.history("testimonial", testimonial_id))
+        after = next(row for row in stored_testimonials(app) if row["id"] == testimonial_id)
+        where = f"{start} --{action}-->"
+        if expected is None:
+            assert refused, f"{where} should be refused"
+            assert str(testimonial_id) in refused, f"{where}: the message names the testimonial: {refused}"
+            assert after == before, f"{where} changed the testimonial although refused"
+            assert entries_after == entries_before, f"{where} was audited although refused"
+            continue
+        assert refused is None, f"{where} refused: {refused}"
+        assert (after["state"], after["featured"]) == expected, where
+        published = after["state"] == "approved"
+        assert (after["published_at"] is not None) == published, where
+        if start == "withdrawn":  # withdrawing again is harmless: nothing changes, nothing is logged
+            assert after == before and entries_after == entries_before, where
+        else:
+            assert after["version"] == before["version"] + 1, where
+            assert entries_after == entries_before + 1, where
+        if after["state"] == "withdrawn":
+            assert after["consent"] == "do_not_publish", where
