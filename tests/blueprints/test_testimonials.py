@@ -296,3 +296,72 @@ def test_the_forms_raise_no_wtforms_deprecation_warning(app, customer_client):
         and ("wtforms" in str(warning.message).lower() or "/wtforms/" in warning.filename)
     ]
     assert deprecations == []
+
+
+def _structure(page: str) -> dict:
+    """Ids, label targets, aria-describedby references, fieldsets and summary links of a page."""
+    from html.parser import HTMLParser
+
+    found = {"ids": [], "labels": set(), "described": [], "controls": [], "links": [], "fieldsets": []}
+
+    class Parser(HTMLParser):
+        fieldset = None
+
+        def handle_starttag(self, tag, attrs):
+            attrs = dict(attrs)
+            if "id" in attrs:
+                found["ids"].append(attrs["id"])
+            if tag == "label" and "for" in attrs:
+                found["labels"].add(attrs["for"])
+            if "aria-describedby" in attrs:
+                found["described"] += attrs["aria-describedby"].split()
+            if tag == "fieldset":
+                self.fieldset = {"legend": False, "radios": [], "described": attrs.get("aria-describedby")}
+                found["fieldsets"].append(self.fieldset)
+            if tag == "legend" and self.fieldset is not None:
+                self.fieldset["legend"] = True
+            if tag in ("input", "textarea", "select") and attrs.get("type") not in ("hidden", "submit"):
+                found["controls"].append(attrs.get("id"))
+                if attrs.get("type") == "radio" and self.fieldset is not None:
+                    self.fieldset["radios"].append((attrs["name"], attrs.get("aria-invalid")))
+            if tag == "a" and attrs.get("href", "").startswith("#"):
+                found["links"].append(attrs["href"][1:])
+
+        def handle_endtag(self, tag):
+            if tag == "fieldset":
+                self.fieldset = None
+
+    Parser().feed(page)
+    return found
+
+
+@pytest.mark.parametrize("url", ["/advocacy/testimonials/new", "/advocacy/reviews/new"])
+def test_the_forms_are_accessible_with_their_errors(app, customer_client, url):
+    tokens = form_tokens(customer_client, url)
+    response = customer_client.post(url, data={**tokens, "body": "", "display_name": "", "website": ""})
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    found = _structure(page)
+    assert len(found["ids"]) == len(set(found["ids"])), "duplicate ids"
+    assert set(found["described"]) <= set(found["ids"]), "aria-describedby names a missing element"
+    # Every field a person fills in has a label (the honeypot's is there too, hidden with it).
+    assert all(control and control in found["labels"] for control in found["controls"]), found["controls"]
+    # The rating and the consent are radio groups, each in a fieldset with a legend, tied to its error.
+    groups = {radios[0][0]: group for group in found["fieldsets"] if (radios := group["radios"])}
+    assert set(groups) == {"rating", "consent"}
+    for name, group in groups.items():
+        assert group["legend"] and group["described"] == f"{name}-error"
+        assert all(invalid == "true" for _, invalid in group["radios"])
+    # The summary at the top links to each field in error.
+    assert {"rating-0", "body", "display_name", "consent-0"} <= set(found["links"])
+    assert set(found["links"]) <= set(found["ids"])
+    assert 'aria-describedby="body-hint body-error"' in page and 'aria-invalid="true"' in page
+
+
+def test_each_withdraw_button_says_which_testimonial_it_withdraws(app, customer_client):
+    first = make_testimonial(app, customer_client.customer)
+    second = make_testimonial(app, customer_client.customer)
+    page = customer_client.get("/advocacy/testimonials/").get_data(as_text=True)
+    for testimonial_id in (first, second):
+        assert (f'Withdraw my consent<span class="advocacy-visually-hidden"> for testimonial {testimonial_id}'
+                f'</span></button>') in page
