@@ -83,6 +83,13 @@ DEFAULTS: dict[str, Any] = {
     "ERROR_TEMPLATE": "advocacy/errors/error.html",
     #: Base template every plugin page extends. Point it at your own layout to restyle everything.
     "BASE_TEMPLATE": "advocacy/base.html",
+    # -- Staff pages ----------------------------------------------------------------------------------
+    #: Template of the staff overview (funnel and revenue over a chosen period).
+    "ADMIN_OVERVIEW_TEMPLATE": "advocacy/admin/overview.html",
+    #: Template of the staff list of advocates.
+    "ADMIN_ADVOCATES_TEMPLATE": "advocacy/admin/advocates.html",
+    #: Template of the staff page of one advocate.
+    "ADMIN_ADVOCATE_TEMPLATE": "advocacy/admin/advocate.html",
 }
 
 ATTRIBUTION_MODELS = ("last_click", "first_click")

@@ -207,12 +207,14 @@ class AdvocacyPortal:
 
 def _blueprints(prefix: str) -> list:
     """Every blueprint the plugin registers, with its URL prefix (``None``: at the site's root)."""
+    from blueprints.admin import bp as admin_bp
     from blueprints.links import bp as links_bp
     from blueprints.referrals import bp as referrals_bp
 
     return [
         (links_bp, None),
         (referrals_bp, prefix),
+        (admin_bp, f"{prefix.rstrip('/')}/admin"),
     ]
 
 
