@@ -339,6 +339,16 @@ def _invoice(event: dict, obj: dict) -> PaymentFacts | str:
     )
 
 
+def _invoice_payment(event: dict, obj: dict) -> PaymentFacts | str:
+    # The current API links an invoice to its PaymentIntent only here; refunds and disputes name the
+    # PaymentIntent, so this fact ties them to the invoice's conversion.
+    invoice = _id(obj.get("invoice"))
+    payment_intent = _id(_dig(obj, "payment", "payment_intent"))
+    if not invoice or not payment_intent:
+        return "no_payment"
+    return PaymentFacts(payment_intent_id=payment_intent, invoice_id=invoice, kind="invoice")
+
+
 def _charge_refunded(event: dict, obj: dict) -> PaymentFacts | str:
     refunded = _amount(obj.get("amount_refunded"))
     if refunded is None or refunded < 0:
@@ -376,13 +386,15 @@ EVENT_HANDLERS: dict[str, Callable[[dict, dict], PaymentFacts | str]] = {
     "checkout.session.completed": _checkout_session,
     "checkout.session.async_payment_succeeded": _checkout_session,
     "invoice.paid": _invoice,
+    "invoice_payment.paid": _invoice_payment,
     "charge.refunded": _charge_refunded,
     "charge.dispute.created": _dispute("open"),
     "charge.dispute.closed": _dispute(None),
 }
 
 
-def _find_conversion(facts: PaymentFacts) -> int | None:
+def _matching_conversions(facts: PaymentFacts) -> list[int]:
+    """Ids of every conversion that one of the event's Stripe ids names (normally one or none)."""
     conditions = []
     for column, value in (
         (Conversion.payment_key, facts.payment_key),
@@ -393,9 +405,36 @@ def _find_conversion(facts: PaymentFacts) -> int | None:
     ):
         if value:
             conditions.append(column == value)
-    return get_session().scalar(
-        select(Conversion.id).where(or_(*conditions)).order_by(Conversion.id).limit(1)
+    return list(
+        get_session().scalars(select(Conversion.id).where(or_(*conditions)).order_by(Conversion.id))
     )
+
+
+_ID_COLUMNS = ("payment_intent_id", "charge_id", "invoice_id", "checkout_session_id", "subscription_id",
+               "stripe_customer_id")
+
+
+def _merge(survivor: Conversion, other: Conversion) -> None:
+    """Fold an unpaid conversion, created by an event that did not yet know the payment's other ids
+    (a refund seen before the invoice's payment was linked), into the paid one. An unpaid conversion
+    has no reward and no ledger entries, so only its facts move."""
+    session = get_session()
+    for name in _ID_COLUMNS + ("customer_user_id",):
+        if getattr(survivor, name) is None and getattr(other, name) is not None:
+            setattr(survivor, name, getattr(other, name))
+    survivor.refunded_minor = max(survivor.refunded_minor, other.refunded_minor)
+    if _DISPUTE_RANK[other.dispute_status] > _DISPUTE_RANK[survivor.dispute_status]:
+        survivor.dispute_status, survivor.dispute_id = other.dispute_status, other.dispute_id
+    if survivor.referral_id is None and other.referral_id is not None:
+        survivor.referral_id, survivor.advocate_id = other.referral_id, other.advocate_id
+        survivor.campaign = other.campaign
+    session.execute(
+        StripeEvent.__table__.update()
+        .where(StripeEvent.__table__.c.conversion_id == other.id)
+        .values(conversion_id=survivor.id)
+    )
+    session.delete(other)
+    session.flush()
 
 
 def _attribution(facts: PaymentFacts) -> tuple[str | None, Referral | None]:
@@ -421,10 +460,10 @@ def record_facts(facts: PaymentFacts) -> tuple[Conversion, bool]:
         # Lock the referral before the conversion, as reconcile() does, so two payments of one
         # referral queue up instead of deadlocking.
         session.scalar(select(Referral.id).where(Referral.id == referral.id).with_for_update())
-    conversion_id = _find_conversion(facts)
-    if conversion_id is None:
+    matches = _matching_conversions(facts)
+    if not matches:
         now = utcnow()
-        conversion_id = insert_or_ignore(
+        insert_or_ignore(
             Conversion,
             {
                 "payment_key": facts.payment_key,
@@ -434,16 +473,31 @@ def record_facts(facts: PaymentFacts) -> tuple[Conversion, bool]:
                 "updated_at": now,
             },
             ["payment_key"],
-        ) or session.scalar(select(Conversion.id).where(Conversion.payment_key == facts.payment_key))
-    conversion = session.scalar(
-        select(Conversion)
-        .where(Conversion.id == conversion_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
+        )
+        matches = _matching_conversions(facts)
+    rows = list(
+        session.scalars(
+            select(Conversion)
+            .where(Conversion.id.in_(matches))
+            .order_by(Conversion.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
     )
+    # Normally one row. Two when this event is the first to tie together ids seen apart (a refund of
+    # an invoice's payment intent before invoice_payment.paid linked them): keep the paid one.
+    rows.sort(key=lambda row: (row.paid_at is None, row.id))
+    conversion = rows[0]
+    for other in rows[1:]:
+        if other.paid_at is None:
+            _merge(conversion, other)
+        else:
+            log.warning(
+                "Stripe ids of event facts %s name two paid conversions (%s, %s); kept apart",
+                facts.payment_key, conversion.id, other.id,
+            )
     was_paid = conversion.paid_at is not None
-    for name in ("payment_intent_id", "charge_id", "invoice_id", "checkout_session_id",
-                 "subscription_id", "stripe_customer_id"):
+    for name in _ID_COLUMNS:
         value = getattr(facts, name)
         if value and getattr(conversion, name) is None:
             setattr(conversion, name, value)
@@ -586,7 +640,9 @@ def verify_webhook(payload: bytes, signature: str | None) -> dict:
             stripe.Webhook.construct_event(payload, signature, secret, tolerance=tolerance)
         except stripe.SignatureVerificationError:
             continue
-        except ValueError:  # the signature matched, but the body is not JSON (or not UTF-8)
+        except (ValueError, TypeError, AttributeError, KeyError):
+            # The signature matched (or the body could not even be decoded to check it), but the body
+            # is not a JSON event.
             raise WebhookError("malformed_payload", "The body is not a JSON event.") from None
         verified = True
         break
