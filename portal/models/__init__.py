@@ -8,6 +8,20 @@ from portal.models.referrals import REFERRAL_STATES
 from portal.models.referrals import Advocate
 from portal.models.referrals import Referral
 from portal.models.referrals import ReferralClick
+from portal.models.ledger import ADVOCATE_ACCOUNT_KINDS
+from portal.models.ledger import PROGRAM_ACCOUNT_KINDS
+from portal.models.ledger import REDEMPTION_STATES
+from portal.models.ledger import REWARD_STATES
+from portal.models.ledger import FriendPromotionCode
+from portal.models.ledger import LedgerAccount
+from portal.models.ledger import LedgerEntry
+from portal.models.ledger import LedgerTransaction
+from portal.models.ledger import Redemption
+from portal.models.ledger import Reward
+from portal.models.payments import DISPUTE_STATES
+from portal.models.payments import Conversion
+from portal.models.payments import StripeCustomer
+from portal.models.payments import StripeEvent
 
 __all__ = [
     "Advocate",
@@ -18,4 +32,19 @@ __all__ = [
     "Referral",
     "ReferralClick",
     "utcnow",
+    # rewards ledger and Stripe
+    "ADVOCATE_ACCOUNT_KINDS",
+    "Conversion",
+    "DISPUTE_STATES",
+    "FriendPromotionCode",
+    "LedgerAccount",
+    "LedgerEntry",
+    "LedgerTransaction",
+    "PROGRAM_ACCOUNT_KINDS",
+    "REDEMPTION_STATES",
+    "REWARD_STATES",
+    "Redemption",
+    "Reward",
+    "StripeCustomer",
+    "StripeEvent",
 ]
