@@ -90,6 +90,15 @@ DEFAULTS: dict[str, Any] = {
     "ADMIN_ADVOCATES_TEMPLATE": "advocacy/admin/advocates.html",
     #: Template of the staff page of one advocate.
     "ADMIN_ADVOCATE_TEMPLATE": "advocacy/admin/advocate.html",
+    #: Template of the staff list of payments (conversions).
+    "ADMIN_CONVERSIONS_TEMPLATE": "advocacy/admin/conversions.html",
+    #: Template of the staff page of reward cost by state and the audit log of adjustments.
+    "ADMIN_REWARDS_TEMPLATE": "advocacy/admin/rewards.html",
+    # -- Customer rewards pages -----------------------------------------------------------------------
+    #: Template of the customer's rewards page (balances and history).
+    "REWARDS_PAGE_TEMPLATE": "advocacy/rewards/ledger.html",
+    #: Template of the confirmation step before a redemption.
+    "REDEEM_TEMPLATE": "advocacy/rewards/redeem.html",
     # -- Rewards ledger and Stripe ----------------------------------------------------------------
     #: Stripe secret API key (``sk_live_...`` / ``sk_test_...``) for the calls the plugin makes: creating
     #: customers, promotion codes and customer balance credits. ``None``: those calls fail clearly.

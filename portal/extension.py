@@ -242,12 +242,14 @@ def _blueprints(prefix: str) -> list:
     from blueprints.admin import bp as admin_bp
     from blueprints.links import bp as links_bp
     from blueprints.referrals import bp as referrals_bp
+    from blueprints.rewards import bp as rewards_bp
     from blueprints.webhooks import bp as webhooks_bp
 
     return [
         (links_bp, None),
         (referrals_bp, prefix),
         (admin_bp, f"{prefix.rstrip('/')}/admin"),
+        (rewards_bp, f"{prefix.rstrip('/')}/rewards"),
         (webhooks_bp, prefix),
     ]
 
