@@ -94,6 +94,8 @@ DEFAULTS: dict[str, Any] = {
     "ADMIN_CONVERSIONS_TEMPLATE": "advocacy/admin/conversions.html",
     #: Template of the staff page of reward cost by state and the audit log of adjustments.
     "ADMIN_REWARDS_TEMPLATE": "advocacy/admin/rewards.html",
+    #: Template of the staff audit log.
+    "ADMIN_AUDIT_TEMPLATE": "advocacy/admin/audit.html",
     # -- Customer rewards pages -----------------------------------------------------------------------
     #: Template of the customer's rewards page (balances and history).
     "REWARDS_PAGE_TEMPLATE": "advocacy/rewards/ledger.html",
