@@ -70,29 +70,27 @@ def reconcile(conversion: Conversion, now: datetime | None = None) -> None:
         conversion.reward_outcome = UNATTRIBUTED if conversion.paid_at else NOT_PAID
         session.flush()
         return
+    # The referral's row serialises every reconciliation of its payments (PostgreSQL).
     referral = session.scalar(
         select(Referral).where(Referral.id == conversion.referral_id).with_for_update()
     )
-    payments = list(
-        session.scalars(
-            select(Conversion)
-            .where(Conversion.referral_id == referral.id)
-            .order_by(Conversion.id)
-            .with_for_update()
-        )
-    )
     rule = current_rules().for_campaign(referral.campaign)
-    paid = sorted(
-        (payment for payment in payments if payment.paid_at is not None),
-        key=lambda payment: (payment.paid_at, payment.payment_key),
-    )
+    # Ranking needs only a few columns of every paid payment; full rows are loaded only for the
+    # payments whose reward can change: this one, those with a reward, and the eligible ones.
+    paid = session.execute(
+        select(Conversion.id, Conversion.subscription_id)
+        .where(Conversion.referral_id == referral.id, Conversion.paid_at.is_not(None))
+        .order_by(Conversion.paid_at, Conversion.payment_key)
+    ).all()
     eligible = _eligible_payments(paid, rule)
-    for payment in payments:
-        _reconcile_payment(payment, referral, rule, payment.id in eligible, now or utcnow())
+    rewarded = set(session.scalars(select(Reward.conversion_id).where(Reward.referral_id == referral.id)))
+    for payment_id in sorted({conversion.id} | eligible | rewarded):
+        payment = conversion if payment_id == conversion.id else session.get(Conversion, payment_id)
+        _reconcile_payment(payment, referral, rule, payment_id in eligible, now or utcnow())
     session.flush()
 
 
-def _eligible_payments(paid: list[Conversion], rule: RewardRule) -> set[int]:
+def _eligible_payments(paid, rule: RewardRule) -> set[int]:
     """Ids of the payments that earn a reward: the friend's first payment, and with
     ``recurring_months`` = N the first N invoices of each subscription."""
     eligible = set()
