@@ -58,12 +58,14 @@ MONTHLY_CAP_REACHED = "monthly_cap_reached"
 # -- reconciliation ---------------------------------------------------------------------------------
 
 
-def reconcile(conversion: Conversion, now: datetime | None = None) -> None:
+def reconcile(conversion: Conversion, now: datetime | None = None, *, ranking_changed: bool = True) -> None:
     """Bring the ledger in line with the facts of ``conversion`` and of every other payment of the same
     referral (which one is "the first payment" can change when an earlier payment arrives late).
 
-    Locks the referral's row and its conversions (PostgreSQL) so reconciliations of one referral run
-    one after the other.
+    Locks the referral's row (PostgreSQL) so reconciliations of one referral run one after the other.
+
+    :param ranking_changed: ``False`` when the payment was paid before this call too (only its own
+        refunds or dispute changed), so the other payments' rewards cannot have changed.
     """
     session = get_session()
     if conversion.referral_id is None:
@@ -84,7 +86,9 @@ def reconcile(conversion: Conversion, now: datetime | None = None) -> None:
     ).all()
     eligible = _eligible_payments(paid, rule)
     rewarded = set(session.scalars(select(Reward.conversion_id).where(Reward.referral_id == referral.id)))
-    for payment_id in sorted({conversion.id} | eligible | rewarded):
+    # A newly paid payment that earns nothing itself cannot have pushed another one out.
+    others = (eligible | rewarded) if ranking_changed and conversion.id in eligible else set()
+    for payment_id in sorted({conversion.id} | others):
         payment = conversion if payment_id == conversion.id else session.get(Conversion, payment_id)
         _reconcile_payment(payment, referral, rule, payment_id in eligible, now or utcnow())
     session.flush()
