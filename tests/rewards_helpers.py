@@ -30,13 +30,13 @@ PERCENT_RULES = {
 
 
 @pytest.fixture
-def stripe_app(app, fake_stripe):  # noqa: F811
+def stripe_app(app, fake_stripe, request):  # noqa: F811
     """The demo app, its Stripe calls going to ``fake_stripe`` and its webhook signed with
     :data:`WEBHOOK_SECRET` (unless the test's ``settings`` marker set other secrets)."""
     app.config["ADVOCACY_STRIPE_SECRET_KEY"] = fake_stripe.api_key
     app.config["ADVOCACY_STRIPE_API_BASE"] = fake_stripe.base_url
     app.config["ADVOCACY_STRIPE_TIMEOUT_SECONDS"] = 1
-    if not app.config["ADVOCACY_STRIPE_WEBHOOK_SECRETS"]:
+    if not any("STRIPE_WEBHOOK_SECRETS" in marker.kwargs for marker in request.node.iter_markers("settings")):
         app.config["ADVOCACY_STRIPE_WEBHOOK_SECRETS"] = [WEBHOOK_SECRET]
     return app
 

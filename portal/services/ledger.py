@@ -92,13 +92,20 @@ def program_account(kind: str, currency: str) -> int:
     return account_id(PROGRAM, kind, currency)
 
 
-@dataclass(frozen=True)
 class Posting:
-    """The outcome of :func:`post`: the transaction and whether this call created it (``False``: a
-    retry with the same key and content returned the original)."""
+    """The outcome of :func:`post`: the transaction (loaded on first use) and whether this call created
+    it (``False``: a retry with the same key and content returned the original)."""
 
-    transaction: LedgerTransaction
-    created: bool
+    def __init__(self, transaction_id: int, created: bool, transaction: LedgerTransaction | None = None):
+        self.transaction_id = transaction_id
+        self.created = created
+        self._transaction = transaction
+
+    @property
+    def transaction(self) -> LedgerTransaction:
+        if self._transaction is None:
+            self._transaction = get_session().get(LedgerTransaction, self.transaction_id)
+        return self._transaction
 
 
 def _content_hash(reason: str, entries: list[tuple[int, int, str]], references: dict[str, Any]) -> str:
@@ -177,20 +184,14 @@ def post(
             raise IdempotencyConflict(
                 f"ledger transaction {idempotency_key!r} exists with different content"
             )
-        return Posting(existing, created=False)
+        return Posting(existing.id, False, existing)
 
-    accounts = dict(
-        session.execute(
-            select(LedgerAccount.id, LedgerAccount.currency).where(
-                LedgerAccount.id.in_({account for account, _a, _c in entries})
-            )
-        ).all()
-    )
     guarded = set(guarded)
     per_account: dict[int, int] = defaultdict(int)
+    currency_of: dict[int, str] = {}
     for account, amount, currency in entries:
-        if accounts.get(account) != currency:
-            raise UnbalancedTransaction(f"account {account} does not hold {currency}")
+        if currency_of.setdefault(account, currency) != currency:
+            raise UnbalancedTransaction(f"account {account} appears in two currencies")
         per_account[account] += amount
     connection = session.connection(bind_arguments={"mapper": LedgerAccount.__mapper__})
     table = LedgerAccount.__table__
@@ -200,11 +201,18 @@ def post(
         condition = table.c.id == account
         if account in guarded and delta < 0:
             condition = and_(condition, table.c.balance_minor + delta >= 0)
-        result = connection.execute(
-            update(table).where(condition).values(balance_minor=table.c.balance_minor + delta)
-        )
-        if result.rowcount != 1:
-            raise InsufficientFunds(f"account {account} cannot go below zero")
+        held = connection.execute(
+            update(table)
+            .where(condition)
+            .values(balance_minor=table.c.balance_minor + delta)
+            .returning(table.c.currency)
+        ).scalar_one_or_none()
+        if held is None:
+            if account in guarded and delta < 0:
+                raise InsufficientFunds(f"account {account} cannot go below zero")
+            raise UnbalancedTransaction(f"no account {account}")
+        if held != currency_of[account]:
+            raise UnbalancedTransaction(f"account {account} does not hold {currency_of[account]}")
     connection.execute(
         LedgerEntry.__table__.insert(),
         [
@@ -222,7 +230,7 @@ def post(
     for instance in list(session.identity_map.values()):
         if isinstance(instance, LedgerAccount) and instance.id in per_account:
             session.expire(instance, ["balance_minor"])
-    return Posting(session.get(LedgerTransaction, transaction_id), created=True)
+    return Posting(transaction_id, True)
 
 
 def transfer(

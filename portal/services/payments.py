@@ -463,7 +463,7 @@ def record_facts(facts: PaymentFacts) -> tuple[Conversion, bool]:
     matches = _matching_conversions(facts)
     if not matches:
         now = utcnow()
-        insert_or_ignore(
+        created = insert_or_ignore(
             Conversion,
             {
                 "payment_key": facts.payment_key,
@@ -474,7 +474,7 @@ def record_facts(facts: PaymentFacts) -> tuple[Conversion, bool]:
             },
             ["payment_key"],
         )
-        matches = _matching_conversions(facts)
+        matches = [created] if created is not None else _matching_conversions(facts)
     rows = list(
         session.scalars(
             select(Conversion)
@@ -566,11 +566,12 @@ def apply_event(event: dict) -> EventOutcome:
             outcome = "no_payment"
         else:
             conversion, newly_paid = record_facts(facts)
-            rewards.reconcile(conversion)
+            rewards.reconcile(conversion, ranking_changed=newly_paid)
             outcome = "applied"
             if newly_paid and conversion.referral_id is not None:
                 referral = session.get(Referral, conversion.referral_id)
-                referral_service.mark_friend_paid(referral.friend_user_id, conversion.paid_at)
+                if referral.first_paid_at is None or referral.first_paid_at > conversion.paid_at:
+                    referral.first_paid_at = conversion.paid_at
                 signals.send_after_commit(
                     signals.referral_converted, conversion=conversion, referral=referral
                 )

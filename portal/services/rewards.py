@@ -58,41 +58,43 @@ MONTHLY_CAP_REACHED = "monthly_cap_reached"
 # -- reconciliation ---------------------------------------------------------------------------------
 
 
-def reconcile(conversion: Conversion, now: datetime | None = None) -> None:
+def reconcile(conversion: Conversion, now: datetime | None = None, *, ranking_changed: bool = True) -> None:
     """Bring the ledger in line with the facts of ``conversion`` and of every other payment of the same
     referral (which one is "the first payment" can change when an earlier payment arrives late).
 
-    Locks the referral's row and its conversions (PostgreSQL) so reconciliations of one referral run
-    one after the other.
+    Locks the referral's row (PostgreSQL) so reconciliations of one referral run one after the other.
+
+    :param ranking_changed: ``False`` when the payment was paid before this call too (only its own
+        refunds or dispute changed), so the other payments' rewards cannot have changed.
     """
     session = get_session()
     if conversion.referral_id is None:
         conversion.reward_outcome = UNATTRIBUTED if conversion.paid_at else NOT_PAID
         session.flush()
         return
+    # The referral's row serialises every reconciliation of its payments (PostgreSQL).
     referral = session.scalar(
         select(Referral).where(Referral.id == conversion.referral_id).with_for_update()
     )
-    payments = list(
-        session.scalars(
-            select(Conversion)
-            .where(Conversion.referral_id == referral.id)
-            .order_by(Conversion.id)
-            .with_for_update()
-        )
-    )
     rule = current_rules().for_campaign(referral.campaign)
-    paid = sorted(
-        (payment for payment in payments if payment.paid_at is not None),
-        key=lambda payment: (payment.paid_at, payment.payment_key),
-    )
+    # Ranking needs only a few columns of every paid payment; full rows are loaded only for the
+    # payments whose reward can change: this one, those with a reward, and the eligible ones.
+    paid = session.execute(
+        select(Conversion.id, Conversion.subscription_id)
+        .where(Conversion.referral_id == referral.id, Conversion.paid_at.is_not(None))
+        .order_by(Conversion.paid_at, Conversion.payment_key)
+    ).all()
     eligible = _eligible_payments(paid, rule)
-    for payment in payments:
-        _reconcile_payment(payment, referral, rule, payment.id in eligible, now or utcnow())
+    rewarded = set(session.scalars(select(Reward.conversion_id).where(Reward.referral_id == referral.id)))
+    # A newly paid payment that earns nothing itself cannot have pushed another one out.
+    others = (eligible | rewarded) if ranking_changed and conversion.id in eligible else set()
+    for payment_id in sorted({conversion.id} | others):
+        payment = conversion if payment_id == conversion.id else session.get(Conversion, payment_id)
+        _reconcile_payment(payment, referral, rule, payment_id in eligible, now or utcnow())
     session.flush()
 
 
-def _eligible_payments(paid: list[Conversion], rule: RewardRule) -> set[int]:
+def _eligible_payments(paid, rule: RewardRule) -> set[int]:
     """Ids of the payments that earn a reward: the friend's first payment, and with
     ``recurring_months`` = N the first N invoices of each subscription."""
     eligible = set()

@@ -196,7 +196,14 @@ def parse_rules(data: dict[str, Any]) -> RewardRules:
 
 
 def current_rules() -> RewardRules:
-    """The rules of the current app."""
+    """The rules of the current app (parsed once per value of the setting)."""
+    from flask import current_app
+
     from portal.config import config_value
 
-    return parse_rules(config_value("REWARD_RULES"))
+    raw = config_value("REWARD_RULES")
+    cached = current_app.extensions.get("advocacy_rules")
+    if cached is None or cached[0] is not raw or cached[1] != repr(raw):
+        cached = (raw, repr(raw), parse_rules(raw))
+        current_app.extensions["advocacy_rules"] = cached
+    return cached[2]

@@ -13,6 +13,7 @@ from portal.db import get_session
 from portal.models import Conversion
 from portal.models import LedgerTransaction
 from portal.models import StripeEvent
+from tests.conftest import needs_postgres
 from tests.helpers import csrf_token
 from tests.rewards_helpers import PERCENT_RULES
 from tests.rewards_helpers import WEBHOOK_PATH
@@ -116,6 +117,7 @@ def test_every_secret_of_a_rolling_change_is_accepted(stripe_app):
     assert stored(stripe_app)[0] == 2
 
 
+@pytest.mark.settings(STRIPE_WEBHOOK_SECRETS=[])
 def test_without_secrets_nothing_is_accepted(app):
     body, headers = events.signed_request(events.checkout_session_completed())
     assert_refused(app.test_client().post(WEBHOOK_PATH, data=body, headers=headers), "not_configured")
@@ -213,3 +215,43 @@ def test_malformed_but_signed_objects_are_answered_200_and_change_nothing(stripe
         response = deliver(client, event)
         assert response.status_code == 200, response.get_data(as_text=True)
     assert stored(stripe_app) == (4, 0, 0)
+
+
+@needs_postgres
+@pytest.mark.settings(REWARD_RULES=PERCENT_RULES)
+def test_a_hundred_concurrent_deliveries_of_one_event_post_once(stripe_app):
+    import threading
+
+    import requests
+    from werkzeug.serving import make_server
+
+    referred = make_referral(stripe_app)
+    body, headers = events.signed_request(paid(referred, 5000))
+    server = make_server("127.0.0.1", 0, stripe_app, threaded=True)
+    serving = threading.Thread(target=server.serve_forever, daemon=True)
+    serving.start()
+    url = f"http://127.0.0.1:{server.server_port}{WEBHOOK_PATH}"
+    barrier = threading.Barrier(100)
+    answers, errors = [], []
+
+    def post():
+        try:
+            barrier.wait(timeout=30)
+            response = requests.post(url, data=body, headers={**headers, "Host": "shop.test"}, timeout=60)
+            answers.append((response.status_code, response.json().get("duplicate")))
+        except Exception as error:  # pragma: no cover - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=post) for _ in range(100)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        server.shutdown()
+    assert errors == []
+    assert sorted(answers) == [(200, False)] + [(200, True)] * 99
+    assert stored(stripe_app) == (1, 1, 1)
+    assert flat(advocate_balances(stripe_app, referred.advocate_id))["pending"] == 500
+    snapshot(stripe_app)

@@ -345,3 +345,19 @@ def test_bad_reward_rules_fail_at_startup(database_url):
             create_app({"SQLALCHEMY_DATABASE_URI": database_url, "ADVOCACY_REWARD_RULES": bad})
     with pytest.raises(RuntimeError, match="STRIPE_WEBHOOK_SECRETS"):
         create_app({"SQLALCHEMY_DATABASE_URI": database_url, "ADVOCACY_STRIPE_WEBHOOK_SECRETS": "whsec_x"})
+
+
+def test_the_demo_sends_signed_events_to_its_own_webhook(app, runner):
+    from portal.models import Advocate
+
+    assert runner.invoke(args=["advocacy", "seed-demo"]).exit_code == 0
+    paid = runner.invoke(args=["advocacy", "demo-stripe", "pay", "--friend", "dave@example.com", "--amount", "4900"])
+    assert paid.exit_code == 0, paid.output
+    assert '200 {"duplicate":false,"outcome":"applied"' in paid.output
+    refunded = runner.invoke(args=["advocacy", "demo-stripe", "refund", "--amount", "2450"])
+    assert refunded.exit_code == 0, refunded.output
+    with app.app_context():
+        alice = get_session().scalar(select(Advocate).where(Advocate.email == "alice@example.com"))
+        assert flat(advocate_balances(app, alice.id))["pending"] == 245  # 10% of 4900, half refunded
+    missing = runner.invoke(args=["advocacy", "demo-stripe", "refund", "--friend", "carol@example.com"])
+    assert missing.exit_code == 1 and "has not paid yet" in missing.output
