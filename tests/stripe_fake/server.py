@@ -22,7 +22,6 @@ import string
 import threading
 import time
 from dataclasses import dataclass
-from dataclasses import field
 from http.server import BaseHTTPRequestHandler
 from http.server import ThreadingHTTPServer
 from typing import Any
@@ -240,7 +239,6 @@ class _Response:
     request_id: str
     replayed: bool = False
     hang_seconds: float = 0.0
-    headers: dict[str, str] = field(default_factory=dict)
 
 
 # The collection path of each object type a test may seed with FakeStripe.put().
@@ -600,7 +598,7 @@ class FakeStripe:
                 raise _invalid("percent_off", "percent_off must be greater than 0 and at most 100.")
         duration = _string(params, "duration") or "once"
         if duration not in ("once", "repeating", "forever"):
-            raise _invalid("duration", f"Invalid duration: must be one of once, repeating, or forever")
+            raise _invalid("duration", "Invalid duration: must be one of once, repeating, or forever")
         duration_in_months = _int(params, "duration_in_months", required=duration == "repeating", minimum=1)
         if duration != "repeating" and duration_in_months is not None:
             raise _invalid("duration_in_months", "duration_in_months is only valid with duration=repeating.")
@@ -731,7 +729,7 @@ class FakeStripe:
         })
         mode = _string(params, "mode", required=True)
         if mode not in ("payment", "subscription", "setup"):
-            raise _invalid("mode", f"Invalid mode: must be one of payment, setup, or subscription")
+            raise _invalid("mode", "Invalid mode: must be one of payment, setup, or subscription")
         line_items = params.get("line_items") or []
         if mode != "setup" and not line_items:
             raise _missing("line_items")
