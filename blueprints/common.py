@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException
 
 from portal.config import config_value
 from portal.extension import get_portal
+from portal.services.money import format_money
 
 
 def customer_required(view):
@@ -110,6 +111,7 @@ def template_globals():
     return {
         "advocacy_base": config_value("BASE_TEMPLATE"),
         "advocacy_program_name": config_value("PROGRAM_NAME"),
+        "advocacy_money": format_money,
         "advocacy_admin_nav": [
             (label, endpoint)
             for _order, label, endpoint in current_app.extensions.get("advocacy_admin_nav", [])

@@ -148,6 +148,7 @@ def make_cli() -> AppGroup:
         )
 
     _add_testimonial_commands(cli)
+    _add_rewards_commands(cli)
     return cli
 
 
@@ -229,3 +230,84 @@ def _add_testimonial_commands(cli: AppGroup) -> None:
 
         for state, count in mail.outbox_counts().items():
             click.echo(f"{state + ':':8}{count}")
+
+
+# -- rewards ledger and Stripe ----------------------------------------------------------------------------
+
+
+def _money(amounts: dict[str, int]) -> str:
+    from portal.services.money import format_money
+
+    return ", ".join(format_money(amount, currency) for currency, amount in sorted(amounts.items())) or "nothing"
+
+
+def _add_rewards_commands(cli: AppGroup) -> None:
+    @cli.group("ledger")
+    def ledger_group():
+        """The rewards ledger."""
+
+    @ledger_group.command("verify")
+    def ledger_verify():
+        """Recompute every balance from the entries; exit 1 on any mismatch."""
+        from portal.services import ledger
+
+        problems = ledger.verify()
+        accounts, transactions, entries = ledger.counts()
+        for problem in problems:
+            click.echo(f"  {problem}", err=True)
+        if problems:
+            raise click.ClickException(f"ledger verification failed: {len(problems)} problem(s)")
+        click.echo(
+            f"Ledger OK: {accounts} accounts, {transactions} transactions, {entries} entries balance."
+        )
+
+    @cli.group("rewards")
+    def rewards_group():
+        """Release held rewards and retry redemptions (run both from cron)."""
+
+    @rewards_group.command("release")
+    def rewards_release():
+        """Make rewards whose hold has ended available (idempotent; safe to run twice at once)."""
+        from portal.services import rewards
+
+        summary = rewards.release_due()
+        click.echo(
+            f"Released {summary.released} rewards ({_money(summary.amounts)}); "
+            f"{summary.skipped} skipped, {summary.failed} failed."
+        )
+        if summary.failed:
+            sys.exit(1)
+
+    @rewards_group.command("retry-redemptions")
+    @click.option("--older-than", default=0, show_default=True, type=click.IntRange(min=0),
+                  help="Only redemptions untouched for this many seconds.")
+    def rewards_retry(older_than):
+        """Ask Stripe again, with the same Idempotency-Key, for redemptions without a definite answer."""
+        from datetime import timedelta
+
+        from portal.services import redemptions
+
+        summary = redemptions.retry_pending(timedelta(seconds=older_than))
+        click.echo(
+            f"Redemptions: {summary.completed} completed, {summary.failed} failed (funds returned), "
+            f"{summary.unknown} still without an answer."
+        )
+        if summary.unknown:
+            sys.exit(1)
+
+    @cli.group("stripe")
+    def stripe_group():
+        """Stripe: events received."""
+
+    @stripe_group.command("events")
+    @click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1))
+    def stripe_events(limit):
+        """List the newest Stripe events received and what they did."""
+        from portal.db import get_session
+        from portal.models import StripeEvent
+
+        rows = get_session().scalars(
+            select(StripeEvent).order_by(StripeEvent.id.desc()).limit(limit)
+        )
+        for event in rows:
+            click.echo(f"{event.received_at:%Y-%m-%d %H:%M:%S} {event.event_id} {event.type} {event.outcome}")

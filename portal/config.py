@@ -186,6 +186,67 @@ DEFAULTS: dict[str, Any] = {
     "MAIL_MAX_ATTEMPTS": 8,
     #: Wait before the first retry, in seconds; it doubles after each failure.
     "MAIL_RETRY_SECONDS": 60,
+    # -- Staff pages ----------------------------------------------------------------------------------
+    #: Template of the staff overview (funnel and revenue over a chosen period).
+    "ADMIN_OVERVIEW_TEMPLATE": "advocacy/admin/overview.html",
+    #: Template of the staff list of advocates.
+    "ADMIN_ADVOCATES_TEMPLATE": "advocacy/admin/advocates.html",
+    #: Template of the staff page of one advocate.
+    "ADMIN_ADVOCATE_TEMPLATE": "advocacy/admin/advocate.html",
+    #: Template of the staff list of payments (conversions).
+    "ADMIN_CONVERSIONS_TEMPLATE": "advocacy/admin/conversions.html",
+    #: Template of the staff page of reward cost by state and the audit log of adjustments.
+    "ADMIN_REWARDS_TEMPLATE": "advocacy/admin/rewards.html",
+    #: Template of the staff audit log.
+    "ADMIN_AUDIT_TEMPLATE": "advocacy/admin/audit.html",
+    # -- Customer rewards pages -----------------------------------------------------------------------
+    #: Template of the customer's rewards page (balances and history).
+    "REWARDS_PAGE_TEMPLATE": "advocacy/rewards/ledger.html",
+    #: Template of the confirmation step before a redemption.
+    "REDEEM_TEMPLATE": "advocacy/rewards/redeem.html",
+    # -- Rewards ledger and Stripe ----------------------------------------------------------------
+    #: Stripe secret API key (``sk_live_...`` / ``sk_test_...``) for the calls the plugin makes: creating
+    #: customers, promotion codes and customer balance credits. ``None``: those calls fail clearly.
+    "STRIPE_SECRET_KEY": None,
+    #: Base URL of the Stripe API. ``None``: Stripe's own (``https://api.stripe.com``). Tests and the demo
+    #: point it at a local Stripe-compatible server.
+    "STRIPE_API_BASE": None,
+    #: Seconds one Stripe API call may take. The plugin never lets the SDK retry on its own: it retries
+    #: itself with the same Idempotency-Key, so a timed-out call is never applied twice.
+    "STRIPE_TIMEOUT_SECONDS": 10,
+    #: Webhook signing secrets (``whsec_...``) of the endpoint ``<URL_PREFIX>/webhooks/stripe``. List
+    #: several while rolling a secret: an event signed with any of them is accepted.
+    "STRIPE_WEBHOOK_SECRETS": (),
+    #: How old, in seconds, a webhook's signed timestamp may be; older deliveries are refused (replays).
+    "STRIPE_WEBHOOK_TOLERANCE_SECONDS": 300,
+    #: Largest webhook body, in bytes, the endpoint reads; bigger ones are refused with a 400.
+    "STRIPE_WEBHOOK_MAX_BYTES": 512 * 1024,
+    #: How advocates are rewarded for their friends' payments: ``{"default": <rule>, "campaigns":
+    #: {"<campaign slug>": <rule>}}``. A rule is ``{"type": "fixed" | "percent", "amount_minor": int``
+    #: (fixed) or ``"percent": number`` (percent of the payment, rounded down), ``"currency": "usd"``
+    #: (payments in other currencies are stored but not rewarded), ``"recurring_months": 0`` (0: only
+    #: the friend's first payment; N: the first N invoices of a subscription), ``"min_purchase_minor":
+    #: 0``, ``"monthly_cap_minor": None`` (most one advocate earns per calendar month), ``"friend_reward":
+    #: None`` or ``{"percent_off": 10}`` / ``{"amount_off": 500, "currency": "usd"}`` (a Stripe
+    #: promotion code for the friend's first purchase)}``. Campaign rules inherit what they leave out
+    #: from the default. Checked when the app starts.
+    "REWARD_RULES": {
+        "default": {
+            "type": "percent",
+            "percent": 10,
+            "currency": "usd",
+            "recurring_months": 0,
+            "min_purchase_minor": 0,
+            "monthly_cap_minor": None,
+            "friend_reward": None,
+        },
+        "campaigns": {},
+    },
+    #: Days a reward stays pending before ``flask advocacy rewards release`` makes it available (the
+    #: refund window: a refund during the hold voids the pending reward).
+    "REWARD_HOLD_DAYS": 30,
+    #: Smallest redemption, in minor units of the currency.
+    "REDEMPTION_MINIMUM_MINOR": 500,
 }
 
 ATTRIBUTION_MODELS = ("last_click", "first_click")
@@ -231,6 +292,7 @@ def apply_defaults(app) -> None:
     if "<token>" not in app.config[PREFIX + "REDIRECT_PATH"]:
         raise RuntimeError(f"{PREFIX}REDIRECT_PATH must contain '<token>'")
     _check_testimonial_settings(app)
+    _check_stripe_and_rewards(app)
 
 
 def _check_testimonial_settings(app) -> None:
@@ -257,3 +319,20 @@ def _check_testimonial_settings(app) -> None:
             raise RuntimeError(
                 f"{PREFIX}{key} is not a rate limit such as '10 per minute;60 per day'"
             ) from None
+
+
+def _check_stripe_and_rewards(app) -> None:
+    from portal.services.rules import RuleError
+    from portal.services.rules import parse_rules
+
+    try:
+        parse_rules(app.config[PREFIX + "REWARD_RULES"])
+    except RuleError as error:
+        raise RuntimeError(f"{PREFIX}REWARD_RULES: {error}") from None
+    secrets = app.config[PREFIX + "STRIPE_WEBHOOK_SECRETS"]
+    if isinstance(secrets, str) or not all(isinstance(s, str) and s for s in secrets):
+        raise RuntimeError(f"{PREFIX}STRIPE_WEBHOOK_SECRETS must be a list of secrets, not {secrets!r}")
+    for key in ("REWARD_HOLD_DAYS", "REDEMPTION_MINIMUM_MINOR", "STRIPE_WEBHOOK_TOLERANCE_SECONDS"):
+        value = app.config[PREFIX + key]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise RuntimeError(f"{PREFIX}{key} must be a whole number >= 0, not {value!r}")

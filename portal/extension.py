@@ -239,14 +239,49 @@ class AdvocacyPortal:
             with app.app_context():
                 self.attribute_signup(user, commit=extra.get("commit", True))
 
+    # -- rewards and Stripe ---------------------------------------------------------------------------
+
+    def checkout_params(self, user: Any, mode: str = "payment") -> dict:
+        """Stripe Checkout Session parameters that tie the payment to ``user`` and their referral:
+        ``client_reference_id``, the user's Stripe ``customer`` (created once and mapped), and
+        ``metadata`` on the session and on ``payment_intent_data`` / ``subscription_data``. Commits the
+        customer mapping. See the README's "Rewards and Stripe".
+
+        :raises ValueError: for an anonymous user or an unknown mode.
+        :raises stripe.StripeError: when Stripe cannot create the customer.
+        """
+        from portal.services import payments
+
+        customer = self.identify(user)
+        if customer is None:
+            raise ValueError("checkout_params needs a logged-in customer")
+        params = payments.checkout_params(customer, mode)
+        get_session().commit()
+        return params
+
+    def friend_promotion_code(self, user: Any) -> str | None:
+        """The promotion code a referred friend gets for their first purchase (created at Stripe once,
+        restricted to first-time customers), or ``None``. Commits."""
+        from portal.services import payments
+
+        customer = self.identify(user)
+        if customer is None:
+            return None
+        code = payments.friend_promotion_code(customer)
+        get_session().commit()
+        return code
+
 
 def _blueprints(prefix: str) -> list:
     """Every blueprint the plugin registers, with its URL prefix (``None``: at the site's root)."""
+    from blueprints.admin import bp as admin_bp
     from blueprints.links import bp as links_bp
     from blueprints.moderation import bp as moderation_bp
     from blueprints.referrals import bp as referrals_bp
     from blueprints.testimonials import api_bp as testimonials_api_bp
     from blueprints.testimonials import bp as testimonials_bp
+    from blueprints.rewards import bp as rewards_bp
+    from blueprints.webhooks import bp as webhooks_bp
 
     return [
         (links_bp, None),
@@ -255,6 +290,9 @@ def _blueprints(prefix: str) -> list:
         (testimonials_bp, prefix),
         (testimonials_api_bp, prefix.rstrip("/") + "/api"),
         (moderation_bp, prefix.rstrip("/") + "/admin/testimonials"),
+        (admin_bp, f"{prefix.rstrip('/')}/admin"),
+        (rewards_bp, f"{prefix.rstrip('/')}/rewards"),
+        (webhooks_bp, prefix),
     ]
 
 

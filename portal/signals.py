@@ -71,3 +71,15 @@ def _send_pending(session) -> None:
 @event.listens_for(Session, "after_rollback")
 def _drop_pending(session) -> None:
     session.info.pop(_PENDING, None)
+
+
+# -- rewards ledger and Stripe ----------------------------------------------------------------------
+
+#: Sent by the plugin with ``conversion`` (a :class:`portal.models.Conversion`) and ``referral`` when a
+#: referred friend's payment is first seen as paid.
+referral_converted = _signals.signal("referral-converted")
+
+#: Sent by the plugin with ``reward`` (a :class:`portal.models.Reward`), ``transaction`` (the
+#: :class:`portal.models.LedgerTransaction`) and ``reason`` (``reward.accrue``, ``reward.release``,
+#: ``reward.void``, ``reward.clawback``, ``reward.restore``) for every ledger posting of a reward.
+reward_posted = _signals.signal("reward-posted")

@@ -14,6 +14,20 @@ from portal.models.testimonials import CONSENT_CHOICES
 from portal.models.testimonials import TESTIMONIAL_KINDS
 from portal.models.testimonials import TESTIMONIAL_STATES
 from portal.models.testimonials import Testimonial
+from portal.models.ledger import ADVOCATE_ACCOUNT_KINDS
+from portal.models.ledger import PROGRAM_ACCOUNT_KINDS
+from portal.models.ledger import REDEMPTION_STATES
+from portal.models.ledger import REWARD_STATES
+from portal.models.ledger import FriendPromotionCode
+from portal.models.ledger import LedgerAccount
+from portal.models.ledger import LedgerEntry
+from portal.models.ledger import LedgerTransaction
+from portal.models.ledger import Redemption
+from portal.models.ledger import Reward
+from portal.models.payments import DISPUTE_STATES
+from portal.models.payments import Conversion
+from portal.models.payments import StripeCustomer
+from portal.models.payments import StripeEvent
 
 __all__ = [
     "Advocate",
@@ -31,4 +45,19 @@ __all__ = [
     "TESTIMONIAL_KINDS",
     "TESTIMONIAL_STATES",
     "Testimonial",
+    # rewards ledger and Stripe
+    "ADVOCATE_ACCOUNT_KINDS",
+    "Conversion",
+    "DISPUTE_STATES",
+    "FriendPromotionCode",
+    "LedgerAccount",
+    "LedgerEntry",
+    "LedgerTransaction",
+    "PROGRAM_ACCOUNT_KINDS",
+    "REDEMPTION_STATES",
+    "REWARD_STATES",
+    "Redemption",
+    "Reward",
+    "StripeCustomer",
+    "StripeEvent",
 ]

@@ -1,0 +1,193 @@
+"""Staff pages: program overview, payments, reward cost, advocates, one advocate, audit log."""
+
+from __future__ import annotations
+
+from flask import abort
+from flask import flash
+from flask import g
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import url_for
+
+from blueprints.admin import bp
+from blueprints.admin.forms import ADJUST_FORM_PREFIX
+from blueprints.admin.forms import AdjustmentForm
+from blueprints.common import CSRF_MESSAGE
+from blueprints.common import render_error
+from blueprints.common import staff_required
+from portal.config import config_value
+from portal.db import get_session
+from portal.models import Advocate
+from portal.services import analytics
+from portal.services import audit
+from portal.services import referrals as referral_service
+from portal.services import rewards
+from portal.services.money import format_money
+
+#: ``?attributed=`` values of the payments list.
+ATTRIBUTION_FILTERS = {"yes": True, "no": False}
+
+
+def _no_store(html: str, status: int = 200):
+    # Staff pages show customers' data: never kept by shared caches.
+    return html, status, {"Cache-Control": "private, no-store"}
+
+
+def get_advocate_or_404(advocate_id: int) -> Advocate:
+    advocate = get_session().get(Advocate, advocate_id)
+    if advocate is None:
+        abort(404, "There is no advocate with this number.")
+    return advocate
+
+
+@bp.get("/")
+@staff_required
+def overview():
+    """The program at a glance over a chosen period: funnel, revenue, what rewards cost."""
+    period = analytics.period_from(request.args.get("start"), request.args.get("end"))
+    return _no_store(
+        render_template(
+            config_value("ADMIN_OVERVIEW_TEMPLATE"),
+            period=period,
+            funnel=analytics.funnel(period),
+            revenue=rewards.revenue_summary(period.start, period.end),
+            cost=rewards.reward_cost_by_state(),
+        )
+    )
+
+
+@bp.get("/payments")
+@staff_required
+def conversions():
+    """Every payment Stripe told us about, attributed or not, filterable."""
+    period = analytics.period_from(request.args.get("start"), request.args.get("end"), default_days=90)
+    attributed = request.args.get("attributed", "")
+    filters = {
+        "attributed": ATTRIBUTION_FILTERS.get(attributed),
+        "currency": (request.args.get("currency") or "").strip().lower()[:3] or None,
+        "outcome": (request.args.get("outcome") or "").strip()[:32] or None,
+        "search": (request.args.get("q") or "").strip()[:255] or None,
+        "start": period.start,
+        "end": period.end,
+    }
+    page_number, per_page = analytics.clamp_page(request.args.get("page", 1), request.args.get("per_page", 50))
+    page = rewards.list_conversions(filters, page=page_number, per_page=per_page)
+    return _no_store(
+        render_template(
+            config_value("ADMIN_CONVERSIONS_TEMPLATE"),
+            page=page, period=period, attributed=attributed, filters=filters,
+            outcomes=REWARD_OUTCOMES,
+        )
+    )
+
+
+#: Why a payment earned what it earned, in words (``Conversion.reward_outcome``).
+REWARD_OUTCOMES = {
+    "rewarded": "Rewarded",
+    "unattributed": "Not referred",
+    "currency_not_rewarded": "Currency not rewarded",
+    "below_minimum": "Below the minimum purchase",
+    "not_rewarded_payment": "Beyond the rewarded payments",
+    "monthly_cap_reached": "Advocate's monthly cap reached",
+    "flagged_referral": "Refused referral",
+    "no_amount": "No amount",
+    "not_paid": "Not paid (yet)",
+}
+
+
+@bp.get("/rewards")
+@staff_required
+def reward_cost():
+    """What rewards cost, by state and currency, and the latest manual adjustments."""
+    return _no_store(
+        render_template(
+            config_value("ADMIN_REWARDS_TEMPLATE"),
+            cost=rewards.reward_cost_by_state(),
+            adjustments=audit.recent_actions(50, action_prefix="ledger."),
+        )
+    )
+
+
+@bp.get("/advocates")
+@staff_required
+def advocates():
+    """Every advocate with their results, searchable."""
+    search = (request.args.get("q") or "").strip()[:320]
+    order = request.args.get("order", "signups")
+    if order not in analytics.ADVOCATE_ORDERS:
+        order = "signups"
+    page = analytics.advocate_rows(
+        search=search or None, order=order, page=request.args.get("page", 1),
+        per_page=request.args.get("per_page", 50),
+    )
+    return _no_store(
+        render_template(
+            config_value("ADMIN_ADVOCATES_TEMPLATE"),
+            page=page, search=search, order=order, orders=analytics.ADVOCATE_ORDERS,
+        )
+    )
+
+
+@bp.get("/advocates/<int:advocate_id>")
+@staff_required
+def advocate(advocate_id: int):
+    """One advocate: results, balances, rewards, payments, ledger, friends, adjustments."""
+    found = get_advocate_or_404(advocate_id)
+    return _render_advocate(found, AdjustmentForm(prefix=ADJUST_FORM_PREFIX, currency=_default_currency()))
+
+
+def _default_currency() -> str:
+    return config_value("REWARD_RULES").get("default", {}).get("currency", "usd").upper()
+
+
+def _render_advocate(found: Advocate, form: AdjustmentForm, status: int = 200):
+    page_number = request.args.get("page", 1)
+    return _no_store(
+        render_template(
+            config_value("ADMIN_ADVOCATE_TEMPLATE"),
+            advocate=found,
+            stats=referral_service.advocate_stats(found),
+            referrals=analytics.referrals_of(found, page=page_number),
+            overview=rewards.advocate_overview(found),
+            entries=rewards.entries_for(found, page=request.args.get("entries_page", 1)),
+            adjustments=audit.history("advocate", found.id),
+            form=form,
+            outcomes=REWARD_OUTCOMES,
+        ),
+        status,
+    )
+
+
+@bp.post("/advocates/<int:advocate_id>/adjust")
+@staff_required
+def adjust(advocate_id: int):
+    """Post a manual adjustment to the advocate's available balance, with its reason."""
+    found = get_advocate_or_404(advocate_id)
+    form = AdjustmentForm(prefix=ADJUST_FORM_PREFIX)
+    if not form.validate_on_submit():
+        if form.csrf_token.errors:
+            return render_error(400, CSRF_MESSAGE)
+        return _render_advocate(found, form, status=400)
+    currency = form.currency.data.lower()
+    amount = form.amount_minor
+    rewards.post_adjustment(
+        found, amount, currency, form.reason.data, g.advocacy_staff, idempotency_key=form.nonce.data
+    )
+    get_session().commit()
+    flash(f"Adjustment of {format_money(amount, currency)} posted.", "success")
+    return redirect(url_for(".advocate", advocate_id=found.id), code=303)
+
+
+@bp.get("/audit")
+@staff_required
+def audit_log():
+    """Every staff action, newest first."""
+    prefix = (request.args.get("action") or "").strip()[:64] or None
+    return _no_store(
+        render_template(
+            config_value("ADMIN_AUDIT_TEMPLATE"),
+            entries=audit.recent_actions(200, action_prefix=prefix),
+            action=prefix or "",
+        )
+    )

@@ -1,0 +1,138 @@
+"""The customer's rewards: balances by state, every ledger line with its reason, redemption."""
+
+from __future__ import annotations
+
+from flask import flash
+from flask import g
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import url_for
+
+from blueprints.common import CSRF_MESSAGE
+from blueprints.common import customer_required
+from blueprints.common import render_error
+from blueprints.rewards import bp
+from blueprints.rewards.forms import REDEEM_FORM_PREFIX
+from blueprints.rewards.forms import RedeemForm
+from portal.config import config_value
+from portal.db import get_session
+from portal.services import redemptions
+from portal.services import referrals as referral_service
+from portal.services import rewards
+from portal.services.money import format_money
+
+#: What the customer reads for each outcome of a redemption.
+REDEMPTION_MESSAGES = {
+    "completed": ("success", "{amount} is now credit on your account. It is used on your next invoice."),
+    "failed": ("error", "We could not add {amount} to your account, so it is back in your available balance. "
+                        "Please try again later."),
+    "unknown": ("info", "We are adding {amount} to your account. Payment processing is slow right now; it "
+                        "will show as redeemed as soon as it is confirmed, and it cannot be added twice."),
+    "reserved": ("info", "We are adding {amount} to your account. It will show as redeemed as soon as it is "
+                         "confirmed."),
+}
+
+
+def _private(html: str, status: int = 200):
+    # A personal page: never kept by shared caches or shown from history to the next user.
+    return html, status, {"Cache-Control": "private, no-store"}
+
+
+def _current_advocate():
+    customer = g.advocacy_customer
+    return referral_service.ensure_advocate(customer.id, customer.email)
+
+
+def _redeemable(balances: dict[str, dict[str, int]]) -> dict[str, int]:
+    """Currencies whose available balance reaches the redemption minimum."""
+    minimum = config_value("REDEMPTION_MINIMUM_MINOR")
+    return {
+        currency: amount
+        for currency, amount in balances.get("available", {}).items()
+        if amount > 0 and amount >= minimum
+    }
+
+
+@bp.get("/")
+@customer_required
+def ledger():
+    """Balances and the full history of the customer's rewards."""
+    advocate = _current_advocate()
+    balances = rewards.balances(advocate)
+    page = rewards.entries_for(advocate, page=request.args.get("page", 1))
+    history = redemptions.redemptions_of(advocate, limit=20)
+    get_session().commit()
+    currencies = sorted({currency for by_currency in balances.values() for currency in by_currency})
+    return _private(
+        render_template(
+            config_value("REWARDS_PAGE_TEMPLATE"),
+            balances=balances,
+            currencies=currencies,
+            redeemable=_redeemable(balances),
+            minimum_minor=config_value("REDEMPTION_MINIMUM_MINOR"),
+            hold_days=config_value("REWARD_HOLD_DAYS"),
+            page=page,
+            redemptions=history,
+        )
+    )
+
+
+@bp.get("/redeem")
+@customer_required
+def confirm_redeem():
+    """The confirmation step: what will be credited, and a box to tick."""
+    advocate = _current_advocate()
+    balances = rewards.balances(advocate)
+    get_session().commit()
+    currency = (request.args.get("currency") or "").lower()
+    redeemable = _redeemable(balances)
+    if currency not in redeemable:
+        flash("There is nothing to redeem in that currency yet.", "error")
+        return redirect(url_for(".ledger"), code=303)
+    form = RedeemForm(prefix=REDEEM_FORM_PREFIX, currency=currency, amount_minor=str(redeemable[currency]))
+    return _render_confirm(form, currency, redeemable[currency])
+
+
+def _render_confirm(form: RedeemForm, currency: str, amount_minor: int, status: int = 200):
+    return _private(
+        render_template(
+            config_value("REDEEM_TEMPLATE"), form=form, currency=currency, amount_minor=amount_minor
+        ),
+        status,
+    )
+
+
+@bp.post("/redeem")
+@customer_required
+def redeem():
+    """Redeem the confirmed amount as credit on the customer's Stripe balance."""
+    form = RedeemForm(prefix=REDEEM_FORM_PREFIX)
+    if not form.validate_on_submit():
+        if form.csrf_token.errors:
+            return render_error(400, CSRF_MESSAGE)
+        if form.currency.errors or form.amount_minor.errors:
+            return render_error(400, "This redemption form is not valid. Go back to your rewards and try again.")
+        return _render_confirm(form, form.currency.data, int(form.amount_minor.data), status=400)
+    advocate = _current_advocate()
+    currency, amount_minor = form.currency.data, int(form.amount_minor.data)
+    try:
+        redemption = redemptions.request_redemption(
+            advocate, amount_minor, currency, requested_by=g.advocacy_customer
+        )
+    except redemptions.RedemptionRefused as refused:
+        get_session().rollback()
+        flash(_refusal_message(refused, currency), "error")
+        return redirect(url_for(".ledger"), code=303)
+    category, message = REDEMPTION_MESSAGES[redemption.state]
+    flash(message.format(amount=format_money(redemption.amount_minor, redemption.currency)), category)
+    return redirect(url_for(".ledger"), code=303)
+
+
+def _refusal_message(refused: redemptions.RedemptionRefused, currency: str) -> str:
+    if refused.code == "below_minimum":
+        minimum = format_money(config_value("REDEMPTION_MINIMUM_MINOR"), currency)
+        return f"You can redeem once you have at least {minimum} available."
+    if refused.code == "insufficient_funds":
+        return "Your available balance changed in the meantime. Check it and try again."
+    return str(refused)

@@ -1,0 +1,49 @@
+"""Receive Stripe events: verify the signature on the raw body, record the event and its effects once."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import jsonify
+from flask import request
+from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from blueprints.webhooks import bp
+from portal.services import payments
+
+log = logging.getLogger(__name__)
+
+
+def error(status: int, code: str, message: str):
+    """The JSON error every answer of this blueprint uses."""
+    return jsonify({"error": {"code": code, "message": message}}), status
+
+
+@bp.post("/webhooks/stripe")
+def stripe_webhook():
+    """Stripe's webhook endpoint."""
+    try:
+        payload = request.get_data(cache=False)
+    except RequestEntityTooLarge:
+        return error(400, "payload_too_large", "The body is larger than the endpoint accepts.")
+    try:
+        event = payments.verify_webhook(payload, request.headers.get("Stripe-Signature"))
+    except payments.WebhookError as refused:
+        log.warning("Refused a Stripe webhook delivery: %s", refused.code)
+        return error(400, refused.code, refused.message)
+    try:
+        result = payments.receive_event(event)
+    except Exception:
+        # Stripe retries a failed delivery later; the event id is not recorded, so it will be processed.
+        log.exception("Could not process Stripe event %s (%s)", event.get("id"), event.get("type"))
+        return error(503, "try_again", "The event could not be processed now; Stripe will retry.")
+    return jsonify({"received": True, "duplicate": result.duplicate, "outcome": result.outcome})
+
+
+@bp.errorhandler(HTTPException)
+def http_error(exception: HTTPException):
+    if isinstance(exception, RequestEntityTooLarge):
+        return error(400, "payload_too_large", "The body is larger than the endpoint accepts.")
+    name = (exception.name or "error").lower().replace(" ", "_")
+    return error(exception.code or 500, name, exception.description or "")

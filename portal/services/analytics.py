@@ -1,0 +1,231 @@
+"""Figures for the staff pages: the referral funnel, advocates and their results, pagination."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date
+from datetime import datetime
+from datetime import time
+from datetime import timedelta
+from datetime import timezone
+from typing import Any
+from typing import Generic
+from typing import TypeVar
+
+import sqlalchemy as sa
+
+from portal.db import get_session
+from portal.models import Advocate
+from portal.models import Referral
+from portal.models import ReferralClick
+from portal.models import utcnow
+
+T = TypeVar("T")
+
+#: Largest page size a staff list accepts, whatever the query string asks for.
+MAX_PER_PAGE = 200
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of a longer list."""
+
+    items: list[T]
+    page: int
+    per_page: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.per_page))
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+
+def clamp_page(page: Any, per_page: Any, default_per_page: int = 50) -> tuple[int, int]:
+    """Page number and size from untrusted input: at least 1, at most :data:`MAX_PER_PAGE`."""
+    try:
+        page = max(1, int(page))
+    except (TypeError, ValueError):
+        page = 1
+    try:
+        per_page = min(MAX_PER_PAGE, max(1, int(per_page)))
+    except (TypeError, ValueError):
+        per_page = default_per_page
+    return page, per_page
+
+
+@dataclass(frozen=True)
+class Period:
+    """A half-open time range ``[start, end)`` in UTC, chosen on a staff page."""
+
+    start: datetime
+    end: datetime
+
+    @property
+    def first_day(self) -> date:
+        return self.start.date()
+
+    @property
+    def last_day(self) -> date:
+        return (self.end - timedelta(microseconds=1)).date()
+
+
+def period_from(start: str | None, end: str | None, *, default_days: int = 30) -> Period:
+    """The period between two ISO dates (both days included); the last ``default_days`` days when
+    either is missing or unreadable, and the two swapped when given in the wrong order.
+    """
+    today = utcnow().date()
+    try:
+        first = date.fromisoformat(start) if start else None
+        last = date.fromisoformat(end) if end else None
+    except ValueError:
+        first = last = None
+    if first is None or last is None:
+        last = today
+        first = today - timedelta(days=default_days - 1)
+    if first > last:
+        first, last = last, first
+    return Period(
+        start=datetime.combine(first, time.min, tzinfo=timezone.utc),
+        end=datetime.combine(last + timedelta(days=1), time.min, tzinfo=timezone.utc),
+    )
+
+
+@dataclass(frozen=True)
+class Funnel:
+    """How many clicks, signups and first payments referrals brought in a period."""
+
+    clicks: int
+    signups: int
+    flagged: int
+    paying_friends: int
+
+    @property
+    def signup_rate(self) -> float | None:
+        return self.signups / self.clicks if self.clicks else None
+
+    @property
+    def paying_rate(self) -> float | None:
+        return self.paying_friends / self.signups if self.signups else None
+
+
+def funnel(period: Period) -> Funnel:
+    """The referral funnel of ``period``: counted clicks, attributed signups, flagged signups, and
+    referred friends whose first payment fell in the period."""
+    session = get_session()
+    clicks = session.scalar(
+        sa.select(sa.func.count(ReferralClick.id)).where(
+            ReferralClick.clicked_at >= period.start, ReferralClick.clicked_at < period.end
+        )
+    )
+    in_period = sa.and_(Referral.created_at >= period.start, Referral.created_at < period.end)
+    signups = session.scalar(
+        sa.select(sa.func.count(Referral.id)).where(in_period, Referral.status == "signed_up")
+    )
+    flagged = session.scalar(
+        sa.select(sa.func.count(Referral.id)).where(in_period, Referral.status == "flagged")
+    )
+    paying = session.scalar(
+        sa.select(sa.func.count(Referral.id)).where(
+            Referral.first_paid_at >= period.start, Referral.first_paid_at < period.end
+        )
+    )
+    return Funnel(clicks=clicks or 0, signups=signups or 0, flagged=flagged or 0, paying_friends=paying or 0)
+
+
+@dataclass(frozen=True)
+class AdvocateRow:
+    """One advocate in the staff list, with their results so far."""
+
+    advocate: Advocate
+    clicks: int
+    signups: int
+    flagged: int
+    paying_friends: int
+
+
+#: Orders the advocates list accepts (``?order=``).
+ADVOCATE_ORDERS = ("signups", "paying", "clicks", "newest")
+
+
+def advocate_rows(
+    search: str | None = None, order: str = "signups", page: int = 1, per_page: int = 50
+) -> Page[AdvocateRow]:
+    """Advocates with their clicks, signups and paying friends, best first.
+
+    :param search: part of an email address or a user id.
+    :param order: one of :data:`ADVOCATE_ORDERS`; anything else orders by signups.
+    """
+    page, per_page = clamp_page(page, per_page)
+    clicks = (
+        sa.select(sa.func.count(ReferralClick.id))
+        .where(ReferralClick.advocate_id == Advocate.id)
+        .scalar_subquery()
+    )
+    signups = (
+        sa.select(sa.func.count(Referral.id))
+        .where(Referral.advocate_id == Advocate.id, Referral.status == "signed_up")
+        .scalar_subquery()
+    )
+    flagged = (
+        sa.select(sa.func.count(Referral.id))
+        .where(Referral.advocate_id == Advocate.id, Referral.status == "flagged")
+        .scalar_subquery()
+    )
+    paying = (
+        sa.select(sa.func.count(Referral.id))
+        .where(Referral.advocate_id == Advocate.id, Referral.first_paid_at.is_not(None))
+        .scalar_subquery()
+    )
+    query = sa.select(Advocate, clicks, signups, flagged, paying)
+    count = sa.select(sa.func.count(Advocate.id))
+    if search:
+        needle = search.strip()
+        condition = sa.or_(
+            sa.func.lower(Advocate.email).contains(needle.lower(), autoescape=True),
+            Advocate.user_id == needle,
+        )
+        query = query.where(condition)
+        count = count.where(condition)
+    ordering = {
+        "clicks": [clicks.desc()],
+        "paying": [paying.desc(), signups.desc()],
+        "newest": [Advocate.created_at.desc()],
+    }.get(order, [signups.desc(), paying.desc()])
+    session = get_session()
+    rows = session.execute(
+        query.order_by(*ordering, Advocate.id).limit(per_page).offset((page - 1) * per_page)
+    ).all()
+    return Page(
+        items=[AdvocateRow(advocate, c or 0, s or 0, f or 0, p or 0) for advocate, c, s, f, p in rows],
+        page=page,
+        per_page=per_page,
+        total=session.scalar(count) or 0,
+    )
+
+
+def referrals_of(advocate: Advocate, page: int = 1, per_page: int = 50) -> Page[Referral]:
+    """An advocate's referred friends, newest first, flagged ones included."""
+    page, per_page = clamp_page(page, per_page)
+    session = get_session()
+    items = list(
+        session.scalars(
+            sa.select(Referral)
+            .where(Referral.advocate_id == advocate.id)
+            .order_by(Referral.created_at.desc(), Referral.id.desc())
+            .limit(per_page)
+            .offset((page - 1) * per_page)
+        )
+    )
+    total = session.scalar(
+        sa.select(sa.func.count(Referral.id)).where(Referral.advocate_id == advocate.id)
+    )
+    return Page(items=items, page=page, per_page=per_page, total=total or 0)

@@ -1,0 +1,354 @@
+"""The double-entry rewards ledger: accounts, balanced transactions, balances and verification.
+
+Every function works on the host's Flask-SQLAlchemy session and flushes; the caller commits. When a
+function raises, roll the session back: a posting is all or nothing.
+
+Sign convention: a positive balance on an advocate's account is money owed to the advocate; the
+program's accounts hold the other side (``reward_expense`` goes negative as rewards are earned).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+from typing import Iterable
+
+from sqlalchemy import and_
+from sqlalchemy import func
+from sqlalchemy import select
+from sqlalchemy import update
+
+from portal.db import get_session
+from portal.db import insert_or_ignore
+from portal.models import ADVOCATE_ACCOUNT_KINDS
+from portal.models import PROGRAM_ACCOUNT_KINDS
+from portal.models import LedgerAccount
+from portal.models import LedgerEntry
+from portal.models import LedgerTransaction
+from portal.models import utcnow
+
+PROGRAM = "program"
+
+
+class LedgerError(Exception):
+    """A posting the ledger refuses; nothing of it was applied once the session is rolled back."""
+
+
+class UnbalancedTransaction(LedgerError):
+    """The entries of a transaction do not sum to zero in each currency."""
+
+
+class IdempotencyConflict(LedgerError):
+    """A transaction with this idempotency key exists already, with different content."""
+
+
+class InsufficientFunds(LedgerError):
+    """The posting would take a guarded account (available, reserved) below zero."""
+
+
+def advocate_owner(advocate_id: int) -> str:
+    return f"advocate:{advocate_id}"
+
+
+def account_id(owner: str, kind: str, currency: str, advocate_id: int | None = None) -> int:
+    """The id of an account, created on first use (safe when two requests race to create it)."""
+    currency = currency.lower()
+    session = get_session()
+    query = select(LedgerAccount.id).where(
+        LedgerAccount.owner == owner, LedgerAccount.kind == kind, LedgerAccount.currency == currency
+    )
+    found = session.scalar(query)
+    if found is not None:
+        return found
+    created = insert_or_ignore(
+        LedgerAccount,
+        {
+            "owner": owner,
+            "advocate_id": advocate_id,
+            "kind": kind,
+            "currency": currency,
+            "balance_minor": 0,
+            "created_at": utcnow(),
+        },
+        ["owner", "kind", "currency"],
+    )
+    return created if created is not None else session.scalar(query)
+
+
+def advocate_account(advocate_id: int, kind: str, currency: str) -> int:
+    """The id of one of an advocate's accounts (``pending``, ``available``, ``reserved``, ``redeemed``)."""
+    if kind not in ADVOCATE_ACCOUNT_KINDS:
+        raise ValueError(f"not an advocate account kind: {kind!r}")
+    return account_id(advocate_owner(advocate_id), kind, currency, advocate_id)
+
+
+def program_account(kind: str, currency: str) -> int:
+    """The id of one of the program's accounts (``reward_expense``, ``clawbacks``, ``adjustments``)."""
+    if kind not in PROGRAM_ACCOUNT_KINDS:
+        raise ValueError(f"not a program account kind: {kind!r}")
+    return account_id(PROGRAM, kind, currency)
+
+
+class Posting:
+    """The outcome of :func:`post`: the transaction (loaded on first use) and whether this call created
+    it (``False``: a retry with the same key and content returned the original)."""
+
+    def __init__(self, transaction_id: int, created: bool, transaction: LedgerTransaction | None = None):
+        self.transaction_id = transaction_id
+        self.created = created
+        self._transaction = transaction
+
+    @property
+    def transaction(self) -> LedgerTransaction:
+        if self._transaction is None:
+            self._transaction = get_session().get(LedgerTransaction, self.transaction_id)
+        return self._transaction
+
+
+def _content_hash(reason: str, entries: list[tuple[int, int, str]], references: dict[str, Any]) -> str:
+    canonical = json.dumps(
+        {"reason": reason, "entries": sorted(entries), "references": references},
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def post(
+    idempotency_key: str,
+    reason: str,
+    entries: Iterable[tuple[int, int, str]],
+    *,
+    memo: str | None = None,
+    conversion_id: int | None = None,
+    reward_id: int | None = None,
+    redemption_id: int | None = None,
+    actor_user_id: str | None = None,
+    details: dict[str, Any] | None = None,
+    guarded: Iterable[int] = (),
+) -> Posting:
+    """Post one balanced transaction, exactly once per ``idempotency_key``.
+
+    Each account's ``balance_minor`` is moved by ``UPDATE ... SET balance_minor = balance_minor +
+    :delta`` in the same database transaction as the entries, so concurrent postings never lose an
+    update.
+
+    :param entries: ``(account_id, amount_minor, currency)``; zero amounts are dropped.
+    :param guarded: account ids that must not go below zero by this posting.
+    :returns: a :class:`Posting`; posting the same key and content again returns the original
+        transaction and changes nothing.
+    :raises UnbalancedTransaction: when the entries do not sum to zero per currency, or are empty.
+    :raises IdempotencyConflict: when the key was used for a different posting.
+    :raises InsufficientFunds: when a guarded account would go negative (roll back).
+    """
+    entries = [(int(account), int(amount), currency.lower()) for account, amount, currency in entries]
+    entries = [entry for entry in entries if entry[1] != 0]
+    if not entries:
+        raise UnbalancedTransaction("a transaction needs at least one non-zero entry")
+    totals: dict[str, int] = defaultdict(int)
+    for _account, amount, currency in entries:
+        totals[currency] += amount
+    unbalanced = {currency: total for currency, total in totals.items() if total != 0}
+    if unbalanced:
+        raise UnbalancedTransaction(f"entries do not sum to zero: {unbalanced}")
+    references = {
+        "conversion_id": conversion_id,
+        "reward_id": reward_id,
+        "redemption_id": redemption_id,
+        "actor_user_id": actor_user_id,
+    }
+    content_hash = _content_hash(reason, entries, references)
+    session = get_session()
+    now = utcnow()
+    transaction_id = insert_or_ignore(
+        LedgerTransaction,
+        {
+            "idempotency_key": idempotency_key,
+            "content_hash": content_hash,
+            "reason": reason,
+            "memo": memo,
+            "details": details,
+            "created_at": now,
+            **references,
+        },
+        ["idempotency_key"],
+    )
+    if transaction_id is None:
+        existing = session.scalar(
+            select(LedgerTransaction).where(LedgerTransaction.idempotency_key == idempotency_key)
+        )
+        if existing.content_hash != content_hash:
+            raise IdempotencyConflict(
+                f"ledger transaction {idempotency_key!r} exists with different content"
+            )
+        return Posting(existing.id, False, existing)
+
+    guarded = set(guarded)
+    per_account: dict[int, int] = defaultdict(int)
+    currency_of: dict[int, str] = {}
+    for account, amount, currency in entries:
+        if currency_of.setdefault(account, currency) != currency:
+            raise UnbalancedTransaction(f"account {account} appears in two currencies")
+        per_account[account] += amount
+    connection = session.connection(bind_arguments={"mapper": LedgerAccount.__mapper__})
+    table = LedgerAccount.__table__
+    # A fixed order of row locks, so two postings touching the same accounts cannot deadlock.
+    for account in sorted(per_account):
+        delta = per_account[account]
+        condition = table.c.id == account
+        if account in guarded and delta < 0:
+            condition = and_(condition, table.c.balance_minor + delta >= 0)
+        held = connection.execute(
+            update(table)
+            .where(condition)
+            .values(balance_minor=table.c.balance_minor + delta)
+            .returning(table.c.currency)
+        ).scalar_one_or_none()
+        if held is None:
+            if account in guarded and delta < 0:
+                raise InsufficientFunds(f"account {account} cannot go below zero")
+            raise UnbalancedTransaction(f"no account {account}")
+        if held != currency_of[account]:
+            raise UnbalancedTransaction(f"account {account} does not hold {currency_of[account]}")
+    connection.execute(
+        LedgerEntry.__table__.insert(),
+        [
+            {
+                "transaction_id": transaction_id,
+                "account_id": account,
+                "amount_minor": amount,
+                "currency": currency,
+                "created_at": now,
+            }
+            for account, amount, currency in entries
+        ],
+    )
+    # Balances changed behind the ORM's back: loaded accounts must be read again.
+    for instance in list(session.identity_map.values()):
+        if isinstance(instance, LedgerAccount) and instance.id in per_account:
+            session.expire(instance, ["balance_minor"])
+    return Posting(transaction_id, True)
+
+
+def transfer(
+    idempotency_key: str,
+    reason: str,
+    source: int,
+    destination: int,
+    amount_minor: int,
+    currency: str,
+    **kwargs,
+) -> Posting:
+    """Move ``amount_minor`` from account ``source`` to account ``destination`` (see :func:`post`)."""
+    return post(
+        idempotency_key,
+        reason,
+        [(source, -amount_minor, currency), (destination, amount_minor, currency)],
+        **kwargs,
+    )
+
+
+def balance(account: int) -> int:
+    """The stored balance of an account."""
+    return get_session().scalar(
+        select(LedgerAccount.balance_minor).where(LedgerAccount.id == account)
+    ) or 0
+
+
+def balance_for_update(account: int) -> int:
+    """The balance of an account, with its row locked until the commit (PostgreSQL)."""
+    return get_session().scalar(
+        select(LedgerAccount.balance_minor).where(LedgerAccount.id == account).with_for_update()
+    ) or 0
+
+
+def balances(advocate) -> dict[str, dict[str, int]]:
+    """An advocate's balances: ``{"pending": {"usd": 1200}, "available": {...}, "reserved": {...},
+    "redeemed": {...}}``. Every kind is present, empty when the advocate has nothing there. One
+    indexed read, whatever the number of entries."""
+    result: dict[str, dict[str, int]] = {kind: {} for kind in ADVOCATE_ACCOUNT_KINDS}
+    rows = get_session().execute(
+        select(LedgerAccount.kind, LedgerAccount.currency, LedgerAccount.balance_minor).where(
+            LedgerAccount.owner == advocate_owner(advocate.id)
+        )
+    )
+    for kind, currency, amount in rows:
+        result[kind][currency] = amount
+    return result
+
+
+def program_balances() -> dict[str, dict[str, int]]:
+    """The program's balances, like :func:`balances`."""
+    result: dict[str, dict[str, int]] = {kind: {} for kind in PROGRAM_ACCOUNT_KINDS}
+    rows = get_session().execute(
+        select(LedgerAccount.kind, LedgerAccount.currency, LedgerAccount.balance_minor).where(
+            LedgerAccount.owner == PROGRAM
+        )
+    )
+    for kind, currency, amount in rows:
+        result[kind][currency] = amount
+    return result
+
+
+def verify() -> list[str]:
+    """Check the whole ledger; returns the problems found (empty: all is well).
+
+    Recomputes every account's balance from its entries, checks that every transaction sums to zero
+    per currency, that entries match their account's currency, and that no reserved account is
+    negative.
+    """
+    session = get_session()
+    problems = []
+    sums = dict(
+        session.execute(
+            select(LedgerEntry.account_id, func.sum(LedgerEntry.amount_minor)).group_by(
+                LedgerEntry.account_id
+            )
+        ).all()
+    )
+    for account in session.scalars(select(LedgerAccount).order_by(LedgerAccount.id)):
+        recomputed = int(sums.get(account.id) or 0)
+        if recomputed != account.balance_minor:
+            problems.append(
+                f"account {account.id} ({account.owner} {account.kind} {account.currency}): "
+                f"stored balance {account.balance_minor}, entries sum to {recomputed}"
+            )
+        if account.kind == "reserved" and account.balance_minor < 0:
+            problems.append(f"account {account.id} (reserved) is negative: {account.balance_minor}")
+    unbalanced = session.execute(
+        select(LedgerEntry.transaction_id, LedgerEntry.currency, func.sum(LedgerEntry.amount_minor))
+        .group_by(LedgerEntry.transaction_id, LedgerEntry.currency)
+        .having(func.sum(LedgerEntry.amount_minor) != 0)
+    ).all()
+    for transaction_id, currency, total in unbalanced:
+        problems.append(f"transaction {transaction_id} does not balance in {currency}: {total}")
+    mismatched = session.execute(
+        select(LedgerEntry.id, LedgerEntry.currency, LedgerAccount.currency)
+        .join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
+        .where(LedgerEntry.currency != LedgerAccount.currency)
+    ).all()
+    for entry_id, entry_currency, account_currency in mismatched:
+        problems.append(f"entry {entry_id} is in {entry_currency} on a {account_currency} account")
+    empty = session.scalars(
+        select(LedgerTransaction.id).where(
+            ~select(LedgerEntry.id)
+            .where(LedgerEntry.transaction_id == LedgerTransaction.id)
+            .exists()
+        )
+    ).all()
+    for transaction_id in empty:
+        problems.append(f"transaction {transaction_id} has no entries")
+    return problems
+
+
+def counts() -> tuple[int, int, int]:
+    """How many accounts, transactions and entries the ledger holds."""
+    session = get_session()
+    return (
+        session.scalar(select(func.count()).select_from(LedgerAccount)) or 0,
+        session.scalar(select(func.count()).select_from(LedgerTransaction)) or 0,
+        session.scalar(select(func.count()).select_from(LedgerEntry)) or 0,
+    )

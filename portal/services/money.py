@@ -1,0 +1,51 @@
+"""Showing money: integer minor units and an ISO currency code, formatted for people.
+
+Amounts are always kept as integers of the currency's minor unit, as Stripe sends them. How many
+minor units make a major one follows Stripe's rules (https://docs.stripe.com/currencies), which
+differ from ISO 4217 for a few currencies; the symbol and the number format come from Babel (CLDR).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from babel import Locale
+from babel.numbers import parse_pattern
+
+#: Currencies Stripe counts in whole units (no minor unit).
+ZERO_DECIMAL = frozenset(
+    "bif clp djf gnf jpy kmf krw mga pyg rwf ugx vnd vuv xaf xof xpf".split()
+)
+#: Currencies Stripe counts in thousandths.
+THREE_DECIMAL = frozenset("bhd jod kwd omr tnd".split())
+
+
+def exponent(currency: str) -> int:
+    """How many decimal places the currency's minor unit has for Stripe (0, 2 or 3)."""
+    code = currency.lower()
+    if code in ZERO_DECIMAL:
+        return 0
+    if code in THREE_DECIMAL:
+        return 3
+    return 2
+
+
+def to_major(amount_minor: int, currency: str) -> Decimal:
+    """``1234, "usd"`` → ``Decimal("12.34")``; exact, never a float."""
+    return Decimal(int(amount_minor)).scaleb(-exponent(currency))
+
+
+def format_money(amount_minor: int | None, currency: str | None, locale: str = "en_US") -> str:
+    """``1234, "usd"`` → ``"$12.34"``; ``-500, "jpy"`` → ``"-¥500"``; ``None`` → ``"—"``.
+
+    The number of decimals is Stripe's for that currency, whatever CLDR says.
+    """
+    if amount_minor is None or not currency:
+        return "—"
+    places = exponent(currency)
+    babel_locale = Locale.parse(locale)
+    pattern = parse_pattern(babel_locale.currency_formats["standard"].pattern)
+    pattern.frac_prec = (places, places)
+    return pattern.apply(
+        to_major(amount_minor, currency), babel_locale, currency=currency.upper(), currency_digits=False
+    )

@@ -1,0 +1,641 @@
+"""Rewards: from the facts of a friend's payments to ledger postings, hold and release, staff
+adjustments, and the read services of the rewards and admin pages.
+
+The heart is :func:`reconcile`: it computes what each payment of a referral *should* have earned from
+the facts stored on the :class:`~portal.models.Conversion` rows (paid, refunded so far, dispute state)
+and posts only the difference, each posting under a deterministic idempotency key. Whatever order
+Stripe's events arrive in, and however often, the ledger ends the same.
+
+Every function flushes; the caller commits (and rolls back on an exception).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func
+from sqlalchemy import or_
+from sqlalchemy import select
+
+from portal import signals
+from portal.config import config_value
+from portal.db import get_session
+from portal.db import insert_or_ignore
+from portal.models import Advocate
+from portal.models import Conversion
+from portal.models import LedgerAccount
+from portal.models import LedgerEntry
+from portal.models import LedgerTransaction
+from portal.models import Redemption
+from portal.models import Referral
+from portal.models import Reward
+from portal.models import utcnow
+from portal.services import audit
+from portal.services import ledger
+from portal.services.money import format_money
+from portal.services.referrals import mask_email
+from portal.services.rules import RewardRule
+from portal.services.rules import current_rules
+
+log = logging.getLogger(__name__)
+
+#: ``Conversion.reward_outcome`` values.
+REWARDED = "rewarded"
+UNATTRIBUTED = "unattributed"
+NOT_PAID = "not_paid"
+FLAGGED_REFERRAL = "flagged_referral"
+CURRENCY_NOT_REWARDED = "currency_not_rewarded"
+NO_AMOUNT = "no_amount"
+BELOW_MINIMUM = "below_minimum"
+NOT_REWARDED_PAYMENT = "not_rewarded_payment"
+MONTHLY_CAP_REACHED = "monthly_cap_reached"
+
+
+# -- reconciliation ---------------------------------------------------------------------------------
+
+
+def reconcile(conversion: Conversion, now: datetime | None = None, *, ranking_changed: bool = True) -> None:
+    """Bring the ledger in line with the facts of ``conversion`` and of every other payment of the same
+    referral (which one is "the first payment" can change when an earlier payment arrives late).
+
+    Locks the referral's row (PostgreSQL) so reconciliations of one referral run one after the other.
+
+    :param ranking_changed: ``False`` when the payment was paid before this call too (only its own
+        refunds or dispute changed), so the other payments' rewards cannot have changed.
+    """
+    session = get_session()
+    if conversion.referral_id is None:
+        conversion.reward_outcome = UNATTRIBUTED if conversion.paid_at else NOT_PAID
+        session.flush()
+        return
+    # The referral's row serialises every reconciliation of its payments (PostgreSQL).
+    referral = session.scalar(
+        select(Referral).where(Referral.id == conversion.referral_id).with_for_update()
+    )
+    rule = current_rules().for_campaign(referral.campaign)
+    # Ranking needs only a few columns of every paid payment; full rows are loaded only for the
+    # payments whose reward can change: this one, those with a reward, and the eligible ones.
+    paid = session.execute(
+        select(Conversion.id, Conversion.subscription_id)
+        .where(Conversion.referral_id == referral.id, Conversion.paid_at.is_not(None))
+        .order_by(Conversion.paid_at, Conversion.payment_key)
+    ).all()
+    eligible = _eligible_payments(paid, rule)
+    rewarded = set(session.scalars(select(Reward.conversion_id).where(Reward.referral_id == referral.id)))
+    # A newly paid payment that earns nothing itself cannot have pushed another one out.
+    others = (eligible | rewarded) if ranking_changed and conversion.id in eligible else set()
+    for payment_id in sorted({conversion.id} | others):
+        payment = conversion if payment_id == conversion.id else session.get(Conversion, payment_id)
+        _reconcile_payment(payment, referral, rule, payment_id in eligible, now or utcnow())
+    session.flush()
+
+
+def _eligible_payments(paid, rule: RewardRule) -> set[int]:
+    """Ids of the payments that earn a reward: the friend's first payment, and with
+    ``recurring_months`` = N the first N invoices of each subscription."""
+    eligible = set()
+    if paid:
+        eligible.add(paid[0].id)
+    if rule.recurring_months:
+        per_subscription: dict[str, int] = {}
+        for payment in paid:
+            if payment.subscription_id:
+                rank = per_subscription.get(payment.subscription_id, 0)
+                if rank < rule.recurring_months:
+                    eligible.add(payment.id)
+                per_subscription[payment.subscription_id] = rank + 1
+    return eligible
+
+
+def _reconcile_payment(
+    conversion: Conversion, referral: Referral, rule: RewardRule, eligible: bool, now: datetime
+) -> None:
+    session = get_session()
+    reward = session.scalar(select(Reward).where(Reward.conversion_id == conversion.id))
+    if reward is None:
+        outcome = _why_not_rewarded(conversion, referral, rule, eligible)
+        if outcome is None:
+            reward = _create_reward(conversion, referral, rule)
+            outcome = REWARDED if reward is not None else MONTHLY_CAP_REACHED
+        conversion.reward_outcome = outcome
+        if reward is None:
+            if outcome != NOT_PAID:
+                log.info(
+                    "Payment %s (conversion %s) earns no reward: %s",
+                    conversion.payment_key, conversion.id, outcome,
+                )
+            return
+    target = _earned(reward, conversion) if eligible and referral.status == "signed_up" else 0
+    if target == 0 and not eligible:
+        conversion.reward_outcome = NOT_REWARDED_PAYMENT
+    elif conversion.reward_outcome != REWARDED:
+        conversion.reward_outcome = REWARDED
+    _move_to(reward, conversion, target)
+
+
+def _why_not_rewarded(
+    conversion: Conversion, referral: Referral, rule: RewardRule, eligible: bool
+) -> str | None:
+    if conversion.paid_at is None:
+        return NOT_PAID
+    if referral.status != "signed_up":
+        return FLAGGED_REFERRAL
+    if (conversion.currency or "").lower() != rule.currency:
+        return CURRENCY_NOT_REWARDED
+    if not conversion.amount_minor or conversion.amount_minor <= 0:
+        return NO_AMOUNT
+    if conversion.amount_minor < rule.min_purchase_minor:
+        return BELOW_MINIMUM
+    if not eligible:
+        return NOT_REWARDED_PAYMENT
+    return None
+
+
+def _create_reward(conversion: Conversion, referral: Referral, rule: RewardRule) -> Reward | None:
+    """The reward of an eligible payment, within the advocate's monthly cap; ``None`` when the cap
+    leaves nothing (or a percentage rounds down to nothing)."""
+    session = get_session()
+    amount = rule.reward_for(conversion.amount_minor)
+    month = conversion.paid_at.strftime("%Y-%m")
+    if rule.monthly_cap_minor is not None:
+        # The advocate's row serialises cap checks of one advocate (PostgreSQL).
+        session.scalar(select(Advocate.id).where(Advocate.id == referral.advocate_id).with_for_update())
+        earned = session.scalar(
+            select(func.coalesce(func.sum(Reward.amount_minor), 0)).where(
+                Reward.advocate_id == referral.advocate_id,
+                Reward.earned_month == month,
+                Reward.currency == rule.currency,
+            )
+        )
+        amount = max(0, min(amount, rule.monthly_cap_minor - int(earned)))
+    if amount <= 0:
+        return None
+    reward_id = insert_or_ignore(
+        Reward,
+        {
+            "conversion_id": conversion.id,
+            "advocate_id": referral.advocate_id,
+            "referral_id": referral.id,
+            "rule": rule.snapshot(),
+            "amount_minor": amount,
+            "currency": rule.currency,
+            "earned_month": month,
+            "status": "pending",
+            "pending_minor": 0,
+            "available_minor": 0,
+            "version": 0,
+            "hold_until": conversion.paid_at + timedelta(days=config_value("REWARD_HOLD_DAYS")),
+            "created_at": utcnow(),
+        },
+        ["conversion_id"],
+    )
+    return session.scalar(select(Reward).where(Reward.conversion_id == conversion.id).with_for_update()) \
+        if reward_id is None else session.get(Reward, reward_id)
+
+
+def _earned(reward: Reward, conversion: Conversion) -> int:
+    """What the reward is worth given the payment's refunds and dispute: all of it, less the refunded
+    share (rounded so the advocate never keeps more than their share), nothing while a dispute is open
+    or once it is lost."""
+    if conversion.paid_at is None or conversion.dispute_status in ("open", "lost"):
+        return 0
+    amount = conversion.amount_minor or 0
+    if amount <= 0:
+        return 0
+    kept = max(0, amount - min(conversion.refunded_minor, amount))
+    return reward.amount_minor * kept // amount
+
+
+def _move_to(reward: Reward, conversion: Conversion, target: int) -> None:
+    """Post the difference between what the reward holds now and ``target``."""
+    currency = reward.currency
+    advocate_id = reward.advocate_id
+    if reward.released_at is None:
+        delta = target - reward.pending_minor
+        if delta == 0:
+            return
+        pending = ledger.advocate_account(advocate_id, "pending", currency)
+        expense = ledger.program_account("reward_expense", currency)
+        if delta > 0:
+            reason = "reward.accrue" if reward.version == 0 else "reward.restore"
+        else:
+            reason = "reward.void"
+        _post_reward(reward, conversion, reason, [(expense, -delta, currency), (pending, delta, currency)])
+        reward.pending_minor = target
+        reward.status = "pending" if target > 0 else "void"
+    else:
+        delta = target - reward.available_minor
+        if delta == 0:
+            return
+        available = ledger.advocate_account(advocate_id, "available", currency)
+        clawbacks = ledger.program_account("clawbacks", currency)
+        reason = "reward.restore" if delta > 0 else "reward.clawback"
+        _post_reward(
+            reward, conversion, reason, [(clawbacks, -delta, currency), (available, delta, currency)]
+        )
+        reward.available_minor = target
+    get_session().flush()
+
+
+def _post_reward(reward: Reward, conversion: Conversion, reason: str, entries, key: str | None = None):
+    reward.version += 1
+    posting = ledger.post(
+        key or f"reward:{reward.id}:v{reward.version}",
+        reason,
+        entries,
+        memo=_memo(reason, conversion),
+        conversion_id=conversion.id,
+        reward_id=reward.id,
+        details={
+            "amount_minor": conversion.amount_minor,
+            "refunded_minor": conversion.refunded_minor,
+            "dispute": conversion.dispute_status,
+        },
+    )
+    if posting.created:
+        signals.send_after_commit(
+            signals.reward_posted, reward=reward, transaction=posting.transaction, reason=reason
+        )
+    return posting
+
+
+def _memo(reason: str, conversion: Conversion) -> str:
+    what = {
+        "reward.accrue": "Reward for a friend's payment",
+        "reward.void": "Reward reduced: payment refunded or disputed",
+        "reward.restore": "Reward restored",
+        "reward.clawback": "Reward taken back: payment refunded or disputed",
+        "reward.release": "Reward released after the hold period",
+    }.get(reason, reason)
+    return f"{what} ({conversion.payment_key})"
+
+
+# -- hold and release -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReleaseSummary:
+    """What :func:`release_due` did."""
+
+    released: int
+    skipped: int
+    failed: int
+    amounts: dict[str, int]
+
+
+def due_reward_ids(now: datetime | None = None, limit: int | None = None) -> list[int]:
+    """Ids of the pending rewards whose hold has ended."""
+    query = (
+        select(Reward.id)
+        .where(Reward.status == "pending", Reward.hold_until <= (now or utcnow()), Reward.pending_minor > 0)
+        .order_by(Reward.hold_until, Reward.id)
+    )
+    if limit:
+        query = query.limit(limit)
+    return list(get_session().scalars(query))
+
+
+def release(reward_id: int, now: datetime | None = None) -> bool:
+    """Move one reward from pending to available once its hold has ended; ``False`` when there is
+    nothing to do (released already, voided, disputed, or still on hold). Safe to run concurrently:
+    the reward's row is locked and the posting's key is fixed per reward."""
+    session = get_session()
+    now = now or utcnow()
+    reward = session.scalar(select(Reward).where(Reward.id == reward_id).with_for_update())
+    if reward is None or reward.status != "pending" or reward.released_at is not None:
+        return False
+    if reward.hold_until > now or reward.pending_minor <= 0:
+        return False
+    conversion = session.get(Conversion, reward.conversion_id)
+    if conversion.dispute_status == "open":
+        return False
+    amount = reward.pending_minor
+    pending = ledger.advocate_account(reward.advocate_id, "pending", reward.currency)
+    available = ledger.advocate_account(reward.advocate_id, "available", reward.currency)
+    _post_reward(
+        reward,
+        conversion,
+        "reward.release",
+        [(pending, -amount, reward.currency), (available, amount, reward.currency)],
+        key=f"reward:{reward.id}:release",
+    )
+    reward.pending_minor = 0
+    reward.available_minor = amount
+    reward.status = "available"
+    reward.released_at = now
+    session.flush()
+    return True
+
+
+def release_due(now: datetime | None = None) -> ReleaseSummary:
+    """Release every reward whose hold has ended, committing each on its own (for cron: a failure of
+    one reward is logged and counted, the others go on)."""
+    session = get_session()
+    released = skipped = failed = 0
+    amounts: dict[str, int] = {}
+    for reward_id in due_reward_ids(now):
+        try:
+            if release(reward_id, now):
+                reward = session.get(Reward, reward_id)
+                amounts[reward.currency] = amounts.get(reward.currency, 0) + reward.available_minor
+                released += 1
+            else:
+                skipped += 1
+            session.commit()
+        except Exception:
+            session.rollback()
+            log.exception("Could not release reward %s", reward_id)
+            failed += 1
+    return ReleaseSummary(released, skipped, failed, amounts)
+
+
+# -- staff adjustments --------------------------------------------------------------------------------
+
+
+def post_adjustment(
+    advocate: Advocate,
+    amount_minor: int,
+    currency: str,
+    reason: str,
+    actor: Any,
+    idempotency_key: str | None = None,
+) -> LedgerTransaction:
+    """A manual correction of an advocate's available balance by staff (positive: credit, negative:
+    debit; a debit may take the balance below zero, to be netted against later rewards), recorded in
+    the audit log in the same transaction.
+
+    :param reason: why, in the staff member's words (required).
+    :param actor: the staff member (a :class:`portal.extension.Customer`).
+    :param idempotency_key: a key from the form (e.g. a random token rendered into it), so a double
+        submit posts once.
+    :raises ValueError: on a zero amount, an empty reason or a malformed currency.
+    """
+    if isinstance(amount_minor, bool) or not isinstance(amount_minor, int) or amount_minor == 0:
+        raise ValueError("the amount must be a whole, non-zero number of minor units")
+    if not reason or not reason.strip():
+        raise ValueError("an adjustment needs a reason")
+    if not isinstance(currency, str) or len(currency) != 3 or not currency.isalpha():
+        raise ValueError("the currency must be a three-letter ISO code")
+    currency = currency.lower()
+    available = ledger.advocate_account(advocate.id, "available", currency)
+    adjustments = ledger.program_account("adjustments", currency)
+    key = f"adjustment:{idempotency_key or uuid.uuid4().hex}"
+    posting = ledger.post(
+        key,
+        "adjustment",
+        [(adjustments, -amount_minor, currency), (available, amount_minor, currency)],
+        memo=reason.strip(),
+        actor_user_id=None if actor is None else str(actor.id),
+    )
+    if posting.created:
+        audit.record_action(
+            actor,
+            "ledger.adjust",
+            "advocate",
+            advocate.id,
+            after={"amount_minor": amount_minor, "currency": currency, "transaction_id": posting.transaction.id},
+            reason=reason.strip(),
+        )
+    return posting.transaction
+
+
+# -- read services for the pages ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a listing."""
+
+    items: list
+    page: int
+    per_page: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+
+@dataclass(frozen=True)
+class EntryLine:
+    """One line of an advocate's ledger, with its explanation."""
+
+    created_at: datetime
+    account: str
+    amount_minor: int
+    currency: str
+    reason: str
+    memo: str | None
+    #: The referred friend, masked (``j***@example.com``), for reward postings.
+    friend: str | None
+    payment_amount_minor: int | None
+    payment_currency: str | None
+    #: The rule, in words (``10% of the payment``, ``5.00 USD per payment``).
+    rule: str | None
+    transaction_id: int
+
+
+def balances(advocate: Advocate) -> dict[str, dict[str, int]]:
+    """``{state: {currency: minor}}`` for ``pending``, ``available``, ``reserved``, ``redeemed``."""
+    return ledger.balances(advocate)
+
+
+def describe_rule(rule: dict[str, Any] | None) -> str | None:
+    """A rule snapshot in words."""
+    if not rule:
+        return None
+    if rule.get("type") == "fixed":
+        text = f"{format_money(rule['amount_minor'], rule['currency'])} per rewarded payment"
+    else:
+        text = f"{rule.get('percent')}% of the payment"
+    months = rule.get("recurring_months") or 0
+    text += f", for {months} months of a subscription" if months else ", first payment only"
+    return text
+
+
+def _page_args(page: int, per_page: int) -> tuple[int, int]:
+    page = max(1, int(page or 1))
+    per_page = min(200, max(1, int(per_page or 25)))
+    return page, per_page
+
+
+def entries_for(advocate: Advocate, page: int = 1, per_page: int = 25) -> Page:
+    """An advocate's ledger lines, newest first, each with why it happened."""
+    page, per_page = _page_args(page, per_page)
+    session = get_session()
+    owner = ledger.advocate_owner(advocate.id)
+    base = (
+        select(LedgerEntry, LedgerAccount.kind, LedgerTransaction, Conversion, Reward, Referral)
+        .join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
+        .join(LedgerTransaction, LedgerTransaction.id == LedgerEntry.transaction_id)
+        .outerjoin(Conversion, Conversion.id == LedgerTransaction.conversion_id)
+        .outerjoin(Reward, Reward.id == LedgerTransaction.reward_id)
+        .outerjoin(Referral, Referral.id == Reward.referral_id)
+        .where(LedgerAccount.owner == owner)
+    )
+    total = session.scalar(
+        select(func.count())
+        .select_from(LedgerEntry)
+        .join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
+        .where(LedgerAccount.owner == owner)
+    ) or 0
+    rows = session.execute(
+        base.order_by(LedgerEntry.id.desc()).offset((page - 1) * per_page).limit(per_page)
+    ).all()
+    items = [
+        EntryLine(
+            created_at=entry.created_at,
+            account=kind,
+            amount_minor=entry.amount_minor,
+            currency=entry.currency,
+            reason=transaction.reason,
+            memo=transaction.memo,
+            friend=mask_email(referral.friend_email_normalized) if referral is not None else None,
+            payment_amount_minor=conversion.amount_minor if conversion is not None else None,
+            payment_currency=conversion.currency if conversion is not None else None,
+            rule=describe_rule(reward.rule) if reward is not None else None,
+            transaction_id=transaction.id,
+        )
+        for entry, kind, transaction, conversion, reward, referral in rows
+    ]
+    return Page(items, page, per_page, total)
+
+
+def revenue_summary(start: datetime | None = None, end: datetime | None = None) -> dict[str, dict[str, int]]:
+    """Revenue of paid payments in ``[start, end)`` per currency: ``{"usd": {"total_minor",
+    "attributed_minor", "payments", "attributed_payments", "refunded_minor", "net_minor",
+    "attributed_net_minor"}}``. Net excludes refunds and open or lost disputes."""
+    query = select(Conversion).where(Conversion.paid_at.is_not(None))
+    if start is not None:
+        query = query.where(Conversion.paid_at >= start)
+    if end is not None:
+        query = query.where(Conversion.paid_at < end)
+    summary: dict[str, dict[str, int]] = {}
+    keys = ("total_minor", "attributed_minor", "payments", "attributed_payments", "refunded_minor",
+            "net_minor", "attributed_net_minor")
+    for conversion in get_session().scalars(query.execution_options(yield_per=500)):
+        row = summary.setdefault(conversion.currency or "???", dict.fromkeys(keys, 0))
+        amount = conversion.amount_minor or 0
+        attributed = conversion.referral_id is not None
+        row["total_minor"] += amount
+        row["payments"] += 1
+        row["refunded_minor"] += conversion.refunded_minor
+        row["net_minor"] += conversion.net_minor
+        if attributed:
+            row["attributed_minor"] += amount
+            row["attributed_payments"] += 1
+            row["attributed_net_minor"] += conversion.net_minor
+    return summary
+
+
+def list_conversions(filters: dict[str, Any] | None = None, page: int = 1, per_page: int = 25) -> Page:
+    """Payments, newest first. ``filters``: ``attributed`` (bool), ``advocate_id``, ``currency``,
+    ``outcome`` (a ``reward_outcome``), ``start`` / ``end`` (paid_at), ``search`` (a Stripe id)."""
+    filters = filters or {}
+    page, per_page = _page_args(page, per_page)
+    query = select(Conversion)
+    if filters.get("attributed") is True:
+        query = query.where(Conversion.referral_id.is_not(None))
+    elif filters.get("attributed") is False:
+        query = query.where(Conversion.referral_id.is_(None))
+    if filters.get("advocate_id") is not None:
+        query = query.where(Conversion.advocate_id == filters["advocate_id"])
+    if filters.get("currency"):
+        query = query.where(Conversion.currency == str(filters["currency"]).lower())
+    if filters.get("outcome"):
+        query = query.where(Conversion.reward_outcome == filters["outcome"])
+    if filters.get("start") is not None:
+        query = query.where(Conversion.paid_at >= filters["start"])
+    if filters.get("end") is not None:
+        query = query.where(Conversion.paid_at < filters["end"])
+    if filters.get("search"):
+        term = str(filters["search"]).strip()
+        query = query.where(
+            or_(
+                Conversion.payment_key == term,
+                Conversion.payment_intent_id == term,
+                Conversion.charge_id == term,
+                Conversion.invoice_id == term,
+                Conversion.checkout_session_id == term,
+                Conversion.stripe_customer_id == term,
+            )
+        )
+    session = get_session()
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    items = list(
+        session.scalars(
+            query.order_by(Conversion.created_at.desc(), Conversion.id.desc())
+            .offset((page - 1) * per_page)
+            .limit(per_page)
+        )
+    )
+    return Page(items, page, per_page, total)
+
+
+def reward_cost_by_state() -> dict[str, dict[str, int]]:
+    """What the program owes and has paid, per currency: ``{"usd": {"pending", "available",
+    "reserved", "redeemed", "clawed_back", "adjustments", "expense"}}``."""
+    result: dict[str, dict[str, int]] = {}
+    is_program = (LedgerAccount.owner == ledger.PROGRAM).label("is_program")
+    rows = get_session().execute(
+        select(is_program, LedgerAccount.kind, LedgerAccount.currency, func.sum(LedgerAccount.balance_minor))
+        .group_by(is_program, LedgerAccount.kind, LedgerAccount.currency)
+    ).all()
+    for program, kind, currency, total in rows:
+        row = result.setdefault(
+            currency,
+            {"pending": 0, "available": 0, "reserved": 0, "redeemed": 0, "clawed_back": 0,
+             "adjustments": 0, "expense": 0},
+        )
+        total = int(total or 0)
+        if program:
+            # Program accounts hold the other side of the advocates' balances: show them positive.
+            name = {"reward_expense": "expense", "clawbacks": "clawed_back", "adjustments": "adjustments"}[kind]
+            row[name] += -total
+        else:
+            row[kind] += total
+    return result
+
+
+def advocate_overview(advocate: Advocate) -> dict[str, Any]:
+    """Everything staff need about one advocate: balances, rewards, payments and redemptions."""
+    session = get_session()
+    rewards = list(
+        session.scalars(
+            select(Reward).where(Reward.advocate_id == advocate.id).order_by(Reward.id.desc()).limit(50)
+        )
+    )
+    redemptions = list(
+        session.scalars(
+            select(Redemption)
+            .where(Redemption.advocate_id == advocate.id)
+            .order_by(Redemption.id.desc())
+            .limit(50)
+        )
+    )
+    conversions = list_conversions({"advocate_id": advocate.id}, per_page=50)
+    referrals = session.scalar(
+        select(func.count()).select_from(Referral).where(Referral.advocate_id == advocate.id)
+    ) or 0
+    return {
+        "advocate": advocate,
+        "balances": balances(advocate),
+        "rewards": rewards,
+        "redemptions": redemptions,
+        "conversions": conversions.items,
+        "conversion_count": conversions.total,
+        "referral_count": referrals,
+    }

@@ -1,0 +1,113 @@
+"""Builders and fixtures of the rewards and Stripe tests: referrals, signed deliveries, ledger snapshots.
+
+Import the fixtures into a test module::
+
+    from tests.rewards_helpers import fake_stripe, stripe_app  # noqa: F401
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from datetime import timedelta
+from datetime import timezone
+
+import pytest
+from sqlalchemy import select
+
+from tests.helpers import make_customer
+from tests.stripe_fake.events import WEBHOOK_SECRET
+from tests.stripe_fake.events import signed_request
+from tests.stripe_fake.fixtures import fake_stripe  # noqa: F401
+
+WEBHOOK_PATH = "/advocacy/webhooks/stripe"
+
+#: The rule most tests use: 10% of the first payment, in USD.
+PERCENT_RULES = {
+    "default": {"type": "percent", "percent": 10, "currency": "usd", "recurring_months": 0,
+                "min_purchase_minor": 0, "monthly_cap_minor": None, "friend_reward": None},
+    "campaigns": {},
+}
+
+
+@pytest.fixture
+def stripe_app(app, fake_stripe, request):  # noqa: F811
+    """The demo app, its Stripe calls going to ``fake_stripe`` and its webhook signed with
+    :data:`WEBHOOK_SECRET` (unless the test's ``settings`` marker set other secrets)."""
+    app.config["ADVOCACY_STRIPE_SECRET_KEY"] = fake_stripe.api_key
+    app.config["ADVOCACY_STRIPE_API_BASE"] = fake_stripe.base_url
+    app.config["ADVOCACY_STRIPE_TIMEOUT_SECONDS"] = 1
+    if not any("STRIPE_WEBHOOK_SECRETS" in marker.kwargs for marker in request.node.iter_markers("settings")):
+        app.config["ADVOCACY_STRIPE_WEBHOOK_SECRETS"] = [WEBHOOK_SECRET]
+    return app
+
+
+def deliver(client, event: dict, secret: str = WEBHOOK_SECRET, timestamp: int | None = None):
+    """POST ``event`` to the webhook as Stripe would, signed with ``secret``."""
+    body, headers = signed_request(event, secret, timestamp)
+    return client.post(WEBHOOK_PATH, data=body, headers=headers)
+
+
+class Referred:
+    """An advocate and a friend they referred."""
+
+    def __init__(self, advocate, friend, advocate_id: int, referral_id: int):
+        self.advocate = advocate
+        self.friend = friend
+        self.advocate_id = advocate_id
+        self.referral_id = referral_id
+
+    @property
+    def metadata(self) -> dict:
+        return {"advocacy_user_id": str(self.friend.id)}
+
+
+def make_referral(app, campaign: str | None = None, advocate=None) -> Referred:
+    """A host user who is an advocate, and a friend who signed up through their link."""
+    from portal.db import get_session
+    from portal.models import utcnow
+    from portal.services import referrals
+    from portal.services.links import AttributionClaim
+
+    advocate = advocate or make_customer(app)
+    friend = make_customer(app)
+    with app.app_context():
+        advocate_row = referrals.ensure_advocate(advocate.id, advocate.email)
+        claim = AttributionClaim(advocate_row.code, campaign, None, utcnow())
+        result = referrals.attribute_signup(friend.id, friend.email, claim)
+        get_session().commit()
+        return Referred(advocate, friend, advocate_row.id, result.referral.id)
+
+
+def snapshot(app) -> dict:
+    """Every account balance and the number of transactions: two ledgers with equal snapshots hold
+    the same money in the same places."""
+    from portal.db import get_session
+    from portal.models import LedgerAccount
+    from portal.services import ledger
+
+    with app.app_context():
+        balances = {
+            (account.owner, account.kind, account.currency): account.balance_minor
+            for account in get_session().scalars(select(LedgerAccount))
+            if account.balance_minor != 0
+        }
+        assert ledger.verify() == []
+        return balances
+
+
+def advocate_balances(app, advocate_id: int) -> dict:
+    from portal.db import get_session
+    from portal.models import Advocate
+    from portal.services import ledger
+
+    with app.app_context():
+        return ledger.balances(get_session().get(Advocate, advocate_id))
+
+
+def flat(balances: dict, currency: str = "usd") -> dict:
+    """``{"pending": 500, "available": 0, ...}`` of one currency."""
+    return {kind: amounts.get(currency, 0) for kind, amounts in balances.items()}
+
+
+def later(days: int) -> datetime:
+    return datetime.now(timezone.utc) + timedelta(days=days)

@@ -1,0 +1,172 @@
+"""Redeeming rewards as a Stripe customer balance credit, against the local Stripe server: never lost,
+never doubled, whatever Stripe answers or fails to answer."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from sqlalchemy import select
+
+from portal.db import get_session
+from portal.extension import Customer
+from portal.models import Advocate
+from portal.models import Redemption
+from portal.services import redemptions
+from portal.services import rewards
+from tests.conftest import needs_postgres
+from tests.rewards_helpers import advocate_balances
+from tests.rewards_helpers import fake_stripe  # noqa: F401
+from tests.rewards_helpers import flat
+from tests.rewards_helpers import make_referral
+from tests.rewards_helpers import snapshot
+from tests.rewards_helpers import stripe_app  # noqa: F401
+
+CREDITS = "/v1/customers/*/balance_transactions"
+STAFF = Customer(id="1", email="staff@example.com")
+
+
+def funded(app, amount=5000):
+    """An advocate with ``amount`` available (a staff credit)."""
+    referred = make_referral(app)
+    with app.app_context():
+        advocate = get_session().get(Advocate, referred.advocate_id)
+        rewards.post_adjustment(advocate, amount, "usd", "Opening balance", STAFF)
+        get_session().commit()
+    return referred
+
+
+def redeem(app, referred, amount, currency="usd"):
+    with app.app_context():
+        advocate = get_session().get(Advocate, referred.advocate_id)
+        redemption = redemptions.request_redemption(advocate, amount, currency)
+        return redemption.id, redemption.state
+
+
+def money(app, referred):
+    return flat(advocate_balances(app, referred.advocate_id))
+
+
+def credits(fake):
+    return [
+        (txn["customer"], txn["amount"], txn["currency"])
+        for txn in fake.objects("customer_balance_transaction")
+    ]
+
+
+def test_a_redemption_credits_the_stripe_balance_once(stripe_app, fake_stripe):  # noqa: F811
+    referred = funded(stripe_app)
+    redemption_id, state = redeem(stripe_app, referred, 2000)
+    assert state == "completed"
+    assert money(stripe_app, referred) == {"pending": 0, "available": 3000, "reserved": 0, "redeemed": 2000}
+    ((customer, amount, currency),) = credits(fake_stripe)
+    assert (amount, currency) == (-2000, "usd")
+    assert fake_stripe.get(customer)["metadata"]["advocacy_user_id"] == str(referred.advocate.id)
+    (request,) = fake_stripe.requests_to(CREDITS, method="POST")
+    with stripe_app.app_context():
+        redemption = get_session().get(Redemption, redemption_id)
+        assert request.idempotency_key == redemption.idempotency_key
+        assert redemption.stripe_balance_transaction_id.startswith("cbtxn_")
+    # "All of it" redeems the rest; a retry run finds nothing to do.
+    assert redeem(stripe_app, referred, None)[1] == "completed"
+    assert money(stripe_app, referred)["redeemed"] == 5000
+    result = stripe_app.test_cli_runner().invoke(args=["advocacy", "rewards", "retry-redemptions"])
+    assert result.exit_code == 0 and "0 completed" in result.output
+    assert len(credits(fake_stripe)) == 2
+    snapshot(stripe_app)
+
+
+def test_a_definite_refusal_returns_the_funds(stripe_app, fake_stripe):  # noqa: F811
+    referred = funded(stripe_app)
+    fake_stripe.fail_next("POST", CREDITS, status=400, error_type="invalid_request_error",
+                          code="parameter_invalid", message="Nope")
+    redemption_id, state = redeem(stripe_app, referred, 2000)
+    assert state == "failed"
+    assert money(stripe_app, referred) == {"pending": 0, "available": 5000, "reserved": 0, "redeemed": 0}
+    assert credits(fake_stripe) == []
+    with stripe_app.app_context():
+        assert "Nope" in get_session().get(Redemption, redemption_id).last_error
+    snapshot(stripe_app)
+
+
+@pytest.mark.parametrize("apply", [True, False])
+def test_a_timeout_stays_reserved_and_the_retry_completes_exactly_once(stripe_app, fake_stripe, apply):  # noqa: F811
+    referred = funded(stripe_app)
+    fake_stripe.hang_next("POST", CREDITS, seconds=2.5, apply=apply)
+    redemption_id, state = redeem(stripe_app, referred, 2000)
+    assert state == "unknown"
+    assert money(stripe_app, referred) == {"pending": 0, "available": 3000, "reserved": 2000, "redeemed": 0}
+    assert len(credits(fake_stripe)) == (1 if apply else 0)
+
+    runner = stripe_app.test_cli_runner()
+    result = runner.invoke(args=["advocacy", "rewards", "retry-redemptions"])
+    assert result.exit_code == 0, result.output
+    assert "1 completed" in result.output
+    assert runner.invoke(args=["advocacy", "rewards", "retry-redemptions"]).output.startswith(
+        "Redemptions: 0 completed")
+    assert money(stripe_app, referred) == {"pending": 0, "available": 3000, "reserved": 0, "redeemed": 2000}
+    # One effective credit at Stripe, whatever the first attempt did; both attempts sent one key.
+    assert [amount for _c, amount, _cur in credits(fake_stripe)] == [-2000]
+    attempts = fake_stripe.requests_to(CREDITS, method="POST")
+    assert len(attempts) == 2 and len({attempt.idempotency_key for attempt in attempts}) == 1
+    assert attempts[1].replayed is apply
+    snapshot(stripe_app)
+
+
+def test_a_server_error_is_retried_until_stripe_answers(stripe_app, fake_stripe):  # noqa: F811
+    referred = funded(stripe_app)
+    fake_stripe.fail_next("POST", CREDITS, status=500, times=2)
+    assert redeem(stripe_app, referred, 1000)[1] == "unknown"
+    runner = stripe_app.test_cli_runner()
+    still = runner.invoke(args=["advocacy", "rewards", "retry-redemptions"])
+    assert still.exit_code == 1 and "1 still without an answer" in still.output
+    done = runner.invoke(args=["advocacy", "rewards", "retry-redemptions"])
+    assert done.exit_code == 0 and "1 completed" in done.output
+    assert len(credits(fake_stripe)) == 1
+    assert money(stripe_app, referred)["redeemed"] == 1000
+
+
+@pytest.mark.settings(REDEMPTION_MINIMUM_MINOR=1000)
+def test_too_little_too_much_and_nonsense_are_refused_without_a_trace(stripe_app, fake_stripe):  # noqa: F811
+    referred = funded(stripe_app, 3000)
+    for amount, currency, code in ((999, "usd", "below_minimum"), (3001, "usd", "insufficient_funds"),
+                                   (0, "usd", "invalid_amount"), (-5, "usd", "invalid_amount"),
+                                   (1000, "eur", "insufficient_funds"), (1000, "us dollars", "invalid_currency")):
+        with pytest.raises(redemptions.RedemptionRefused) as refused:
+            redeem(stripe_app, referred, amount, currency)
+        assert refused.value.code == code, (amount, currency)
+    assert money(stripe_app, referred) == {"pending": 0, "available": 3000, "reserved": 0, "redeemed": 0}
+    assert fake_stripe.requests_to(CREDITS) == []
+    with stripe_app.app_context():
+        assert get_session().scalars(select(Redemption)).all() == []
+
+
+@needs_postgres
+def test_parallel_redemptions_never_overdraw(stripe_app, fake_stripe):  # noqa: F811
+    referred = funded(stripe_app, 5000)
+    outcomes, errors = [], []
+    barrier = threading.Barrier(20)
+
+    def attempt():
+        try:
+            with stripe_app.app_context():
+                advocate = get_session().get(Advocate, referred.advocate_id)
+                get_session().commit()  # hand the connection back: 20 threads, a smaller pool
+                barrier.wait(timeout=30)
+                try:
+                    outcomes.append(redemptions.request_redemption(advocate, 1000, "usd").state)
+                except redemptions.RedemptionRefused as refused:
+                    outcomes.append(refused.code)
+        except Exception as error:  # pragma: no cover - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=attempt) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert sorted(outcomes) == ["completed"] * 5 + ["insufficient_funds"] * 15
+    assert money(stripe_app, referred) == {"pending": 0, "available": 0, "reserved": 0, "redeemed": 5000}
+    assert len(credits(fake_stripe)) == 5
+    snapshot(stripe_app)
