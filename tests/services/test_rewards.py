@@ -71,7 +71,7 @@ def test_the_release_command_is_safe_from_cron(stripe_app):
     runner = stripe_app.test_cli_runner()
     first = runner.invoke(args=["advocacy", "rewards", "release"])
     assert first.exit_code == 0, first.output
-    assert first.output.strip() == "Released 1 rewards (12.34 USD); 0 skipped, 0 failed."
+    assert first.output.strip() == "Released 1 rewards ($12.34); 0 skipped, 0 failed."
     second = runner.invoke(args=["advocacy", "rewards", "release"])
     assert second.output.strip() == "Released 0 rewards (nothing); 0 skipped, 0 failed."
     assert money(stripe_app, other)["available"] == 1234
