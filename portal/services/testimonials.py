@@ -720,7 +720,9 @@ def referral_figures(testimonials) -> dict[int, ReferralFigures]:
             .group_by(Referral.campaign)
         ).all()
     )
-    revenue = trust.revenue_by_campaign(list(by_campaign))
+    revenue = trust.revenue_by_campaign(
+        list(by_campaign), authors={campaign: t.author_user_id for campaign, t in by_campaign.items()}
+    )
     return {
         t.id: ReferralFigures(
             clicks=clicks.get(campaign, 0),

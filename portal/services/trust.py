@@ -1,18 +1,24 @@
 """Trust labels of testimonials ("Verified customer", "Incentivised") and the revenue they bring.
 
-Each check lives in one function, so the payments integration can swap its query in one place.
+"Verified customer" comes from the payments Stripe reported (:class:`portal.models.Conversion`);
+"Incentivised" from rewards promised for testimonials or earned through referrals
+(:class:`portal.models.Reward`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import case
+from sqlalchemy import func
 from sqlalchemy import select
 
 from portal.config import config_value
 from portal.db import get_session
 from portal.models import Advocate
+from portal.models import Conversion
 from portal.models import Referral
+from portal.models import Reward
 
 
 @dataclass(frozen=True)
@@ -25,15 +31,24 @@ class TrustLabels:
 
 
 def is_verified_customer(user_id) -> bool:
-    """Whether a host user has paid: the host's ``verified_customer_check`` hook says so, or they are
-    a referred friend whose first payment is recorded (:func:`portal.services.referrals.mark_friend_paid`).
+    """Whether a host user has paid: the host's ``verified_customer_check`` hook says so, Stripe
+    reported a payment of theirs (a :class:`~portal.models.Conversion` with ``paid_at``), or they are a
+    referred friend whose first payment is recorded (:func:`portal.services.referrals.mark_friend_paid`).
     """
     from portal.extension import get_portal
 
     hook = get_portal()._verified_customer_check
     if hook is not None and hook(str(user_id)):
         return True
-    paid = get_session().scalar(
+    session = get_session()
+    paid = session.scalar(
+        select(Conversion.id)
+        .where(Conversion.customer_user_id == str(user_id), Conversion.paid_at.is_not(None))
+        .limit(1)
+    )
+    if paid is not None:
+        return True
+    paid = session.scalar(
         select(Referral.id).where(
             Referral.friend_user_id == str(user_id),
             Referral.status == "signed_up",
@@ -53,16 +68,25 @@ def incentive_for(user_id) -> str | None:
     promised = config_value("TESTIMONIAL_INCENTIVE")
     if promised:
         return f"Promised a reward for writing it: {promised}"[:255]
-    rewarded = get_session().scalar(
-        select(Referral.id)
-        .join(Advocate, Advocate.id == Referral.advocate_id)
-        .where(
-            Advocate.user_id == str(user_id),
-            Referral.status == "signed_up",
-            Referral.first_paid_at.is_not(None),
-        )
+    session = get_session()
+    rewarded = session.scalar(
+        select(Reward.id)
+        .join(Advocate, Advocate.id == Reward.advocate_id)
+        .where(Advocate.user_id == str(user_id), Reward.amount_minor > 0)
         .limit(1)
     )
+    if rewarded is None:
+        # A paying referred friend: a reward is earned, or promised by the program's rules.
+        rewarded = session.scalar(
+            select(Referral.id)
+            .join(Advocate, Advocate.id == Referral.advocate_id)
+            .where(
+                Advocate.user_id == str(user_id),
+                Referral.status == "signed_up",
+                Referral.first_paid_at.is_not(None),
+            )
+            .limit(1)
+        )
     if rewarded is not None:
         return "The author has earned referral rewards from us"
     return None
@@ -78,11 +102,34 @@ def labels_for(user_id) -> TrustLabels:
     )
 
 
-def revenue_by_campaign(campaigns) -> dict[str, dict[str, int]]:
-    """Revenue of paying friends who came through links of these campaigns:
-    ``{campaign: {currency: amount in minor units}}``.
+def revenue_by_campaign(campaigns, authors: dict[str, str] | None = None) -> dict[str, dict[str, int]]:
+    """Net revenue (paid, less refunds; nothing for an open or lost dispute) of payments by friends who
+    came through links of these campaigns: ``{campaign: {currency: amount in minor units}}``.
 
-    The referral records hold no amounts; until payments are wired in, this returns an empty mapping
-    (no campaign has recorded revenue).
+    :param authors: ``{campaign: host user id}``: count a campaign only on that user's own links (a
+        testimonial's campaign ``t<id>`` belongs to its author).
     """
-    return {}
+    campaigns = list(campaigns)
+    if not campaigns:
+        return {}
+    net = case(
+        (Conversion.dispute_status.in_(("open", "lost")), 0),
+        else_=Conversion.amount_minor - Conversion.refunded_minor,
+    )
+    query = (
+        select(Conversion.campaign, Conversion.currency, func.sum(net))
+        .where(
+            Conversion.campaign.in_(campaigns),
+            Conversion.paid_at.is_not(None),
+            Conversion.amount_minor.is_not(None),
+        )
+        .group_by(Conversion.campaign, Conversion.currency)
+    )
+    if authors:
+        query = query.join(Advocate, Advocate.id == Conversion.advocate_id).where(
+            Advocate.user_id == case(authors, value=Conversion.campaign)
+        )
+    revenue: dict[str, dict[str, int]] = {}
+    for campaign, currency, amount in get_session().execute(query):
+        revenue.setdefault(campaign, {})[currency] = int(amount or 0)
+    return revenue
