@@ -147,9 +147,13 @@ DEMO_TEMPLATES = {
     <a class="demo-brand" href="{{ url_for('home') }}">Demo Shop</a>
     {% if current_user.is_authenticated %}
       <a href="{{ url_for('advocacy_referrals.page') }}">Refer a friend</a>
+      <a href="{{ url_for('advocacy_rewards.ledger') }}">Rewards</a>
+      <a href="{{ url_for('advocacy_testimonials.new') }}">Write a testimonial</a>
+      {% if current_user.is_staff %}<a href="{{ url_for('advocacy_admin.overview') }}">Admin</a>{% endif %}
       <span>{{ current_user.email }}</span>
       <form method="post" action="{{ url_for('logout') }}">{{ logout_form.csrf_token }}<button type="submit">Log out</button></form>
     {% else %}
+      <a href="{{ url_for('advocacy_testimonials.wall') }}">Testimonials</a>
       <a href="{{ url_for('login') }}">Log in</a>
       <a href="{{ url_for('signup') }}">Sign up</a>
     {% endif %}
@@ -179,8 +183,13 @@ DEMO_TEMPLATES = {
   <p>Hello {{ current_user.name }}. Tell your friends: <a href="{{ url_for('advocacy_referrals.page') }}">get your referral link</a>.</p>
 {% else %}
   <p>This is the demo host of Advocacy Portal. <a href="{{ url_for('signup') }}">Sign up</a> or
-  <a href="{{ url_for('login') }}">log in</a> as <code>alice@example.com</code> (password <code>demo-password</code>).</p>
+  <a href="{{ url_for('login') }}">log in</a> as <code>alice@example.com</code> (password <code>demo-password</code>),
+  or as <code>staff@example.com</code> for the admin pages.</p>
 {% endif %}
+{% from "advocacy/testimonials/macros.html" import testimonial_wall %}
+<h2>What our customers say</h2>
+{{ testimonial_wall(advocacy_testimonials(limit=3)) }}
+<p><a href="{{ url_for('advocacy_testimonials.wall') }}">Read them all</a></p>
 {% endblock %}""",
     "demo/login.html": """{% extends "demo/layout.html" %}
 {% from "demo/field.html" import field %}
