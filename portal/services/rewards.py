@@ -38,6 +38,8 @@ from portal.models import utcnow
 from portal.services import audit
 from portal.services import ledger
 from portal.services.money import format_money
+from portal.services.paging import Page
+from portal.services.paging import clamp_page
 from portal.services.referrals import mask_email
 from portal.services.rules import RewardRule
 from portal.services.rules import current_rules
@@ -408,28 +410,6 @@ def post_adjustment(
 
 
 @dataclass(frozen=True)
-class Page:
-    """One page of a listing."""
-
-    items: list
-    page: int
-    per_page: int
-    total: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
-
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
-
-
-@dataclass(frozen=True)
 class EntryLine:
     """One line of an advocate's ledger, with its explanation."""
 
@@ -467,9 +447,7 @@ def describe_rule(rule: dict[str, Any] | None) -> str | None:
 
 
 def _page_args(page: int, per_page: int) -> tuple[int, int]:
-    page = max(1, int(page or 1))
-    per_page = min(200, max(1, int(per_page or 25)))
-    return page, per_page
+    return clamp_page(page, per_page, default_per_page=25)
 
 
 def entries_for(advocate: Advocate, page: int = 1, per_page: int = 25) -> Page:

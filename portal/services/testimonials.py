@@ -29,6 +29,7 @@ from portal.models import ReferralClick
 from portal.models import Testimonial
 from portal.models import utcnow
 from portal.services import audit
+from portal.services.paging import Page
 from portal.services import mail
 from portal.services import referrals as referral_service
 from portal.services import trust
@@ -439,28 +440,6 @@ def find_excerpt(body: str, excerpt: str) -> tuple[int, int]:
 def history(testimonial_id) -> list:
     """The audit entries of a testimonial, oldest first."""
     return audit.history(SUBJECT, testimonial_id)
-
-
-@dataclass
-class Page:
-    """One page of results."""
-
-    items: list
-    page: int
-    per_page: int
-    total: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, math.ceil(self.total / self.per_page))
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
-
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
 
 
 @dataclass(frozen=True)
