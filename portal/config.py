@@ -124,8 +124,10 @@ DEFAULTS: dict[str, Any] = {
     "API_PAGE_SIZE": 20,
     #: Largest ``per_page`` the JSON API accepts.
     "API_MAX_PAGE_SIZE": 100,
-    #: ``Cache-Control: public, max-age`` of the public JSON API, in seconds.
-    "API_CACHE_SECONDS": 300,
+    #: Seconds shared caches may serve the public JSON API without asking again. 0 (``public,
+    #: no-cache``): they revalidate every time, a cheap 304 thanks to the ETag, so a withdrawn
+    #: testimonial disappears at once. A higher value trades that for fewer requests.
+    "API_CACHE_SECONDS": 0,
     #: Turn the plugin's rate limits on or off (they never touch the host's own routes).
     "RATELIMIT_ENABLED": True,
     #: Where rate-limit counters live (a Flask-Limiter storage URI), e.g. ``redis://127.0.0.1:6379``.

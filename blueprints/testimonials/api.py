@@ -2,7 +2,7 @@
 
 Only approved items whose author consented to publication; an anonymous author's name, role and
 photo are left out. Answers carry an ``ETag`` (a repeat with ``If-None-Match`` gets ``304``) and
-``Cache-Control: public, max-age=ADVOCACY_API_CACHE_SECONDS``. Errors are JSON:
+``Cache-Control: public, no-cache`` (or ``max-age=ADVOCACY_API_CACHE_SECONDS`` when set). Errors are JSON:
 ``{"error": {"code": ..., "message": ...}}``.
 """
 
@@ -141,7 +141,10 @@ def testimonials():
 
 def _cached_json(body: dict):
     response = jsonify(body)
-    response.headers["Cache-Control"] = f"public, max-age={config_value('API_CACHE_SECONDS')}"
+    seconds = config_value("API_CACHE_SECONDS")
+    # 0 (the default): caches keep the answer but ask again every time (a cheap 304 thanks to the ETag),
+    # so a withdrawn or unpublished testimonial disappears at once, as its author was promised.
+    response.headers["Cache-Control"] = f"public, max-age={seconds}" if seconds else "public, no-cache"
     response.headers["Access-Control-Allow-Origin"] = "*"
     response.vary.add("Accept-Encoding")
     # A strong ETag of the exact JSON: any visible change (an item approved, withdrawn, featured,

@@ -75,7 +75,7 @@ def test_the_api_has_etag_304_and_public_cache_control(app, published):
     client = app.test_client()
     response = client.get(API)
     etag = response.headers["ETag"]
-    assert response.headers["Cache-Control"] == "public, max-age=300"
+    assert response.headers["Cache-Control"] == "public, no-cache"
     again = client.get(API, headers={"If-None-Match": etag})
     assert again.status_code == 304 and again.data == b""
     moderate(app, published["named"], "feature", published["staff"])
@@ -412,3 +412,8 @@ def test_the_wall_and_the_api_run_as_many_queries_for_20_items_as_for_2(app):
         finally:
             event.remove(engine, "before_cursor_execute", listener)
     assert len(executed) <= 10
+
+
+@pytest.mark.settings(API_CACHE_SECONDS=60)
+def test_a_site_may_let_caches_keep_the_api_for_a_while(app, published):
+    assert app.test_client().get(API).headers["Cache-Control"] == "public, max-age=60"
