@@ -570,7 +570,7 @@ _URL_OPTION = click.option("--url", default=None,
 
 @demo_stripe.command("pay")
 @click.option("--friend", default="dave@example.com", show_default=True, help="Demo user who pays.")
-@click.option("--amount", default=4900, show_default=True, type=int, help="Minor units (cents).")
+@click.option("--amount", default=9900, show_default=True, type=int, help="Minor units (cents).")
 @click.option("--currency", default="usd", show_default=True)
 @_URL_OPTION
 @with_appcontext
@@ -622,6 +622,17 @@ def demo_stripe_dispute(friend: str, outcome: str, url: str | None) -> None:
     else:
         event = events.charge_dispute_closed(status=outcome, **fields)
     _send_demo_event(event, url)
+
+
+@demo_stripe.command("release")
+@with_appcontext
+def demo_stripe_release() -> None:
+    """Demo only: end the hold of every pending reward now, so it can be redeemed at once."""
+    from portal.models import utcnow
+    from portal.services import rewards
+
+    summary = rewards.release_due(now=utcnow() + timedelta(days=36500))
+    click.echo(f"Released {summary.released} reward(s) early (demo only).")
 
 
 app = create_app()

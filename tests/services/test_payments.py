@@ -361,3 +361,6 @@ def test_the_demo_sends_signed_events_to_its_own_webhook(app, runner):
         assert flat(advocate_balances(app, alice.id))["pending"] == 245  # 10% of 4900, half refunded
     missing = runner.invoke(args=["advocacy", "demo-stripe", "refund", "--friend", "carol@example.com"])
     assert missing.exit_code == 1 and "has not paid yet" in missing.output
+    released = runner.invoke(args=["advocacy", "demo-stripe", "release"])
+    assert released.exit_code == 0 and "Released 1 reward(s) early" in released.output
+    assert flat(advocate_balances(app, alice.id))["available"] == 245
