@@ -12,7 +12,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Error as PlaywrightError
 
 from tests.browser.test_referral_flow import ARTIFACTS
 from tests.browser.test_referral_flow import expect
@@ -111,13 +110,18 @@ def masked(email: str) -> str:
     return f"{local[0]}***@{domain}"
 
 
-def credits_posted(fake_stripe) -> list:  # noqa: F811
-    return fake_stripe.requests_to(CREDITS, method="POST")
+def credits_posted(server) -> list:
+    """The account credits the app asked the Stripe-compatible server to post."""
+    return server.requests_to(CREDITS, method="POST")
 
 
 @pytest.mark.browser
 @pytest.mark.settings(REWARD_RULES=PERCENT_RULES, REDEMPTION_MINIMUM_MINOR=500)
-def test_friend_pays_advocate_redeems_once_and_staff_adjust(stripe_app, live_server, new_context, fake_stripe):  # noqa: F811
+def test_friend_pays_advocate_redeems_once_and_staff_adjust(
+    stripe_app, live_server, new_context, fake_stripe  # noqa: F811
+):
+    from playwright.sync_api import Error as PlaywrightError
+
     errors = ErrorWatch()
     referred = make_referral(stripe_app)
     friend = masked(referred.friend.email)
@@ -153,12 +157,12 @@ def test_friend_pays_advocate_redeems_once_and_staff_adjust(stripe_app, live_ser
     expect(page.get_by_text("We will add $12.00 to your account as credit.")).to_be_visible()
     confirm = page.get_by_role("checkbox", name="I want this amount as credit on my account")
     expect(confirm).not_to_be_checked()
+    expect(confirm).not_to_have_attribute("aria-invalid", "true")
     # The same confirmation page, open in a second tab of the same browser: a stale form, used in step 3.
     second_tab = page.context.new_page()
     errors.watch(second_tab)
     second_tab.goto(REWARDS + "redeem?currency=usd")
     expect(second_tab.get_by_text("We will add $12.00 to your account as credit.")).to_be_visible()
-    expect(confirm).not_to_have_attribute("aria-invalid", "true")
 
     errors.refusal_expected(REWARDS + "redeem")
     page.get_by_role("button", name="Redeem").click()
@@ -188,8 +192,8 @@ def test_friend_pays_advocate_redeems_once_and_staff_adjust(stripe_app, live_ser
     # answer the browser was told not to keep (no-store), so Chromium will not show it again unasked.
     with pytest.raises(PlaywrightError, match="ERR_CACHE_MISS"):
         page.go_back()
-    # One more step back is the confirmation page itself, fetched afresh: nothing is left to redeem.
     expect(page.locator("body")).to_contain_text("Confirm Form Resubmission")
+    # One more step back is the confirmation page itself, fetched afresh: nothing is left to redeem.
     page.go_back()
     expect(page).to_have_url(live_server.url + REWARDS)
     expect(page.get_by_role("status")).to_have_text("There is nothing to redeem in that currency yet.")
