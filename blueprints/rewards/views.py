@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from flask import flash
 from flask import g
 from flask import redirect
@@ -44,6 +46,19 @@ def _current_advocate():
     return referral_service.ensure_advocate(customer.id, customer.email)
 
 
+def _one_line_per_transaction(lines):
+    """A move between two of the customer's own balances (release, redemption) shows once, as the
+    balance it went to; a change against the program (reward, clawback, adjustment) shows as it is."""
+    by_transaction: dict[int, list] = {}
+    for line in lines:
+        by_transaction.setdefault(line.transaction_id, []).append(line)
+    return [
+        line
+        for line in lines
+        if len(by_transaction[line.transaction_id]) == 1 or line.amount_minor > 0
+    ]
+
+
 def _redeemable(balances: dict[str, dict[str, int]]) -> dict[str, int]:
     """Currencies whose available balance reaches the redemption minimum."""
     minimum = config_value("REDEMPTION_MINIMUM_MINOR")
@@ -61,6 +76,7 @@ def ledger():
     advocate = _current_advocate()
     balances = rewards.balances(advocate)
     page = rewards.entries_for(advocate, page=request.args.get("page", 1))
+    page = replace(page, items=_one_line_per_transaction(page.items))
     history = redemptions.redemptions_of(advocate, limit=20)
     get_session().commit()
     currencies = sorted({currency for by_currency in balances.values() for currency in by_currency})

@@ -426,6 +426,8 @@ class EntryLine:
     #: The rule, in words (``10% of the payment``, ``5.00 USD per payment``).
     rule: str | None
     transaction_id: int
+    #: The payment's Stripe id (its PaymentIntent, invoice, charge or Checkout Session), for staff.
+    payment_key: str | None = None
 
 
 def balances(advocate: Advocate) -> dict[str, dict[str, int]]:
@@ -486,6 +488,7 @@ def entries_for(advocate: Advocate, page: int = 1, per_page: int = 25) -> Page:
             payment_currency=conversion.currency if conversion is not None else None,
             rule=describe_rule(reward.rule) if reward is not None else None,
             transaction_id=transaction.id,
+            payment_key=conversion.payment_key if conversion is not None else None,
         )
         for entry, kind, transaction, conversion, reward, referral in rows
     ]

@@ -95,6 +95,9 @@ def test_a_released_reward_is_redeemed_once_as_account_credit(stripe_app, advoca
     page = done.get_data(as_text=True)
     assert "$12.00 is now credit on your account" in page
     assert _balance(page, "available") == "$0.00" and _balance(page, "redeemed") == "$12.00"
+    # One line per step: a move between two of the customer's balances is not shown twice.
+    assert [page.count(f'data-reason="{reason}"') for reason in
+            ("reward.accrue", "reward.release", "redemption.reserve", "redemption.confirm")] == [1, 1, 1, 1]
     credits = fake_stripe.requests_to("/v1/customers/*/balance_transactions", method="POST")
     assert [request.params["amount"] for request in credits] == ["-1200"]
 
