@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import weakref
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 from typing import Iterable
 
 from sqlalchemy import and_
+from sqlalchemy import event
 from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy import update
+from sqlalchemy.orm import Session
 
 from portal.db import get_session
 from portal.db import insert_or_ignore
@@ -53,9 +56,32 @@ def advocate_owner(advocate_id: int) -> str:
     return f"advocate:{advocate_id}"
 
 
+#: Account ids per engine, keyed by ``(owner, kind, currency)``. An account row never changes identity
+#: and is never deleted (entries refer to it), so an id, once committed, stays right for the process.
+_ACCOUNT_IDS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+#: ``session.info`` key of the ids seen in the current transaction: cached only once it commits, so an
+#: account created by a transaction that rolls back never enters the cache.
+_SEEN_ACCOUNTS = "advocacy_seen_account_ids"
+
+
 def account_id(owner: str, kind: str, currency: str, advocate_id: int | None = None) -> int:
-    """The id of an account, created on first use (safe when two requests race to create it)."""
+    """The id of an account, created on first use (safe when two requests race to create it).
+
+    Ids are cached per process once the transaction that saw them commits.
+    """
     currency = currency.lower()
+    session = get_session()
+    engine = session.get_bind(mapper=LedgerAccount.__mapper__)
+    key = (owner, kind, currency)
+    cached = _ACCOUNT_IDS.get(engine, {}).get(key)
+    if cached is not None:
+        return cached
+    found = _find_account(owner, kind, currency, advocate_id)
+    session.info.setdefault(_SEEN_ACCOUNTS, []).append((engine, key, found))
+    return found
+
+
+def _find_account(owner: str, kind: str, currency: str, advocate_id: int | None) -> int:
     session = get_session()
     query = select(LedgerAccount.id).where(
         LedgerAccount.owner == owner, LedgerAccount.kind == kind, LedgerAccount.currency == currency
@@ -76,6 +102,19 @@ def account_id(owner: str, kind: str, currency: str, advocate_id: int | None = N
         ["owner", "kind", "currency"],
     )
     return created if created is not None else session.scalar(query)
+
+
+@event.listens_for(Session, "after_commit")
+def _cache_seen_accounts(session) -> None:
+    if session.in_nested_transaction():  # a savepoint: the outer transaction may still roll back
+        return
+    for engine, key, found in session.info.pop(_SEEN_ACCOUNTS, None) or ():
+        _ACCOUNT_IDS.setdefault(engine, {})[key] = found
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_seen_accounts(session, previous_transaction) -> None:
+    session.info.pop(_SEEN_ACCOUNTS, None)
 
 
 def advocate_account(advocate_id: int, kind: str, currency: str) -> int:

@@ -622,7 +622,9 @@ class WebhookError(ValueError):
 
 def verify_webhook(payload: bytes, signature: str | None) -> dict:
     """Verify a webhook body against every secret in ``ADVOCACY_STRIPE_WEBHOOK_SECRETS`` with
-    :func:`stripe.Webhook.construct_event` and return the event as plain JSON.
+    :meth:`stripe.WebhookSignature.verify_header` (the check :func:`stripe.Webhook.construct_event`
+    makes, without building a ``StripeObject`` tree the plugin does not use) and return the event as
+    plain JSON.
 
     :raises WebhookError: ``not_configured``, ``missing_signature``, ``invalid_signature`` (forged,
         stale, wrong secret, malformed header) or ``malformed_payload``.
@@ -638,12 +640,11 @@ def verify_webhook(payload: bytes, signature: str | None) -> dict:
     verified = False
     for secret in secrets:
         try:
-            stripe.Webhook.construct_event(payload, signature, secret, tolerance=tolerance)
+            stripe.WebhookSignature.verify_header(payload, signature, secret, tolerance)
         except stripe.SignatureVerificationError:
             continue
-        except (ValueError, TypeError, AttributeError, KeyError):
-            # The signature matched (or the body could not even be decoded to check it), but the body
-            # is not a JSON event.
+        except (ValueError, TypeError):
+            # The body could not even be decoded to check the signature.
             raise WebhookError("malformed_payload", "The body is not a JSON event.") from None
         verified = True
         break
@@ -652,7 +653,11 @@ def verify_webhook(payload: bytes, signature: str | None) -> dict:
             "invalid_signature",
             "The signature does not match, or its timestamp is outside the tolerance.",
         )
-    event = json.loads(payload)
+    try:
+        event = json.loads(payload)
+    except ValueError:
+        # The signature matched, but the body is not JSON.
+        raise WebhookError("malformed_payload", "The body is not a JSON event.") from None
     if (
         not isinstance(event, dict)
         or not isinstance(event.get("id"), str)
