@@ -52,6 +52,19 @@ class InsufficientFunds(LedgerError):
     """The posting would take a guarded account (available, reserved) below zero."""
 
 
+def dialect_insert(model):
+    """An ``INSERT`` of the session's dialect for ``model``, which offers ``on_conflict_do_nothing``
+    (SQLite and PostgreSQL), for inserts that return the new row as a loaded object in one statement."""
+    dialect = get_session().get_bind(mapper=model.__mapper__).dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:  # pragma: no cover - the plugin supports SQLite and PostgreSQL
+        raise RuntimeError(f"Advocacy Portal does not support the {dialect} database")
+    return insert(model)
+
+
 def advocate_owner(advocate_id: int) -> str:
     return f"advocate:{advocate_id}"
 
@@ -202,20 +215,23 @@ def post(
     content_hash = _content_hash(reason, entries, references)
     session = get_session()
     now = utcnow()
-    transaction_id = insert_or_ignore(
-        LedgerTransaction,
-        {
-            "idempotency_key": idempotency_key,
-            "content_hash": content_hash,
-            "reason": reason,
-            "memo": memo,
-            "details": details,
-            "created_at": now,
+    session.flush()
+    # One statement inserts the transaction and returns it as a loaded object (for the signals).
+    transaction = session.scalars(
+        dialect_insert(LedgerTransaction)
+        .values(
+            idempotency_key=idempotency_key,
+            content_hash=content_hash,
+            reason=reason,
+            memo=memo,
+            details=details,
+            created_at=now,
             **references,
-        },
-        ["idempotency_key"],
-    )
-    if transaction_id is None:
+        )
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        .returning(LedgerTransaction)
+    ).one_or_none()
+    if transaction is None:
         existing = session.scalar(
             select(LedgerTransaction).where(LedgerTransaction.idempotency_key == idempotency_key)
         )
@@ -225,6 +241,7 @@ def post(
             )
         return Posting(existing.id, False, existing)
 
+    transaction_id = transaction.id
     guarded = set(guarded)
     per_account: dict[int, int] = defaultdict(int)
     currency_of: dict[int, str] = {}
@@ -269,7 +286,7 @@ def post(
     for instance in list(session.identity_map.values()):
         if isinstance(instance, LedgerAccount) and instance.id in per_account:
             session.expire(instance, ["balance_minor"])
-    return Posting(transaction_id, True)
+    return Posting(transaction_id, True, transaction)
 
 
 def transfer(
