@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import weakref
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 from typing import Iterable
 
 from sqlalchemy import and_
+from sqlalchemy import event
 from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy import update
+from sqlalchemy.orm import Session
 
 from portal.db import get_session
 from portal.db import insert_or_ignore
@@ -49,13 +52,49 @@ class InsufficientFunds(LedgerError):
     """The posting would take a guarded account (available, reserved) below zero."""
 
 
+def dialect_insert(model):
+    """An ``INSERT`` of the session's dialect for ``model``, which offers ``on_conflict_do_nothing``
+    (SQLite and PostgreSQL), for inserts that return the new row as a loaded object in one statement."""
+    dialect = get_session().get_bind(mapper=model.__mapper__).dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:  # pragma: no cover - the plugin supports SQLite and PostgreSQL
+        raise RuntimeError(f"Advocacy Portal does not support the {dialect} database")
+    return insert(model)
+
+
 def advocate_owner(advocate_id: int) -> str:
     return f"advocate:{advocate_id}"
 
 
+#: Account ids per engine, keyed by ``(owner, kind, currency)``. An account row never changes identity
+#: and is never deleted (entries refer to it), so an id, once committed, stays right for the process.
+_ACCOUNT_IDS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+#: ``session.info`` key of the ids seen in the current transaction: cached only once it commits, so an
+#: account created by a transaction that rolls back never enters the cache.
+_SEEN_ACCOUNTS = "advocacy_seen_account_ids"
+
+
 def account_id(owner: str, kind: str, currency: str, advocate_id: int | None = None) -> int:
-    """The id of an account, created on first use (safe when two requests race to create it)."""
+    """The id of an account, created on first use (safe when two requests race to create it).
+
+    Ids are cached per process once the transaction that saw them commits.
+    """
     currency = currency.lower()
+    session = get_session()
+    engine = session.get_bind(mapper=LedgerAccount.__mapper__)
+    key = (owner, kind, currency)
+    cached = _ACCOUNT_IDS.get(engine, {}).get(key)
+    if cached is not None:
+        return cached
+    found = _find_account(owner, kind, currency, advocate_id)
+    session.info.setdefault(_SEEN_ACCOUNTS, []).append((engine, key, found))
+    return found
+
+
+def _find_account(owner: str, kind: str, currency: str, advocate_id: int | None) -> int:
     session = get_session()
     query = select(LedgerAccount.id).where(
         LedgerAccount.owner == owner, LedgerAccount.kind == kind, LedgerAccount.currency == currency
@@ -76,6 +115,19 @@ def account_id(owner: str, kind: str, currency: str, advocate_id: int | None = N
         ["owner", "kind", "currency"],
     )
     return created if created is not None else session.scalar(query)
+
+
+@event.listens_for(Session, "after_commit")
+def _cache_seen_accounts(session) -> None:
+    if session.in_nested_transaction():  # a savepoint: the outer transaction may still roll back
+        return
+    for engine, key, found in session.info.pop(_SEEN_ACCOUNTS, None) or ():
+        _ACCOUNT_IDS.setdefault(engine, {})[key] = found
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_seen_accounts(session, previous_transaction) -> None:
+    session.info.pop(_SEEN_ACCOUNTS, None)
 
 
 def advocate_account(advocate_id: int, kind: str, currency: str) -> int:
@@ -163,20 +215,23 @@ def post(
     content_hash = _content_hash(reason, entries, references)
     session = get_session()
     now = utcnow()
-    transaction_id = insert_or_ignore(
-        LedgerTransaction,
-        {
-            "idempotency_key": idempotency_key,
-            "content_hash": content_hash,
-            "reason": reason,
-            "memo": memo,
-            "details": details,
-            "created_at": now,
+    session.flush()
+    # One statement inserts the transaction and returns it as a loaded object (for the signals).
+    transaction = session.scalars(
+        dialect_insert(LedgerTransaction)
+        .values(
+            idempotency_key=idempotency_key,
+            content_hash=content_hash,
+            reason=reason,
+            memo=memo,
+            details=details,
+            created_at=now,
             **references,
-        },
-        ["idempotency_key"],
-    )
-    if transaction_id is None:
+        )
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        .returning(LedgerTransaction)
+    ).one_or_none()
+    if transaction is None:
         existing = session.scalar(
             select(LedgerTransaction).where(LedgerTransaction.idempotency_key == idempotency_key)
         )
@@ -186,6 +241,7 @@ def post(
             )
         return Posting(existing.id, False, existing)
 
+    transaction_id = transaction.id
     guarded = set(guarded)
     per_account: dict[int, int] = defaultdict(int)
     currency_of: dict[int, str] = {}
@@ -230,7 +286,7 @@ def post(
     for instance in list(session.identity_map.values()):
         if isinstance(instance, LedgerAccount) and instance.id in per_account:
             session.expire(instance, ["balance_minor"])
-    return Posting(transaction_id, True)
+    return Posting(transaction_id, True, transaction)
 
 
 def transfer(

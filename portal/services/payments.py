@@ -393,23 +393,6 @@ EVENT_HANDLERS: dict[str, Callable[[dict, dict], PaymentFacts | str]] = {
 }
 
 
-def _matching_conversions(facts: PaymentFacts) -> list[int]:
-    """Ids of every conversion that one of the event's Stripe ids names (normally one or none)."""
-    conditions = []
-    for column, value in (
-        (Conversion.payment_key, facts.payment_key),
-        (Conversion.payment_intent_id, facts.payment_intent_id),
-        (Conversion.invoice_id, facts.invoice_id),
-        (Conversion.charge_id, facts.charge_id),
-        (Conversion.checkout_session_id, facts.checkout_session_id),
-    ):
-        if value:
-            conditions.append(column == value)
-    return list(
-        get_session().scalars(select(Conversion.id).where(or_(*conditions)).order_by(Conversion.id))
-    )
-
-
 _ID_COLUMNS = ("payment_intent_id", "charge_id", "invoice_id", "checkout_session_id", "subscription_id",
                "stripe_customer_id")
 
@@ -438,52 +421,84 @@ def _merge(survivor: Conversion, other: Conversion) -> None:
 
 
 def _attribution(facts: PaymentFacts) -> tuple[str | None, Referral | None]:
+    """The paying user and their referral, the referral's row locked (PostgreSQL) until the commit:
+    it is locked before the conversion, as :func:`~portal.services.rewards.reconcile` does, so two
+    payments of one referral queue up instead of deadlocking."""
     user_id = facts.user_id or user_id_for_customer(facts.stripe_customer_id)
     if user_id is None:
         return None, None
-    return user_id, referral_service.get_referral_of_friend(user_id)
+    referral = get_session().scalar(
+        select(Referral)
+        .where(Referral.friend_user_id == str(user_id))
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return user_id, referral
 
 
 _DISPUTE_RANK = {None: 0, "open": 1, "won": 2, "lost": 2}
 
 
-def record_facts(facts: PaymentFacts) -> tuple[Conversion, bool]:
-    """Store one event's facts on its payment's conversion (created if this is the first event about
-    it), with the row locked (PostgreSQL) until the commit. Facts only ever grow: the largest refund
-    seen wins, a closed dispute is final, the earliest paid time is kept.
-
-    :returns: the conversion, and whether this event is the one that made it paid.
-    """
-    session = get_session()
-    user_id, referral = _attribution(facts)
-    if referral is not None:
-        # Lock the referral before the conversion, as reconcile() does, so two payments of one
-        # referral queue up instead of deadlocking.
-        session.scalar(select(Referral.id).where(Referral.id == referral.id).with_for_update())
-    matches = _matching_conversions(facts)
-    if not matches:
-        now = utcnow()
-        created = insert_or_ignore(
-            Conversion,
-            {
-                "payment_key": facts.payment_key,
-                "kind": facts.kind,
-                "refunded_minor": 0,
-                "created_at": now,
-                "updated_at": now,
-            },
-            ["payment_key"],
-        )
-        matches = [created] if created is not None else _matching_conversions(facts)
-    rows = list(
-        session.scalars(
+def _locked_conversions(facts: PaymentFacts) -> list[Conversion]:
+    """Every conversion one of the event's Stripe ids names (normally one or none), locked
+    (PostgreSQL) until the commit."""
+    conditions = []
+    for column, value in (
+        (Conversion.payment_key, facts.payment_key),
+        (Conversion.payment_intent_id, facts.payment_intent_id),
+        (Conversion.invoice_id, facts.invoice_id),
+        (Conversion.charge_id, facts.charge_id),
+        (Conversion.checkout_session_id, facts.checkout_session_id),
+    ):
+        if value:
+            conditions.append(column == value)
+    return list(
+        get_session().scalars(
             select(Conversion)
-            .where(Conversion.id.in_(matches))
+            .where(or_(*conditions))
             .order_by(Conversion.id)
             .with_for_update()
             .execution_options(populate_existing=True)
         )
     )
+
+
+def _insert_conversion(facts: PaymentFacts) -> Conversion | None:
+    """``INSERT .. ON CONFLICT DO NOTHING RETURNING`` the new conversion as a loaded object (one
+    statement; the new row is this transaction's until the commit), or ``None`` when a concurrent
+    delivery inserted the payment first."""
+    session = get_session()
+    now = utcnow()
+    statement = (
+        ledger.dialect_insert(Conversion)
+        .values(
+            payment_key=facts.payment_key,
+            kind=facts.kind,
+            refunded_minor=0,
+            created_at=now,
+            updated_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["payment_key"])
+        .returning(Conversion)
+    )
+    session.flush()
+    return session.scalars(statement).one_or_none()
+
+
+def record_facts(facts: PaymentFacts) -> tuple[Conversion, Referral | None, bool]:
+    """Store one event's facts on its payment's conversion (created if this is the first event about
+    it), with the row locked (PostgreSQL) until the commit. Facts only ever grow: the largest refund
+    seen wins, a closed dispute is final, the earliest paid time is kept.
+
+    :returns: the conversion, its referral (row locked, or ``None``), and whether this event is the
+        one that made it paid.
+    """
+    session = get_session()
+    user_id, referral = _attribution(facts)
+    rows = _locked_conversions(facts)
+    if not rows:
+        created = _insert_conversion(facts)
+        rows = [created] if created is not None else _locked_conversions(facts)
     # Normally one row. Two when this event is the first to tie together ids seen apart (a refund of
     # an invoice's payment intent before invoice_payment.paid linked them): keep the paid one.
     rows.sort(key=lambda row: (row.paid_at is None, row.id))
@@ -522,7 +537,12 @@ def record_facts(facts: PaymentFacts) -> tuple[Conversion, bool]:
         conversion.advocate_id = referral.advocate_id
         conversion.campaign = referral.campaign
     session.flush()
-    return conversion, not was_paid and conversion.paid_at is not None
+    if conversion.referral_id is not None and (referral is None or referral.id != conversion.referral_id):
+        # Attributed by an earlier event (another user id, or none this time): lock that referral.
+        referral = session.scalar(
+            select(Referral).where(Referral.id == conversion.referral_id).with_for_update()
+        )
+    return conversion, referral, not was_paid and conversion.paid_at is not None
 
 
 def apply_event(event: dict) -> EventOutcome:
@@ -565,11 +585,10 @@ def apply_event(event: dict) -> EventOutcome:
         elif facts.payment_key is None:
             outcome = "no_payment"
         else:
-            conversion, newly_paid = record_facts(facts)
-            rewards.reconcile(conversion, ranking_changed=newly_paid)
+            conversion, referral, newly_paid = record_facts(facts)
+            rewards.reconcile(conversion, ranking_changed=newly_paid, referral=referral)
             outcome = "applied"
             if newly_paid and conversion.referral_id is not None:
-                referral = session.get(Referral, conversion.referral_id)
                 if referral.first_paid_at is None or referral.first_paid_at > conversion.paid_at:
                     referral.first_paid_at = conversion.paid_at
                 signals.send_after_commit(
@@ -622,7 +641,9 @@ class WebhookError(ValueError):
 
 def verify_webhook(payload: bytes, signature: str | None) -> dict:
     """Verify a webhook body against every secret in ``ADVOCACY_STRIPE_WEBHOOK_SECRETS`` with
-    :func:`stripe.Webhook.construct_event` and return the event as plain JSON.
+    :meth:`stripe.WebhookSignature.verify_header` (the check :func:`stripe.Webhook.construct_event`
+    makes, without building a ``StripeObject`` tree the plugin does not use) and return the event as
+    plain JSON.
 
     :raises WebhookError: ``not_configured``, ``missing_signature``, ``invalid_signature`` (forged,
         stale, wrong secret, malformed header) or ``malformed_payload``.
@@ -638,12 +659,11 @@ def verify_webhook(payload: bytes, signature: str | None) -> dict:
     verified = False
     for secret in secrets:
         try:
-            stripe.Webhook.construct_event(payload, signature, secret, tolerance=tolerance)
+            stripe.WebhookSignature.verify_header(payload, signature, secret, tolerance)
         except stripe.SignatureVerificationError:
             continue
-        except (ValueError, TypeError, AttributeError, KeyError):
-            # The signature matched (or the body could not even be decoded to check it), but the body
-            # is not a JSON event.
+        except (ValueError, TypeError):
+            # The body could not even be decoded to check the signature.
             raise WebhookError("malformed_payload", "The body is not a JSON event.") from None
         verified = True
         break
@@ -652,7 +672,11 @@ def verify_webhook(payload: bytes, signature: str | None) -> dict:
             "invalid_signature",
             "The signature does not match, or its timestamp is outside the tolerance.",
         )
-    event = json.loads(payload)
+    try:
+        event = json.loads(payload)
+    except ValueError:
+        # The signature matched, but the body is not JSON.
+        raise WebhookError("malformed_payload", "The body is not a JSON event.") from None
     if (
         not isinstance(event, dict)
         or not isinstance(event.get("id"), str)

@@ -25,7 +25,6 @@ from sqlalchemy import select
 from portal import signals
 from portal.config import config_value
 from portal.db import get_session
-from portal.db import insert_or_ignore
 from portal.models import Advocate
 from portal.models import Conversion
 from portal.models import LedgerAccount
@@ -61,7 +60,13 @@ MONTHLY_CAP_REACHED = "monthly_cap_reached"
 # -- reconciliation ---------------------------------------------------------------------------------
 
 
-def reconcile(conversion: Conversion, now: datetime | None = None, *, ranking_changed: bool = True) -> None:
+def reconcile(
+    conversion: Conversion,
+    now: datetime | None = None,
+    *,
+    ranking_changed: bool = True,
+    referral: Referral | None = None,
+) -> None:
     """Bring the ledger in line with the facts of ``conversion`` and of every other payment of the same
     referral (which one is "the first payment" can change when an earlier payment arrives late).
 
@@ -69,16 +74,19 @@ def reconcile(conversion: Conversion, now: datetime | None = None, *, ranking_ch
 
     :param ranking_changed: ``False`` when the payment was paid before this call too (only its own
         refunds or dispute changed), so the other payments' rewards cannot have changed.
+    :param referral: the conversion's referral when the caller has locked its row already in this
+        transaction (the webhook does, before the conversion's row); otherwise it is locked here.
     """
     session = get_session()
     if conversion.referral_id is None:
         conversion.reward_outcome = UNATTRIBUTED if conversion.paid_at else NOT_PAID
         session.flush()
         return
-    # The referral's row serialises every reconciliation of its payments (PostgreSQL).
-    referral = session.scalar(
-        select(Referral).where(Referral.id == conversion.referral_id).with_for_update()
-    )
+    if referral is None or referral.id != conversion.referral_id:
+        # The referral's row serialises every reconciliation of its payments (PostgreSQL).
+        referral = session.scalar(
+            select(Referral).where(Referral.id == conversion.referral_id).with_for_update()
+        )
     rule = current_rules().for_campaign(referral.campaign)
     # Ranking needs only a few columns of every paid payment; full rows are loaded only for the
     # payments whose reward can change: this one, those with a reward, and the eligible ones.
@@ -88,12 +96,24 @@ def reconcile(conversion: Conversion, now: datetime | None = None, *, ranking_ch
         .order_by(Conversion.paid_at, Conversion.payment_key)
     ).all()
     eligible = _eligible_payments(paid, rule)
-    rewarded = set(session.scalars(select(Reward.conversion_id).where(Reward.referral_id == referral.id)))
+    # The referral's rewards and this payment's, in one read.
+    known = {
+        reward.conversion_id: reward
+        for reward in session.scalars(
+            select(Reward).where(
+                or_(Reward.referral_id == referral.id, Reward.conversion_id == conversion.id)
+            )
+        )
+    }
+    rewarded = {payment_id for payment_id, reward in known.items() if reward.referral_id == referral.id}
     # A newly paid payment that earns nothing itself cannot have pushed another one out.
     others = (eligible | rewarded) if ranking_changed and conversion.id in eligible else set()
     for payment_id in sorted({conversion.id} | others):
         payment = conversion if payment_id == conversion.id else session.get(Conversion, payment_id)
-        _reconcile_payment(payment, referral, rule, payment_id in eligible, now or utcnow())
+        # The read above covered this payment and every reward of the referral.
+        covered = payment_id in known or payment_id == conversion.id
+        reward = known.get(payment_id) if covered else _reward_of(payment_id)
+        _reconcile_payment(payment, referral, rule, payment_id in eligible, now or utcnow(), reward)
     session.flush()
 
 
@@ -114,11 +134,18 @@ def _eligible_payments(paid, rule: RewardRule) -> set[int]:
     return eligible
 
 
+def _reward_of(conversion_id: int) -> Reward | None:
+    return get_session().scalar(select(Reward).where(Reward.conversion_id == conversion_id))
+
+
 def _reconcile_payment(
-    conversion: Conversion, referral: Referral, rule: RewardRule, eligible: bool, now: datetime
+    conversion: Conversion,
+    referral: Referral,
+    rule: RewardRule,
+    eligible: bool,
+    now: datetime,
+    reward: Reward | None,
 ) -> None:
-    session = get_session()
-    reward = session.scalar(select(Reward).where(Reward.conversion_id == conversion.id))
     if reward is None:
         outcome = _why_not_rewarded(conversion, referral, rule, eligible)
         if outcome is None:
@@ -177,9 +204,8 @@ def _create_reward(conversion: Conversion, referral: Referral, rule: RewardRule)
         amount = max(0, min(amount, rule.monthly_cap_minor - int(earned)))
     if amount <= 0:
         return None
-    reward_id = insert_or_ignore(
-        Reward,
-        {
+    statement = ledger.dialect_insert(Reward).values(
+        **{
             "conversion_id": conversion.id,
             "advocate_id": referral.advocate_id,
             "referral_id": referral.id,
@@ -193,11 +219,16 @@ def _create_reward(conversion: Conversion, referral: Referral, rule: RewardRule)
             "version": 0,
             "hold_until": conversion.paid_at + timedelta(days=config_value("REWARD_HOLD_DAYS")),
             "created_at": utcnow(),
-        },
-        ["conversion_id"],
+        }
     )
-    return session.scalar(select(Reward).where(Reward.conversion_id == conversion.id).with_for_update()) \
-        if reward_id is None else session.get(Reward, reward_id)
+    session.flush()
+    # One statement returns the new reward as a loaded object.
+    created = session.scalars(
+        statement.on_conflict_do_nothing(index_elements=["conversion_id"]).returning(Reward)
+    ).one_or_none()
+    if created is not None:
+        return created
+    return session.scalar(select(Reward).where(Reward.conversion_id == conversion.id).with_for_update())
 
 
 def _earned(reward: Reward, conversion: Conversion) -> int:
