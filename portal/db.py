@@ -34,6 +34,19 @@ def get_engine(app=None):
     return get_db(app).engine
 
 
+def dialect_insert(model):
+    """An ``INSERT`` for ``model`` in the session's dialect, which offers ``on_conflict_do_nothing``
+    (SQLite and PostgreSQL)."""
+    dialect = get_session().get_bind(mapper=model.__mapper__).dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:  # pragma: no cover - the plugin supports SQLite and PostgreSQL
+        raise RuntimeError(f"Advocacy Portal does not support the {dialect} database")
+    return insert(model)
+
+
 def insert_or_ignore(model, values: dict, conflict_columns: list[str]):
     """``INSERT ... ON CONFLICT DO NOTHING RETURNING id``: the new row's id, or ``None`` if a row with
     the same unique ``conflict_columns`` exists already (perhaps inserted a moment ago by a concurrent
@@ -42,15 +55,8 @@ def insert_or_ignore(model, values: dict, conflict_columns: list[str]):
     One statement, no savepoint: exactly-once inserts that behave the same on SQLite and PostgreSQL.
     """
     session = get_session()
-    dialect = session.get_bind(mapper=model.__mapper__).dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    else:  # pragma: no cover - the plugin supports SQLite and PostgreSQL
-        raise RuntimeError(f"Advocacy Portal does not support the {dialect} database")
     statement = (
-        insert(model)
+        dialect_insert(model)
         .values(**values)
         .on_conflict_do_nothing(index_elements=conflict_columns)
         .returning(model.id)

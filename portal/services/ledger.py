@@ -13,7 +13,6 @@ import hashlib
 import json
 import weakref
 from collections import defaultdict
-from dataclasses import dataclass
 from typing import Any
 from typing import Iterable
 
@@ -24,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from portal.db import dialect_insert
 from portal.db import get_session
 from portal.db import insert_or_ignore
 from portal.models import ADVOCATE_ACCOUNT_KINDS
@@ -50,19 +50,6 @@ class IdempotencyConflict(LedgerError):
 
 class InsufficientFunds(LedgerError):
     """The posting would take a guarded account (available, reserved) below zero."""
-
-
-def dialect_insert(model):
-    """An ``INSERT`` of the session's dialect for ``model``, which offers ``on_conflict_do_nothing``
-    (SQLite and PostgreSQL), for inserts that return the new row as a loaded object in one statement."""
-    dialect = get_session().get_bind(mapper=model.__mapper__).dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    else:  # pragma: no cover - the plugin supports SQLite and PostgreSQL
-        raise RuntimeError(f"Advocacy Portal does not support the {dialect} database")
-    return insert(model)
 
 
 def advocate_owner(advocate_id: int) -> str:

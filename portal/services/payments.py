@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 
 from portal import signals
 from portal.config import config_value
+from portal.db import dialect_insert
 from portal.db import get_session
 from portal.db import insert_or_ignore
 from portal.models import Conversion
@@ -470,7 +471,7 @@ def _insert_conversion(facts: PaymentFacts) -> Conversion | None:
     session = get_session()
     now = utcnow()
     statement = (
-        ledger.dialect_insert(Conversion)
+        dialect_insert(Conversion)
         .values(
             payment_key=facts.payment_key,
             kind=facts.kind,

@@ -24,6 +24,7 @@ from sqlalchemy import select
 
 from portal import signals
 from portal.config import config_value
+from portal.db import dialect_insert
 from portal.db import get_session
 from portal.models import Advocate
 from portal.models import Conversion
@@ -204,7 +205,7 @@ def _create_reward(conversion: Conversion, referral: Referral, rule: RewardRule)
         amount = max(0, min(amount, rule.monthly_cap_minor - int(earned)))
     if amount <= 0:
         return None
-    statement = ledger.dialect_insert(Reward).values(
+    statement = dialect_insert(Reward).values(
         **{
             "conversion_id": conversion.id,
             "advocate_id": referral.advocate_id,
