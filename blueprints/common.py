@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException
 
 from portal.config import config_value
 from portal.extension import get_portal
+from portal.services import referrals as referral_service
 from portal.services.money import format_money
 
 
@@ -68,6 +69,18 @@ def admin_section(bp, endpoint: str, label: str, order: int = 50) -> None:
         sections.sort()
 
     bp.record_once(_record)
+
+
+def private_page(body, status: int = 200):
+    """A view's answer for a page showing someone's own or staff-only data: never kept by shared
+    caches, nor shown from history to the next user of the computer."""
+    return body, status, {"Cache-Control": "private, no-store"}
+
+
+def current_advocate():
+    """The :class:`portal.models.Advocate` of ``g.advocacy_customer`` (created on first use; flushed)."""
+    customer = g.advocacy_customer
+    return referral_service.ensure_advocate(customer.id, customer.email)
 
 
 def render_error(status: int, message: str | None = None):

@@ -14,6 +14,7 @@ from blueprints.admin import bp
 from blueprints.admin.forms import ADJUST_FORM_PREFIX
 from blueprints.admin.forms import AdjustmentForm
 from blueprints.common import CSRF_MESSAGE
+from blueprints.common import private_page
 from blueprints.common import render_error
 from blueprints.common import staff_required
 from portal.config import config_value
@@ -29,11 +30,6 @@ from portal.services.money import format_money
 ATTRIBUTION_FILTERS = {"yes": True, "no": False}
 
 
-def _no_store(html: str, status: int = 200):
-    # Staff pages show customers' data: never kept by shared caches.
-    return html, status, {"Cache-Control": "private, no-store"}
-
-
 def get_advocate_or_404(advocate_id: int) -> Advocate:
     advocate = get_session().get(Advocate, advocate_id)
     if advocate is None:
@@ -46,7 +42,7 @@ def get_advocate_or_404(advocate_id: int) -> Advocate:
 def overview():
     """The program at a glance over a chosen period: funnel, revenue, what rewards cost."""
     period = analytics.period_from(request.args.get("start"), request.args.get("end"))
-    return _no_store(
+    return private_page(
         render_template(
             config_value("ADMIN_OVERVIEW_TEMPLATE"),
             period=period,
@@ -73,7 +69,7 @@ def conversions():
     }
     page_number, per_page = analytics.clamp_page(request.args.get("page", 1), request.args.get("per_page", 50))
     page = rewards.list_conversions(filters, page=page_number, per_page=per_page)
-    return _no_store(
+    return private_page(
         render_template(
             config_value("ADMIN_CONVERSIONS_TEMPLATE"),
             page=page, period=period, attributed=attributed, filters=filters,
@@ -100,7 +96,7 @@ REWARD_OUTCOMES = {
 @staff_required
 def reward_cost():
     """What rewards cost, by state and currency, and the latest manual adjustments."""
-    return _no_store(
+    return private_page(
         render_template(
             config_value("ADMIN_REWARDS_TEMPLATE"),
             cost=rewards.reward_cost_by_state(),
@@ -121,7 +117,7 @@ def advocates():
         search=search or None, order=order, page=request.args.get("page", 1),
         per_page=request.args.get("per_page", 50),
     )
-    return _no_store(
+    return private_page(
         render_template(
             config_value("ADMIN_ADVOCATES_TEMPLATE"),
             page=page, search=search, order=order, orders=analytics.ADVOCATE_ORDERS,
@@ -143,7 +139,7 @@ def _default_currency() -> str:
 
 def _render_advocate(found: Advocate, form: AdjustmentForm, status: int = 200):
     page_number = request.args.get("page", 1)
-    return _no_store(
+    return private_page(
         render_template(
             config_value("ADMIN_ADVOCATE_TEMPLATE"),
             advocate=found,
@@ -184,7 +180,7 @@ def adjust(advocate_id: int):
 def audit_log():
     """Every staff action, newest first."""
     prefix = (request.args.get("action") or "").strip()[:64] or None
-    return _no_store(
+    return private_page(
         render_template(
             config_value("ADMIN_AUDIT_TEMPLATE"),
             entries=audit.recent_actions(200, action_prefix=prefix),

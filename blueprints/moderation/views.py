@@ -17,6 +17,7 @@ from flask import url_for
 from werkzeug.datastructures import MultiDict
 
 from blueprints.common import CSRF_MESSAGE
+from blueprints.common import private_page
 from blueprints.common import render_error
 from blueprints.common import staff_required
 from blueprints.moderation import bp
@@ -31,10 +32,6 @@ from portal.db import get_session
 from portal.models import Testimonial
 from portal.services import photos
 from portal.services import testimonials as testimonial_service
-
-
-def _private(body, status: int = 200):
-    return body, status, {"Cache-Control": "private, no-store"}
 
 
 def _filters(form: QueueFilterForm) -> testimonial_service.QueueFilters:
@@ -76,7 +73,7 @@ def queue():
     bulk_form = BulkForm(formdata=None, back=request.full_path)
     query = {key: value for key, value in request.args.items() if key != "page"}
     query.setdefault("state", "pending")
-    return _private(
+    return private_page(
         render_template(
             config_value("MODERATION_QUEUE_TEMPLATE"),
             page=page,
@@ -114,7 +111,7 @@ def _render_item(testimonial: Testimonial, highlight_form: HighlightForm | None 
         )
     figures = testimonial_service.referral_figures([testimonial])[testimonial.id]
     token = testimonial_service.referral_token(testimonial)
-    return _private(
+    return private_page(
         render_template(
             config_value("MODERATION_ITEM_TEMPLATE"),
             testimonial=testimonial,

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from flask import Response
 from flask import flash
-from flask import g
 from flask import redirect
 from flask import render_template
 from flask import request
 from flask import url_for
 
 from blueprints.common import CSRF_MESSAGE
+from blueprints.common import current_advocate
 from blueprints.common import customer_required
 from blueprints.common import render_error
 from blueprints.referrals import bp
@@ -20,11 +20,6 @@ from portal.config import config_value
 from portal.db import get_session
 from portal.services import referrals as referral_service
 from portal.services import sharing
-
-
-def _current_advocate():
-    customer = g.advocacy_customer
-    return referral_service.ensure_advocate(customer.id, customer.email)
 
 
 def _link_for(advocate) -> str:
@@ -40,7 +35,7 @@ def page():
 
 
 def _render_page(reset_form: ResetLinkForm, status: int = 200):
-    advocate = _current_advocate()
+    advocate = current_advocate()
     link = _link_for(advocate)
     stats = referral_service.advocate_stats(advocate)
     referrals = referral_service.recent_referrals(advocate)
@@ -63,7 +58,7 @@ def _render_page(reset_form: ResetLinkForm, status: int = 200):
 @customer_required
 def qr_code():
     """The customer's link as an SVG QR code; ``?download=1`` saves it as a file."""
-    advocate = _current_advocate()
+    advocate = current_advocate()
     link = _link_for(advocate)
     get_session().commit()
     response = Response(sharing.qr_svg(link), mimetype="image/svg+xml")
@@ -83,7 +78,7 @@ def reset_link():
         if form.csrf_token.errors:
             return render_error(400, CSRF_MESSAGE)
         return _render_page(form, status=400)
-    referral_service.reset_link(_current_advocate())
+    referral_service.reset_link(current_advocate())
     get_session().commit()
     flash("Here is your new link. Links you shared before no longer work.", "success")
     return redirect(url_for(".page"), code=303)

@@ -12,7 +12,9 @@ from flask import request
 from flask import url_for
 
 from blueprints.common import CSRF_MESSAGE
+from blueprints.common import current_advocate
 from blueprints.common import customer_required
+from blueprints.common import private_page
 from blueprints.common import render_error
 from blueprints.rewards import bp
 from blueprints.rewards.forms import REDEEM_FORM_PREFIX
@@ -20,7 +22,6 @@ from blueprints.rewards.forms import RedeemForm
 from portal.config import config_value
 from portal.db import get_session
 from portal.services import redemptions
-from portal.services import referrals as referral_service
 from portal.services import rewards
 from portal.services.money import format_money
 
@@ -34,16 +35,6 @@ REDEMPTION_MESSAGES = {
     "reserved": ("info", "We are adding {amount} to your account. It will show as redeemed as soon as it is "
                          "confirmed."),
 }
-
-
-def _private(html: str, status: int = 200):
-    # A personal page: never kept by shared caches or shown from history to the next user.
-    return html, status, {"Cache-Control": "private, no-store"}
-
-
-def _current_advocate():
-    customer = g.advocacy_customer
-    return referral_service.ensure_advocate(customer.id, customer.email)
 
 
 def _one_line_per_transaction(lines):
@@ -73,14 +64,14 @@ def _redeemable(balances: dict[str, dict[str, int]]) -> dict[str, int]:
 @customer_required
 def ledger():
     """Balances and the full history of the customer's rewards."""
-    advocate = _current_advocate()
+    advocate = current_advocate()
     balances = rewards.balances(advocate)
     page = rewards.entries_for(advocate, page=request.args.get("page", 1))
     page = replace(page, items=_one_line_per_transaction(page.items))
     history = redemptions.redemptions_of(advocate, limit=20)
     get_session().commit()
     currencies = sorted({currency for by_currency in balances.values() for currency in by_currency})
-    return _private(
+    return private_page(
         render_template(
             config_value("REWARDS_PAGE_TEMPLATE"),
             balances=balances,
@@ -98,7 +89,7 @@ def ledger():
 @customer_required
 def confirm_redeem():
     """The confirmation step: what will be credited, and a box to tick."""
-    advocate = _current_advocate()
+    advocate = current_advocate()
     balances = rewards.balances(advocate)
     get_session().commit()
     currency = (request.args.get("currency") or "").lower()
@@ -111,7 +102,7 @@ def confirm_redeem():
 
 
 def _render_confirm(form: RedeemForm, currency: str, amount_minor: int, status: int = 200):
-    return _private(
+    return private_page(
         render_template(
             config_value("REDEEM_TEMPLATE"), form=form, currency=currency, amount_minor=amount_minor
         ),
@@ -130,7 +121,7 @@ def redeem():
         if form.currency.errors or form.amount_minor.errors:
             return render_error(400, "This redemption form is not valid. Go back to your rewards and try again.")
         return _render_confirm(form, form.currency.data, int(form.amount_minor.data), status=400)
-    advocate = _current_advocate()
+    advocate = current_advocate()
     currency, amount_minor = form.currency.data, int(form.amount_minor.data)
     try:
         redemption = redemptions.request_redemption(

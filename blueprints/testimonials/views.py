@@ -20,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from blueprints.common import CSRF_MESSAGE
 from blueprints.common import customer_required
+from blueprints.common import private_page
 from blueprints.common import render_error
 from blueprints.testimonials import bp
 from blueprints.testimonials.forms import RATING_CHOICES
@@ -47,10 +48,6 @@ def _allow_photo_uploads(endpoint, values):
         request.max_content_length = (
             2 * config_value("PHOTO_MAX_BYTES") + config_value("MAX_REQUEST_BYTES")
         )
-
-
-def _private(response_body, status: int = 200):
-    return response_body, status, {"Cache-Control": "private, no-store"}
 
 
 def _store_photo(form) -> str | None:
@@ -88,7 +85,7 @@ def _csrf_failed(form) -> bool:
 def mine():
     """The customer's own testimonials and reviews, with their state."""
     items = testimonial_service.list_own(g.advocacy_customer.id)
-    return _private(
+    return private_page(
         render_template(
             config_value("MY_TESTIMONIALS_TEMPLATE"),
             items=items,
@@ -173,7 +170,7 @@ def _submit(form, kind: str, photo_key: str | None):
 def _render_form(form, status: int = 200, testimonial: Testimonial | None = None):
     review = isinstance(form, ReviewForm)
     template = config_value("REVIEW_FORM_TEMPLATE" if review else "TESTIMONIAL_FORM_TEMPLATE")
-    return _private(
+    return private_page(
         render_template(
             template,
             form=form,
