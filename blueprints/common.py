@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from functools import wraps
 
 from flask import current_app
 from flask import g
+from flask import jsonify
 from flask import render_template
 from flask import request
 from flask_login import current_user
@@ -16,6 +18,8 @@ from portal.config import config_value
 from portal.extension import get_portal
 from portal.services import referrals as referral_service
 from portal.services.money import format_money
+
+log = logging.getLogger(__name__)
 
 
 def customer_required(view):
@@ -139,3 +143,65 @@ def setup_blueprint(bp) -> None:
     bp.register_error_handler(HTTPException, handle_http_error)
     bp.after_request(deny_framing)
     bp.context_processor(template_globals)
+
+
+# -- cross-origin reads of the public JSON (the widget and the testimonials API) -----------------------
+
+#: Origins already reported as refused by this process, so the log says it once, not on every request.
+_refused_origins: set[str] = set()
+
+
+def _foreign_origin() -> str | None:
+    """The request's ``Origin`` when it is another site's (``None`` for same-origin and non-browser
+    requests)."""
+    origin = request.headers.get("Origin")
+    if not origin or origin == request.host_url.rstrip("/"):
+        return None
+    return origin
+
+
+def _refuse_unlisted_origin():
+    if request.endpoint in _OPEN_ENDPOINTS:
+        return None
+    origin = _foreign_origin()
+    if origin is None or origin.lower() in config_value("WIDGET_ORIGINS"):
+        return None
+    if origin not in _refused_origins and len(_refused_origins) < 1000:
+        _refused_origins.add(origin)
+        log.warning(
+            "Advocacy Portal: refused a browser request from %s to %s; add the origin to "
+            "ADVOCACY_WIDGET_ORIGINS if that site embeds the widget", origin[:200], request.path
+        )
+    response = jsonify({"error": {
+        "code": "origin_not_allowed",
+        "message": "This website is not allowed to read this data: its origin is not in "
+                   "ADVOCACY_WIDGET_ORIGINS.",
+    }})
+    response.status_code = 403
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _cors_headers(response):
+    response.vary.add("Origin")
+    origin = _foreign_origin()
+    if origin is not None and origin.lower() in config_value("WIDGET_ORIGINS"):
+        # Public data only: never Access-Control-Allow-Credentials, so no cookie ever rides along.
+        response.headers["Access-Control-Allow-Origin"] = origin
+        if request.method == "OPTIONS":
+            response.headers["Access-Control-Allow-Methods"] = "GET, HEAD, OPTIONS"
+            response.headers["Access-Control-Max-Age"] = "600"
+    return response
+
+
+#: Endpoints any site may load even under an ``allow_listed_origins`` blueprint (the widget script).
+_OPEN_ENDPOINTS: set[str] = set()
+
+
+def allow_listed_origins(bp, open_endpoints: tuple[str, ...] = ()) -> None:
+    """Let browsers on ``ADVOCACY_WIDGET_ORIGINS`` read ``bp``'s public JSON (CORS, no credentials);
+    a browser request from any other site gets a JSON 403 ``origin_not_allowed``, except to
+    ``open_endpoints`` (names within ``bp``)."""
+    _OPEN_ENDPOINTS.update(f"{bp.name}.{endpoint}" for endpoint in open_endpoints)
+    bp.before_request(_refuse_unlisted_origin)
+    bp.after_request(_cors_headers)

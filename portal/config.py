@@ -249,6 +249,28 @@ DEFAULTS: dict[str, Any] = {
     "REWARD_HOLD_DAYS": 30,
     #: Smallest redemption, in minor units of the currency.
     "REDEMPTION_MINIMUM_MINOR": 500,
+    # -- Embeddable widget ----------------------------------------------------------------------------
+    #: Origins (``https://www.shop.example``, ``http://localhost:8000``: scheme, host and port, no path)
+    #: of the websites whose pages may embed the widget. Only they get CORS answers from the widget's
+    #: JSON endpoints and the testimonials API; a browser request from any other origin gets a 403.
+    #: Requests without an ``Origin`` (servers, curl) and from this site itself are not affected.
+    "WIDGET_ORIGINS": (),
+    #: How long an identity token from ``portal.widget_token(user)`` is valid, in seconds. Mint one per
+    #: page view; an expired token shows the anonymous view.
+    "WIDGET_TOKEN_MAX_AGE_SECONDS": 3600,
+    #: Salt that ties identity token signatures to this purpose.
+    "WIDGET_TOKEN_SALT": "advocacy.widget-identity",
+    #: Where the widget's "Sign in to get your link" leads. ``None``: the customer's referral page, which
+    #: sends visitors who are not signed in to the host's login page and back.
+    "WIDGET_SIGNIN_URL": None,
+    #: Seconds browsers may keep ``widget.js`` at its stable URL before revalidating (a cheap 304). The
+    #: content-hashed URL (``portal.widget_script_url()``) is cached for a year.
+    "WIDGET_SCRIPT_MAX_AGE_SECONDS": 300,
+    #: Limit on the widget's JSON endpoint, per IP address.
+    "WIDGET_RATE_LIMIT": "300 per minute",
+    #: Offer text per campaign (``{"spring": "Give 20%, get 20% this spring"}``), shown by the widget when
+    #: it is given ``data-campaign``; other campaigns show ``OFFER_TEXT``.
+    "CAMPAIGN_OFFERS": {},
 }
 
 ATTRIBUTION_MODELS = ("last_click", "first_click")
@@ -295,6 +317,7 @@ def apply_defaults(app) -> None:
         raise RuntimeError(f"{PREFIX}REDIRECT_PATH must contain '<token>'")
     _check_testimonial_settings(app)
     _check_stripe_and_rewards(app)
+    _check_widget_settings(app)
 
 
 def _check_testimonial_settings(app) -> None:
@@ -314,7 +337,7 @@ def _check_testimonial_settings(app) -> None:
             raise RuntimeError(f"{PREFIX}{key} must be a positive whole number, not {value!r}")
     from limits import parse_many
 
-    for key in ("TESTIMONIAL_SUBMIT_LIMIT", "API_RATE_LIMIT", "LINK_FOLLOW_LIMIT"):
+    for key in ("TESTIMONIAL_SUBMIT_LIMIT", "API_RATE_LIMIT", "LINK_FOLLOW_LIMIT", "WIDGET_RATE_LIMIT"):
         try:
             parse_many(config[PREFIX + key])
         except ValueError:
@@ -338,3 +361,39 @@ def _check_stripe_and_rewards(app) -> None:
         value = app.config[PREFIX + key]
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise RuntimeError(f"{PREFIX}{key} must be a whole number >= 0, not {value!r}")
+
+
+def _check_widget_settings(app) -> None:
+    """Refuse widget settings that would only fail in a visitor's browser; store the origins as
+    browsers send them (lower case, no trailing slash)."""
+    from portal.services.links import validate_campaign
+    from portal.services.widget import valid_origin
+
+    key = PREFIX + "WIDGET_ORIGINS"
+    origins = app.config[key]
+    if isinstance(origins, str) or not all(isinstance(origin, str) for origin in origins):
+        raise RuntimeError(f"{key} must be a list of origins such as ['https://www.shop.example']")
+    normalized = tuple(origin.strip().rstrip("/").lower() for origin in origins)
+    for origin in normalized:
+        if origin == "*" or not valid_origin(origin):
+            raise RuntimeError(
+                f"{key}: {origin!r} is not an origin; write scheme, host and port only, e.g. "
+                "'https://www.shop.example' or 'http://localhost:8000' (no '*', no path)"
+            )
+    app.config[key] = normalized
+    seconds = app.config[PREFIX + "WIDGET_TOKEN_MAX_AGE_SECONDS"]
+    if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds < 1:
+        raise RuntimeError(f"{PREFIX}WIDGET_TOKEN_MAX_AGE_SECONDS must be a whole number >= 1, not {seconds!r}")
+    cache = app.config[PREFIX + "WIDGET_SCRIPT_MAX_AGE_SECONDS"]
+    if isinstance(cache, bool) or not isinstance(cache, int) or cache < 0:
+        raise RuntimeError(f"{PREFIX}WIDGET_SCRIPT_MAX_AGE_SECONDS must be a whole number >= 0, not {cache!r}")
+    offers = app.config[PREFIX + "CAMPAIGN_OFFERS"]
+    if not isinstance(offers, dict):
+        raise RuntimeError(f"{PREFIX}CAMPAIGN_OFFERS must be a dict of campaign slug to offer text")
+    for campaign, text in offers.items():
+        try:
+            validate_campaign(campaign)
+        except ValueError as error:
+            raise RuntimeError(f"{PREFIX}CAMPAIGN_OFFERS: {campaign!r}: {error}") from None
+        if not isinstance(text, str) or not text.strip():
+            raise RuntimeError(f"{PREFIX}CAMPAIGN_OFFERS: the offer of {campaign!r} must be text")

@@ -272,6 +272,36 @@ class AdvocacyPortal:
         return code
 
 
+    # -- embeddable widget ------------------------------------------------------------------------------
+
+    def widget_token(self, user: Any, commit: bool = True) -> str:
+        """An identity token for the widget: put it in ``data-token`` on the pages you render for
+        ``user``, and the widget shows their own referral link, share links and QR code.
+
+        Mint it on your server for each page view (it expires after
+        ``ADVOCACY_WIDGET_TOKEN_MAX_AGE_SECONDS``) and never for anyone but the user the page is for.
+        Creates the user's advocate record on first use and commits it, unless ``commit`` is false.
+
+        :raises ValueError: for an anonymous user or one who is not a customer.
+        """
+        from portal.services import widget as widget_service
+
+        advocate = self.advocate_for(user)
+        token = widget_service.make_token(advocate.user_id)
+        if commit:
+            get_session().commit()
+        return token
+
+    def widget_script_url(self, external: bool = True) -> str:
+        """The widget script's content-hashed URL, cached by browsers for a year (the stable
+        ``<prefix>/widget/widget.js`` is revalidated every few minutes instead)."""
+        from portal.services import widget as widget_service
+
+        return url_for(
+            "advocacy_widget.hashed_script", digest=widget_service.script().digest, _external=external
+        )
+
+
 def _blueprints(prefix: str) -> list:
     """Every blueprint the plugin registers, with its URL prefix (``None``: at the site's root)."""
     from blueprints.admin import bp as admin_bp
@@ -282,6 +312,7 @@ def _blueprints(prefix: str) -> list:
     from blueprints.testimonials import bp as testimonials_bp
     from blueprints.rewards import bp as rewards_bp
     from blueprints.webhooks import bp as webhooks_bp
+    from blueprints.widget import bp as widget_bp
 
     return [
         (links_bp, None),
@@ -293,6 +324,7 @@ def _blueprints(prefix: str) -> list:
         (admin_bp, f"{prefix.rstrip('/')}/admin"),
         (rewards_bp, f"{prefix.rstrip('/')}/rewards"),
         (webhooks_bp, prefix),
+        (widget_bp, f"{prefix.rstrip('/')}/widget"),
     ]
 
 

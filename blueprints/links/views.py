@@ -16,6 +16,7 @@ from portal.db import get_session
 from portal.extension import get_portal
 from portal.services import links as link_service
 from portal.services import referrals as referral_service
+from portal.services import widget as widget_service
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,7 @@ def follow(token: str):
         user_agent=request.user_agent.string,
         referrer=request.referrer,
         user_id=_visitor_user_id(),
+        source=widget_service.click_source(request.args.get("via")),
     )
     try:
         outcome = referral_service.record_click(advocate, claim.campaign, visit)

@@ -14,6 +14,7 @@ from flask import jsonify
 from flask import request
 from werkzeug.exceptions import HTTPException
 
+from blueprints.common import allow_listed_origins
 from blueprints.common import limit_request_size
 from blueprints.testimonials import api_bp
 from portal.config import config_value
@@ -25,6 +26,8 @@ _OTHER_METHODS = ["POST", "PUT", "PATCH", "DELETE"]
 _ANY_METHOD = ALLOWED_METHODS + _OTHER_METHODS
 
 api_bp.url_value_preprocessor(limit_request_size)
+# Browsers on the sites that embed the widget read this API; other sites' pages may not.
+allow_listed_origins(api_bp)
 
 
 @api_bp.url_value_preprocessor
@@ -68,7 +71,6 @@ def _json_error(error: HTTPException):
         if name.lower() in ("allow", "retry-after"):
             response.headers[name] = value
     response.headers["Cache-Control"] = "no-store"
-    response.headers["Access-Control-Allow-Origin"] = "*"
     return response
 
 
@@ -97,8 +99,6 @@ def testimonials():
     if request.method == "OPTIONS":
         response = current_app.response_class(status=204)
         response.headers["Allow"] = ", ".join(ALLOWED_METHODS)
-        response.headers["Access-Control-Allow-Origin"] = "*"
-        response.headers["Access-Control-Allow-Methods"] = ", ".join(ALLOWED_METHODS)
         return response
     try:
         page_number = _number("page", 1, 1, 1_000_000)
@@ -145,7 +145,6 @@ def _cached_json(body: dict):
     # 0 (the default): caches keep the answer but ask again every time (a cheap 304 thanks to the ETag),
     # so a withdrawn or unpublished testimonial disappears at once, as its author was promised.
     response.headers["Cache-Control"] = f"public, max-age={seconds}" if seconds else "public, no-cache"
-    response.headers["Access-Control-Allow-Origin"] = "*"
     response.vary.add("Accept-Encoding")
     # A strong ETag of the exact JSON: any visible change (an item approved, withdrawn, featured,
     # relabelled) gives a new one.

@@ -1,0 +1,23 @@
+"""The embeddable widget, mounted at ``<prefix>/widget``: ``widget.js`` and the JSON it reads.
+
+Answers JSON only (errors included); browsers on ``ADVOCACY_WIDGET_ORIGINS`` may read it (CORS,
+never with credentials), other sites' pages get a JSON 403.
+"""
+
+from flask import Blueprint
+
+from blueprints.common import allow_listed_origins
+from blueprints.common import limit_request_size
+from blueprints.ratelimit import limit_blueprint
+
+bp = Blueprint("advocacy_widget", __name__)
+bp.url_value_preprocessor(limit_request_size)
+allow_listed_origins(bp, open_endpoints=("script", "hashed_script"))
+limit_blueprint(
+    bp,
+    "WIDGET_RATE_LIMIT",
+    methods=["GET"],
+    message="Too many widget requests from your network: slow down and retry later.",
+)
+
+from blueprints.widget import views  # noqa: E402,F401

@@ -1,0 +1,240 @@
+"""The embeddable widget: its script, the identity tokens a host mints, and what referral mode shows.
+
+An identity token is how a host vouches, from its own server, for the customer viewing a page on which
+the widget runs (the way chat widgets verify identity): ``portal.widget_token(user)`` signs the
+customer's host user id with ``SECRET_KEY`` (fallbacks accepted) under its own salt, and it expires after
+``ADVOCACY_WIDGET_TOKEN_MAX_AGE_SECONDS``. It only ever reveals what that customer shares publicly anyway:
+their referral link, its share links and QR code.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from urllib.parse import urlsplit
+
+from flask import url_for
+from itsdangerous import BadData
+from itsdangerous import SignatureExpired
+from itsdangerous import URLSafeTimedSerializer
+
+from portal.config import config_value
+from portal.resources import static_dir
+from portal.services import referrals as referral_service
+from portal.services import sharing
+from portal.services.links import secret_keys
+from portal.services.links import validate_campaign
+from portal.services.rules import current_rules
+
+#: Longest identity token read before any signature work; real ones are about 70 characters.
+MAX_TOKEN_LENGTH = 512
+#: Where a click came from, as stored in ``ReferralClick.source``; ``?via=widget`` on a link says so.
+CLICK_SOURCES = ("link", "widget")
+
+# What referral mode says about the identity token it was given.
+NO_TOKEN = "none"
+VALID = "valid"
+INVALID = "invalid"
+EXPIRED = "expired"
+UNKNOWN_CUSTOMER = "unknown_customer"
+
+
+class InvalidWidgetToken(Exception):
+    """An identity token that must be ignored; ``reason`` is ``invalid`` or ``expired``."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(secret_keys(), salt=config_value("WIDGET_TOKEN_SALT"))
+
+
+def make_token(user_id) -> str:
+    """Sign an identity token for the host user ``user_id`` (valid from now)."""
+    return _serializer().dumps({"u": str(user_id)})
+
+
+def read_token(token: str) -> str:
+    """The host user id an identity token names.
+
+    :raises InvalidWidgetToken: when it is malformed, tampered with, signed for another purpose or with
+        an unknown key (``invalid``), or older than ``ADVOCACY_WIDGET_TOKEN_MAX_AGE_SECONDS`` (``expired``).
+    """
+    if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
+        raise InvalidWidgetToken(INVALID)
+    try:
+        payload = _serializer().loads(token, max_age=config_value("WIDGET_TOKEN_MAX_AGE_SECONDS"))
+    except SignatureExpired:
+        raise InvalidWidgetToken(EXPIRED) from None
+    except (BadData, UnicodeError, ValueError):
+        raise InvalidWidgetToken(INVALID) from None
+    if not isinstance(payload, dict) or not isinstance(payload.get("u"), str) or not payload["u"]:
+        raise InvalidWidgetToken(INVALID)
+    return payload["u"]
+
+
+def click_source(value: str | None) -> str:
+    """The ``ReferralClick.source`` a link's ``?via=`` names; anything unknown counts as ``link``."""
+    return value if value in CLICK_SOURCES else "link"
+
+
+def offer(campaign: str | None = None) -> dict:
+    """What referral mode says to everyone: title, offer text and the reward in words.
+
+    The text is the campaign's entry in ``ADVOCACY_CAMPAIGN_OFFERS``, else ``ADVOCACY_OFFER_TEXT``; the
+    reward is described from the campaign's reward rule.
+    """
+    rule = current_rules().for_campaign(campaign)
+    reward = _describe_reward(rule)
+    if rule.friend_reward is not None:
+        reward += " " + _describe_friend_reward(rule.friend_reward)
+    return {
+        "title": config_value("PROGRAM_NAME"),
+        "text": config_value("CAMPAIGN_OFFERS").get(campaign or "", config_value("OFFER_TEXT")),
+        "reward": reward,
+        "campaign": campaign,
+    }
+
+
+def _describe_reward(rule) -> str:
+    from portal.services.money import format_money
+
+    if rule.type == "fixed":
+        amount = format_money(rule.amount_minor or 0, rule.currency)
+        what = f"You earn {amount} when a friend you refer pays"
+    else:
+        what = f"You earn {rule.percent.normalize():f}% of what a friend you refer pays"
+    if rule.recurring_months:
+        return what + f", for their first {rule.recurring_months} months."
+    return what + " for the first time."
+
+
+def _describe_friend_reward(friend) -> str:
+    from portal.services.money import format_money
+
+    if friend.percent_off is not None:
+        return f"Your friend gets {friend.percent_off.normalize():f}% off their first purchase."
+    return f"Your friend gets {format_money(friend.amount_off, friend.currency)} off their first purchase."
+
+
+def signin_url() -> str:
+    """Where the call to action of anonymous visitors leads: ``ADVOCACY_WIDGET_SIGNIN_URL``, or the
+    customer's referral page, which sends visitors who are not signed in to the host's login page."""
+    return config_value("WIDGET_SIGNIN_URL") or url_for("advocacy_referrals.page", _external=True)
+
+
+@dataclass(frozen=True)
+class ReferralView:
+    """What referral mode shows: the offer for everyone, and the customer's own link when the identity
+    token is valid (``identity`` says what became of the token)."""
+
+    identity: str
+    body: dict
+
+
+def referral_view(token: str | None, campaign: str | None = None) -> ReferralView:
+    """Referral mode's data for an identity token (or none).
+
+    A valid token of a customer the plugin knows adds their link (marked ``?via=widget``, so clicks
+    on it are counted as coming through the widget), its share links and its QR code. The advocate
+    must exist already (``widget_token`` creates it): a token outliving its customer -- deleted since
+    -- gets the anonymous view, as do forged and expired ones.
+
+    :raises ValueError: on an invalid campaign slug.
+    """
+    campaign = validate_campaign(campaign)
+    body = {"offer": offer(campaign), "signin_url": signin_url(), "advocate": None}
+    if not token:
+        return ReferralView(NO_TOKEN, body)
+    try:
+        user_id = read_token(token)
+    except InvalidWidgetToken as error:
+        return ReferralView(error.reason, body)
+    advocate = referral_service.get_advocate(user_id)
+    if advocate is None:
+        return ReferralView(UNKNOWN_CUSTOMER, body)
+    link = url_for(
+        "advocacy_links.follow",
+        token=referral_service.link_token(advocate, campaign),
+        via="widget",
+        _external=True,
+    )
+    body["advocate"] = {"link": link, "share": sharing.share_links(link), "qr": qr_path(link)}
+    return ReferralView(VALID, body)
+
+
+def qr_path(link: str) -> dict:
+    """The link's QR code as ``{"size": modules, "path": "<SVG path data>"}``: one path the widget
+    draws itself, so a page's Content-Security-Policy needs no ``img-src`` for it."""
+    return _qr_path(link)
+
+
+@lru_cache(maxsize=1024)
+def _qr_path(link: str) -> dict:
+    import segno
+
+    code = segno.make(link, error="m")
+    parts = []
+    for y, row in enumerate(code.matrix_iter(scale=1, border=0)):
+        x = 0
+        row = list(row)
+        while x < len(row):
+            if row[x]:
+                start = x
+                while x < len(row) and row[x]:
+                    x += 1
+                parts.append(f"M{start} {y}h{x - start}v1h-{x - start}z")
+            else:
+                x += 1
+    width, _height = code.symbol_size(scale=1, border=0)
+    return {"size": width, "path": "".join(parts)}
+
+
+# -- the script ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Script:
+    """The widget's JavaScript as served: the text, its gzip encoding and a short content hash."""
+
+    body: bytes
+    gzipped: bytes
+    digest: str
+
+
+_INDENT = re.compile(rb"^[ \t]+", re.MULTILINE)
+
+
+@lru_cache(maxsize=1)
+def script() -> Script:
+    """The widget script, read once per process. Indentation is dropped (the source keeps one statement
+    per line, so no meaning changes); no other build step."""
+    source = (static_dir() / "advocacy-widget.js").read_bytes()
+    body = _INDENT.sub(b"", source)
+    return Script(
+        body=body,
+        gzipped=gzip.compress(body, compresslevel=9, mtime=0),
+        digest=hashlib.sha256(body).hexdigest()[:12],
+    )
+
+
+def valid_origin(origin: str) -> bool:
+    """Whether ``origin`` is written as a browser sends it: ``scheme://host[:port]``, nothing more."""
+    try:
+        parts = urlsplit(origin)
+    except ValueError:
+        return False
+    return (
+        parts.scheme in ("http", "https")
+        and bool(parts.hostname)
+        and not parts.path
+        and not parts.query
+        and not parts.fragment
+        and "@" not in parts.netloc
+        and origin == f"{parts.scheme}://{parts.netloc}".lower()
+    )
