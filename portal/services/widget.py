@@ -208,14 +208,15 @@ class Script:
 
 
 _INDENT = re.compile(rb"^[ \t]+", re.MULTILINE)
+_COMMENT_LINE = re.compile(rb"^//.*\n", re.MULTILINE)
 
 
 @lru_cache(maxsize=1)
 def script() -> Script:
-    """The widget script, read once per process. Indentation is dropped (the source keeps one statement
-    per line, so no meaning changes); no other build step."""
+    """The widget script, read once per process. Indentation and whole-line ``//`` comments are dropped
+    (the source has no multi-line strings, so no meaning changes); no other build step."""
     source = (static_dir() / "advocacy-widget.js").read_bytes()
-    body = _INDENT.sub(b"", source)
+    body = _COMMENT_LINE.sub(b"", _INDENT.sub(b"", source))
     return Script(
         body=body,
         gzipped=gzip.compress(body, compresslevel=9, mtime=0),

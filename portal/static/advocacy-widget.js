@@ -16,11 +16,11 @@
     rated: "Rated {n} out of 5", overall: "{n} out of 5 from {count} reviews",
     slide: "{n} of {total}", join: "Join {name}", empty: "No testimonials yet."
   };
-  var CSS = ":host{all:initial!important;display:block!important;visibility:visible!important;font:15px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif}" +
-    ".w{--bg:#fff;--fg:#1b1b1f;--mu:#55565e;--bd:#cfd0d6;--ac:var(--adv-accent,#1f4fbf);--af:#fff;box-sizing:border-box;background:var(--bg);color:var(--fg);border:1px solid var(--bd);border-radius:12px;padding:16px;text-align:left}" +
-    "@media (prefers-color-scheme:dark){.w:not(.light){--bg:#1d1e22;--fg:#f1f1f4;--mu:#b4b5bd;--bd:#474852;--ac:var(--adv-accent,#9dbbff);--af:#111}}" +
-    ".w.dark{--bg:#1d1e22;--fg:#f1f1f4;--mu:#b4b5bd;--bd:#474852;--ac:var(--adv-accent,#9dbbff);--af:#111}" +
-    "*{box-sizing:border-box}h2{font-size:1.2em;margin:0 0 6px}p{margin:0 0 8px}.m{color:var(--mu)}" +
+  var CSS = ":host{all:initial!important;display:block!important;visibility:visible!important;min-height:var(--advocacy-height)!important;font:15px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif!important}" +
+    ".w{--bg:#fff;--fg:#1b1b1f;--mu:#55565e;--bd:#cfd0d6;--ac:var(--advocacy-accent,#1f4fbf);--af:#fff;box-sizing:border-box;background:var(--bg);color:var(--fg);border:1px solid var(--bd);border-radius:12px;padding:16px;text-align:left}" +
+    "@media (prefers-color-scheme:dark){.w:not(.light){--bg:#1d1e22;--fg:#f1f1f4;--mu:#b4b5bd;--bd:#474852;--ac:var(--advocacy-accent,#9dbbff);--af:#111}}" +
+    ".w.dark{--bg:#1d1e22;--fg:#f1f1f4;--mu:#b4b5bd;--bd:#474852;--ac:var(--advocacy-accent,#9dbbff);--af:#111}" +
+    ":host([hidden]){display:none!important}*{box-sizing:border-box}h2{font-size:1.2em;margin:0 0 6px}p{margin:0 0 8px}.m{color:var(--mu)}" +
     "a,button,input{font:inherit;color:inherit}a{color:var(--ac)}:focus-visible{outline:3px solid var(--ac);outline-offset:2px}" +
     ".b{display:inline-block;border:0;border-radius:8px;padding:8px 14px;background:var(--ac);color:var(--af);cursor:pointer;text-decoration:none;font-weight:600}" +
     ".g{display:grid;grid-template-columns:1fr auto;gap:16px;align-items:start}.r{display:flex;gap:8px;margin:4px 0}" +
@@ -33,8 +33,7 @@
     "blockquote{margin:6px 0;flex:1;overflow:hidden;display:-webkit-box;-webkit-line-clamp:6;-webkit-box-orient:vertical}" +
     ".a{display:flex;gap:8px;align-items:center;font-weight:600}.a img{width:32px;height:32px;border-radius:50%;object-fit:cover}" +
     ".t{font-size:.8em;border:1px solid var(--bd);border-radius:4px;padding:0 5px;margin-right:4px;color:var(--mu)}" +
-    ".n{display:flex;justify-content:space-between;align-items:center;margin-top:10px}" +
-    ".v{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}";
+    ".n{display:flex;justify-content:space-between;align-items:center;height:40px;margin-top:8px}.hd{height:62px;overflow:hidden}";
   var sheet;
   function styles() {
     if (!sheet && w.CSSStyleSheet) {
@@ -51,6 +50,7 @@
   }
   // Only http(s) and mailto URLs are ever put in an href or src; anything else is dropped.
   function safe(u) {
+    if (!u) return null;
     try { u = new URL(u, base); } catch (e) { return null; }
     return /^(https?|mailto):$/.test(u.protocol) ? u.href : null;
   }
@@ -80,12 +80,11 @@
     var root = this.r = h.shadowRoot || h.attachShadow({ mode: "open" }), css = styles();
     if (css) root.adoptedStyleSheets = [css];
     // Reserve the space the finished widget takes, so nothing on the page moves when it fills in.
-    var cols = Math.max(1, Math.floor((h.clientWidth + 16) / 246)),
-      limit = Math.min(Math.max(parseInt(o.limit, 10) || 3, 1), 12),
-      carousel = o.layout === "carousel";
-    var height = mode === "referral" ? (o.token ? 224 : 150) :
-      58 + (carousel ? 298 : Math.ceil(limit / cols) * 266 - 16);
-    h.style.setProperty("min-height", height + "px", "important");
+    var cols = Math.max(1, Math.floor((h.clientWidth - 18) / 246)), carousel = o.layout === "carousel",
+      limit = Math.min(Math.max(parseInt(o.limit, 10) || (carousel ? 6 : 3), 1), 12);
+    var height = mode === "referral" ? (o.token ? 224 : 170) :
+      96 + (carousel ? 298 : Math.ceil(limit / cols) * 266 - 16);
+    h.style.setProperty("--advocacy-height", height + "px");
     if (mode === "referral") {
       url = new URL("api/referral", base);
       if (o.token) url.searchParams.set("token", o.token);
@@ -113,7 +112,7 @@
       })
       .catch(function (e) {
         clearTimeout(timer);
-        h.style.setProperty("display", "none", "important");
+        h.hidden = true;
         console.warn(W + "could not load " + url.pathname + " (" + (e && e.name === "AbortError" ? "timed out" : e.message) +
           "). Is this site's origin, " + location.origin + ", in ADVOCACY_WIDGET_ORIGINS?");
       });
@@ -171,9 +170,8 @@
 
   Widget.prototype.testimonials = function (box, data) {
     var t = this.t, items = data.items || [], all = data.ratings && data.ratings.overall, carousel = this.o.layout === "carousel";
-    var heading = el("h2", { id: "h" }, [t("heading")]);
-    box.append(heading);
-    if (all && all.count) box.append(el("p", { "class": "m" }, [fill(t("overall"), { n: all.average, count: all.count })]));
+    box.append(el("div", { "class": "hd" }, [el("h2", { id: "h" }, [t("heading")]),
+      all && all.count ? el("p", { "class": "m" }, [fill(t("overall"), { n: all.average, count: all.count })]) : null]));
     if (!items.length) return box.append(el("p", {}, [t("empty")]));
     var cards = items.map(function (it, i) {
       var r = Math.max(0, Math.min(5, it.rating | 0)), photo = safe(it.photo_url), join = via(it.referral_url),
@@ -227,5 +225,11 @@
     [].forEach.call(spots, mount);
     if (end && !spots.length && !me.dataset.mode) console.warn(W + 'data-mode is missing: use "referral" or "testimonials"');
   }
-  if (d.readyState === "loading") { all(); d.addEventListener("DOMContentLoaded", function () { all(1); }); } else all(1);
+  if (d.readyState === "loading") {
+    // Mount placeholders as the parser adds them, before they are ever painted empty.
+    var seen = new MutationObserver(function () { all(); });
+    seen.observe(d.documentElement, { childList: true, subtree: true });
+    all();
+    d.addEventListener("DOMContentLoaded", function () { seen.disconnect(); all(1); });
+  } else all(1);
 })(window, document);

@@ -107,3 +107,49 @@ def new_context(browser, live_server):
     yield make
     for context in contexts:
         context.close()
+
+
+@dataclass
+class EmbeddingSite:
+    """Another website (another port on 127.0.0.1, so another origin) whose pages embed the widget.
+
+    ``pages`` maps a path to ``(html, headers)``; :meth:`page` adds one. The live server's
+    ``ADVOCACY_WIDGET_ORIGINS`` lists this site's origin unless a test takes it off.
+    """
+
+    origin: str
+    pages: dict = field(default_factory=dict)
+
+    def page(self, path: str, html: str, headers: dict | None = None) -> str:
+        self.pages[path] = (html, headers or {})
+        return self.origin + path
+
+
+@pytest.fixture
+def embedding_site(live_server):
+    """Serve :class:`EmbeddingSite` pages from a second origin for the duration of a test."""
+    from werkzeug.wrappers import Request
+    from werkzeug.wrappers import Response
+
+    site = EmbeddingSite(origin="")
+
+    @Request.application
+    def serve(request):
+        if request.path not in site.pages:
+            return Response("not found", status=404)
+        html, headers = site.pages[request.path]
+        mimetype = "text/css" if request.path.endswith(".css") else (
+            "text/javascript" if request.path.endswith(".js") else "text/html")
+        return Response(html, mimetype=mimetype, headers=headers)
+
+    server = make_server("127.0.0.1", 0, serve, threaded=True)
+    site.origin = f"http://127.0.0.1:{server.server_port}"
+    live_server.app.config["ADVOCACY_WIDGET_ORIGINS"] = (site.origin,)
+    thread = threading.Thread(target=server.serve_forever, name="embedding-site", daemon=True)
+    thread.start()
+    try:
+        yield site
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+        server.server_close()
