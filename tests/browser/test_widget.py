@@ -7,7 +7,6 @@ marketing site would.
 
 from __future__ import annotations
 
-import json
 import time
 from unittest import mock
 
@@ -389,8 +388,7 @@ def test_bad_embeds_each_get_one_clear_console_warning_and_no_broken_widget(
     cases = {
         "missing-mode": ('<script src="WIDGET"></script>', "data-mode is missing"),
         "unknown-mode": ('<script src="WIDGET" data-mode="popup"></script>', 'unknown data-mode "popup"'),
-        "twice": ('<script src="WIDGET" data-mode="testimonials"></script>'
-                  '<script src="WIDGET" data-mode="testimonials"></script>', "loaded twice"),
+        "twice": ('<script src="WIDGET" data-mode="testimonials"></script>' * 2, "loaded twice"),
     }
     for name, (body, warning) in cases.items():
         _context, page, console = open_page(new_context, embed(embedding_site, live_server, f"/{name}", body))
