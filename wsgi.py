@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import random
+import secrets
 from datetime import timedelta
 
 import click
@@ -24,6 +25,7 @@ from flask import request
 from flask import url_for
 from flask.cli import with_appcontext
 from flask_login import LoginManager
+from flask_login import current_user
 from flask_login import UserMixin
 from flask_login import login_required
 from flask_login import login_user
@@ -123,6 +125,44 @@ class LogoutForm(FlaskForm):
 
 
 DEMO_TEMPLATES = {
+    # A page of "another website" (a partner blog) embedding both widget modes. The demo serves it on
+    # the shop's twin host name (localhost <-> 127.0.0.1): same server, another origin.
+    "demo/partner.html": """<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <meta name="viewport" content="width=device-width, initial-scale=1">
+  <title>Partner blog · embeds Demo Shop's widget</title>
+  <style nonce="{{ nonce }}">
+    body { font: 17px/1.6 Georgia, serif; max-width: 52rem; margin: 2rem auto; padding: 0 1rem; color: #222; }
+    .partner-note { background: #f4f1e8; border-left: 4px solid #b08d2a; padding: .5rem 1rem; font-size: .9rem; }
+    code { font-size: .85em; }
+  </style>
+</head>
+<body>
+  <header><p><strong>The Partner Blog</strong>: another website, at <code>{{ partner_origin }}</code></p></header>
+  <main>
+    <h1>Tools we love</h1>
+    <p class="partner-note">This page stands in for a site that is not the shop: it is served from
+      <code>{{ partner_origin }}</code> and loads Demo Shop's widget from <code>{{ shop_origin }}</code>, under a
+      strict Content-Security-Policy. {% if signed_in %}The shop vouched for you with an identity token, so the
+      widget shows your own link.{% else %}You are not signed in at the shop, so the widget invites you to sign in.
+      <a href="{{ shop_origin }}/login">Log in at the shop</a> and come back through its "Widget on another site" link.{% endif %}
+      {% if not listed %}<br><strong>This origin is not in ADVOCACY_WIDGET_ORIGINS</strong>: the widget cannot
+      read the shop's data here. Start the demo with
+      <code>DEMO_ADVOCACY_WIDGET_ORIGINS='["{{ partner_origin }}"]'</code>.{% endif %}</p>
+    <p>We have been using Demo Shop for a year. If you want to try it, here is a referral offer:</p>
+    <script src="{{ shop_origin }}/advocacy/widget/widget.js" data-mode="referral"
+            {% if token %}data-token="{{ token }}"{% endif %}></script>
+    <h2>What other customers say</h2>
+    <div data-advocacy-widget data-mode="testimonials" data-layout="carousel"></div>
+    <p>And a few more, side by side:</p>
+    <div data-advocacy-widget data-mode="testimonials" data-limit="3"
+         data-text-heading="More reviews"></div>
+    <p>Thanks for reading.</p>
+  </main>
+</body>
+</html>""",
     "demo/layout.html": """<!doctype html>
 <html lang="en">
 <head>
@@ -149,11 +189,13 @@ DEMO_TEMPLATES = {
       <a href="{{ url_for('advocacy_referrals.page') }}">Refer a friend</a>
       <a href="{{ url_for('advocacy_rewards.ledger') }}">Rewards</a>
       <a href="{{ url_for('advocacy_testimonials.new') }}">Write a testimonial</a>
+      <a href="{{ url_for('widget_demo') }}">Widget on another site</a>
       {% if current_user.is_staff %}<a href="{{ url_for('advocacy_admin.overview') }}">Admin</a>{% endif %}
       <span>{{ current_user.email }}</span>
       <form method="post" action="{{ url_for('logout') }}">{{ logout_form.csrf_token }}<button type="submit">Log out</button></form>
     {% else %}
       <a href="{{ url_for('advocacy_testimonials.wall') }}">Testimonials</a>
+      <a href="{{ url_for('widget_demo') }}">Widget on another site</a>
       <a href="{{ url_for('login') }}">Log in</a>
       <a href="{{ url_for('signup') }}">Sign up</a>
     {% endif %}
@@ -232,6 +274,8 @@ def create_app(config: dict | None = None) -> Flask:
         ADVOCACY_BASE_TEMPLATE="demo/layout.html",
         ADVOCACY_PROGRAM_NAME="Demo Shop referrals",
         ADVOCACY_OFFER_TEXT="Give friends a warm welcome to Demo Shop: share your link.",
+        # The demo's "other website" is the same server under its twin host name (see /widget-demo).
+        ADVOCACY_WIDGET_ORIGINS=("http://localhost:5000", "http://127.0.0.1:5000"),
     )
     _demo_stripe_defaults(app)
     app.config.from_prefixed_env("DEMO")
@@ -304,9 +348,49 @@ def create_app(config: dict | None = None) -> Flask:
             logout_user()
         return redirect(url_for("home"))
 
+    @app.get("/widget-demo")
+    def widget_demo():
+        # The shop mints the identity token on its own server, for the signed-in user only, and hands
+        # the page of "another website" to the browser. A real partner page would get it the same way
+        # from its own backend (single sign-on); the demo passes it in the URL.
+        token = portal.widget_token(current_user) if current_user.is_authenticated else None
+        partner = _twin_origin(request.host_url)
+        return redirect(f"{partner}/partner" + (f"?token={token}" if token else ""))
+
+    @app.get("/partner")
+    def partner_site():
+        nonce = secrets.token_urlsafe(16)
+        partner_origin = request.host_url.rstrip("/")
+        shop_origin = _twin_origin(request.host_url)
+        token = request.args.get("token")
+        html = render_template(
+            "demo/partner.html",
+            nonce=nonce,
+            token=token,
+            signed_in=bool(token),
+            partner_origin=partner_origin,
+            shop_origin=shop_origin,
+            listed=partner_origin in app.config["ADVOCACY_WIDGET_ORIGINS"] or partner_origin == shop_origin,
+        )
+        # Exactly the directives the README lists for the widget, plus this page's own inline style.
+        csp = (f"default-src 'none'; script-src {shop_origin}; connect-src {shop_origin}; "
+               f"img-src {shop_origin}; style-src 'nonce-{nonce}'; frame-ancestors 'none'")
+        return html, 200, {"Content-Security-Policy": csp, "Referrer-Policy": "no-referrer",
+                           "Cache-Control": "private, no-store"}
+
     app.cli.commands["advocacy"].add_command(seed_demo)
     _demo_stripe_setup(app)
     return app
+
+
+def _twin_origin(host_url: str) -> str:
+    """The same server under its other loopback name (``localhost`` <-> ``127.0.0.1``): another origin,
+    so the demo can show the widget embedded on "another website" without a second server."""
+    origin = host_url.rstrip("/")
+    for name, twin in (("//localhost", "//127.0.0.1"), ("//127.0.0.1", "//localhost")):
+        if name + ":" in origin or origin.endswith(name):
+            return origin.replace(name, twin, 1)
+    return origin  # another host name: the partner page is served same-origin
 
 
 @click.command("seed-demo")

@@ -7,6 +7,7 @@ marketing site would.
 
 from __future__ import annotations
 
+import re
 import time
 from unittest import mock
 
@@ -425,3 +426,36 @@ def test_bad_embeds_each_get_one_clear_console_warning_and_no_broken_widget(
     warnings = console.of("warning")
     assert len(warnings) == 1 and "ADVOCACY_WIDGET_ORIGINS" in warnings[0]
     assert page.evaluate("window.__events") == []
+
+
+def test_the_demo_shows_both_modes_on_another_origin(app, live_server, new_context):
+    """The demo's "Widget on another site": the shop at 127.0.0.1 mints a token and sends the visitor to
+    the partner page at localhost (another origin), which embeds both modes under a strict CSP."""
+    from tests.browser.test_referral_flow import log_in
+
+    publish(app, 3)
+    port = live_server.url.rsplit(":", 1)[1]
+    partner_origin = f"http://localhost:{port}"
+    app.config["ADVOCACY_WIDGET_ORIGINS"] = (partner_origin,)
+    customer = make_customer(app, email="ada@example.com")
+    context = new_context()
+    page = context.new_page()
+    console = Console(page)
+    log_in(page, customer)
+    page.get_by_role("link", name="Widget on another site").click()
+    page.wait_for_url(partner_origin + "/partner?token=*")
+    expect(page.get_by_role("heading", name="Tools we love")).to_be_visible()
+    referral = page.locator(".advocacy-widget")
+    link = referral.get_by_role("textbox", name="Your referral link")
+    expect(link).to_have_value(re.compile(re.escape(live_server.url) + r"/r/.+\?via=widget$"))
+    expect(page.get_by_role("group", name="1 of 3")).to_be_visible()
+    expect(page.get_by_role("heading", name="More reviews")).to_be_visible()
+    expect(page.get_by_text("This origin is not in ADVOCACY_WIDGET_ORIGINS")).to_have_count(0)
+    page.screenshot(path=str(ARTIFACTS / "widget-demo-partner.png"), full_page=True)
+    assert console.of("error", "pageerror", "warning") == []
+
+    # Signed out, the same page invites the visitor to sign in at the shop.
+    anonymous = new_context().new_page()
+    anonymous.goto(live_server.url + "/widget-demo")
+    anonymous.wait_for_url(partner_origin + "/partner")
+    expect(anonymous.locator(".advocacy-widget").get_by_role("link", name="Sign in to get your link")).to_be_visible()
