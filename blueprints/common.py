@@ -205,3 +205,60 @@ def allow_listed_origins(bp, open_endpoints: tuple[str, ...] = ()) -> None:
     _OPEN_ENDPOINTS.update(f"{bp.name}.{endpoint}" for endpoint in open_endpoints)
     bp.before_request(_refuse_unlisted_origin)
     bp.after_request(_cors_headers)
+
+
+# -- JSON blueprints (the testimonials API, the widget) ---------------------------------------------
+
+#: Methods a read-only JSON blueprint answers; any other gets a JSON 405.
+READ_METHODS = ["GET", "HEAD", "OPTIONS"]
+_WRITE_METHODS = ["POST", "PUT", "PATCH", "DELETE"]
+_ERROR_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "too_large",
+                429: "rate_limited"}
+
+
+def json_error(status: int, code: str, message: str, headers=()):
+    """A JSON error answer: ``{"error": {"code": ..., "message": ...}}``, never cached."""
+    response = jsonify({"error": {"code": code, "message": message}})
+    response.status_code = status
+    for name, value in headers:
+        if name.lower() in ("allow", "retry-after"):
+            response.headers[name] = value
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def read_only_json(bp, paths: list[str], messages: dict[int, str]) -> None:
+    """Make ``bp`` answer every error in JSON, including Werkzeug's own 404 (an unknown path under the
+    blueprint) and 405 (a write method on one of ``paths``), with ``messages`` per status."""
+    from flask import abort
+
+    not_found = f"{bp.name}.not_found"
+    method_not_allowed = f"{bp.name}.method_not_allowed"
+
+    def refuse_unknown(endpoint, values):
+        # Werkzeug's own 404 and 405 happen before a blueprint is known, so they would get the host's
+        # HTML error page. The catch-all routes below turn them into JSON errors, here, before any
+        # before_request function (the host's CSRF check, the rate limit) runs.
+        if endpoint == method_not_allowed:
+            abort(405, valid_methods=READ_METHODS)
+        if endpoint == not_found:
+            abort(404)
+
+    def refused(rest: str | None = None):  # pragma: no cover - refuse_unknown answers first
+        abort(404)
+
+    def handle(error: HTTPException):
+        status = error.code or 500
+        # Werkzeug's default descriptions speak of "the requested URL" and "your browser"; say what
+        # the blueprint means. A 429 keeps the limit's own message.
+        message = error.description if status == 429 else messages.get(status, error.name)
+        return json_error(status, _ERROR_CODES.get(status, "error"), message, error.get_headers())
+
+    bp.url_value_preprocessor(refuse_unknown)
+    for path in paths:
+        bp.add_url_rule(path, "method_not_allowed", refused, methods=_WRITE_METHODS,
+                        provide_automatic_options=False)
+    for path in ("/", "/<path:rest>"):
+        bp.add_url_rule(path, "not_found", refused, methods=READ_METHODS + _WRITE_METHODS,
+                        provide_automatic_options=False)
+    bp.register_error_handler(HTTPException, handle)

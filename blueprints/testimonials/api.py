@@ -8,76 +8,36 @@ photo are left out. Answers carry an ``ETag`` (a repeat with ``If-None-Match`` g
 
 from __future__ import annotations
 
-from flask import abort
 from flask import current_app
 from flask import jsonify
 from flask import request
-from werkzeug.exceptions import HTTPException
 
+from blueprints.common import READ_METHODS
 from blueprints.common import allow_listed_origins
+from blueprints.common import json_error
 from blueprints.common import limit_request_size
+from blueprints.common import read_only_json
 from blueprints.testimonials import api_bp
 from portal.config import config_value
 from portal.services import testimonials as testimonial_service
 
-#: Methods the API answers; any other gets a JSON 405.
-ALLOWED_METHODS = ["GET", "HEAD", "OPTIONS"]
-_OTHER_METHODS = ["POST", "PUT", "PATCH", "DELETE"]
-_ANY_METHOD = ALLOWED_METHODS + _OTHER_METHODS
-
 api_bp.url_value_preprocessor(limit_request_size)
 # Browsers on the sites that embed the widget read this API; other sites' pages may not.
 allow_listed_origins(api_bp)
-
-
-@api_bp.url_value_preprocessor
-def _refuse_unknown(endpoint, values):
-    # Werkzeug's own 404 and 405 happen before a blueprint is known, so they would get the host's
-    # HTML error page. The API's catch-all routes below turn them into the API's JSON errors, here,
-    # before any before_request function (the host's CSRF check, the rate limit) runs.
-    if endpoint == f"{api_bp.name}.method_not_allowed":
-        abort(405, valid_methods=ALLOWED_METHODS)
-    if endpoint == f"{api_bp.name}.not_found":
-        abort(404)
-
-
-@api_bp.route("/testimonials", methods=_OTHER_METHODS, endpoint="method_not_allowed",
-              provide_automatic_options=False)
-@api_bp.route("/", methods=_ANY_METHOD, endpoint="not_found", provide_automatic_options=False)
-@api_bp.route("/<path:rest>", methods=_ANY_METHOD, endpoint="not_found", provide_automatic_options=False)
-def _refused(rest: str | None = None):  # pragma: no cover - _refuse_unknown answers first
-    abort(404)
-
-
-_MESSAGES = {
-    400: "The request could not be read.",
-    404: "There is no such API endpoint. Try GET <prefix>/api/testimonials.",
-    405: "This API is read-only: use GET.",
-    413: "The request body is too large.",
-}
-
-
-@api_bp.errorhandler(HTTPException)
-def _json_error(error: HTTPException):
-    status = error.code or 500
-    code = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "too_large",
-            429: "rate_limited"}.get(status, "error")
-    # Werkzeug's default descriptions speak of "the requested URL" and "your browser"; say what the
-    # API means. A 429 keeps the limit's own message.
-    message = error.description if status == 429 else _MESSAGES.get(status, error.name)
-    response = jsonify({"error": {"code": code, "message": message}})
-    response.status_code = status
-    for name, value in error.get_headers():
-        if name.lower() in ("allow", "retry-after"):
-            response.headers[name] = value
-    response.headers["Cache-Control"] = "no-store"
-    return response
+read_only_json(
+    api_bp,
+    ["/testimonials"],
+    {
+        400: "The request could not be read.",
+        404: "There is no such API endpoint. Try GET <prefix>/api/testimonials.",
+        405: "This API is read-only: use GET.",
+        413: "The request body is too large.",
+    },
+)
 
 
 def _bad(message: str):
-    response = jsonify({"error": {"code": "bad_request", "message": message}})
-    response.status_code = 400
-    return response
+    return json_error(400, "bad_request", message)
 
 
 def _number(name: str, default: int, low: int, high: int):
@@ -98,7 +58,7 @@ def testimonials():
     """
     if request.method == "OPTIONS":
         response = current_app.response_class(status=204)
-        response.headers["Allow"] = ", ".join(ALLOWED_METHODS)
+        response.headers["Allow"] = ", ".join(READ_METHODS)
         return response
     try:
         page_number = _number("page", 1, 1, 1_000_000)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from dataclasses import field
 
@@ -43,6 +44,20 @@ class LiveServer:
     errors: list = field(default_factory=list)
 
 
+@contextmanager
+def serving(wsgi_app, name: str):
+    """Serve ``wsgi_app`` on 127.0.0.1 and a free port in a background thread; yields the port."""
+    server = make_server("127.0.0.1", 0, wsgi_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name=name, daemon=True)
+    thread.start()
+    try:
+        yield server.server_port
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+        server.server_close()
+
+
 @pytest.fixture
 def live_server(app):
     """Serve the test's demo app over HTTP in a background thread; stop it after the test.
@@ -51,21 +66,17 @@ def live_server(app):
     Any exception a request raises fails the test, even if the page that got the 500 was never checked.
     """
     app.config["SERVER_NAME"] = None
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    live = LiveServer(app=app, url=f"http://127.0.0.1:{server.server_port}")
+    live = LiveServer(app=app, url="")
 
     def record(sender, exception, **extra):
         live.errors.append(exception)
 
     got_request_exception.connect(record, app, weak=False)
-    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
-    thread.start()
     try:
-        yield live
+        with serving(app, "live-server") as port:
+            live.url = f"http://127.0.0.1:{port}"
+            yield live
     finally:
-        server.shutdown()
-        thread.join(timeout=5)
-        server.server_close()
         got_request_exception.disconnect(record, app)
     assert not live.errors, f"the app raised while serving the browser: {live.errors!r}"
 
@@ -142,14 +153,7 @@ def embedding_site(live_server):
             "text/javascript" if request.path.endswith(".js") else "text/html")
         return Response(html, mimetype=mimetype, headers=headers)
 
-    server = make_server("127.0.0.1", 0, serve, threaded=True)
-    site.origin = f"http://127.0.0.1:{server.server_port}"
-    live_server.app.config["ADVOCACY_WIDGET_ORIGINS"] = (site.origin,)
-    thread = threading.Thread(target=server.serve_forever, name="embedding-site", daemon=True)
-    thread.start()
-    try:
+    with serving(serve, "embedding-site") as port:
+        site.origin = f"http://127.0.0.1:{port}"
+        live_server.app.config["ADVOCACY_WIDGET_ORIGINS"] = (site.origin,)
         yield site
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
-        server.server_close()
