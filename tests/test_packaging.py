@@ -30,7 +30,9 @@ REQUIRED_WHEEL_FILES = [
     "portal/migrations/env.py",
     "portal/migrations/script.py.mako",
     "portal/static/advocacy.js",
+    "portal/static/advocacy-widget.js",
     "blueprints/referrals/views.py",
+    "blueprints/widget/views.py",
 ]
 
 HOST_APP = '''
@@ -119,6 +121,7 @@ with app.app_context(), app.test_request_context("/"):
 visitor = app.test_client()
 follow = visitor.get(link, headers={"User-Agent": BROWSER_UA}, environ_base={"REMOTE_ADDR": "203.0.113.7"})
 static = visitor.get("/advocacy/static/advocacy.js")
+widget = visitor.get("/advocacy/widget/widget.js")
 bad_link = visitor.get("/r/nonsense", headers={"User-Agent": BROWSER_UA})
 
 json.dump(
@@ -138,6 +141,8 @@ json.dump(
         "follow_cookies": follow.headers.getlist("Set-Cookie"),
         "static_status": static.status_code,
         "static_text": static.get_data(as_text=True),
+        "widget_status": widget.status_code,
+        "widget_text": widget.get_data(as_text=True),
         "bad_link_status": bad_link.status_code,
         "bad_link_text": bad_link.get_data(as_text=True),
     },
@@ -326,6 +331,7 @@ def test_host_app_migrates_and_serves_the_plugin_from_the_wheel(installed):
 
     assert seen["static_status"] == 200
     assert seen["static_text"] == (purelib / "portal" / "static" / "advocacy.js").read_text()
+    assert seen["widget_status"] == 200 and "AdvocacyWidget" in seen["widget_text"]
 
     assert seen["bad_link_status"] == 404
     assert HOST_OVERRIDE_MARKER in seen["bad_link_text"]
