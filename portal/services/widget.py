@@ -27,6 +27,7 @@ from portal.services import referrals as referral_service
 from portal.services import sharing
 from portal.services.links import secret_keys
 from portal.services.links import validate_campaign
+from portal.services.money import format_money
 from portal.services.rules import current_rules
 
 #: Longest identity token read before any signature work; real ones are about 70 characters.
@@ -102,8 +103,6 @@ def offer(campaign: str | None = None) -> dict:
 
 
 def _describe_reward(rule) -> str:
-    from portal.services.money import format_money
-
     if rule.type == "fixed":
         amount = format_money(rule.amount_minor or 0, rule.currency)
         what = f"You earn {amount} when a friend you refer pays"
@@ -115,8 +114,6 @@ def _describe_reward(rule) -> str:
 
 
 def _describe_friend_reward(friend) -> str:
-    from portal.services.money import format_money
-
     if friend.percent_off is not None:
         return f"Your friend gets {friend.percent_off.normalize():f}% off their first purchase."
     return f"Your friend gets {format_money(friend.amount_off, friend.currency)} off their first purchase."
