@@ -30,7 +30,7 @@
     "svg{display:block;width:124px;height:124px;border-radius:6px}" +
     ".st{color:#b8860b;letter-spacing:2px}.l{display:grid;grid-template-columns:repeat(auto-fill,minmax(230px,1fr));gap:16px;margin:0;padding:0}" +
     ".c{display:flex;flex-direction:column;height:270px;overflow:hidden;border:1px solid var(--bd);border-radius:10px;padding:14px}" +
-    "blockquote{margin:6px 0 auto;padding-bottom:6px;overflow:hidden;display:-webkit-box;-webkit-line-clamp:4;-webkit-box-orient:vertical}" +
+    "blockquote{margin:6px 0 auto;overflow:hidden;display:-webkit-box;-webkit-line-clamp:4;-webkit-box-orient:vertical}" +
     ".a{display:flex;gap:8px;align-items:center;font-weight:600}.a img{width:32px;height:32px;border-radius:50%;object-fit:cover}" +
     ".t{font-size:.8em;border:1px solid var(--bd);border-radius:4px;padding:0 5px;margin-right:4px;color:var(--mu)}" +
     ".n{display:flex;justify-content:space-between;align-items:center;height:40px;margin-top:8px}.hd{height:62px;overflow:hidden}";
