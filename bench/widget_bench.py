@@ -64,6 +64,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+# Debian Chromium and a desktop User-Agent, as the browser tests launch them (headless Chromium's own
+# User-Agent says "HeadlessChrome", a bot to the plugin).
+from tests.browser.conftest import CHROMIUM  # noqa: E402
+from tests.browser.conftest import CHROMIUM_ARGS  # noqa: E402
+from tests.browser.conftest import DESKTOP_CHROME_UA  # noqa: E402
+
 GZIP_GOAL_BYTES = 5120
 RENDER_GOAL_MS = 50.0
 PREFIX = "/advocacy"
@@ -72,19 +78,6 @@ WIDGET_PATH = PREFIX + "/widget/widget.js"
 BASELINE_MOUNT = "/bench"
 BASELINE_SCRIPT_PATH = BASELINE_MOUNT + "/baseline.js"
 TESTIMONIALS = 3
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-#: A normal desktop Chrome: headless Chromium's own User-Agent says "HeadlessChrome", a bot to the plugin.
-DESKTOP_CHROME_UA = (
-    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36"
-)
 #: How long one page may take to render before the load counts as failed.
 LOAD_TIMEOUT_MS = 10_000
 MODES = ("referral", "testimonials", "baseline")
