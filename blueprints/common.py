@@ -160,11 +160,15 @@ def _foreign_origin() -> str | None:
     return origin
 
 
+def _listed(origin: str) -> bool:
+    return origin.lower() in config_value("WIDGET_ORIGINS")
+
+
 def _refuse_unlisted_origin():
     if request.endpoint in _OPEN_ENDPOINTS:
         return None
     origin = _foreign_origin()
-    if origin is None or origin.lower() in config_value("WIDGET_ORIGINS"):
+    if origin is None or _listed(origin):
         return None
     if origin not in _refused_origins and len(_refused_origins) < 1000:
         _refused_origins.add(origin)
@@ -172,20 +176,17 @@ def _refuse_unlisted_origin():
             "Advocacy Portal: refused a browser request from %s to %s; add the origin to "
             "ADVOCACY_WIDGET_ORIGINS if that site embeds the widget", origin[:200], request.path
         )
-    response = jsonify({"error": {
-        "code": "origin_not_allowed",
-        "message": "This website is not allowed to read this data: its origin is not in "
-                   "ADVOCACY_WIDGET_ORIGINS.",
-    }})
-    response.status_code = 403
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return json_error(
+        403,
+        "origin_not_allowed",
+        "This website is not allowed to read this data: its origin is not in ADVOCACY_WIDGET_ORIGINS.",
+    )
 
 
 def _cors_headers(response):
     response.vary.add("Origin")
     origin = _foreign_origin()
-    if origin is not None and origin.lower() in config_value("WIDGET_ORIGINS"):
+    if origin is not None and _listed(origin):
         # Public data only: never Access-Control-Allow-Credentials, so no cookie ever rides along.
         response.headers["Access-Control-Allow-Origin"] = origin
         if request.method == "OPTIONS":
@@ -224,6 +225,14 @@ def json_error(status: int, code: str, message: str, headers=()):
         if name.lower() in ("allow", "retry-after"):
             response.headers[name] = value
     response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def preflight():
+    """The answer to an ``OPTIONS`` request of a read-only JSON endpoint (CORS headers are added by
+    :func:`allow_listed_origins`)."""
+    response = current_app.response_class(status=204)
+    response.headers["Allow"] = ", ".join(READ_METHODS)
     return response
 
 

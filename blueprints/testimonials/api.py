@@ -8,14 +8,13 @@ photo are left out. Answers carry an ``ETag`` (a repeat with ``If-None-Match`` g
 
 from __future__ import annotations
 
-from flask import current_app
 from flask import jsonify
 from flask import request
 
-from blueprints.common import READ_METHODS
 from blueprints.common import allow_listed_origins
 from blueprints.common import json_error
 from blueprints.common import limit_request_size
+from blueprints.common import preflight
 from blueprints.common import read_only_json
 from blueprints.testimonials import api_bp
 from portal.config import config_value
@@ -57,9 +56,7 @@ def testimonials():
     (``testimonial`` or ``review``).
     """
     if request.method == "OPTIONS":
-        response = current_app.response_class(status=204)
-        response.headers["Allow"] = ", ".join(READ_METHODS)
-        return response
+        return preflight()
     try:
         page_number = _number("page", 1, 1, 1_000_000)
         per_page = _number(

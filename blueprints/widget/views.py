@@ -8,8 +8,8 @@ from flask import current_app
 from flask import jsonify
 from flask import request
 
-from blueprints.common import READ_METHODS
 from blueprints.common import json_error
+from blueprints.common import preflight
 from blueprints.common import read_only_json
 from blueprints.widget import bp
 from portal.config import config_value
@@ -28,12 +28,6 @@ read_only_json(
         413: "The request body is too large.",
     },
 )
-
-
-def _preflight():
-    response = current_app.response_class(status=204)
-    response.headers["Allow"] = ", ".join(READ_METHODS)
-    return response
 
 
 # -- the script ----------------------------------------------------------------------------------------
@@ -82,7 +76,7 @@ def referral():
     """Referral mode's data: the offer, the sign-in link and, for a valid identity ``token``, the
     customer's link, share links and QR code. Query: ``token``, ``campaign``."""
     if request.method == "OPTIONS":
-        return _preflight()
+        return preflight()
     try:
         view = widget_service.referral_view(
             request.args.get("token") or None, request.args.get("campaign") or None
