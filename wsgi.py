@@ -50,8 +50,8 @@ from wtforms.validators import DataRequired
 from wtforms.validators import Email
 from wtforms.validators import Length
 
-from portal import AdvocacyPortal
-from portal.services.links import safe_destination
+from advocacy_portal import AdvocacyPortal
+from advocacy_portal.services.links import safe_destination
 
 DEMO_PASSWORD = "demo-password"
 _UNKNOWN_USER_HASH = generate_password_hash("no account has this password")
@@ -400,10 +400,10 @@ def seed_demo(force: bool) -> None:
     """Demo host only: create the tables, demo users (password 'demo-password') and activity."""
     from flask import current_app
 
-    from portal import migrate
-    from portal.models import utcnow
-    from portal.services import referrals
-    from portal.services.links import AttributionClaim
+    from advocacy_portal import migrate
+    from advocacy_portal.models import utcnow
+    from advocacy_portal.services import referrals
+    from advocacy_portal.services.links import AttributionClaim
 
     app = current_app._get_current_object()
     db.create_all()
@@ -490,9 +490,9 @@ def seed_demo_testimonials(now) -> None:
     """Testimonials and reviews in every state, with their audit history and referral clicks."""
     import secrets
 
-    from portal.extension import Customer
-    from portal.services import referrals
-    from portal.services import testimonials
+    from advocacy_portal.extension import Customer
+    from advocacy_portal.services import referrals
+    from advocacy_portal.services import testimonials
 
     def customer(email: str) -> Customer:
         found = db.session.scalar(select(User).where(User.email == email))
@@ -636,7 +636,7 @@ def _demo_user(email: str) -> User:
 
 
 def _latest_payment(user: User):
-    from portal.models import Conversion
+    from advocacy_portal.models import Conversion
 
     conversion = db.session.scalar(
         select(Conversion)
@@ -712,8 +712,8 @@ def demo_stripe_dispute(friend: str, outcome: str, url: str | None) -> None:
 @with_appcontext
 def demo_stripe_release() -> None:
     """Demo only: end the hold of every pending reward now, so it can be redeemed at once."""
-    from portal.models import utcnow
-    from portal.services import rewards
+    from advocacy_portal.models import utcnow
+    from advocacy_portal.services import rewards
 
     summary = rewards.release_due(now=utcnow() + timedelta(days=36500))
     click.echo(f"Released {summary.released} reward(s) early (demo only).")

@@ -49,10 +49,10 @@ BASELINE_PATH = "/bench/ok"
 SEED = """
 import json, sys
 from wsgi import create_app, db, User
-from portal.db import get_session
-from portal.models import utcnow
-from portal.services import referrals
-from portal.services.links import AttributionClaim
+from advocacy_portal.db import get_session
+from advocacy_portal.models import utcnow
+from advocacy_portal.services import referrals
+from advocacy_portal.services.links import AttributionClaim
 app = create_app()
 pairs = []
 with app.app_context():

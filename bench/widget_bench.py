@@ -1,6 +1,6 @@
 """How heavy the embeddable widget is, and how soon it renders on another site, next to a trivial script.
 
-Size: ``widget_gzip_bytes`` is ``len(portal.services.widget.script().gzipped)``, the gzip -9 body that
+Size: ``widget_gzip_bytes`` is ``len(advocacy_portal.services.widget.script().gzipped)``, the gzip -9 body that
 ``<prefix>/widget/widget.js`` serves for ``Accept-Encoding: gzip``; the benchmark checks that the server
 really answers those bytes.
 
@@ -139,7 +139,7 @@ def _sqlalchemy_url(url: str) -> str:
 def build_portal_app(database_url: str):
     """The demo host app, migrated. Rate limits stay on (their cost is part of a request) but high
     enough that the benchmark never meets them."""
-    from portal import migrate
+    from advocacy_portal import migrate
     from wsgi import create_app
     from wsgi import db
 
@@ -160,10 +160,10 @@ def seed(app, customers: int) -> list[str]:
     """Add ``customers`` customers and 3 approved testimonials; returns one identity token per customer."""
     from werkzeug.security import generate_password_hash
 
-    from portal.db import get_session
-    from portal.extension import Customer
-    from portal.extension import get_portal
-    from portal.services import testimonials as testimonial_service
+    from advocacy_portal.db import get_session
+    from advocacy_portal.extension import Customer
+    from advocacy_portal.extension import get_portal
+    from advocacy_portal.services import testimonials as testimonial_service
     from wsgi import User
     from wsgi import db
 
@@ -432,7 +432,7 @@ def main(argv=None) -> int:
     from werkzeug.middleware.dispatcher import DispatcherMiddleware
     from werkzeug.serving import make_server
 
-    from portal.services import widget as widget_service
+    from advocacy_portal.services import widget as widget_service
     from wsgi import db
 
     workdir = Path(tempfile.mkdtemp(prefix="advocacy-widget-bench-"))

@@ -14,10 +14,10 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from portal.config import config_value
-from portal.extension import get_portal
-from portal.services import referrals as referral_service
-from portal.services.money import format_money
+from advocacy_portal.config import config_value
+from advocacy_portal.extension import get_portal
+from advocacy_portal.services import referrals as referral_service
+from advocacy_portal.services.money import format_money
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ def customer_required(view):
 
 def staff_required(view):
     """Staff only: anonymous visitors go to the host's login view, everyone else who is not staff
-    gets a 403 page. Gives the view ``g.advocacy_staff`` (a :class:`portal.extension.Customer`)."""
+    gets a 403 page. Gives the view ``g.advocacy_staff`` (a :class:`advocacy_portal.extension.Customer`)."""
 
     @wraps(view)
     def wrapper(*args, **kwargs):
@@ -82,7 +82,7 @@ def private_page(body, status: int = 200):
 
 
 def current_advocate():
-    """The :class:`portal.models.Advocate` of ``g.advocacy_customer`` (created on first use; flushed)."""
+    """The :class:`advocacy_portal.models.Advocate` of ``g.advocacy_customer`` (created on first use; flushed)."""
     customer = g.advocacy_customer
     return referral_service.ensure_advocate(customer.id, customer.email)
 

@@ -14,7 +14,7 @@ from flask import request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
-from portal.config import config_value
+from advocacy_portal.config import config_value
 
 _EXTENSION_KEY = "advocacy_limiter"
 
@@ -35,7 +35,7 @@ def customer_or_ip() -> str:
     from flask_login import current_user
 
     if getattr(current_app, "login_manager", None) is not None and current_user.is_authenticated:
-        from portal.extension import get_portal
+        from advocacy_portal.extension import get_portal
 
         customer = get_portal().identify(current_user._get_current_object())
         if customer is not None:

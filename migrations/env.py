@@ -5,9 +5,9 @@ from __future__ import annotations
 from alembic import context
 from flask import current_app
 
-from portal.db import get_engine
-from portal.migrate import include_name
-from portal.models import Base
+from advocacy_portal.db import get_engine
+from advocacy_portal.migrate import include_name
+from advocacy_portal.models import Base
 
 config = context.config
 app = config.attributes.get("advocacy_app") or current_app._get_current_object()

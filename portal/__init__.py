@@ -2,14 +2,14 @@
 
 Add it to an app::
 
-    from portal import AdvocacyPortal
+    from advocacy_portal import AdvocacyPortal
 
     portal = AdvocacyPortal(app)        # or portal.init_app(app) in a factory
 """
 
-from portal.extension import AdvocacyPortal
-from portal.extension import Customer
-from portal.services.referrals import AttributionResult
+from advocacy_portal.extension import AdvocacyPortal
+from advocacy_portal.extension import Customer
+from advocacy_portal.services.referrals import AttributionResult
 
 __version__ = "0.1.0"
 

@@ -10,7 +10,7 @@ from flask.cli import AppGroup
 from sqlalchemy import func
 from sqlalchemy import select
 
-from portal import migrate
+from advocacy_portal import migrate
 
 
 def make_cli() -> AppGroup:
@@ -83,8 +83,8 @@ def make_cli() -> AppGroup:
         """Print the referral link of host user USER_ID."""
         from flask import url_for
 
-        from portal.db import get_session
-        from portal.services import referrals
+        from advocacy_portal.db import get_session
+        from advocacy_portal.services import referrals
 
         advocate = referrals.ensure_advocate(user_id, None)
         try:
@@ -103,8 +103,8 @@ def make_cli() -> AppGroup:
     @click.argument("user_id")
     def reset_link(user_id):
         """Retire every link host user USER_ID has shared and issue a new one."""
-        from portal.db import get_session
-        from portal.services import referrals
+        from advocacy_portal.db import get_session
+        from advocacy_portal.services import referrals
 
         advocate = referrals.get_advocate(user_id)
         if advocate is None:
@@ -120,8 +120,8 @@ def make_cli() -> AppGroup:
     @privacy_group.command("purge")
     def privacy_purge():
         """Blank visitors' IP hashes once the click de-duplication window has passed (run daily)."""
-        from portal.db import get_session
-        from portal.services import referrals
+        from advocacy_portal.db import get_session
+        from advocacy_portal.services import referrals
 
         cleared = referrals.forget_ip_hashes()
         get_session().commit()
@@ -130,10 +130,10 @@ def make_cli() -> AppGroup:
     @cli.command("stats")
     def stats():
         """Print program totals: advocates, counted clicks, signups, flagged signups."""
-        from portal.db import get_session
-        from portal.models import Advocate
-        from portal.models import Referral
-        from portal.models import ReferralClick
+        from advocacy_portal.db import get_session
+        from advocacy_portal.models import Advocate
+        from advocacy_portal.models import Referral
+        from advocacy_portal.models import ReferralClick
 
         session = get_session()
         count = lambda query: session.scalar(query) or 0  # noqa: E731
@@ -166,7 +166,7 @@ def _add_testimonial_commands(cli: AppGroup) -> None:
     @click.option("--limit", default=50, show_default=True)
     def testimonials_list(state, limit):
         """List testimonials: id, state, rating, author, start of the text."""
-        from portal.services import testimonials
+        from advocacy_portal.services import testimonials
 
         filters = testimonials.QueueFilters(state=None if state == "any" else state)
         page = testimonials.moderation_queue(filters, per_page=limit)
@@ -178,7 +178,7 @@ def _add_testimonial_commands(cli: AppGroup) -> None:
     @testimonials_group.command("stats")
     def testimonials_stats():
         """Testimonials per state, and the average rating of what is published."""
-        from portal.services import testimonials
+        from advocacy_portal.services import testimonials
 
         for state, count in testimonials.state_counts().items():
             click.echo(f"{state + ':':13}{count}")
@@ -193,9 +193,9 @@ def _add_testimonial_commands(cli: AppGroup) -> None:
     @click.option("--staff-id", required=True, help="Host user id of the staff member acting (audited).")
     def testimonials_moderate(testimonial_id, action, reason, staff_id):
         """Approve, reject, unpublish, feature or unfeature one testimonial."""
-        from portal.db import get_session
-        from portal.extension import Customer
-        from portal.services import testimonials
+        from advocacy_portal.db import get_session
+        from advocacy_portal.extension import Customer
+        from advocacy_portal.services import testimonials
 
         try:
             testimonials.moderate(testimonial_id, action, Customer(id=staff_id, email=None), reason=reason)
@@ -213,7 +213,7 @@ def _add_testimonial_commands(cli: AppGroup) -> None:
     @click.option("--limit", default=500, show_default=True, help="Most messages to send.")
     def mail_retry(limit):
         """Send queued emails whose retry time has come (run it from cron, e.g. every 5 minutes)."""
-        from portal.services import mail
+        from advocacy_portal.services import mail
 
         report = mail.send_due(limit=limit)
         if report.skipped:
@@ -226,7 +226,7 @@ def _add_testimonial_commands(cli: AppGroup) -> None:
     @mail_group.command("status")
     def mail_status():
         """How many emails are queued, sent and failed."""
-        from portal.services import mail
+        from advocacy_portal.services import mail
 
         for state, count in mail.outbox_counts().items():
             click.echo(f"{state + ':':8}{count}")
@@ -236,7 +236,7 @@ def _add_testimonial_commands(cli: AppGroup) -> None:
 
 
 def _money(amounts: dict[str, int]) -> str:
-    from portal.services.money import format_money
+    from advocacy_portal.services.money import format_money
 
     return ", ".join(format_money(amount, currency) for currency, amount in sorted(amounts.items())) or "nothing"
 
@@ -249,7 +249,7 @@ def _add_rewards_commands(cli: AppGroup) -> None:
     @ledger_group.command("verify")
     def ledger_verify():
         """Recompute every balance from the entries; exit 1 on any mismatch."""
-        from portal.services import ledger
+        from advocacy_portal.services import ledger
 
         problems = ledger.verify()
         accounts, transactions, entries = ledger.counts()
@@ -268,7 +268,7 @@ def _add_rewards_commands(cli: AppGroup) -> None:
     @rewards_group.command("release")
     def rewards_release():
         """Make rewards whose hold has ended available (idempotent; safe to run twice at once)."""
-        from portal.services import rewards
+        from advocacy_portal.services import rewards
 
         summary = rewards.release_due()
         click.echo(
@@ -285,7 +285,7 @@ def _add_rewards_commands(cli: AppGroup) -> None:
         """Ask Stripe again, with the same Idempotency-Key, for redemptions without a definite answer."""
         from datetime import timedelta
 
-        from portal.services import redemptions
+        from advocacy_portal.services import redemptions
 
         summary = redemptions.retry_pending(timedelta(seconds=older_than))
         click.echo(
@@ -303,8 +303,8 @@ def _add_rewards_commands(cli: AppGroup) -> None:
     @click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1))
     def stripe_events(limit):
         """List the newest Stripe events received and what they did."""
-        from portal.db import get_session
-        from portal.models import StripeEvent
+        from advocacy_portal.db import get_session
+        from advocacy_portal.models import StripeEvent
 
         rows = get_session().scalars(
             select(StripeEvent).order_by(StripeEvent.id.desc()).limit(limit)

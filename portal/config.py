@@ -67,7 +67,7 @@ DEFAULTS: dict[str, Any] = {
     "USER_EMAIL_ATTR": "email",
     #: Attribute of the host's user object that marks staff, unless a ``staff_loader`` hook is registered.
     "STAFF_ATTR": "is_staff",
-    #: Automatically attribute a signup when the host sends ``portal.signals.user_signed_up``.
+    #: Automatically attribute a signup when the host sends ``advocacy_portal.signals.user_signed_up``.
     "LISTEN_FOR_SIGNUPS": True,
     #: Version table of the plugin's own Alembic history, so it never collides with the host's.
     "VERSION_TABLE": "advocacy_alembic_version",
@@ -347,8 +347,8 @@ def _check_testimonial_settings(app) -> None:
 
 
 def _check_stripe_and_rewards(app) -> None:
-    from portal.services.rules import RuleError
-    from portal.services.rules import parse_rules
+    from advocacy_portal.services.rules import RuleError
+    from advocacy_portal.services.rules import parse_rules
 
     try:
         parse_rules(app.config[PREFIX + "REWARD_RULES"])
@@ -366,8 +366,8 @@ def _check_stripe_and_rewards(app) -> None:
 def _check_widget_settings(app) -> None:
     """Refuse widget settings that would only fail in a visitor's browser; store the origins as
     browsers send them (lower case, no trailing slash)."""
-    from portal.services.links import validate_campaign
-    from portal.services.widget import valid_origin
+    from advocacy_portal.services.links import validate_campaign
+    from advocacy_portal.services.widget import valid_origin
 
     key = PREFIX + "WIDGET_ORIGINS"
     origins = app.config[key]

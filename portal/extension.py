@@ -15,13 +15,13 @@ from flask import has_request_context
 from flask import request
 from flask import url_for
 
-from portal import signals
-from portal.config import apply_defaults
-from portal.config import config_value
-from portal.db import get_session
-from portal.migrate import hide_tables_from_host_migrations
-from portal.services import links as link_service
-from portal.services import referrals as referral_service
+from advocacy_portal import signals
+from advocacy_portal.config import apply_defaults
+from advocacy_portal.config import config_value
+from advocacy_portal.db import get_session
+from advocacy_portal.migrate import hide_tables_from_host_migrations
+from advocacy_portal.services import links as link_service
+from advocacy_portal.services import referrals as referral_service
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ class AdvocacyPortal:
         if not app.config.get("SECRET_KEY"):
             log.warning("Advocacy Portal: set SECRET_KEY before the first request; links are signed with it")
 
-        from portal.cli import make_cli
+        from advocacy_portal.cli import make_cli
 
         prefix = app.config["ADVOCACY_URL_PREFIX"]
         for blueprint, url_prefix in _blueprints(prefix):
@@ -129,7 +129,7 @@ class AdvocacyPortal:
         return bool(getattr(user, config_value("STAFF_ATTR"), False))
 
     def advocate_for(self, user: Any):
-        """The :class:`portal.models.Advocate` of a host user, created on first use (flushed).
+        """The :class:`advocacy_portal.models.Advocate` of a host user, created on first use (flushed).
 
         :raises ValueError: when the user is anonymous or has no id yet.
         """
@@ -163,7 +163,7 @@ class AdvocacyPortal:
         commits the session unless ``commit`` is false. Outside a request there is no cookie, and the
         outcome is ``no_claim``.
 
-        :returns: a :class:`portal.AttributionResult`.
+        :returns: a :class:`advocacy_portal.AttributionResult`.
         :raises ValueError: when the user has no id yet.
         """
         customer = self.identify(user)
@@ -250,7 +250,7 @@ class AdvocacyPortal:
         :raises ValueError: for an anonymous user or an unknown mode.
         :raises stripe.StripeError: when Stripe cannot create the customer.
         """
-        from portal.services import payments
+        from advocacy_portal.services import payments
 
         customer = self.identify(user)
         if customer is None:
@@ -262,7 +262,7 @@ class AdvocacyPortal:
     def friend_promotion_code(self, user: Any) -> str | None:
         """The promotion code a referred friend gets for their first purchase (created at Stripe once,
         restricted to first-time customers), or ``None``. Commits."""
-        from portal.services import payments
+        from advocacy_portal.services import payments
 
         customer = self.identify(user)
         if customer is None:
@@ -284,7 +284,7 @@ class AdvocacyPortal:
 
         :raises ValueError: for an anonymous user or one who is not a customer.
         """
-        from portal.services import widget as widget_service
+        from advocacy_portal.services import widget as widget_service
 
         advocate = self.advocate_for(user)
         token = widget_service.make_token(advocate.user_id)
@@ -295,7 +295,7 @@ class AdvocacyPortal:
     def widget_script_url(self, external: bool = True) -> str:
         """The widget script's content-hashed URL, cached by browsers for a year (the stable
         ``<prefix>/widget/widget.js`` is revalidated every few minutes instead)."""
-        from portal.services import widget as widget_service
+        from advocacy_portal.services import widget as widget_service
 
         return url_for(
             "advocacy_widget.hashed_script", digest=widget_service.script().digest, _external=external
@@ -304,15 +304,15 @@ class AdvocacyPortal:
 
 def _blueprints(prefix: str) -> list:
     """Every blueprint the plugin registers, with its URL prefix (``None``: at the site's root)."""
-    from blueprints.admin import bp as admin_bp
-    from blueprints.links import bp as links_bp
-    from blueprints.moderation import bp as moderation_bp
-    from blueprints.referrals import bp as referrals_bp
-    from blueprints.testimonials import api_bp as testimonials_api_bp
-    from blueprints.testimonials import bp as testimonials_bp
-    from blueprints.rewards import bp as rewards_bp
-    from blueprints.webhooks import bp as webhooks_bp
-    from blueprints.widget import bp as widget_bp
+    from advocacy_portal.blueprints.admin import bp as admin_bp
+    from advocacy_portal.blueprints.links import bp as links_bp
+    from advocacy_portal.blueprints.moderation import bp as moderation_bp
+    from advocacy_portal.blueprints.referrals import bp as referrals_bp
+    from advocacy_portal.blueprints.testimonials import api_bp as testimonials_api_bp
+    from advocacy_portal.blueprints.testimonials import bp as testimonials_bp
+    from advocacy_portal.blueprints.rewards import bp as rewards_bp
+    from advocacy_portal.blueprints.webhooks import bp as webhooks_bp
+    from advocacy_portal.blueprints.widget import bp as widget_bp
 
     return [
         (links_bp, None),

@@ -17,9 +17,9 @@ from flask import Flask
 from flask import current_app
 from flask import has_app_context
 
-from portal.db import get_engine
-from portal.models import Base
-from portal.resources import migrations_dir
+from advocacy_portal.db import get_engine
+from advocacy_portal.models import Base
+from advocacy_portal.resources import migrations_dir
 
 DEFAULT_VERSION_TABLE = "advocacy_alembic_version"
 FILE_TEMPLATE = "%%(year)d%%(month).2d%%(day).2d_%%(hour).2d%%(minute).2d_%%(rev)s_%%(slug)s"
@@ -48,7 +48,7 @@ def hide_tables_from_host_migrations(app: Flask) -> None:
     """Chain :func:`host_include_name` into the host's Flask-Migrate settings, if it uses Flask-Migrate.
 
     Called by ``init_app``; a host that initialises Flask-Migrate later, or runs Alembic itself, passes
-    ``include_name=portal.migrate.host_include_name`` (see README).
+    ``include_name=advocacy_portal.migrate.host_include_name`` (see README).
     """
     migrate_ext = app.extensions.get("migrate")
     if migrate_ext is None:

@@ -2,7 +2,7 @@
 
 Connect to them to react in the host app, for example to send a "your friend joined" email::
 
-    from portal import signals
+    from advocacy_portal import signals
 
     @signals.referral_signed_up.connect
     def tell_advocate(app, referral, **extra):
@@ -32,7 +32,7 @@ _PENDING = "advocacy_pending_signals"
 #: referral link the visitor followed, exactly as :meth:`AdvocacyPortal.attribute_signup` does.
 user_signed_up = _signals.signal("user-signed-up")
 
-#: Sent by the plugin with ``referral`` (a :class:`portal.models.Referral`) when a friend's signup is
+#: Sent by the plugin with ``referral`` (a :class:`advocacy_portal.models.Referral`) when a friend's signup is
 #: credited to an advocate.
 referral_signed_up = _signals.signal("referral-signed-up")
 
@@ -40,7 +40,7 @@ referral_signed_up = _signals.signal("referral-signed-up")
 #: (for example ``self_referral``) and recorded as flagged.
 referral_flagged = _signals.signal("referral-flagged")
 
-#: Sent by the plugin with ``click`` (a :class:`portal.models.ReferralClick`) for every counted click.
+#: Sent by the plugin with ``click`` (a :class:`advocacy_portal.models.ReferralClick`) for every counted click.
 link_clicked = _signals.signal("link-clicked")
 
 
@@ -49,7 +49,7 @@ def send_after_commit(signal, **kwargs) -> None:
 
     Dropped if the session rolls back instead.
     """
-    from portal.db import get_session
+    from advocacy_portal.db import get_session
 
     session = get_session()
     session.info.setdefault(_PENDING, []).append(
@@ -75,11 +75,11 @@ def _drop_pending(session) -> None:
 
 # -- rewards ledger and Stripe ----------------------------------------------------------------------
 
-#: Sent by the plugin with ``conversion`` (a :class:`portal.models.Conversion`) and ``referral`` when a
+#: Sent by the plugin with ``conversion`` (a :class:`advocacy_portal.models.Conversion`) and ``referral`` when a
 #: referred friend's payment is first seen as paid.
 referral_converted = _signals.signal("referral-converted")
 
-#: Sent by the plugin with ``reward`` (a :class:`portal.models.Reward`), ``transaction`` (the
-#: :class:`portal.models.LedgerTransaction`) and ``reason`` (``reward.accrue``, ``reward.release``,
+#: Sent by the plugin with ``reward`` (a :class:`advocacy_portal.models.Reward`), ``transaction`` (the
+#: :class:`advocacy_portal.models.LedgerTransaction`) and ``reason`` (``reward.accrue``, ``reward.release``,
 #: ``reward.void``, ``reward.clawback``, ``reward.restore``) for every ledger posting of a reward.
 reward_posted = _signals.signal("reward-posted")

@@ -13,7 +13,7 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from portal.config import DEFAULTS
+from advocacy_portal.config import DEFAULTS
 
 TEST_DATABASE_URL = os.environ.get("ADVOCACY_TEST_DATABASE_URL")
 ON_POSTGRES = bool(TEST_DATABASE_URL and TEST_DATABASE_URL.startswith("postgres"))
@@ -62,7 +62,7 @@ def app(database_url, request):
     ``@pytest.mark.settings(KEY=value)`` sets config for one test; ``ADVOCACY_`` settings may be given
     without their prefix.
     """
-    from portal import migrate
+    from advocacy_portal import migrate
     from wsgi import create_app
     from wsgi import db
 

@@ -63,10 +63,10 @@ class Referred:
 
 def make_referral(app, campaign: str | None = None, advocate=None) -> Referred:
     """A host user who is an advocate, and a friend who signed up through their link."""
-    from portal.db import get_session
-    from portal.models import utcnow
-    from portal.services import referrals
-    from portal.services.links import AttributionClaim
+    from advocacy_portal.db import get_session
+    from advocacy_portal.models import utcnow
+    from advocacy_portal.services import referrals
+    from advocacy_portal.services.links import AttributionClaim
 
     advocate = advocate or make_customer(app)
     friend = make_customer(app)
@@ -81,9 +81,9 @@ def make_referral(app, campaign: str | None = None, advocate=None) -> Referred:
 def snapshot(app) -> dict:
     """Every account balance and the number of transactions: two ledgers with equal snapshots hold
     the same money in the same places."""
-    from portal.db import get_session
-    from portal.models import LedgerAccount
-    from portal.services import ledger
+    from advocacy_portal.db import get_session
+    from advocacy_portal.models import LedgerAccount
+    from advocacy_portal.services import ledger
 
     with app.app_context():
         balances = {
@@ -96,9 +96,9 @@ def snapshot(app) -> dict:
 
 
 def advocate_balances(app, advocate_id: int) -> dict:
-    from portal.db import get_session
-    from portal.models import Advocate
-    from portal.services import ledger
+    from advocacy_portal.db import get_session
+    from advocacy_portal.models import Advocate
+    from advocacy_portal.services import ledger
 
     with app.app_context():
         return ledger.balances(get_session().get(Advocate, advocate_id))

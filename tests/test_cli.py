@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from portal import migrate
+from advocacy_portal import migrate
 from tests.helpers import make_customer
 
 
@@ -66,10 +66,10 @@ def test_privacy_purge_blanks_old_ip_hashes_only(app, runner):
 
     from sqlalchemy import select
 
-    from portal.db import get_session
-    from portal.models import ReferralClick
-    from portal.models import utcnow
-    from portal.services import referrals
+    from advocacy_portal.db import get_session
+    from advocacy_portal.models import ReferralClick
+    from advocacy_portal.models import utcnow
+    from advocacy_portal.services import referrals
 
     customer = make_customer(app)
     with app.app_context():

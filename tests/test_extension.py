@@ -15,15 +15,15 @@ from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import func
 from sqlalchemy import select
 
-from portal import AdvocacyPortal
-from portal import Customer
-from portal import migrate
-from portal import signals
-from portal.config import DEFAULTS
-from portal.config import config_value
-from portal.db import get_session
-from portal.models import Referral
-from portal.services import links
+from advocacy_portal import AdvocacyPortal
+from advocacy_portal import Customer
+from advocacy_portal import migrate
+from advocacy_portal import signals
+from advocacy_portal.config import DEFAULTS
+from advocacy_portal.config import config_value
+from advocacy_portal.db import get_session
+from advocacy_portal.models import Referral
+from advocacy_portal.services import links
 from tests.helpers import CustomerRef
 from tests.helpers import follow
 from tests.helpers import make_customer
@@ -37,7 +37,7 @@ def bare_app(database_url, **config) -> Flask:
 
 
 def test_every_default_is_documented():
-    source = open(__import__("portal.config").config.__file__).read()
+    source = open(__import__("advocacy_portal.config").config.__file__).read()
     for key in DEFAULTS:
         line = next(line for line in source.splitlines() if line.strip().startswith(f'"{key}":'))
         comment = source[: source.index(line)].rstrip().splitlines()[-1].strip()
@@ -171,7 +171,7 @@ def test_identity_and_staff_hooks(database_url):
 
 @pytest.mark.settings(USER_EMAIL_ATTR="contact_email", STAFF_ATTR="is_admin")
 def test_identity_attributes_are_settings(app):
-    from portal.extension import get_portal
+    from advocacy_portal.extension import get_portal
 
     user = type("U", (), {"is_authenticated": True, "contact_email": "c@example.com", "is_admin": True,
                           "get_id": lambda self: "9"})()
@@ -181,7 +181,7 @@ def test_identity_attributes_are_settings(app):
 
 
 def test_referral_link_and_attribute_signup_on_the_extension(app):
-    from portal.extension import get_portal
+    from advocacy_portal.extension import get_portal
 
     advocate = make_customer(app)
     portal = get_portal(app)

@@ -63,8 +63,8 @@ def stored_testimonials(app):
     """Every testimonial row, oldest first (detached plain dicts)."""
     from sqlalchemy import select
 
-    from portal.db import get_session
-    from portal.models import Testimonial
+    from advocacy_portal.db import get_session
+    from advocacy_portal.models import Testimonial
 
     with app.app_context():
         rows = get_session().scalars(select(Testimonial).order_by(Testimonial.id)).all()
@@ -75,14 +75,14 @@ def stored_testimonials(app):
 
 
 def staff_customer(ref):
-    from portal.extension import Customer
+    from advocacy_portal.extension import Customer
 
     return Customer(id=str(ref.id), email=ref.email)
 
 
 def moderate(app, testimonial_id: int, action: str, staff, **kwargs):
-    from portal.db import get_session
-    from portal.services import testimonials as service
+    from advocacy_portal.db import get_session
+    from advocacy_portal.services import testimonials as service
 
     with app.app_context():
         service.moderate(testimonial_id, action, staff_customer(staff), **kwargs)
@@ -93,8 +93,8 @@ def make_testimonial(app, author, *, state: str = "pending", staff=None, **field
     """A testimonial by ``author`` (a CustomerRef) through the service; approved etc. by ``staff``."""
     import secrets
 
-    from portal.db import get_session
-    from portal.services import testimonials as service
+    from advocacy_portal.db import get_session
+    from advocacy_portal.services import testimonials as service
 
     values = dict(
         rating=5, body=BODY, display_name="Pat Customer", role=None, consent="publish_named",

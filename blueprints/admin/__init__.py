@@ -2,9 +2,9 @@
 
 from flask import Blueprint
 
-from blueprints.common import admin_section
-from blueprints.common import setup_blueprint
-from portal.resources import templates_dir
+from advocacy_portal.blueprints.common import admin_section
+from advocacy_portal.blueprints.common import setup_blueprint
+from advocacy_portal.resources import templates_dir
 
 bp = Blueprint("advocacy_admin", __name__, template_folder=str(templates_dir()))
 setup_blueprint(bp)
@@ -14,4 +14,4 @@ admin_section(bp, "advocacy_admin.reward_cost", "Rewards", order=30)
 admin_section(bp, "advocacy_admin.advocates", "Advocates", order=40)
 admin_section(bp, "advocacy_admin.audit_log", "Audit log", order=90)
 
-from blueprints.admin import views  # noqa: E402,F401
+from advocacy_portal.blueprints.admin import views  # noqa: E402,F401

@@ -16,7 +16,7 @@ from wtforms.validators import Length
 from wtforms.validators import Regexp
 from wtforms.validators import ValidationError
 
-from portal.services.money import exponent
+from advocacy_portal.services.money import exponent
 
 #: Field ids of the adjustment form (``advocacy-adjust-amount``, ...).
 ADJUST_FORM_PREFIX = "advocacy-adjust"

@@ -10,21 +10,21 @@ from flask import render_template
 from flask import request
 from flask import url_for
 
-from blueprints.admin import bp
-from blueprints.admin.forms import ADJUST_FORM_PREFIX
-from blueprints.admin.forms import AdjustmentForm
-from blueprints.common import CSRF_MESSAGE
-from blueprints.common import private_page
-from blueprints.common import render_error
-from blueprints.common import staff_required
-from portal.config import config_value
-from portal.db import get_session
-from portal.models import Advocate
-from portal.services import analytics
-from portal.services import audit
-from portal.services import referrals as referral_service
-from portal.services import rewards
-from portal.services.money import format_money
+from advocacy_portal.blueprints.admin import bp
+from advocacy_portal.blueprints.admin.forms import ADJUST_FORM_PREFIX
+from advocacy_portal.blueprints.admin.forms import AdjustmentForm
+from advocacy_portal.blueprints.common import CSRF_MESSAGE
+from advocacy_portal.blueprints.common import private_page
+from advocacy_portal.blueprints.common import render_error
+from advocacy_portal.blueprints.common import staff_required
+from advocacy_portal.config import config_value
+from advocacy_portal.db import get_session
+from advocacy_portal.models import Advocate
+from advocacy_portal.services import analytics
+from advocacy_portal.services import audit
+from advocacy_portal.services import referrals as referral_service
+from advocacy_portal.services import rewards
+from advocacy_portal.services.money import format_money
 
 #: ``?attributed=`` values of the payments list.
 ATTRIBUTION_FILTERS = {"yes": True, "no": False}

@@ -2,8 +2,8 @@
 
 from flask import Blueprint
 
-from blueprints.common import setup_blueprint
-from blueprints.ratelimit import limit_blueprint
+from advocacy_portal.blueprints.common import setup_blueprint
+from advocacy_portal.blueprints.ratelimit import limit_blueprint
 
 bp = Blueprint("advocacy_links", __name__)
 setup_blueprint(bp)
@@ -15,7 +15,7 @@ limit_blueprint(
     message="This link was opened too many times from your network. Please wait a minute and try again.",
 )
 
-from blueprints.links import views  # noqa: E402,F401
+from advocacy_portal.blueprints.links import views  # noqa: E402,F401
 
 
 @bp.record

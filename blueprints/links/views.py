@@ -11,12 +11,12 @@ from flask import request
 from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
 
-from portal.config import config_value
-from portal.db import get_session
-from portal.extension import get_portal
-from portal.services import links as link_service
-from portal.services import referrals as referral_service
-from portal.services import widget as widget_service
+from advocacy_portal.config import config_value
+from advocacy_portal.db import get_session
+from advocacy_portal.extension import get_portal
+from advocacy_portal.services import links as link_service
+from advocacy_portal.services import referrals as referral_service
+from advocacy_portal.services import widget as widget_service
 
 log = logging.getLogger(__name__)
 

@@ -2,11 +2,11 @@
 
 from flask import Blueprint
 
-from blueprints.common import admin_section
-from blueprints.common import setup_blueprint
+from advocacy_portal.blueprints.common import admin_section
+from advocacy_portal.blueprints.common import setup_blueprint
 
 bp = Blueprint("advocacy_moderation", __name__)
 setup_blueprint(bp)
 admin_section(bp, "advocacy_moderation.queue", "Testimonials", order=30)
 
-from blueprints.moderation import views  # noqa: E402,F401
+from advocacy_portal.blueprints.moderation import views  # noqa: E402,F401

@@ -17,8 +17,8 @@ from wtforms.validators import Length
 from wtforms.validators import NumberRange
 from wtforms.validators import Optional
 
-from blueprints.testimonials.forms import select_choices
-from portal.models import TESTIMONIAL_STATES
+from advocacy_portal.blueprints.testimonials.forms import select_choices
+from advocacy_portal.models import TESTIMONIAL_STATES
 
 ACTION_LABELS = {
     "approve": "Approve",

@@ -16,22 +16,22 @@ from flask import request
 from flask import url_for
 from werkzeug.datastructures import MultiDict
 
-from blueprints.common import CSRF_MESSAGE
-from blueprints.common import private_page
-from blueprints.common import render_error
-from blueprints.common import staff_required
-from blueprints.moderation import bp
-from blueprints.moderation.forms import ACTION_LABELS
-from blueprints.moderation.forms import ActionForm
-from blueprints.moderation.forms import BulkForm
-from blueprints.moderation.forms import HighlightForm
-from blueprints.moderation.forms import QueueFilterForm
-from blueprints.testimonials.forms import select_choices
-from portal.config import config_value
-from portal.db import get_session
-from portal.models import Testimonial
-from portal.services import photos
-from portal.services import testimonials as testimonial_service
+from advocacy_portal.blueprints.common import CSRF_MESSAGE
+from advocacy_portal.blueprints.common import private_page
+from advocacy_portal.blueprints.common import render_error
+from advocacy_portal.blueprints.common import staff_required
+from advocacy_portal.blueprints.moderation import bp
+from advocacy_portal.blueprints.moderation.forms import ACTION_LABELS
+from advocacy_portal.blueprints.moderation.forms import ActionForm
+from advocacy_portal.blueprints.moderation.forms import BulkForm
+from advocacy_portal.blueprints.moderation.forms import HighlightForm
+from advocacy_portal.blueprints.moderation.forms import QueueFilterForm
+from advocacy_portal.blueprints.testimonials.forms import select_choices
+from advocacy_portal.config import config_value
+from advocacy_portal.db import get_session
+from advocacy_portal.models import Testimonial
+from advocacy_portal.services import photos
+from advocacy_portal.services import testimonials as testimonial_service
 
 
 def _filters(form: QueueFilterForm) -> testimonial_service.QueueFilters:

@@ -2,9 +2,9 @@
 
 from flask import Blueprint
 
-from blueprints.common import setup_blueprint
-from portal.resources import static_dir
-from portal.resources import templates_dir
+from advocacy_portal.blueprints.common import setup_blueprint
+from advocacy_portal.resources import static_dir
+from advocacy_portal.resources import templates_dir
 
 bp = Blueprint(
     "advocacy_referrals",
@@ -16,4 +16,4 @@ bp = Blueprint(
 )
 setup_blueprint(bp)
 
-from blueprints.referrals import views  # noqa: E402,F401
+from advocacy_portal.blueprints.referrals import views  # noqa: E402,F401

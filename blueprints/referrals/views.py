@@ -9,17 +9,17 @@ from flask import render_template
 from flask import request
 from flask import url_for
 
-from blueprints.common import CSRF_MESSAGE
-from blueprints.common import current_advocate
-from blueprints.common import customer_required
-from blueprints.common import render_error
-from blueprints.referrals import bp
-from blueprints.referrals.forms import RESET_FORM_PREFIX
-from blueprints.referrals.forms import ResetLinkForm
-from portal.config import config_value
-from portal.db import get_session
-from portal.services import referrals as referral_service
-from portal.services import sharing
+from advocacy_portal.blueprints.common import CSRF_MESSAGE
+from advocacy_portal.blueprints.common import current_advocate
+from advocacy_portal.blueprints.common import customer_required
+from advocacy_portal.blueprints.common import render_error
+from advocacy_portal.blueprints.referrals import bp
+from advocacy_portal.blueprints.referrals.forms import RESET_FORM_PREFIX
+from advocacy_portal.blueprints.referrals.forms import ResetLinkForm
+from advocacy_portal.config import config_value
+from advocacy_portal.db import get_session
+from advocacy_portal.services import referrals as referral_service
+from advocacy_portal.services import sharing
 
 
 def _link_for(advocate) -> str:

@@ -2,10 +2,10 @@
 
 from flask import Blueprint
 
-from blueprints.common import setup_blueprint
-from portal.resources import templates_dir
+from advocacy_portal.blueprints.common import setup_blueprint
+from advocacy_portal.resources import templates_dir
 
 bp = Blueprint("advocacy_rewards", __name__, template_folder=str(templates_dir()))
 setup_blueprint(bp)
 
-from blueprints.rewards import views  # noqa: E402,F401
+from advocacy_portal.blueprints.rewards import views  # noqa: E402,F401

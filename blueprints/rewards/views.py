@@ -11,19 +11,19 @@ from flask import render_template
 from flask import request
 from flask import url_for
 
-from blueprints.common import CSRF_MESSAGE
-from blueprints.common import current_advocate
-from blueprints.common import customer_required
-from blueprints.common import private_page
-from blueprints.common import render_error
-from blueprints.rewards import bp
-from blueprints.rewards.forms import REDEEM_FORM_PREFIX
-from blueprints.rewards.forms import RedeemForm
-from portal.config import config_value
-from portal.db import get_session
-from portal.services import redemptions
-from portal.services import rewards
-from portal.services.money import format_money
+from advocacy_portal.blueprints.common import CSRF_MESSAGE
+from advocacy_portal.blueprints.common import current_advocate
+from advocacy_portal.blueprints.common import customer_required
+from advocacy_portal.blueprints.common import private_page
+from advocacy_portal.blueprints.common import render_error
+from advocacy_portal.blueprints.rewards import bp
+from advocacy_portal.blueprints.rewards.forms import REDEEM_FORM_PREFIX
+from advocacy_portal.blueprints.rewards.forms import RedeemForm
+from advocacy_portal.config import config_value
+from advocacy_portal.db import get_session
+from advocacy_portal.services import redemptions
+from advocacy_portal.services import rewards
+from advocacy_portal.services.money import format_money
 
 #: What the customer reads for each outcome of a redemption.
 REDEMPTION_MESSAGES = {

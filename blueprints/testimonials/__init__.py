@@ -5,9 +5,9 @@
 
 from flask import Blueprint
 
-from blueprints.common import setup_blueprint
-from blueprints.ratelimit import customer_or_ip
-from blueprints.ratelimit import limit_blueprint
+from advocacy_portal.blueprints.common import setup_blueprint
+from advocacy_portal.blueprints.ratelimit import customer_or_ip
+from advocacy_portal.blueprints.ratelimit import limit_blueprint
 
 bp = Blueprint("advocacy_testimonials", __name__)
 setup_blueprint(bp)
@@ -27,5 +27,5 @@ limit_blueprint(
     message="Too many requests to the testimonials API: slow down and retry later.",
 )
 
-from blueprints.testimonials import api  # noqa: E402,F401
-from blueprints.testimonials import views  # noqa: E402,F401
+from advocacy_portal.blueprints.testimonials import api  # noqa: E402,F401
+from advocacy_portal.blueprints.testimonials import views  # noqa: E402,F401

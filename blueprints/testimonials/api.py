@@ -11,14 +11,14 @@ from __future__ import annotations
 from flask import jsonify
 from flask import request
 
-from blueprints.common import allow_listed_origins
-from blueprints.common import json_error
-from blueprints.common import limit_request_size
-from blueprints.common import preflight
-from blueprints.common import read_only_json
-from blueprints.testimonials import api_bp
-from portal.config import config_value
-from portal.services import testimonials as testimonial_service
+from advocacy_portal.blueprints.common import allow_listed_origins
+from advocacy_portal.blueprints.common import json_error
+from advocacy_portal.blueprints.common import limit_request_size
+from advocacy_portal.blueprints.common import preflight
+from advocacy_portal.blueprints.common import read_only_json
+from advocacy_portal.blueprints.testimonials import api_bp
+from advocacy_portal.config import config_value
+from advocacy_portal.services import testimonials as testimonial_service
 
 api_bp.url_value_preprocessor(limit_request_size)
 # Browsers on the sites that embed the widget read this API; other sites' pages may not.

@@ -26,9 +26,9 @@ try:
 except ImportError:  # WTForms before 3.3 takes (value, label) pairs
     SelectChoice = None
 
-from portal.config import config_value
-from portal.services import photos
-from portal.services import testimonials as testimonial_service
+from advocacy_portal.config import config_value
+from advocacy_portal.services import photos
+from advocacy_portal.services import testimonials as testimonial_service
 
 RATING_CHOICES = [(5, "5 stars: excellent"), (4, "4 stars: good"), (3, "3 stars: fine"),
                   (2, "2 stars: poor"), (1, "1 star: bad")]

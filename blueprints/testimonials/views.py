@@ -18,21 +18,21 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from blueprints.common import CSRF_MESSAGE
-from blueprints.common import customer_required
-from blueprints.common import private_page
-from blueprints.common import render_error
-from blueprints.testimonials import bp
-from blueprints.testimonials.forms import RATING_CHOICES
-from blueprints.testimonials.forms import ReviewForm
-from blueprints.testimonials.forms import TestimonialForm
-from blueprints.testimonials.forms import WithdrawForm
-from portal.config import config_value
-from portal.db import get_session
-from portal.extension import get_portal
-from portal.models import Testimonial
-from portal.services import photos
-from portal.services import testimonials as testimonial_service
+from advocacy_portal.blueprints.common import CSRF_MESSAGE
+from advocacy_portal.blueprints.common import customer_required
+from advocacy_portal.blueprints.common import private_page
+from advocacy_portal.blueprints.common import render_error
+from advocacy_portal.blueprints.testimonials import bp
+from advocacy_portal.blueprints.testimonials.forms import RATING_CHOICES
+from advocacy_portal.blueprints.testimonials.forms import ReviewForm
+from advocacy_portal.blueprints.testimonials.forms import TestimonialForm
+from advocacy_portal.blueprints.testimonials.forms import WithdrawForm
+from advocacy_portal.config import config_value
+from advocacy_portal.db import get_session
+from advocacy_portal.extension import get_portal
+from advocacy_portal.models import Testimonial
+from advocacy_portal.services import photos
+from advocacy_portal.services import testimonials as testimonial_service
 
 log = logging.getLogger(__name__)
 

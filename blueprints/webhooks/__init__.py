@@ -8,7 +8,7 @@ from flask import Blueprint
 
 bp = Blueprint("advocacy_webhooks", __name__)
 
-from blueprints.webhooks import views  # noqa: E402,F401
+from advocacy_portal.blueprints.webhooks import views  # noqa: E402,F401
 
 
 def _exempt_from_csrf(app) -> None:
@@ -30,7 +30,7 @@ def _before_anything(endpoint, values):
     from flask import current_app
     from flask import request
 
-    from portal.config import config_value
+    from advocacy_portal.config import config_value
 
     _exempt_from_csrf(current_app)
     request.max_content_length = config_value("STRIPE_WEBHOOK_MAX_BYTES")

@@ -9,8 +9,8 @@ from flask import request
 from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from blueprints.webhooks import bp
-from portal.services import payments
+from advocacy_portal.blueprints.webhooks import bp
+from advocacy_portal.services import payments
 
 log = logging.getLogger(__name__)
 

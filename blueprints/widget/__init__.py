@@ -6,9 +6,9 @@ never with credentials), other sites' pages get a JSON 403.
 
 from flask import Blueprint
 
-from blueprints.common import allow_listed_origins
-from blueprints.common import limit_request_size
-from blueprints.ratelimit import limit_blueprint
+from advocacy_portal.blueprints.common import allow_listed_origins
+from advocacy_portal.blueprints.common import limit_request_size
+from advocacy_portal.blueprints.ratelimit import limit_blueprint
 
 bp = Blueprint("advocacy_widget", __name__)
 bp.url_value_preprocessor(limit_request_size)
@@ -20,4 +20,4 @@ limit_blueprint(
     message="Too many widget requests from your network: slow down and retry later.",
 )
 
-from blueprints.widget import views  # noqa: E402,F401
+from advocacy_portal.blueprints.widget import views  # noqa: E402,F401

@@ -8,13 +8,13 @@ from flask import current_app
 from flask import jsonify
 from flask import request
 
-from blueprints.common import json_error
-from blueprints.common import preflight
-from blueprints.common import read_only_json
-from blueprints.widget import bp
-from portal.config import config_value
-from portal.db import get_session
-from portal.services import widget as widget_service
+from advocacy_portal.blueprints.common import json_error
+from advocacy_portal.blueprints.common import preflight
+from advocacy_portal.blueprints.common import read_only_json
+from advocacy_portal.blueprints.widget import bp
+from advocacy_portal.config import config_value
+from advocacy_portal.db import get_session
+from advocacy_portal.services import widget as widget_service
 
 log = logging.getLogger(__name__)
 

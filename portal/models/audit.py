@@ -12,8 +12,8 @@ from sqlalchemy import Text
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
-from portal.models.base import Base
-from portal.models.base import utcnow
+from advocacy_portal.models.base import Base
+from advocacy_portal.models.base import utcnow
 
 
 class AuditEntry(Base):

@@ -22,8 +22,8 @@ from sqlalchemy import UniqueConstraint
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
-from portal.models.base import Base
-from portal.models.base import utcnow
+from advocacy_portal.models.base import Base
+from advocacy_portal.models.base import utcnow
 
 #: Account kinds of an advocate: rewards on hold, rewards they may redeem, rewards being paid out,
 #: and rewards paid out.

@@ -11,8 +11,8 @@ from sqlalchemy import Text
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
-from portal.models.base import Base
-from portal.models.base import utcnow
+from advocacy_portal.models.base import Base
+from advocacy_portal.models.base import utcnow
 
 #: Outbox states. ``queued``: to send (again, from ``next_attempt_at``). ``sent``. ``failed``: gave
 #: up after ``ADVOCACY_MAIL_MAX_ATTEMPTS``.

@@ -11,8 +11,8 @@ from sqlalchemy import String
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
-from portal.models.base import Base
-from portal.models.base import utcnow
+from advocacy_portal.models.base import Base
+from advocacy_portal.models.base import utcnow
 
 #: States of a payment's dispute: none, open (funds withdrawn), won (restored), lost.
 DISPUTE_STATES = ("open", "won", "lost")
@@ -55,7 +55,7 @@ class Conversion(Base):
 
     The row holds the *facts* Stripe told us, whatever order the events came in: paid (``paid_at``),
     the refunded amount so far (Stripe's cumulative ``amount_refunded``; the largest seen wins) and the
-    dispute state. :func:`portal.services.rewards.reconcile` turns the facts into ledger postings.
+    dispute state. :func:`advocacy_portal.services.rewards.reconcile` turns the facts into ledger postings.
     ``payment_key`` is the payment's Stripe identity: its PaymentIntent id, else its invoice, charge or
     Checkout Session id.
     """

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 from sqlalchemy.orm import relationship
 
-from portal.models.base import Base
-from portal.models.base import utcnow
+from advocacy_portal.models.base import Base
+from advocacy_portal.models.base import utcnow
 
 #: Referral states. ``signed_up``: the friend created an account through the link. ``flagged``: refused
 #: as fraud (``flag_reason`` says why) and never rewarded.

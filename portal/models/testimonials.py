@@ -11,8 +11,8 @@ from sqlalchemy import Text
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
-from portal.models.base import Base
-from portal.models.base import utcnow
+from advocacy_portal.models.base import Base
+from advocacy_portal.models.base import utcnow
 
 #: What a customer wrote: a ``testimonial`` about the business, or a ``review`` of one product.
 TESTIMONIAL_KINDS = ("testimonial", "review")

@@ -11,14 +11,14 @@ from datetime import timezone
 
 import sqlalchemy as sa
 
-from portal.db import get_session
-from portal.models import Advocate
-from portal.models import Referral
-from portal.models import ReferralClick
-from portal.models import utcnow
-from portal.services.paging import MAX_PER_PAGE  # noqa: F401  (re-exported)
-from portal.services.paging import Page
-from portal.services.paging import clamp_page
+from advocacy_portal.db import get_session
+from advocacy_portal.models import Advocate
+from advocacy_portal.models import Referral
+from advocacy_portal.models import ReferralClick
+from advocacy_portal.models import utcnow
+from advocacy_portal.services.paging import MAX_PER_PAGE  # noqa: F401  (re-exported)
+from advocacy_portal.services.paging import Page
+from advocacy_portal.services.paging import clamp_page
 
 @dataclass(frozen=True)
 class Period:

@@ -1,4 +1,4 @@
-"""Writing and reading the audit log (:class:`portal.models.AuditEntry`)."""
+"""Writing and reading the audit log (:class:`advocacy_portal.models.AuditEntry`)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from portal.db import get_session
-from portal.models import AuditEntry
+from advocacy_portal.db import get_session
+from advocacy_portal.models import AuditEntry
 
 
 def record_action(
@@ -22,7 +22,7 @@ def record_action(
 ) -> AuditEntry:
     """Add one entry to the audit log (flushed; the caller's unit of work commits it with the action).
 
-    :param actor: a :class:`portal.extension.Customer` (or anything with ``id`` and ``email``) for
+    :param actor: a :class:`advocacy_portal.extension.Customer` (or anything with ``id`` and ``email``) for
         the staff member who acted, or ``None`` for the system.
     :param action: dotted name of what was done, e.g. ``"testimonial.approve"``.
     :param subject_type: the kind of record acted on, e.g. ``"testimonial"``.

@@ -23,15 +23,15 @@ from sqlalchemy import select
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from portal.db import dialect_insert
-from portal.db import get_session
-from portal.db import insert_or_ignore
-from portal.models import ADVOCATE_ACCOUNT_KINDS
-from portal.models import PROGRAM_ACCOUNT_KINDS
-from portal.models import LedgerAccount
-from portal.models import LedgerEntry
-from portal.models import LedgerTransaction
-from portal.models import utcnow
+from advocacy_portal.db import dialect_insert
+from advocacy_portal.db import get_session
+from advocacy_portal.db import insert_or_ignore
+from advocacy_portal.models import ADVOCATE_ACCOUNT_KINDS
+from advocacy_portal.models import PROGRAM_ACCOUNT_KINDS
+from advocacy_portal.models import LedgerAccount
+from advocacy_portal.models import LedgerEntry
+from advocacy_portal.models import LedgerTransaction
+from advocacy_portal.models import utcnow
 
 PROGRAM = "program"
 

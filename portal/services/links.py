@@ -20,11 +20,11 @@ from itsdangerous import SignatureExpired
 from itsdangerous import TimestampSigner
 from itsdangerous import URLSafeTimedSerializer
 
-from portal.config import config_value
+from advocacy_portal.config import config_value
 
 #: A campaign is a short slug: letters, digits, ``.``, ``_`` and ``-``.
 CAMPAIGN_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
-#: An advocate code as :func:`portal.services.referrals.new_advocate_code` makes them.
+#: An advocate code as :func:`advocacy_portal.services.referrals.new_advocate_code` makes them.
 CODE_PATTERN = re.compile(r"[A-Za-z0-9_-]{4,32}")
 #: Longest token accepted before any signature work; real ones are about 60 characters.
 MAX_TOKEN_LENGTH = 256

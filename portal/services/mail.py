@@ -1,7 +1,7 @@
 """The plugin's emails: written to an outbox in the action's transaction, sent over SMTP after commit.
 
 :func:`queue` renders a message (plain text and HTML, from templates the host can override) into an
-:class:`portal.models.OutboxMessage`. When the session commits, the new messages are sent, on a
+:class:`advocacy_portal.models.OutboxMessage`. When the session commits, the new messages are sent, on a
 connection of their own; a failed send is logged and left queued with a later ``next_attempt_at``,
 retried by ``flask advocacy mail retry`` and whenever the plugin next sends mail. A failure never
 undoes the action that wrote the message. Without ``ADVOCACY_MAIL_SERVER`` mail stays in the outbox.
@@ -22,11 +22,11 @@ from sqlalchemy import select
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from portal.config import config_value
-from portal.db import get_engine
-from portal.db import get_session
-from portal.models import OutboxMessage
-from portal.models import utcnow
+from advocacy_portal.config import config_value
+from advocacy_portal.db import get_engine
+from advocacy_portal.db import get_session
+from advocacy_portal.models import OutboxMessage
+from advocacy_portal.models import utcnow
 
 log = logging.getLogger(__name__)
 

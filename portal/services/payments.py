@@ -2,8 +2,8 @@
 codes, and the webhook events that record payments (conversions).
 
 Incoming events are *facts* about a payment: paid, refunded so far, dispute opened/won/lost. Each is
-stored on the payment's :class:`~portal.models.Conversion` (created by whichever event comes first),
-then :func:`portal.services.rewards.reconcile` posts what the facts imply. Any order, any number of
+stored on the payment's :class:`~advocacy_portal.models.Conversion` (created by whichever event comes first),
+then :func:`advocacy_portal.services.rewards.reconcile` posts what the facts imply. Any order, any number of
 duplicate deliveries: the same ledger.
 """
 
@@ -24,21 +24,21 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import IntegrityError
 
-from portal import signals
-from portal.config import config_value
-from portal.db import dialect_insert
-from portal.db import get_session
-from portal.db import insert_or_ignore
-from portal.models import Conversion
-from portal.models import FriendPromotionCode
-from portal.models import Referral
-from portal.models import StripeCustomer
-from portal.models import StripeEvent
-from portal.models import utcnow
-from portal.services import ledger
-from portal.services import referrals as referral_service
-from portal.services import rewards
-from portal.services.rules import current_rules
+from advocacy_portal import signals
+from advocacy_portal.config import config_value
+from advocacy_portal.db import dialect_insert
+from advocacy_portal.db import get_session
+from advocacy_portal.db import insert_or_ignore
+from advocacy_portal.models import Conversion
+from advocacy_portal.models import FriendPromotionCode
+from advocacy_portal.models import Referral
+from advocacy_portal.models import StripeCustomer
+from advocacy_portal.models import StripeEvent
+from advocacy_portal.models import utcnow
+from advocacy_portal.services import ledger
+from advocacy_portal.services import referrals as referral_service
+from advocacy_portal.services import rewards
+from advocacy_portal.services.rules import current_rules
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +134,7 @@ def checkout_params(customer, mode: str = "payment") -> dict[str, Any]:
     so refunds and disputes of the payment carry it too. Add your ``line_items``, ``success_url``,
     ... and pass them to ``client.v1.checkout.sessions.create``.
 
-    :param customer: a :class:`portal.extension.Customer` (``portal.identify(user)``).
+    :param customer: a :class:`advocacy_portal.extension.Customer` (``portal.identify(user)``).
     :raises ValueError: for another mode.
     """
     if mode not in ("payment", "subscription"):
@@ -161,7 +161,7 @@ def friend_promotion_code(customer) -> str | None:
     (restricted to first-time customers); ``None`` when the friend came through no link, the referral
     is flagged, or the rule has no friend reward.
 
-    :param customer: a :class:`portal.extension.Customer`.
+    :param customer: a :class:`advocacy_portal.extension.Customer`.
     """
     session = get_session()
     referral = referral_service.get_referral_of_friend(customer.id)
@@ -423,7 +423,7 @@ def _merge(survivor: Conversion, other: Conversion) -> None:
 
 def _attribution(facts: PaymentFacts) -> tuple[str | None, Referral | None]:
     """The paying user and their referral, the referral's row locked (PostgreSQL) until the commit:
-    it is locked before the conversion, as :func:`~portal.services.rewards.reconcile` does, so two
+    it is locked before the conversion, as :func:`~advocacy_portal.services.rewards.reconcile` does, so two
     payments of one referral queue up instead of deadlocking."""
     user_id = facts.user_id or user_id_for_customer(facts.stripe_customer_id)
     if user_id is None:

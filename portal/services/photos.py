@@ -30,7 +30,7 @@ from PIL import ImageOps
 from PIL import UnidentifiedImageError
 from werkzeug.utils import import_string
 
-from portal.config import config_value
+from advocacy_portal.config import config_value
 
 #: Image formats accepted, by Pillow's name, with the content types and file extensions they may
 #: be declared as.

@@ -22,13 +22,13 @@ from datetime import timedelta
 import stripe
 from sqlalchemy import select
 
-from portal.config import config_value
-from portal.db import get_session
-from portal.models import Advocate
-from portal.models import Redemption
-from portal.models import utcnow
-from portal.services import ledger
-from portal.services import payments
+from advocacy_portal.config import config_value
+from advocacy_portal.db import get_session
+from advocacy_portal.models import Advocate
+from advocacy_portal.models import Redemption
+from advocacy_portal.models import utcnow
+from advocacy_portal.services import ledger
+from advocacy_portal.services import payments
 
 log = logging.getLogger(__name__)
 

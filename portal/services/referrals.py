@@ -21,22 +21,22 @@ from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy import update
 
-from portal import signals
-from portal.config import config_value
-from portal.db import get_session
-from portal.db import insert_or_ignore
-from portal.models import Advocate
-from portal.models import Referral
-from portal.models import ReferralClick
-from portal.models import utcnow
-from portal.services.links import AttributionClaim
-from portal.services.links import InvalidLink
-from portal.services.links import LinkClaim
-from portal.services.links import dump_attribution
-from portal.services.links import make_link_token
-from portal.services.links import read_link_token
-from portal.services.links import secret_keys
-from portal.services.links import validate_campaign
+from advocacy_portal import signals
+from advocacy_portal.config import config_value
+from advocacy_portal.db import get_session
+from advocacy_portal.db import insert_or_ignore
+from advocacy_portal.models import Advocate
+from advocacy_portal.models import Referral
+from advocacy_portal.models import ReferralClick
+from advocacy_portal.models import utcnow
+from advocacy_portal.services.links import AttributionClaim
+from advocacy_portal.services.links import InvalidLink
+from advocacy_portal.services.links import LinkClaim
+from advocacy_portal.services.links import dump_attribution
+from advocacy_portal.services.links import make_link_token
+from advocacy_portal.services.links import read_link_token
+from advocacy_portal.services.links import secret_keys
+from advocacy_portal.services.links import validate_campaign
 
 log = logging.getLogger(__name__)
 
@@ -419,7 +419,7 @@ def attribute_signup(
 
     :param friend_user_id: the new user's host id.
     :param friend_email: the new user's email.
-    :param claim: the visitor's attribution cookie, read by :func:`~portal.services.links.read_attribution`.
+    :param claim: the visitor's attribution cookie, read by :func:`~advocacy_portal.services.links.read_attribution`.
     """
     if claim is None:
         return AttributionResult(NO_CLAIM)

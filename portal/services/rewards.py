@@ -2,7 +2,7 @@
 adjustments, and the read services of the rewards and admin pages.
 
 The heart is :func:`reconcile`: it computes what each payment of a referral *should* have earned from
-the facts stored on the :class:`~portal.models.Conversion` rows (paid, refunded so far, dispute state)
+the facts stored on the :class:`~advocacy_portal.models.Conversion` rows (paid, refunded so far, dispute state)
 and posts only the difference, each posting under a deterministic idempotency key. Whatever order
 Stripe's events arrive in, and however often, the ledger ends the same.
 
@@ -22,27 +22,27 @@ from sqlalchemy import func
 from sqlalchemy import or_
 from sqlalchemy import select
 
-from portal import signals
-from portal.config import config_value
-from portal.db import dialect_insert
-from portal.db import get_session
-from portal.models import Advocate
-from portal.models import Conversion
-from portal.models import LedgerAccount
-from portal.models import LedgerEntry
-from portal.models import LedgerTransaction
-from portal.models import Redemption
-from portal.models import Referral
-from portal.models import Reward
-from portal.models import utcnow
-from portal.services import audit
-from portal.services import ledger
-from portal.services.money import format_money
-from portal.services.paging import Page
-from portal.services.paging import clamp_page
-from portal.services.referrals import mask_email
-from portal.services.rules import RewardRule
-from portal.services.rules import current_rules
+from advocacy_portal import signals
+from advocacy_portal.config import config_value
+from advocacy_portal.db import dialect_insert
+from advocacy_portal.db import get_session
+from advocacy_portal.models import Advocate
+from advocacy_portal.models import Conversion
+from advocacy_portal.models import LedgerAccount
+from advocacy_portal.models import LedgerEntry
+from advocacy_portal.models import LedgerTransaction
+from advocacy_portal.models import Redemption
+from advocacy_portal.models import Referral
+from advocacy_portal.models import Reward
+from advocacy_portal.models import utcnow
+from advocacy_portal.services import audit
+from advocacy_portal.services import ledger
+from advocacy_portal.services.money import format_money
+from advocacy_portal.services.paging import Page
+from advocacy_portal.services.paging import clamp_page
+from advocacy_portal.services.referrals import mask_email
+from advocacy_portal.services.rules import RewardRule
+from advocacy_portal.services.rules import current_rules
 
 log = logging.getLogger(__name__)
 
@@ -404,7 +404,7 @@ def post_adjustment(
     the audit log in the same transaction.
 
     :param reason: why, in the staff member's words (required).
-    :param actor: the staff member (a :class:`portal.extension.Customer`).
+    :param actor: the staff member (a :class:`advocacy_portal.extension.Customer`).
     :param idempotency_key: a key from the form (e.g. a random token rendered into it), so a double
         submit posts once.
     :raises ValueError: on a zero amount, an empty reason or a malformed currency.

@@ -199,7 +199,7 @@ def current_rules() -> RewardRules:
     """The rules of the current app (parsed once per value of the setting)."""
     from flask import current_app
 
-    from portal.config import config_value
+    from advocacy_portal.config import config_value
 
     raw = config_value("REWARD_RULES")
     cached = current_app.extensions.get("advocacy_rules")

@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 
 import segno
 
-from portal.config import config_value
+from advocacy_portal.config import config_value
 
 
 def share_links(link: str) -> list[dict[str, str]]:

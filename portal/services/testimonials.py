@@ -18,22 +18,22 @@ from sqlalchemy import case
 from sqlalchemy import func
 from sqlalchemy import select
 
-from portal import signals
-from portal.config import config_value
-from portal.db import get_session
-from portal.db import insert_or_ignore
-from portal.models import CONSENT_CHOICES
-from portal.models import Advocate
-from portal.models import Referral
-from portal.models import ReferralClick
-from portal.models import Testimonial
-from portal.models import utcnow
-from portal.services import audit
-from portal.services.paging import Page
-from portal.services import mail
-from portal.services import referrals as referral_service
-from portal.services import trust
-from portal.services.links import make_link_token
+from advocacy_portal import signals
+from advocacy_portal.config import config_value
+from advocacy_portal.db import get_session
+from advocacy_portal.db import insert_or_ignore
+from advocacy_portal.models import CONSENT_CHOICES
+from advocacy_portal.models import Advocate
+from advocacy_portal.models import Referral
+from advocacy_portal.models import ReferralClick
+from advocacy_portal.models import Testimonial
+from advocacy_portal.models import utcnow
+from advocacy_portal.services import audit
+from advocacy_portal.services.paging import Page
+from advocacy_portal.services import mail
+from advocacy_portal.services import referrals as referral_service
+from advocacy_portal.services import trust
+from advocacy_portal.services.links import make_link_token
 
 SUBJECT = "testimonial"
 
@@ -76,7 +76,7 @@ def reviews_enabled() -> bool:
 
 
 def products() -> dict[str, str]:
-    from portal.extension import get_portal
+    from advocacy_portal.extension import get_portal
 
     return get_portal().products()
 
@@ -121,7 +121,7 @@ def submit(
     """Store a new testimonial or review (pending), with its trust labels and the consent wording
     shown, and queue the "thanks" email.
 
-    :param author: a :class:`portal.extension.Customer`.
+    :param author: a :class:`advocacy_portal.extension.Customer`.
     :param nonce: the form's submission nonce: the same nonce twice stores one testimonial.
     :raises ValueError: on a consent choice, kind or product that does not exist.
     """
@@ -607,7 +607,7 @@ def public_item(testimonial: Testimonial, advocates: dict[str, Advocate] | None 
     Anonymous consent hides the name, role and photo. Needs an app context (and a request or
     ``SERVER_NAME``) for the absolute URLs.
     """
-    from portal.services import photos
+    from advocacy_portal.services import photos
 
     anonymous = testimonial.is_anonymous
     # A referral link carries its advocate's code, readable in the token and the same on the

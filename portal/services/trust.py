@@ -1,8 +1,8 @@
 """Trust labels of testimonials ("Verified customer", "Incentivised") and the revenue they bring.
 
-"Verified customer" comes from the payments Stripe reported (:class:`portal.models.Conversion`);
+"Verified customer" comes from the payments Stripe reported (:class:`advocacy_portal.models.Conversion`);
 "Incentivised" from rewards promised for testimonials or earned through referrals
-(:class:`portal.models.Reward`).
+(:class:`advocacy_portal.models.Reward`).
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ from sqlalchemy import case
 from sqlalchemy import func
 from sqlalchemy import select
 
-from portal.config import config_value
-from portal.db import get_session
-from portal.models import Advocate
-from portal.models import Conversion
-from portal.models import Referral
-from portal.models import Reward
+from advocacy_portal.config import config_value
+from advocacy_portal.db import get_session
+from advocacy_portal.models import Advocate
+from advocacy_portal.models import Conversion
+from advocacy_portal.models import Referral
+from advocacy_portal.models import Reward
 
 
 @dataclass(frozen=True)
@@ -32,10 +32,10 @@ class TrustLabels:
 
 def is_verified_customer(user_id) -> bool:
     """Whether a host user has paid: the host's ``verified_customer_check`` hook says so, Stripe
-    reported a payment of theirs (a :class:`~portal.models.Conversion` with ``paid_at``), or they are a
-    referred friend whose first payment is recorded (:func:`portal.services.referrals.mark_friend_paid`).
+    reported a payment of theirs (a :class:`~advocacy_portal.models.Conversion` with ``paid_at``), or they are a
+    referred friend whose first payment is recorded (:func:`advocacy_portal.services.referrals.mark_friend_paid`).
     """
-    from portal.extension import get_portal
+    from advocacy_portal.extension import get_portal
 
     hook = get_portal()._verified_customer_check
     if hook is not None and hook(str(user_id)):

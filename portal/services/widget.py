@@ -23,14 +23,14 @@ from itsdangerous import BadData
 from itsdangerous import SignatureExpired
 from itsdangerous import URLSafeTimedSerializer
 
-from portal.config import config_value
-from portal.resources import static_dir
-from portal.services import referrals as referral_service
-from portal.services import sharing
-from portal.services.links import secret_keys
-from portal.services.links import validate_campaign
-from portal.services.money import format_money
-from portal.services.rules import current_rules
+from advocacy_portal.config import config_value
+from advocacy_portal.resources import static_dir
+from advocacy_portal.services import referrals as referral_service
+from advocacy_portal.services import sharing
+from advocacy_portal.services.links import secret_keys
+from advocacy_portal.services.links import validate_campaign
+from advocacy_portal.services.money import format_money
+from advocacy_portal.services.rules import current_rules
 
 #: Longest identity token read before any signature work; real ones are about 70 characters.
 MAX_TOKEN_LENGTH = 512

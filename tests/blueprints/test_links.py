@@ -9,12 +9,12 @@ from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import func
 from sqlalchemy import select
 
-from portal.db import get_session
-from portal.models import Referral
-from portal.models import ReferralClick
-from portal.models import utcnow
-from portal.services import links
-from portal.services import referrals
+from advocacy_portal.db import get_session
+from advocacy_portal.models import Referral
+from advocacy_portal.models import ReferralClick
+from advocacy_portal.models import utcnow
+from advocacy_portal.services import links
+from advocacy_portal.services import referrals
 from tests.helpers import follow
 from tests.helpers import make_customer
 from tests.helpers import referral_path

@@ -67,7 +67,7 @@ def test_approving_publishes_and_is_audited_with_before_and_after(app, staff_cli
     assert row["moderated_by_user_id"] == str(staff_client.staff.id)
     assert "Pat Customer" in app.test_client().get("/advocacy/wall").get_data(as_text=True)
 
-    from portal.services import testimonials as service
+    from advocacy_portal.services import testimonials as service
 
     with app.app_context():
         entries = service.history(testimonial_id)
@@ -128,9 +128,9 @@ def test_an_action_on_an_item_already_removed_or_withdrawn_is_a_clear_message(ap
     token = csrf(staff_client, f"{QUEUE}{testimonial_id}")
     version = version_of(app, testimonial_id)
 
-    from portal.db import get_session
-    from portal.models import Testimonial
-    from portal.services import testimonials as service
+    from advocacy_portal.db import get_session
+    from advocacy_portal.models import Testimonial
+    from advocacy_portal.services import testimonials as service
     from tests.testimonials_support import staff_customer
 
     with app.app_context():
@@ -213,7 +213,7 @@ def test_queue_filters_and_pagination(app, staff_client):
     assert names("?state=&rating=5") == {"High Rater", "Approved Person"}
     assert names("?state=&product=pro") == {"Pro Reviewer"}
     assert names("?state=&kind=review") == {"Pro Reviewer"}
-    from portal.models import utcnow
+    from advocacy_portal.models import utcnow
 
     today = utcnow().date()
     assert len(names(f"?state=&submitted_from={today}&submitted_until={today}")) == 4

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from portal.services import rewards
+from advocacy_portal.services import rewards
 from tests.helpers import csrf_token
 from tests.helpers import login
 from tests.helpers import make_customer

@@ -7,9 +7,9 @@ from flask import Blueprint
 from flask import g
 from flask import render_template_string
 
-from blueprints.common import admin_section
-from blueprints.common import setup_blueprint
-from blueprints.common import staff_required
+from advocacy_portal.blueprints.common import admin_section
+from advocacy_portal.blueprints.common import setup_blueprint
+from advocacy_portal.blueprints.common import staff_required
 from tests.helpers import login
 from tests.helpers import make_customer
 

@@ -24,7 +24,7 @@ def test_a_click_burst_from_one_ip_gets_a_clear_429(app, client):
 
 
 def test_a_host_limiter_keeps_working_beside_the_plugins_own(database_url):
-    from portal import migrate
+    from advocacy_portal import migrate
     from wsgi import create_app
 
     app = create_app({"TESTING": True, "SECRET_KEY": "k", "SQLALCHEMY_DATABASE_URI": database_url,

@@ -109,10 +109,10 @@ def test_every_api_error_is_json_even_before_a_route_matches(app, published):
 
 
 def test_the_etag_changes_when_an_item_is_unpublished_or_withdrawn(app, published):
-    from portal.db import get_session
-    from portal.extension import Customer
-    from portal.models import Testimonial
-    from portal.services import testimonials as service
+    from advocacy_portal.db import get_session
+    from advocacy_portal.extension import Customer
+    from advocacy_portal.models import Testimonial
+    from advocacy_portal.services import testimonials as service
 
     client = app.test_client()
     first = client.get(API)
@@ -223,7 +223,7 @@ def test_a_host_page_renders_the_wall_with_the_macro_and_template_global(app, pu
 
 
 def test_each_published_testimonial_shows_its_authors_link_with_its_campaign(app, published):
-    from portal.services.links import read_link_token
+    from advocacy_portal.services.links import read_link_token
 
     page = app.test_client().get("/advocacy/wall").get_data(as_text=True)
     links = re.findall(r'href="http://shop.test/r/([^"]+)"', page)
@@ -277,7 +277,7 @@ def _with_photo(app, author, **overrides) -> dict:
 
 
 def test_an_anonymous_testimonial_never_shows_who_wrote_it(app, published):
-    from portal.services.links import read_link_token
+    from advocacy_portal.services.links import read_link_token
 
     author = make_customer(app, email="sam.secret@example.com", name="Secret Sam")
     named = _with_photo(app, author, display_name="Secret Sam", role="CEO, Sam's Shop",
@@ -326,7 +326,7 @@ def test_an_anonymous_testimonial_never_shows_who_wrote_it(app, published):
 
 
 def test_a_withdrawn_testimonials_photo_is_no_longer_served_and_is_deleted(app, published):
-    from portal.services import photos
+    from advocacy_portal.services import photos
     from tests.testimonials_support import form_tokens
     from tests.testimonials_support import stored_testimonials
 
@@ -363,7 +363,7 @@ def test_a_withdrawn_testimonials_photo_is_no_longer_served_and_is_deleted(app, 
 def test_the_wall_and_the_api_run_as_many_queries_for_20_items_as_for_2(app):
     from sqlalchemy import event
 
-    from portal.db import get_engine
+    from advocacy_portal.db import get_engine
 
     staff = make_customer(app, staff=True)
     for n in range(22):

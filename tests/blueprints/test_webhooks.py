@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import func
 from sqlalchemy import select
 
-from portal.db import get_session
-from portal.models import Conversion
-from portal.models import LedgerTransaction
-from portal.models import StripeEvent
+from advocacy_portal.db import get_session
+from advocacy_portal.models import Conversion
+from advocacy_portal.models import LedgerTransaction
+from advocacy_portal.models import StripeEvent
 from tests.conftest import needs_postgres
 from tests.helpers import csrf_token
 from tests.rewards_helpers import PERCENT_RULES
@@ -167,8 +167,8 @@ def test_the_webhook_works_when_csrf_is_set_up_after_the_plugin(database_url):
     from flask_sqlalchemy import SQLAlchemy
     from flask_wtf import CSRFProtect
 
-    from portal import AdvocacyPortal
-    from portal import migrate
+    from advocacy_portal import AdvocacyPortal
+    from advocacy_portal import migrate
 
     host = Flask("late_csrf")
     host.config.update(SECRET_KEY="k", SQLALCHEMY_DATABASE_URI=database_url,

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.settings(WIDGET_ORIGINS=[PARTNER])
 
 
 def widget_token(app, customer) -> str:
-    from portal.extension import get_portal
+    from advocacy_portal.extension import get_portal
 
     with app.test_request_context():
         return get_portal(app).widget_token(customer)
@@ -46,7 +46,7 @@ def test_the_script_is_cacheable_compressed_and_small(app, client):
 
 
 def test_the_content_hashed_script_url_is_cached_for_a_year(app, client):
-    from portal.extension import get_portal
+    from advocacy_portal.extension import get_portal
 
     with app.test_request_context():
         url = get_portal(app).widget_script_url()
@@ -137,8 +137,8 @@ def test_forged_expired_and_orphaned_tokens_get_the_anonymous_view(app, client, 
 
     from sqlalchemy import delete
 
-    from portal.db import get_session
-    from portal.models import Advocate
+    from advocacy_portal.db import get_session
+    from advocacy_portal.models import Advocate
 
     ada = make_customer(app)
     token = widget_token(app, ada)
@@ -161,7 +161,7 @@ def test_forged_expired_and_orphaned_tokens_get_the_anonymous_view(app, client, 
 def test_widget_token_refuses_anonymous_users(app):
     from flask_login import AnonymousUserMixin
 
-    from portal.extension import get_portal
+    from advocacy_portal.extension import get_portal
 
     with app.test_request_context(), pytest.raises(ValueError):
         get_portal(app).widget_token(AnonymousUserMixin())
@@ -197,8 +197,8 @@ def test_a_burst_of_widget_requests_gets_a_json_429(app):
 def test_clicks_through_the_widget_are_recorded_as_widget(app, client):
     from sqlalchemy import select
 
-    from portal.db import get_session
-    from portal.models import ReferralClick
+    from advocacy_portal.db import get_session
+    from advocacy_portal.models import ReferralClick
 
     path = referral_path(app, make_customer(app))
     assert follow(client, path, query_string={"via": "widget"}, ip="203.0.113.1").status_code == 302

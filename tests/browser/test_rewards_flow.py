@@ -81,7 +81,7 @@ def pay_over_http(live_server, referred, amount_minor: int) -> str:
 
 def release_rewards(app) -> None:
     """The daily release job, run as if the hold period were over."""
-    from portal.services import rewards
+    from advocacy_portal.services import rewards
 
     with app.app_context():
         summary = rewards.release_due(now=later(31))

@@ -97,7 +97,7 @@ def wait_ready(page, count: int = 1) -> list:
 
 
 def token_for(app, customer, **kwargs) -> str:
-    from portal.extension import get_portal
+    from advocacy_portal.extension import get_portal
 
     with app.test_request_context():
         return get_portal(app).widget_token(customer, **kwargs)
@@ -106,8 +106,8 @@ def token_for(app, customer, **kwargs) -> str:
 def clicks(app) -> list[tuple[int, str]]:
     from sqlalchemy import select
 
-    from portal.db import get_session
-    from portal.models import ReferralClick
+    from advocacy_portal.db import get_session
+    from advocacy_portal.models import ReferralClick
 
     with app.app_context():
         return [(row.advocate_id, row.source) for row in get_session().scalars(select(ReferralClick))]
@@ -181,7 +181,7 @@ def test_referral_mode_shows_a_customers_link_copies_it_shares_it_and_counts_cli
     assert ["share", {"network": "x", "link": link}] in page.evaluate("window.__events")
 
     # The QR code is the link's, drawn inline (no img-src needed).
-    from portal.services.widget import qr_path
+    from advocacy_portal.services.widget import qr_path
 
     with app.app_context():
         expected = qr_path(link)
@@ -204,8 +204,8 @@ def test_referral_mode_shows_the_call_to_action_for_no_forged_expired_or_deleted
 ):
     from sqlalchemy import delete
 
-    from portal.db import get_session
-    from portal.models import Advocate
+    from advocacy_portal.db import get_session
+    from advocacy_portal.models import Advocate
 
     customer = make_customer(app)
     gone = make_customer(app)
@@ -240,7 +240,7 @@ def publish(app, count: int = 4, **fields) -> None:
     staff = make_customer(app, staff=True)
     author = make_customer(app, name="Author")
     with app.app_context():
-        from portal.extension import get_portal
+        from advocacy_portal.extension import get_portal
 
         with app.test_request_context():
             get_portal(app).referral_link(author)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from portal.extension import Customer
-from portal.services import audit
+from advocacy_portal.extension import Customer
+from advocacy_portal.services import audit
 from wsgi import db
 
 

@@ -7,11 +7,11 @@ import sqlalchemy as sa
 from sqlalchemy import func
 from sqlalchemy import select
 
-from portal.db import get_session
-from portal.models import LedgerEntry
-from portal.models import LedgerTransaction
-from portal.services import ledger
-from portal.services import referrals
+from advocacy_portal.db import get_session
+from advocacy_portal.models import LedgerEntry
+from advocacy_portal.models import LedgerTransaction
+from advocacy_portal.services import ledger
+from advocacy_portal.services import referrals
 from tests.conftest import needs_postgres
 
 

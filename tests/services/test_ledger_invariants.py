@@ -18,12 +18,12 @@ from hypothesis.stateful import invariant
 from hypothesis.stateful import rule
 from hypothesis.stateful import run_state_machine_as_test
 
-from portal.db import get_session
-from portal.models import Advocate
-from portal.models import LedgerAccount
-from portal.services import ledger
-from portal.services import redemptions
-from portal.services import rewards
+from advocacy_portal.db import get_session
+from advocacy_portal.models import Advocate
+from advocacy_portal.models import LedgerAccount
+from advocacy_portal.services import ledger
+from advocacy_portal.services import redemptions
+from advocacy_portal.services import rewards
 from tests.rewards_helpers import PERCENT_RULES
 from tests.rewards_helpers import advocate_balances
 from tests.rewards_helpers import deliver

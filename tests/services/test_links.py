@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 from itsdangerous import URLSafeSerializer
 from itsdangerous import URLSafeTimedSerializer
 
-from portal.models import utcnow
-from portal.services import links
-from portal.services.links import InvalidLink
+from advocacy_portal.models import utcnow
+from advocacy_portal.services import links
+from advocacy_portal.services.links import InvalidLink
 
 pytestmark = pytest.mark.usefixtures("app_ctx")
 fuzz = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -26,8 +26,8 @@ def smtp(app):
 
 
 def outbox(app):
-    from portal.db import get_session
-    from portal.models import OutboxMessage
+    from advocacy_portal.db import get_session
+    from advocacy_portal.models import OutboxMessage
 
     with app.app_context():
         rows = get_session().scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
@@ -63,7 +63,7 @@ def test_a_failed_send_never_undoes_the_action_and_is_retried(app, smtp, runner,
     testimonial_id = make_testimonial(app, author)
     assert len(smtp.messages) == 1  # thanks
     smtp.fail_next = 1
-    with caplog.at_level("WARNING", logger="portal.services.mail"):
+    with caplog.at_level("WARNING", logger="advocacy_portal.services.mail"):
         moderate(app, testimonial_id, "approve", staff)
     assert stored_testimonials(app)[0]["state"] == "approved"  # the action stands
     assert "Could not send email" in caplog.text
@@ -75,9 +75,9 @@ def test_a_failed_send_never_undoes_the_action_and_is_retried(app, smtp, runner,
     result = runner.invoke(args=["advocacy", "mail", "retry"])
     assert "Sent 0" in result.output and len(smtp.messages) == 1
 
-    from portal.db import get_session
-    from portal.models import OutboxMessage
-    from portal.models import utcnow
+    from advocacy_portal.db import get_session
+    from advocacy_portal.models import OutboxMessage
+    from advocacy_portal.models import utcnow
 
     with app.app_context():
         message = get_session().get(OutboxMessage, queued["id"])
@@ -92,11 +92,11 @@ def test_a_failed_send_never_undoes_the_action_and_is_retried(app, smtp, runner,
 
 @pytest.mark.settings(MAIL_MAX_ATTEMPTS=2, MAIL_RETRY_SECONDS=0)
 def test_a_message_that_keeps_failing_is_given_up_and_logged(app, smtp, caplog):
-    from portal.services import mail
+    from advocacy_portal.services import mail
 
     smtp.fail_next = 5
     make_testimonial(app, make_customer(app))
-    with caplog.at_level("ERROR", logger="portal.services.mail"):
+    with caplog.at_level("ERROR", logger="advocacy_portal.services.mail"):
         mail.send_due(app)
     [message] = outbox(app)
     assert message["state"] == "failed" and message["attempts"] == 2
@@ -234,7 +234,7 @@ def test_a_starttls_server_whose_certificate_is_not_trusted_gets_nothing(app, tl
         app.config.update(ADVOCACY_MAIL_SERVER="127.0.0.1", ADVOCACY_MAIL_PORT=sink.port,
                           ADVOCACY_MAIL_USE_TLS=True, ADVOCACY_MAIL_USERNAME="shop",
                           ADVOCACY_MAIL_PASSWORD="s3cret")
-        with caplog.at_level("WARNING", logger="portal.services.mail"):
+        with caplog.at_level("WARNING", logger="advocacy_portal.services.mail"):
             make_testimonial(app, make_customer(app, email="writer@example.com"))
     finally:
         controller.stop()

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from portal.services.money import exponent
-from portal.services.money import format_money
-from portal.services.money import to_major
+from advocacy_portal.services.money import exponent
+from advocacy_portal.services.money import format_money
+from advocacy_portal.services.money import to_major
 
 
 @pytest.mark.parametrize(

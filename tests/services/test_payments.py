@@ -10,14 +10,14 @@ import pytest
 from sqlalchemy import func
 from sqlalchemy import select
 
-from portal import signals
-from portal.db import get_session
-from portal.extension import get_portal
-from portal.models import Conversion
-from portal.models import Referral
-from portal.models import Reward
-from portal.models import StripeCustomer
-from portal.services import payments
+from advocacy_portal import signals
+from advocacy_portal.db import get_session
+from advocacy_portal.extension import get_portal
+from advocacy_portal.models import Conversion
+from advocacy_portal.models import Referral
+from advocacy_portal.models import Reward
+from advocacy_portal.models import StripeCustomer
+from advocacy_portal.services import payments
 from tests.rewards_helpers import PERCENT_RULES
 from tests.rewards_helpers import advocate_balances
 from tests.rewards_helpers import deliver
@@ -348,7 +348,7 @@ def test_bad_reward_rules_fail_at_startup(database_url):
 
 
 def test_the_demo_sends_signed_events_to_its_own_webhook(app, runner):
-    from portal.models import Advocate
+    from advocacy_portal.models import Advocate
 
     assert runner.invoke(args=["advocacy", "seed-demo"]).exit_code == 0
     paid = runner.invoke(args=["advocacy", "demo-stripe", "pay", "--friend", "dave@example.com", "--amount", "4900"])

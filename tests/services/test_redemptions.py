@@ -8,12 +8,12 @@ import threading
 import pytest
 from sqlalchemy import select
 
-from portal.db import get_session
-from portal.extension import Customer
-from portal.models import Advocate
-from portal.models import Redemption
-from portal.services import redemptions
-from portal.services import rewards
+from advocacy_portal.db import get_session
+from advocacy_portal.extension import Customer
+from advocacy_portal.models import Advocate
+from advocacy_portal.models import Redemption
+from advocacy_portal.services import redemptions
+from advocacy_portal.services import rewards
 from tests.conftest import needs_postgres
 from tests.rewards_helpers import advocate_balances
 from tests.rewards_helpers import fake_stripe  # noqa: F401

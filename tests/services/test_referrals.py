@@ -9,15 +9,15 @@ import pytest
 from sqlalchemy import func
 from sqlalchemy import select
 
-from portal import signals
-from portal.db import get_session
-from portal.models import Referral
-from portal.models import ReferralClick
-from portal.models import utcnow
-from portal.services import referrals
-from portal.services.links import AttributionClaim
-from portal.services.links import InvalidLink
-from portal.services.links import make_link_token
+from advocacy_portal import signals
+from advocacy_portal.db import get_session
+from advocacy_portal.models import Referral
+from advocacy_portal.models import ReferralClick
+from advocacy_portal.models import utcnow
+from advocacy_portal.services import referrals
+from advocacy_portal.services.links import AttributionClaim
+from advocacy_portal.services.links import InvalidLink
+from advocacy_portal.services.links import make_link_token
 from tests.conftest import needs_postgres
 
 pytestmark = pytest.mark.usefixtures("app_ctx")

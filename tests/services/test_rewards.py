@@ -6,13 +6,13 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from portal.db import get_session
-from portal.extension import Customer
-from portal.models import Advocate
-from portal.models import Reward
-from portal.services import audit
-from portal.services import ledger
-from portal.services import rewards
+from advocacy_portal.db import get_session
+from advocacy_portal.extension import Customer
+from advocacy_portal.models import Advocate
+from advocacy_portal.models import Reward
+from advocacy_portal.services import audit
+from advocacy_portal.services import ledger
+from advocacy_portal.services import rewards
 from tests.rewards_helpers import PERCENT_RULES
 from tests.rewards_helpers import advocate_balances
 from tests.rewards_helpers import deliver
@@ -110,7 +110,7 @@ def test_a_refund_after_release_reverses_from_available(stripe_app):
 
 
 def test_a_clawback_of_redeemed_money_goes_negative_and_nets_against_later_rewards(stripe_app, fake_stripe):  # noqa: F811
-    from portal.services import redemptions
+    from advocacy_portal.services import redemptions
 
     client = stripe_app.test_client()
     referred = make_referral(stripe_app)

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from portal.extension import Customer
+from advocacy_portal.extension import Customer
 from tests.helpers import make_customer
 from tests.testimonials_support import BODY
 from tests.testimonials_support import make_testimonial
@@ -16,7 +16,7 @@ from tests.testimonials_support import stored_testimonials
 
 
 def service():
-    from portal.services import testimonials
+    from advocacy_portal.services import testimonials
 
     return testimonials
 
@@ -56,7 +56,7 @@ def test_an_edit_changing_consent_stores_the_new_wording(app):
     author = make_customer(app)
     testimonial_id = make_testimonial(app, author)
     s = service()
-    from portal.db import get_session
+    from advocacy_portal.db import get_session
 
     with app.app_context():
         testimonial = s.get_own(testimonial_id, author.id)
@@ -86,10 +86,10 @@ def test_highlight_offsets_are_checked_against_the_text(app):
 
 
 def test_verified_customer_when_a_referred_friend_has_paid(app):
-    from portal.db import get_session
-    from portal.services import referrals
-    from portal.services import trust
-    from portal.services.links import AttributionClaim
+    from advocacy_portal.db import get_session
+    from advocacy_portal.services import referrals
+    from advocacy_portal.services import trust
+    from advocacy_portal.services.links import AttributionClaim
 
     advocate_user = make_customer(app)
     friend = make_customer(app)
@@ -139,7 +139,7 @@ def test_labels_are_refreshed_on_approval_and_a_host_hook_can_verify(app):
 def test_a_reused_nonce_by_another_author_is_refused(app):
     s = service()
     first, second = make_customer(app), make_customer(app)
-    from portal.db import get_session
+    from advocacy_portal.db import get_session
 
     with app.app_context():
         s.submit(staff_customer(first), nonce="n" * 24, rating=5, body=BODY, display_name="A",
@@ -154,9 +154,9 @@ def test_a_reused_nonce_by_another_author_is_refused(app):
 
 
 def test_referral_figures_count_only_the_authors_own_link(app):
-    from portal.db import get_session
-    from portal.models import utcnow
-    from portal.services import referrals
+    from advocacy_portal.db import get_session
+    from advocacy_portal.models import utcnow
+    from advocacy_portal.services import referrals
 
     staff = make_customer(app, staff=True)
     author, other = make_customer(app), make_customer(app)
@@ -227,9 +227,9 @@ TRANSITIONS = {
 
 @pytest.mark.parametrize("start", list(TRANSITIONS))
 def test_every_state_transition(app, start):
-    from portal.db import get_session
-    from portal.models import Testimonial
-    from portal.services import audit
+    from advocacy_portal.db import get_session
+    from advocacy_portal.models import Testimonial
+    from advocacy_portal.services import audit
 
     s = service()
     staff = make_customer(app, staff=True)

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from portal.services import testimonials as testimonial_service
-from portal.services import trust
+from advocacy_portal.services import testimonials as testimonial_service
+from advocacy_portal.services import trust
 from tests.helpers import login
 from tests.helpers import make_customer
 from tests.rewards_helpers import PERCENT_RULES

@@ -1,4 +1,4 @@
-"""The widget's identity tokens, offer, QR path and settings (portal.services.widget)."""
+"""The widget's identity tokens, offer, QR path and settings (advocacy_portal.services.widget)."""
 
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
 
-from portal.models.base import utcnow
-from portal.services import links
-from portal.services import widget
-from portal.services.widget import InvalidWidgetToken
+from advocacy_portal.models.base import utcnow
+from advocacy_portal.services import links
+from advocacy_portal.services import widget
+from advocacy_portal.services.widget import InvalidWidgetToken
 
 pytestmark = pytest.mark.usefixtures("app_ctx")
 fuzz = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

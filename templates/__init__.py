@@ -1,0 +1,1 @@
+"""The plugin's Jinja templates, shipped as package data (``advocacy/<area>/*.html``)."""
