@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from functools import wraps
 
+from flask import abort
 from flask import current_app
 from flask import g
 from flask import jsonify
@@ -15,7 +16,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from advocacy_portal.config import config_value
-from advocacy_portal.extension import get_portal
+from advocacy_portal.proxies import get_portal
 from advocacy_portal.services import referrals as referral_service
 from advocacy_portal.services.money import format_money
 
@@ -43,7 +44,7 @@ def customer_required(view):
 
 def staff_required(view):
     """Staff only: anonymous visitors go to the host's login view, everyone else who is not staff
-    gets a 403 page. Gives the view ``g.advocacy_staff`` (a :class:`advocacy_portal.extension.Customer`)."""
+    gets a 403 page. Gives the view ``g.advocacy_staff`` (a :class:`advocacy_portal.Customer`)."""
 
     @wraps(view)
     def wrapper(*args, **kwargs):
@@ -68,7 +69,7 @@ def admin_section(bp, endpoint: str, label: str, order: int = 50) -> None:
     registered. Each admin blueprint calls this for its own pages, so none edits another's nav."""
 
     def _record(state):
-        sections = state.app.extensions.setdefault("advocacy_admin_nav", [])
+        sections = get_portal(state.app).state(state.app).admin_sections
         sections.append((order, label, endpoint))
         sections.sort()
 
@@ -131,7 +132,7 @@ def template_globals():
         "advocacy_money": format_money,
         "advocacy_admin_nav": [
             (label, endpoint)
-            for _order, label, endpoint in current_app.extensions.get("advocacy_admin_nav", [])
+            for _order, label, endpoint in get_portal().state().admin_sections
         ],
     }
 
@@ -239,8 +240,6 @@ def preflight():
 def read_only_json(bp, paths: list[str], messages: dict[int, str]) -> None:
     """Make ``bp`` answer every error in JSON, including Werkzeug's own 404 (an unknown path under the
     blueprint) and 405 (a write method on one of ``paths``), with ``messages`` per status."""
-    from flask import abort
-
     not_found = f"{bp.name}.not_found"
     method_not_allowed = f"{bp.name}.method_not_allowed"
 

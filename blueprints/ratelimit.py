@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import hashlib
 
+from flask import current_app
 from flask import request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
-from advocacy_portal.config import config_value
+from flask_login import current_user
 
-_EXTENSION_KEY = "advocacy_limiter"
+from advocacy_portal.config import config_value
+from advocacy_portal.proxies import current_portal
+from advocacy_portal.proxies import get_portal
 
 
 def _key_prefix(app) -> str:
@@ -31,13 +34,8 @@ def _key_prefix(app) -> str:
 
 def customer_or_ip() -> str:
     """Rate-limit key: the logged-in customer, else the client IP."""
-    from flask import current_app
-    from flask_login import current_user
-
     if getattr(current_app, "login_manager", None) is not None and current_user.is_authenticated:
-        from advocacy_portal.extension import get_portal
-
-        customer = get_portal().identify(current_user._get_current_object())
+        customer = current_portal.identify(current_user._get_current_object())
         if customer is not None:
             return f"user:{customer.id}"
     return f"ip:{get_remote_address()}"
@@ -46,8 +44,9 @@ def customer_or_ip() -> str:
 def get_limiter(app) -> Limiter | None:
     """The app's plugin limiter, created on first use; ``None`` when ``ADVOCACY_RATELIMIT_ENABLED``
     is off."""
-    if _EXTENSION_KEY in app.extensions:
-        return app.extensions[_EXTENSION_KEY]
+    state = get_portal(app).state(app)
+    if state.limiter_ready:
+        return state.limiter
     limiter = None
     if app.config["ADVOCACY_RATELIMIT_ENABLED"]:
         limiter = Limiter(
@@ -68,7 +67,7 @@ def get_limiter(app) -> Limiter | None:
         limiter.init_app(app)
         if not had_switch:
             app.config.pop("RATELIMIT_ENABLED", None)
-    app.extensions[_EXTENSION_KEY] = limiter
+    state.limiter, state.limiter_ready = limiter, True
     return limiter
 
 

@@ -8,7 +8,9 @@ Add it to an app::
 """
 
 from advocacy_portal.extension import AdvocacyPortal
-from advocacy_portal.extension import Customer
+from advocacy_portal.identity import Customer
+from advocacy_portal.proxies import current_portal
+from advocacy_portal.proxies import get_portal
 from advocacy_portal.services.referrals import AttributionResult
 
 __version__ = "0.1.0"
@@ -18,4 +20,6 @@ __all__ = [
     "AttributionResult",
     "Customer",
     "__version__",
+    "current_portal",
+    "get_portal",
 ]

@@ -3,14 +3,30 @@
 from __future__ import annotations
 
 import sys
+from datetime import timedelta
 
 import click
+from alembic import command
 from flask import current_app
+from flask import url_for
 from flask.cli import AppGroup
 from sqlalchemy import func
 from sqlalchemy import select
 
 from advocacy_portal import migrate
+from advocacy_portal.db import get_session
+from advocacy_portal.identity import Customer
+from advocacy_portal.models import Advocate
+from advocacy_portal.models import Referral
+from advocacy_portal.models import ReferralClick
+from advocacy_portal.models import StripeEvent
+from advocacy_portal.services import ledger
+from advocacy_portal.services import mail
+from advocacy_portal.services import redemptions
+from advocacy_portal.services import referrals
+from advocacy_portal.services import rewards
+from advocacy_portal.services import testimonials
+from advocacy_portal.services.money import format_money
 
 
 def make_cli() -> AppGroup:
@@ -71,8 +87,6 @@ def make_cli() -> AppGroup:
     @click.option("-m", "--message", required=True, help="What the revision changes.")
     def db_revision(message):
         """For plugin developers: autogenerate a revision from the models."""
-        from alembic import command
-
         config = migrate.alembic_config(current_app._get_current_object(), stdout=sys.stdout)
         command.revision(config, message=message, autogenerate=True)
 
@@ -81,11 +95,6 @@ def make_cli() -> AppGroup:
     @click.option("--campaign", default=None, help="Campaign slug the link carries.")
     def link(user_id, campaign):
         """Print the referral link of host user USER_ID."""
-        from flask import url_for
-
-        from advocacy_portal.db import get_session
-        from advocacy_portal.services import referrals
-
         advocate = referrals.ensure_advocate(user_id, None)
         try:
             token = referrals.link_token(advocate, campaign)
@@ -103,9 +112,6 @@ def make_cli() -> AppGroup:
     @click.argument("user_id")
     def reset_link(user_id):
         """Retire every link host user USER_ID has shared and issue a new one."""
-        from advocacy_portal.db import get_session
-        from advocacy_portal.services import referrals
-
         advocate = referrals.get_advocate(user_id)
         if advocate is None:
             raise click.ClickException(f"user {user_id} has no referral link")
@@ -120,9 +126,6 @@ def make_cli() -> AppGroup:
     @privacy_group.command("purge")
     def privacy_purge():
         """Blank visitors' IP hashes once the click de-duplication window has passed (run daily)."""
-        from advocacy_portal.db import get_session
-        from advocacy_portal.services import referrals
-
         cleared = referrals.forget_ip_hashes()
         get_session().commit()
         click.echo(f"Cleared the IP hashes of {cleared} clicks.")
@@ -130,11 +133,6 @@ def make_cli() -> AppGroup:
     @cli.command("stats")
     def stats():
         """Print program totals: advocates, counted clicks, signups, flagged signups."""
-        from advocacy_portal.db import get_session
-        from advocacy_portal.models import Advocate
-        from advocacy_portal.models import Referral
-        from advocacy_portal.models import ReferralClick
-
         session = get_session()
         count = lambda query: session.scalar(query) or 0  # noqa: E731
         click.echo(f"advocates: {count(select(func.count()).select_from(Advocate))}")
@@ -166,8 +164,6 @@ def _add_testimonial_commands(cli: AppGroup) -> None:
     @click.option("--limit", default=50, show_default=True)
     def testimonials_list(state, limit):
         """List testimonials: id, state, rating, author, start of the text."""
-        from advocacy_portal.services import testimonials
-
         filters = testimonials.QueueFilters(state=None if state == "any" else state)
         page = testimonials.moderation_queue(filters, per_page=limit)
         for item in page.items:
@@ -178,8 +174,6 @@ def _add_testimonial_commands(cli: AppGroup) -> None:
     @testimonials_group.command("stats")
     def testimonials_stats():
         """Testimonials per state, and the average rating of what is published."""
-        from advocacy_portal.services import testimonials
-
         for state, count in testimonials.state_counts().items():
             click.echo(f"{state + ':':13}{count}")
         overall = testimonials.overall_rating()
@@ -193,10 +187,6 @@ def _add_testimonial_commands(cli: AppGroup) -> None:
     @click.option("--staff-id", required=True, help="Host user id of the staff member acting (audited).")
     def testimonials_moderate(testimonial_id, action, reason, staff_id):
         """Approve, reject, unpublish, feature or unfeature one testimonial."""
-        from advocacy_portal.db import get_session
-        from advocacy_portal.extension import Customer
-        from advocacy_portal.services import testimonials
-
         try:
             testimonials.moderate(testimonial_id, action, Customer(id=staff_id, email=None), reason=reason)
             get_session().commit()
@@ -213,8 +203,6 @@ def _add_testimonial_commands(cli: AppGroup) -> None:
     @click.option("--limit", default=500, show_default=True, help="Most messages to send.")
     def mail_retry(limit):
         """Send queued emails whose retry time has come (run it from cron, e.g. every 5 minutes)."""
-        from advocacy_portal.services import mail
-
         report = mail.send_due(limit=limit)
         if report.skipped:
             click.echo(f"Mail is off (set ADVOCACY_MAIL_SERVER): {report.skipped} message(s) waiting.")
@@ -226,8 +214,6 @@ def _add_testimonial_commands(cli: AppGroup) -> None:
     @mail_group.command("status")
     def mail_status():
         """How many emails are queued, sent and failed."""
-        from advocacy_portal.services import mail
-
         for state, count in mail.outbox_counts().items():
             click.echo(f"{state + ':':8}{count}")
 
@@ -236,8 +222,6 @@ def _add_testimonial_commands(cli: AppGroup) -> None:
 
 
 def _money(amounts: dict[str, int]) -> str:
-    from advocacy_portal.services.money import format_money
-
     return ", ".join(format_money(amount, currency) for currency, amount in sorted(amounts.items())) or "nothing"
 
 
@@ -249,8 +233,6 @@ def _add_rewards_commands(cli: AppGroup) -> None:
     @ledger_group.command("verify")
     def ledger_verify():
         """Recompute every balance from the entries; exit 1 on any mismatch."""
-        from advocacy_portal.services import ledger
-
         problems = ledger.verify()
         accounts, transactions, entries = ledger.counts()
         for problem in problems:
@@ -268,8 +250,6 @@ def _add_rewards_commands(cli: AppGroup) -> None:
     @rewards_group.command("release")
     def rewards_release():
         """Make rewards whose hold has ended available (idempotent; safe to run twice at once)."""
-        from advocacy_portal.services import rewards
-
         summary = rewards.release_due()
         click.echo(
             f"Released {summary.released} rewards ({_money(summary.amounts)}); "
@@ -283,10 +263,6 @@ def _add_rewards_commands(cli: AppGroup) -> None:
                   help="Only redemptions untouched for this many seconds.")
     def rewards_retry(older_than):
         """Ask Stripe again, with the same Idempotency-Key, for redemptions without a definite answer."""
-        from datetime import timedelta
-
-        from advocacy_portal.services import redemptions
-
         summary = redemptions.retry_pending(timedelta(seconds=older_than))
         click.echo(
             f"Redemptions: {summary.completed} completed, {summary.failed} failed (funds returned), "
@@ -303,9 +279,6 @@ def _add_rewards_commands(cli: AppGroup) -> None:
     @click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1))
     def stripe_events(limit):
         """List the newest Stripe events received and what they did."""
-        from advocacy_portal.db import get_session
-        from advocacy_portal.models import StripeEvent
-
         rows = get_session().scalars(
             select(StripeEvent).order_by(StripeEvent.id.desc()).limit(limit)
         )

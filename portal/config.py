@@ -11,6 +11,7 @@ import os
 from typing import Any
 
 from flask import current_app
+from limits import parse_many
 
 PREFIX = "ADVOCACY_"
 
@@ -301,7 +302,7 @@ def apply_defaults(app) -> None:
         raise RuntimeError(
             "Unknown Advocacy Portal setting(s): "
             + ", ".join(unknown)
-            + ". Known settings are listed in portal/config.py."
+            + ". Known settings are listed in advocacy_portal/config.py (DEFAULTS)."
         )
     for key, value in DEFAULTS.items():
         app.config.setdefault(PREFIX + key, value)
@@ -335,8 +336,6 @@ def _check_testimonial_settings(app) -> None:
         value = config[PREFIX + key]
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise RuntimeError(f"{PREFIX}{key} must be a positive whole number, not {value!r}")
-    from limits import parse_many
-
     for key in ("TESTIMONIAL_SUBMIT_LIMIT", "API_RATE_LIMIT", "LINK_FOLLOW_LIMIT", "WIDGET_RATE_LIMIT"):
         try:
             parse_many(config[PREFIX + key])
@@ -347,13 +346,7 @@ def _check_testimonial_settings(app) -> None:
 
 
 def _check_stripe_and_rewards(app) -> None:
-    from advocacy_portal.services.rules import RuleError
-    from advocacy_portal.services.rules import parse_rules
-
-    try:
-        parse_rules(app.config[PREFIX + "REWARD_RULES"])
-    except RuleError as error:
-        raise RuntimeError(f"{PREFIX}REWARD_RULES: {error}") from None
+    # REWARD_RULES is parsed by the extension (advocacy_portal.services.rules): config imports no service.
     secrets = app.config[PREFIX + "STRIPE_WEBHOOK_SECRETS"]
     if isinstance(secrets, str) or not all(isinstance(s, str) and s for s in secrets):
         raise RuntimeError(f"{PREFIX}STRIPE_WEBHOOK_SECRETS must be a list of secrets, not {secrets!r}")
@@ -364,36 +357,11 @@ def _check_stripe_and_rewards(app) -> None:
 
 
 def _check_widget_settings(app) -> None:
-    """Refuse widget settings that would only fail in a visitor's browser; store the origins as
-    browsers send them (lower case, no trailing slash)."""
-    from advocacy_portal.services.links import validate_campaign
-    from advocacy_portal.services.widget import valid_origin
-
-    key = PREFIX + "WIDGET_ORIGINS"
-    origins = app.config[key]
-    if isinstance(origins, str) or not all(isinstance(origin, str) for origin in origins):
-        raise RuntimeError(f"{key} must be a list of origins such as ['https://www.shop.example']")
-    normalized = tuple(origin.strip().rstrip("/").lower() for origin in origins)
-    for origin in normalized:
-        if origin == "*" or not valid_origin(origin):
-            raise RuntimeError(
-                f"{key}: {origin!r} is not an origin; write scheme, host and port only, e.g. "
-                "'https://www.shop.example' or 'http://localhost:8000' (no '*', no path)"
-            )
-    app.config[key] = normalized
+    """Refuse widget settings that would only fail in a visitor's browser (the origins and campaign
+    slugs are checked by the extension, with the services that use them)."""
     seconds = app.config[PREFIX + "WIDGET_TOKEN_MAX_AGE_SECONDS"]
     if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds < 1:
         raise RuntimeError(f"{PREFIX}WIDGET_TOKEN_MAX_AGE_SECONDS must be a whole number >= 1, not {seconds!r}")
     cache = app.config[PREFIX + "WIDGET_SCRIPT_MAX_AGE_SECONDS"]
     if isinstance(cache, bool) or not isinstance(cache, int) or cache < 0:
         raise RuntimeError(f"{PREFIX}WIDGET_SCRIPT_MAX_AGE_SECONDS must be a whole number >= 0, not {cache!r}")
-    offers = app.config[PREFIX + "CAMPAIGN_OFFERS"]
-    if not isinstance(offers, dict):
-        raise RuntimeError(f"{PREFIX}CAMPAIGN_OFFERS must be a dict of campaign slug to offer text")
-    for campaign, text in offers.items():
-        try:
-            validate_campaign(campaign)
-        except ValueError as error:
-            raise RuntimeError(f"{PREFIX}CAMPAIGN_OFFERS: {campaign!r}: {error}") from None
-        if not isinstance(text, str) or not text.strip():
-            raise RuntimeError(f"{PREFIX}CAMPAIGN_OFFERS: the offer of {campaign!r} must be text")

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from dataclasses import field
 from typing import Any
 from typing import Callable
+from weakref import WeakKeyDictionary
 
 from flask import Flask
 from flask import after_this_request
@@ -16,22 +18,52 @@ from flask import request
 from flask import url_for
 
 from advocacy_portal import signals
+from advocacy_portal.blueprints.admin import bp as admin_bp
+from advocacy_portal.blueprints.links import bp as links_bp
+from advocacy_portal.blueprints.moderation import bp as moderation_bp
+from advocacy_portal.blueprints.referrals import bp as referrals_bp
+from advocacy_portal.blueprints.rewards import bp as rewards_bp
+from advocacy_portal.blueprints.testimonials import api_bp as testimonials_api_bp
+from advocacy_portal.blueprints.testimonials import bp as testimonials_bp
+from advocacy_portal.blueprints.webhooks import bp as webhooks_bp
+from advocacy_portal.blueprints.widget import bp as widget_bp
+from advocacy_portal.cli import make_cli
+from advocacy_portal.config import PREFIX
 from advocacy_portal.config import apply_defaults
 from advocacy_portal.config import config_value
 from advocacy_portal.db import get_session
+from advocacy_portal.db import listen
+from advocacy_portal.identity import Customer
 from advocacy_portal.migrate import hide_tables_from_host_migrations
+from advocacy_portal.proxies import EXTENSION_KEY
+from advocacy_portal.proxies import get_portal
 from advocacy_portal.services import links as link_service
+from advocacy_portal.services import payments
 from advocacy_portal.services import referrals as referral_service
+from advocacy_portal.services import widget as widget_service
+from advocacy_portal.services.rules import RuleError
+from advocacy_portal.services.rules import parse_rules
 
 log = logging.getLogger(__name__)
 
+__all__ = ["AdvocacyPortal", "AppState", "Customer", "get_portal"]
 
-@dataclass(frozen=True)
-class Customer:
-    """Who a host user is to the plugin: the host's user id (as text) and email."""
 
-    id: str
-    email: str | None
+@dataclass
+class AppState:
+    """What the extension keeps for one app it is registered on (``portal.state(app)``)."""
+
+    #: The plugin's own Flask-Limiter (``None`` when rate limits are off); made on first use.
+    limiter: Any = None
+    limiter_ready: bool = False
+    #: The photo storage object, made on first use from the hook or ``ADVOCACY_PHOTO_STORAGE``.
+    photo_storage: Any = None
+    #: ``(raw setting, its repr, parsed RewardRules)``: the reward rules, parsed once per value.
+    rules: tuple | None = None
+    #: The staff pages' navigation: ``(order, label, endpoint)``, added by each admin blueprint.
+    admin_sections: list = field(default_factory=list)
+    #: Anything else a module of the plugin caches per app, by its own key.
+    cache: dict = field(default_factory=dict)
 
 
 class AdvocacyPortal:
@@ -46,8 +78,12 @@ class AdvocacyPortal:
     """
 
     def __init__(self, app: Flask | None = None):
-        self._identity_loader: Callable[[Any], Any] | None = None
-        self._staff_loader: Callable[[Any], bool] | None = None
+        self._identity_callback: Callable[[Any], Any] | None = None
+        self._staff_callback: Callable[[Any], bool] | None = None
+        self._verified_customer_callback: Callable[[str], bool] | None = None
+        self._product_catalogue_callback: Callable[[], dict] | None = None
+        self._photo_storage_callback: Callable[[Flask], Any] | None = None
+        self._states: WeakKeyDictionary[Flask, AppState] = WeakKeyDictionary()
         if app is not None:
             self.init_app(app)
 
@@ -59,9 +95,10 @@ class AdvocacyPortal:
         :raises RuntimeError: when the plugin is registered twice, a setting is unknown or invalid,
             or the landing page is not a safe destination.
         """
-        if "advocacy" in app.extensions:
+        if EXTENSION_KEY in app.extensions:
             raise RuntimeError("Advocacy Portal is already registered on this app")
         apply_defaults(app)
+        _check_service_settings(app)
         landing = app.config["ADVOCACY_LANDING_URL"]
         if link_service.safe_destination(
             landing, None, app.config["ADVOCACY_REDIRECT_ALLOWED_HOSTS"]
@@ -73,15 +110,27 @@ class AdvocacyPortal:
         if not app.config.get("SECRET_KEY"):
             log.warning("Advocacy Portal: set SECRET_KEY before the first request; links are signed with it")
 
-        from advocacy_portal.cli import make_cli
-
+        self._states[app] = AppState()
+        app.extensions[EXTENSION_KEY] = self
         prefix = app.config["ADVOCACY_URL_PREFIX"]
         for blueprint, url_prefix in _blueprints(prefix):
             app.register_blueprint(blueprint, url_prefix=url_prefix)
         app.cli.add_command(make_cli())
         signals.user_signed_up.connect(self._on_user_signed_up, weak=False)
-        app.extensions["advocacy"] = self
         hide_tables_from_host_migrations(app)
+        if "sqlalchemy" in app.extensions:  # else attached on first use, when the host has set it up
+            listen(app.extensions["sqlalchemy"])
+
+    def state(self, app: Flask | None = None) -> AppState:
+        """The extension's state for ``app`` (``current_app`` by default).
+
+        :raises RuntimeError: when the extension is not registered on that app.
+        """
+        app = app or current_app._get_current_object()
+        try:
+            return self._states[app]
+        except KeyError:
+            raise RuntimeError("this Advocacy Portal instance is not registered on this app") from None
 
     # -- host hooks ---------------------------------------------------------------------------------
 
@@ -92,13 +141,13 @@ class AdvocacyPortal:
         ``(id, email)`` pair, or ``None`` for a user who is not a customer. Without it the plugin reads
         ``user.get_id()`` and the attribute named by ``ADVOCACY_USER_EMAIL_ATTR``.
         """
-        self._identity_loader = loader
+        self._identity_callback = loader
         return loader
 
     def staff_loader(self, loader: Callable[[Any], bool]) -> Callable[[Any], bool]:
         """Decorator: tell the plugin who is staff. Without it, a truthy ``ADVOCACY_STAFF_ATTR``
         attribute (``is_staff``) marks staff."""
-        self._staff_loader = loader
+        self._staff_callback = loader
         return loader
 
     # -- integration API ------------------------------------------------------------------------------
@@ -107,8 +156,8 @@ class AdvocacyPortal:
         """The :class:`Customer` a host user is, or ``None`` for anonymous users and non-customers."""
         if user is None or not getattr(user, "is_authenticated", True):
             return None
-        if self._identity_loader is not None:
-            found = self._identity_loader(user)
+        if self._identity_callback is not None:
+            found = self._identity_callback(user)
             if found is None or isinstance(found, Customer):
                 return found
             user_id, email = found
@@ -124,8 +173,8 @@ class AdvocacyPortal:
         """Whether a host user may use the staff pages."""
         if user is None or not getattr(user, "is_authenticated", False):
             return False
-        if self._staff_loader is not None:
-            return bool(self._staff_loader(user))
+        if self._staff_callback is not None:
+            return bool(self._staff_callback(user))
         return bool(getattr(user, config_value("STAFF_ATTR"), False))
 
     def advocate_for(self, user: Any):
@@ -189,38 +238,60 @@ class AdvocacyPortal:
 
     # -- testimonials and reviews: host hooks ----------------------------------------------------------
 
-    #: Set by the decorators below; class defaults so an instance needs no extra setup.
-    _verified_customer_check: Callable[[str], bool] | None = None
-    _product_catalogue: Callable[[], dict] | None = None
-    _photo_storage: Any = None
-
     def verified_customer_check(self, check: Callable[[str], bool]) -> Callable[[str], bool]:
         """Decorator: tell the plugin who is a paying customer, for the "Verified customer" label.
 
         The function receives a host user id (as text) and returns a bool. The plugin also counts a
         referred friend who has paid as verified.
         """
-        self._verified_customer_check = check
+        self._verified_customer_callback = check
         return check
 
     def product_catalogue(self, catalogue: Callable[[], dict]) -> Callable[[], dict]:
         """Decorator: the products customers may review, as ``{key: name}``. Without it, product
         reviews are off."""
-        self._product_catalogue = catalogue
+        self._product_catalogue_callback = catalogue
         return catalogue
 
     def photo_storage(self, factory: Callable[[Any], Any]) -> Callable[[Any], Any]:
         """Decorator: a function receiving the app and returning the storage of testimonial photos
         (an object with ``save(data, content_type) -> key``, ``open(key)``, ``delete(key)`` and
         ``url(key)``). It wins over ``ADVOCACY_PHOTO_STORAGE``."""
-        self._photo_storage = factory
+        self._photo_storage_callback = factory
         return factory
 
     def products(self) -> dict[str, str]:
         """The host's product catalogue (``{key: name}``), empty without a ``product_catalogue`` hook."""
-        if self._product_catalogue is None:
+        if self._product_catalogue_callback is None:
             return {}
-        return {str(key): str(name) for key, name in dict(self._product_catalogue()).items()}
+        return {str(key): str(name) for key, name in dict(self._product_catalogue_callback()).items()}
+
+    # The hooks as set, read-only (Flask-Login's ``user_callback``): ``None`` until a decorator sets one.
+
+    @property
+    def identity_callback(self) -> Callable[[Any], Any] | None:
+        """The function given to :meth:`customer_identity`, or ``None``."""
+        return self._identity_callback
+
+    @property
+    def staff_callback(self) -> Callable[[Any], bool] | None:
+        """The function given to :meth:`staff_loader`, or ``None``."""
+        return self._staff_callback
+
+    @property
+    def verified_customer_callback(self) -> Callable[[str], bool] | None:
+        """The function given to :meth:`verified_customer_check`, or ``None``."""
+        return self._verified_customer_callback
+
+    @property
+    def product_catalogue_callback(self) -> Callable[[], dict] | None:
+        """The function given to :meth:`product_catalogue`, or ``None``."""
+        return self._product_catalogue_callback
+
+    @property
+    def photo_storage_callback(self) -> Callable[[Flask], Any] | None:
+        """The function given to :meth:`photo_storage`, or ``None``."""
+        return self._photo_storage_callback
 
     def _on_user_signed_up(self, sender: Any, user: Any = None, **extra: Any) -> None:
         if isinstance(sender, Flask):
@@ -229,7 +300,7 @@ class AdvocacyPortal:
             app = current_app._get_current_object()
         else:
             return
-        if app.extensions.get("advocacy") is not self or user is None:
+        if app.extensions.get(EXTENSION_KEY) is not self or user is None:
             return
         if not app.config["ADVOCACY_LISTEN_FOR_SIGNUPS"]:
             return
@@ -250,8 +321,6 @@ class AdvocacyPortal:
         :raises ValueError: for an anonymous user or an unknown mode.
         :raises stripe.StripeError: when Stripe cannot create the customer.
         """
-        from advocacy_portal.services import payments
-
         customer = self.identify(user)
         if customer is None:
             raise ValueError("checkout_params needs a logged-in customer")
@@ -262,8 +331,6 @@ class AdvocacyPortal:
     def friend_promotion_code(self, user: Any) -> str | None:
         """The promotion code a referred friend gets for their first purchase (created at Stripe once,
         restricted to first-time customers), or ``None``. Commits."""
-        from advocacy_portal.services import payments
-
         customer = self.identify(user)
         if customer is None:
             return None
@@ -284,8 +351,6 @@ class AdvocacyPortal:
 
         :raises ValueError: for an anonymous user or one who is not a customer.
         """
-        from advocacy_portal.services import widget as widget_service
-
         advocate = self.advocate_for(user)
         token = widget_service.make_token(advocate.user_id)
         if commit:
@@ -295,8 +360,6 @@ class AdvocacyPortal:
     def widget_script_url(self, external: bool = True) -> str:
         """The widget script's content-hashed URL, cached by browsers for a year (the stable
         ``<prefix>/widget/widget.js`` is revalidated every few minutes instead)."""
-        from advocacy_portal.services import widget as widget_service
-
         return url_for(
             "advocacy_widget.hashed_script", digest=widget_service.script().digest, _external=external
         )
@@ -304,16 +367,6 @@ class AdvocacyPortal:
 
 def _blueprints(prefix: str) -> list:
     """Every blueprint the plugin registers, with its URL prefix (``None``: at the site's root)."""
-    from advocacy_portal.blueprints.admin import bp as admin_bp
-    from advocacy_portal.blueprints.links import bp as links_bp
-    from advocacy_portal.blueprints.moderation import bp as moderation_bp
-    from advocacy_portal.blueprints.referrals import bp as referrals_bp
-    from advocacy_portal.blueprints.testimonials import api_bp as testimonials_api_bp
-    from advocacy_portal.blueprints.testimonials import bp as testimonials_bp
-    from advocacy_portal.blueprints.rewards import bp as rewards_bp
-    from advocacy_portal.blueprints.webhooks import bp as webhooks_bp
-    from advocacy_portal.blueprints.widget import bp as widget_bp
-
     return [
         (links_bp, None),
         (referrals_bp, prefix),
@@ -328,10 +381,34 @@ def _blueprints(prefix: str) -> list:
     ]
 
 
-def get_portal(app: Flask | None = None) -> AdvocacyPortal:
-    """The extension registered on ``app`` (``current_app`` by default)."""
-    app = app or current_app
+def _check_service_settings(app: Flask) -> None:
+    """Refuse settings that the services parse (reward rules, widget origins, campaign slugs), with
+    those services' own parsers; store the origins as browsers send them (lower case, no slash)."""
     try:
-        return app.extensions["advocacy"]
-    except KeyError:
-        raise RuntimeError("Advocacy Portal is not registered on this app") from None
+        parse_rules(app.config[PREFIX + "REWARD_RULES"])
+    except RuleError as error:
+        raise RuntimeError(f"{PREFIX}REWARD_RULES: {error}") from None
+
+    key = PREFIX + "WIDGET_ORIGINS"
+    origins = app.config[key]
+    if isinstance(origins, str) or not all(isinstance(origin, str) for origin in origins):
+        raise RuntimeError(f"{key} must be a list of origins such as ['https://www.shop.example']")
+    normalized = tuple(origin.strip().rstrip("/").lower() for origin in origins)
+    for origin in normalized:
+        if origin == "*" or not widget_service.valid_origin(origin):
+            raise RuntimeError(
+                f"{key}: {origin!r} is not an origin; write scheme, host and port only, e.g. "
+                "'https://www.shop.example' or 'http://localhost:8000' (no '*', no path)"
+            )
+    app.config[key] = normalized
+
+    offers = app.config[PREFIX + "CAMPAIGN_OFFERS"]
+    if not isinstance(offers, dict):
+        raise RuntimeError(f"{PREFIX}CAMPAIGN_OFFERS must be a dict of campaign slug to offer text")
+    for campaign, text in offers.items():
+        try:
+            link_service.validate_campaign(campaign)
+        except ValueError as error:
+            raise RuntimeError(f"{PREFIX}CAMPAIGN_OFFERS: {campaign!r}: {error}") from None
+        if not isinstance(text, str) or not text.strip():
+            raise RuntimeError(f"{PREFIX}CAMPAIGN_OFFERS: the offer of {campaign!r} must be text")

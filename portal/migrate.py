@@ -13,6 +13,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from flask import Flask
 from flask import current_app
 from flask import has_app_context
@@ -101,8 +102,6 @@ def current_revision(app: Flask) -> str | None:
 
 def head_revision(app: Flask) -> str:
     """The newest revision the installed plugin ships."""
-    from alembic.script import ScriptDirectory
-
     return ScriptDirectory.from_config(alembic_config(app)).get_current_head()
 
 

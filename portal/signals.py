@@ -1,4 +1,4 @@
-"""Signals the plugin sends and listens to (blinker).
+"""Every signal the plugin sends or listens to (blinker), in one place (Flask-Login ``signals.py``).
 
 Connect to them to react in the host app, for example to send a "your friend joined" email::
 
@@ -8,9 +8,10 @@ Connect to them to react in the host app, for example to send a "your friend joi
     def tell_advocate(app, referral, **extra):
         ...
 
-The plugin sends its signals only once the change they announce is committed, and not at all when it is
-rolled back, so a receiver never acts on a row that does not exist. A receiver that raises is logged and
-does not undo or fail the commit.
+The sender is always the Flask app. The plugin sends its signals only once the change they announce is
+committed, and not at all when it is rolled back, so a receiver never acts on a row that does not exist.
+A receiver runs in an app context of its own (its database session is not the one that committed) and
+one that raises is logged: it does not undo or fail the commit.
 """
 
 from __future__ import annotations
@@ -19,29 +20,60 @@ import logging
 
 from blinker import Namespace
 from flask import current_app
-from sqlalchemy import event
-from sqlalchemy.orm import Session
+
+from advocacy_portal.db import after_commit
 
 log = logging.getLogger(__name__)
 
 _signals = Namespace()
-_PENDING = "advocacy_pending_signals"
+
+# -- sent by the host -------------------------------------------------------------------------------
 
 #: Sent by the host after it creates a user, as ``user_signed_up.send(app, user=user)``. When
 #: ``ADVOCACY_LISTEN_FOR_SIGNUPS`` is on (the default), the plugin attributes the signup to the
 #: referral link the visitor followed, exactly as :meth:`AdvocacyPortal.attribute_signup` does.
 user_signed_up = _signals.signal("user-signed-up")
 
-#: Sent by the plugin with ``referral`` (a :class:`advocacy_portal.models.Referral`) when a friend's signup is
-#: credited to an advocate.
+# -- referrals ----------------------------------------------------------------------------------------
+
+#: ``click`` (a :class:`advocacy_portal.models.ReferralClick`): a counted click on a referral link.
+link_clicked = _signals.signal("link-clicked")
+
+#: ``referral`` (a :class:`advocacy_portal.models.Referral`): a friend's signup was credited to an
+#: advocate.
 referral_signed_up = _signals.signal("referral-signed-up")
 
-#: Sent by the plugin with ``referral`` and ``reason`` when a signup through a link is refused as fraud
-#: (for example ``self_referral``) and recorded as flagged.
+#: ``referral`` and ``reason`` (for example ``self_referral``): a signup through a link was refused as
+#: fraud and recorded as flagged.
 referral_flagged = _signals.signal("referral-flagged")
 
-#: Sent by the plugin with ``click`` (a :class:`advocacy_portal.models.ReferralClick`) for every counted click.
-link_clicked = _signals.signal("link-clicked")
+# -- rewards ledger and Stripe ----------------------------------------------------------------------
+
+#: ``conversion`` (a :class:`advocacy_portal.models.Conversion`) and ``referral``: a referred friend's
+#: payment was first seen as paid.
+referral_converted = _signals.signal("referral-converted")
+
+#: ``reward`` (a :class:`advocacy_portal.models.Reward`), ``transaction`` (the
+#: :class:`advocacy_portal.models.LedgerTransaction`) and ``reason`` (``reward.accrue``,
+#: ``reward.release``, ``reward.void``, ``reward.clawback``, ``reward.restore``): every ledger posting
+#: of a reward.
+reward_posted = _signals.signal("reward-posted")
+
+# -- testimonials and reviews ---------------------------------------------------------------------------
+
+#: ``testimonial`` (a :class:`advocacy_portal.models.Testimonial`): a customer submitted a testimonial
+#: or review; it waits for moderation.
+testimonial_submitted = _signals.signal("testimonial-submitted")
+
+#: ``testimonial``: staff approved a testimonial; it is on the public wall, API and widget.
+testimonial_published = _signals.signal("testimonial-published")
+
+#: ``testimonial``: a published testimonial left the wall (rejected, withdrawn by its author, or its
+#: consent taken back).
+testimonial_unpublished = _signals.signal("testimonial-unpublished")
+
+#: Every signal above, by name (the README lists them).
+ALL = {signal.name: signal for signal in _signals.values()}
 
 
 def send_after_commit(signal, **kwargs) -> None:
@@ -49,37 +81,5 @@ def send_after_commit(signal, **kwargs) -> None:
 
     Dropped if the session rolls back instead.
     """
-    from advocacy_portal.db import get_session
-
-    session = get_session()
-    session.info.setdefault(_PENDING, []).append(
-        (signal, current_app._get_current_object(), kwargs)
-    )
-
-
-@event.listens_for(Session, "after_commit")
-def _send_pending(session) -> None:
-    pending = session.info.pop(_PENDING, None)
-    for signal, app, kwargs in pending or ():
-        try:
-            with app.app_context():
-                signal.send(app, **kwargs)
-        except Exception:
-            log.exception("A receiver of the Advocacy Portal signal %r failed", signal.name)
-
-
-@event.listens_for(Session, "after_rollback")
-def _drop_pending(session) -> None:
-    session.info.pop(_PENDING, None)
-
-
-# -- rewards ledger and Stripe ----------------------------------------------------------------------
-
-#: Sent by the plugin with ``conversion`` (a :class:`advocacy_portal.models.Conversion`) and ``referral`` when a
-#: referred friend's payment is first seen as paid.
-referral_converted = _signals.signal("referral-converted")
-
-#: Sent by the plugin with ``reward`` (a :class:`advocacy_portal.models.Reward`), ``transaction`` (the
-#: :class:`advocacy_portal.models.LedgerTransaction`) and ``reason`` (``reward.accrue``, ``reward.release``,
-#: ``reward.void``, ``reward.clawback``, ``reward.restore``) for every ledger posting of a reward.
-reward_posted = _signals.signal("reward-posted")
+    app = current_app._get_current_object()
+    after_commit(lambda: signal.send(app, **kwargs))

@@ -13,7 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from advocacy_portal.config import config_value
 from advocacy_portal.db import get_session
-from advocacy_portal.extension import get_portal
+from advocacy_portal.proxies import get_portal
 from advocacy_portal.services import links as link_service
 from advocacy_portal.services import referrals as referral_service
 from advocacy_portal.services import widget as widget_service

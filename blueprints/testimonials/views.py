@@ -29,7 +29,7 @@ from advocacy_portal.blueprints.testimonials.forms import TestimonialForm
 from advocacy_portal.blueprints.testimonials.forms import WithdrawForm
 from advocacy_portal.config import config_value
 from advocacy_portal.db import get_session
-from advocacy_portal.extension import get_portal
+from advocacy_portal.proxies import get_portal
 from advocacy_portal.models import Testimonial
 from advocacy_portal.services import photos
 from advocacy_portal.services import testimonials as testimonial_service

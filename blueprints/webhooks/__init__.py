@@ -5,6 +5,10 @@ whether the host sets up Flask-WTF's ``CSRFProtect`` before or after the plugin,
 """
 
 from flask import Blueprint
+from flask import current_app
+from flask import request
+
+from advocacy_portal.config import config_value
 
 bp = Blueprint("advocacy_webhooks", __name__)
 
@@ -27,10 +31,5 @@ def _before_anything(endpoint, values):
     # Runs before every before_request function -- the host's CSRF check included -- so a CSRFProtect
     # set up after the plugin is told about the exemption in time, and nothing reads a body larger than
     # the limit.
-    from flask import current_app
-    from flask import request
-
-    from advocacy_portal.config import config_value
-
     _exempt_from_csrf(current_app)
     request.max_content_length = config_value("STRIPE_WEBHOOK_MAX_BYTES")

@@ -22,7 +22,7 @@ def record_action(
 ) -> AuditEntry:
     """Add one entry to the audit log (flushed; the caller's unit of work commits it with the action).
 
-    :param actor: a :class:`advocacy_portal.extension.Customer` (or anything with ``id`` and ``email``) for
+    :param actor: a :class:`advocacy_portal.Customer` (or anything with ``id`` and ``email``) for
         the staff member who acted, or ``None`` for the system.
     :param action: dotted name of what was done, e.g. ``"testimonial.approve"``.
     :param subject_type: the kind of record acted on, e.g. ``"testimonial"``.

@@ -13,16 +13,16 @@ import hashlib
 import json
 import weakref
 from collections import defaultdict
+from functools import partial
 from typing import Any
 from typing import Iterable
 
 from sqlalchemy import and_
-from sqlalchemy import event
 from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy import update
-from sqlalchemy.orm import Session
 
+from advocacy_portal.db import after_commit
 from advocacy_portal.db import dialect_insert
 from advocacy_portal.db import get_session
 from advocacy_portal.db import insert_or_ignore
@@ -59,9 +59,6 @@ def advocate_owner(advocate_id: int) -> str:
 #: Account ids per engine, keyed by ``(owner, kind, currency)``. An account row never changes identity
 #: and is never deleted (entries refer to it), so an id, once committed, stays right for the process.
 _ACCOUNT_IDS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-#: ``session.info`` key of the ids seen in the current transaction: cached only once it commits, so an
-#: account created by a transaction that rolls back never enters the cache.
-_SEEN_ACCOUNTS = "advocacy_seen_account_ids"
 
 
 def account_id(owner: str, kind: str, currency: str, advocate_id: int | None = None) -> int:
@@ -77,8 +74,14 @@ def account_id(owner: str, kind: str, currency: str, advocate_id: int | None = N
     if cached is not None:
         return cached
     found = _find_account(owner, kind, currency, advocate_id)
-    session.info.setdefault(_SEEN_ACCOUNTS, []).append((engine, key, found))
+    # Cached only once the transaction commits: an account created by a transaction that rolls back
+    # never enters the cache.
+    after_commit(partial(_remember_account, engine, key, found), app_context=False)
     return found
+
+
+def _remember_account(engine, key: tuple[str, str, str], found: int) -> None:
+    _ACCOUNT_IDS.setdefault(engine, {})[key] = found
 
 
 def _find_account(owner: str, kind: str, currency: str, advocate_id: int | None) -> int:
@@ -102,19 +105,6 @@ def _find_account(owner: str, kind: str, currency: str, advocate_id: int | None)
         ["owner", "kind", "currency"],
     )
     return created if created is not None else session.scalar(query)
-
-
-@event.listens_for(Session, "after_commit")
-def _cache_seen_accounts(session) -> None:
-    if session.in_nested_transaction():  # a savepoint: the outer transaction may still roll back
-        return
-    for engine, key, found in session.info.pop(_SEEN_ACCOUNTS, None) or ():
-        _ACCOUNT_IDS.setdefault(engine, {})[key] = found
-
-
-@event.listens_for(Session, "after_soft_rollback")
-def _forget_seen_accounts(session, previous_transaction) -> None:
-    session.info.pop(_SEEN_ACCOUNTS, None)
 
 
 def advocate_account(advocate_id: int, kind: str, currency: str) -> int:

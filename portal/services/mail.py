@@ -23,6 +23,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from advocacy_portal.config import config_value
+from advocacy_portal.db import after_commit
 from advocacy_portal.db import get_engine
 from advocacy_portal.db import get_session
 from advocacy_portal.models import OutboxMessage
@@ -30,7 +31,6 @@ from advocacy_portal.models import utcnow
 
 log = logging.getLogger(__name__)
 
-_NEW = "advocacy_new_mail"
 #: A message being sent is leased for this long, so a concurrent sender skips it.
 LEASE = timedelta(minutes=5)
 #: Most messages one send pass handles.
@@ -71,7 +71,9 @@ def queue(
     session = get_session()
     session.add(message)
     session.flush()
-    session.info.setdefault(_NEW, {})[message.id] = current_app._get_current_object()
+    app = current_app._get_current_object()
+    # Sent once the message is committed, on a session of its own; one pass per transaction and app.
+    after_commit(lambda: _send_committed(app), key=("advocacy-mail", id(app)), app_context=False)
     return message
 
 
@@ -226,28 +228,8 @@ def outbox_counts() -> dict[str, int]:
     return counts
 
 
-def _after_commit(session) -> None:
-    new = session.info.pop(_NEW, None)
-    if not new:
-        return
-    for app in set(new.values()):
-        try:
-            send_due(app)
-        except Exception:  # the action is committed; mail waits for the next pass
-            log.exception("Sending the Advocacy Portal outbox failed")
-
-
-def _after_rollback(session) -> None:
-    session.info.pop(_NEW, None)
-
-
-def install_listeners() -> None:
-    """Send new outbox messages after every commit of a session that wrote some (idempotent)."""
-    from sqlalchemy import event
-
-    if not event.contains(Session, "after_commit", _after_commit):
-        event.listen(Session, "after_commit", _after_commit)
-        event.listen(Session, "after_rollback", _after_rollback)
-
-
-install_listeners()
+def _send_committed(app) -> None:
+    try:
+        send_due(app)
+    except Exception:  # the action is committed; mail waits for the next pass
+        log.exception("Sending the Advocacy Portal outbox failed")

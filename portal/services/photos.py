@@ -31,6 +31,7 @@ from PIL import UnidentifiedImageError
 from werkzeug.utils import import_string
 
 from advocacy_portal.config import config_value
+from advocacy_portal.proxies import get_portal
 
 #: Image formats accepted, by Pillow's name, with the content types and file extensions they may
 #: be declared as.
@@ -170,12 +171,12 @@ class LocalPhotoStorage:
 def get_storage(app=None) -> Any:
     """The app's photo storage (created once per app)."""
     app = app or current_app._get_current_object()
-    storage = app.extensions.get("advocacy_photo_storage")
-    if storage is not None:
-        return storage
-    portal = app.extensions["advocacy"]
-    if portal._photo_storage is not None:
-        storage = portal._photo_storage(app)
+    portal = get_portal(app)
+    state = portal.state(app)
+    if state.photo_storage is not None:
+        return state.photo_storage
+    if portal.photo_storage_callback is not None:
+        storage = portal.photo_storage_callback(app)
     else:
         configured = app.config["ADVOCACY_PHOTO_STORAGE"]
         if isinstance(configured, str):
@@ -187,7 +188,7 @@ def get_storage(app=None) -> Any:
             storage = configured(app)
         else:
             storage = configured
-    app.extensions["advocacy_photo_storage"] = storage
+    state.photo_storage = storage
     return storage
 
 

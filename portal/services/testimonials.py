@@ -38,9 +38,9 @@ from advocacy_portal.services.links import make_link_token
 SUBJECT = "testimonial"
 
 #: Signals (sent after commit) with ``testimonial``.
-testimonial_submitted = signals._signals.signal("testimonial-submitted")
-testimonial_published = signals._signals.signal("testimonial-published")
-testimonial_unpublished = signals._signals.signal("testimonial-unpublished")
+testimonial_submitted = signals.testimonial_submitted
+testimonial_published = signals.testimonial_published
+testimonial_unpublished = signals.testimonial_unpublished
 
 
 class TestimonialError(Exception):

@@ -19,6 +19,7 @@ from advocacy_portal.models import Advocate
 from advocacy_portal.models import Conversion
 from advocacy_portal.models import Referral
 from advocacy_portal.models import Reward
+from advocacy_portal.proxies import current_portal
 
 
 @dataclass(frozen=True)
@@ -35,9 +36,7 @@ def is_verified_customer(user_id) -> bool:
     reported a payment of theirs (a :class:`~advocacy_portal.models.Conversion` with ``paid_at``), or they are a
     referred friend whose first payment is recorded (:func:`advocacy_portal.services.referrals.mark_friend_paid`).
     """
-    from advocacy_portal.extension import get_portal
-
-    hook = get_portal()._verified_customer_check
+    hook = current_portal.verified_customer_callback
     if hook is not None and hook(str(user_id)):
         return True
     session = get_session()

@@ -127,12 +127,12 @@ def test_labels_are_refreshed_on_approval_and_a_host_hook_can_verify(app):
     testimonial_id = make_testimonial(app, author)
     assert stored_testimonials(app)[0]["verified_customer"] is False
     paying = {str(author.id)}
-    previous = portal._verified_customer_check
+    previous = portal.verified_customer_callback
     portal.verified_customer_check(lambda user_id: user_id in paying)
     try:
         moderate(app, testimonial_id, "approve", staff)
     finally:
-        portal._verified_customer_check = previous
+        portal.verified_customer_check(previous)
     assert stored_testimonials(app)[0]["verified_customer"] is True
 
 
