@@ -166,10 +166,10 @@ def _add_testimonial_commands(cli: AppGroup) -> None:
     @click.option("--limit", default=50, show_default=True)
     def testimonials_list(state, limit):
         """List testimonials: id, state, rating, author, start of the text."""
-        from advocacy_portal.services import testimonials
+        from advocacy_portal.services import testimonial_queries
 
-        filters = testimonials.QueueFilters(state=None if state == "any" else state)
-        page = testimonials.moderation_queue(filters, per_page=limit)
+        filters = testimonial_queries.QueueFilters(state=None if state == "any" else state)
+        page = testimonial_queries.moderation_queue(filters, per_page=limit)
         for item in page.items:
             text = " ".join(item.body.split())
             click.echo(f"{item.id}\t{item.state}\t{item.rating}\t{item.author_user_id}\t{text[:60]}")
@@ -178,11 +178,11 @@ def _add_testimonial_commands(cli: AppGroup) -> None:
     @testimonials_group.command("stats")
     def testimonials_stats():
         """Testimonials per state, and the average rating of what is published."""
-        from advocacy_portal.services import testimonials
+        from advocacy_portal.services import testimonial_queries
 
-        for state, count in testimonials.state_counts().items():
+        for state, count in testimonial_queries.state_counts().items():
             click.echo(f"{state + ':':13}{count}")
-        overall = testimonials.overall_rating()
+        overall = testimonial_queries.overall_rating()
         if overall:
             click.echo(f"published average: {overall.average} from {overall.count}")
 
