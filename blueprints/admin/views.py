@@ -22,7 +22,7 @@ from advocacy_portal.db import get_session
 from advocacy_portal.models import Advocate
 from advocacy_portal.services import analytics
 from advocacy_portal.services import audit
-from advocacy_portal.services import referrals as referral_service
+from advocacy_portal.services import referral_queries
 from advocacy_portal.services import rewards
 from advocacy_portal.services.money import format_money
 
@@ -143,7 +143,7 @@ def _render_advocate(found: Advocate, form: AdjustmentForm, status: int = 200):
         render_template(
             config_value("ADMIN_ADVOCATE_TEMPLATE"),
             advocate=found,
-            stats=referral_service.advocate_stats(found),
+            stats=referral_queries.advocate_stats(found),
             referrals=analytics.referrals_of(found, page=page_number),
             overview=rewards.advocate_overview(found),
             entries=rewards.entries_for(found, page=request.args.get("entries_page", 1)),

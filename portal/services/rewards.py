@@ -40,7 +40,7 @@ from advocacy_portal.services import ledger
 from advocacy_portal.services.money import format_money
 from advocacy_portal.services.paging import Page
 from advocacy_portal.services.paging import clamp_page
-from advocacy_portal.services.referrals import mask_email
+from advocacy_portal.services.referral_queries import mask_email
 from advocacy_portal.services.rules import RewardRule
 from advocacy_portal.services.rules import current_rules
 
