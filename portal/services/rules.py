@@ -15,6 +15,10 @@ from decimal import Decimal
 from decimal import InvalidOperation
 from typing import Any
 
+from flask import current_app
+
+from advocacy_portal.config import config_value
+
 _CURRENCY = re.compile(r"^[a-z]{3}$")
 _RULE_KEYS = {
     "type",
@@ -197,10 +201,6 @@ def parse_rules(data: dict[str, Any]) -> RewardRules:
 
 def current_rules() -> RewardRules:
     """The rules of the current app (parsed once per value of the setting)."""
-    from flask import current_app
-
-    from advocacy_portal.config import config_value
-
     raw = config_value("REWARD_RULES")
     cached = current_app.extensions.get("advocacy_rules")
     if cached is None or cached[0] is not raw or cached[1] != repr(raw):

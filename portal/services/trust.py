@@ -35,6 +35,7 @@ def is_verified_customer(user_id) -> bool:
     reported a payment of theirs (a :class:`~advocacy_portal.models.Conversion` with ``paid_at``), or they are a
     referred friend whose first payment is recorded (:func:`advocacy_portal.services.referrals.mark_friend_paid`).
     """
+    # The extension imports the services, so it is looked up when called (until a current_portal proxy).
     from advocacy_portal.extension import get_portal
 
     hook = get_portal()._verified_customer_check
