@@ -490,7 +490,7 @@ def seed_demo_testimonials(now) -> None:
     """Testimonials and reviews in every state, with their audit history and referral clicks."""
     import secrets
 
-    from advocacy_portal.extension import Customer
+    from advocacy_portal import Customer
     from advocacy_portal.services import referrals
     from advocacy_portal.services import testimonials
 

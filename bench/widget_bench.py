@@ -161,8 +161,8 @@ def seed(app, customers: int) -> list[str]:
     from werkzeug.security import generate_password_hash
 
     from advocacy_portal.db import get_session
-    from advocacy_portal.extension import Customer
-    from advocacy_portal.extension import get_portal
+    from advocacy_portal import Customer
+    from advocacy_portal import get_portal
     from advocacy_portal.services import testimonials as testimonial_service
     from wsgi import User
     from wsgi import db

@@ -25,6 +25,7 @@ from advocacy_portal.services import mail
 from advocacy_portal.services import redemptions
 from advocacy_portal.services import referrals
 from advocacy_portal.services import rewards
+from advocacy_portal.services import testimonial_queries
 from advocacy_portal.services import testimonials
 from advocacy_portal.services.money import format_money
 
@@ -164,8 +165,8 @@ def _add_testimonial_commands(cli: AppGroup) -> None:
     @click.option("--limit", default=50, show_default=True)
     def testimonials_list(state, limit):
         """List testimonials: id, state, rating, author, start of the text."""
-        filters = testimonials.QueueFilters(state=None if state == "any" else state)
-        page = testimonials.moderation_queue(filters, per_page=limit)
+        filters = testimonial_queries.QueueFilters(state=None if state == "any" else state)
+        page = testimonial_queries.moderation_queue(filters, per_page=limit)
         for item in page.items:
             text = " ".join(item.body.split())
             click.echo(f"{item.id}\t{item.state}\t{item.rating}\t{item.author_user_id}\t{text[:60]}")
@@ -174,9 +175,9 @@ def _add_testimonial_commands(cli: AppGroup) -> None:
     @testimonials_group.command("stats")
     def testimonials_stats():
         """Testimonials per state, and the average rating of what is published."""
-        for state, count in testimonials.state_counts().items():
+        for state, count in testimonial_queries.state_counts().items():
             click.echo(f"{state + ':':13}{count}")
-        overall = testimonials.overall_rating()
+        overall = testimonial_queries.overall_rating()
         if overall:
             click.echo(f"published average: {overall.average} from {overall.count}")
 

@@ -76,7 +76,7 @@ def signup(client, email: str, name: str = "New Friend", password: str = PASSWOR
 def referral_path(app, customer, campaign: str | None = None) -> str:
     """The path of a customer's referral link (``/r/<token>``)."""
     from advocacy_portal.db import get_session
-    from advocacy_portal.extension import get_portal
+    from advocacy_portal import get_portal
 
     with app.app_context():
         link = get_portal(app).referral_link(customer, campaign=campaign)

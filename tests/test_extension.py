@@ -171,7 +171,7 @@ def test_identity_and_staff_hooks(database_url):
 
 @pytest.mark.settings(USER_EMAIL_ATTR="contact_email", STAFF_ATTR="is_admin")
 def test_identity_attributes_are_settings(app):
-    from advocacy_portal.extension import get_portal
+    from advocacy_portal import get_portal
 
     user = type("U", (), {"is_authenticated": True, "contact_email": "c@example.com", "is_admin": True,
                           "get_id": lambda self: "9"})()
@@ -181,7 +181,7 @@ def test_identity_attributes_are_settings(app):
 
 
 def test_referral_link_and_attribute_signup_on_the_extension(app):
-    from advocacy_portal.extension import get_portal
+    from advocacy_portal import get_portal
 
     advocate = make_customer(app)
     portal = get_portal(app)

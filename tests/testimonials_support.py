@@ -75,7 +75,7 @@ def stored_testimonials(app):
 
 
 def staff_customer(ref):
-    from advocacy_portal.extension import Customer
+    from advocacy_portal import Customer
 
     return Customer(id=str(ref.id), email=ref.email)
 

@@ -22,7 +22,8 @@ from advocacy_portal.db import get_session
 from advocacy_portal.models import Advocate
 from advocacy_portal.services import analytics
 from advocacy_portal.services import audit
-from advocacy_portal.services import referrals as referral_service
+from advocacy_portal.services import referral_queries
+from advocacy_portal.services import reward_queries
 from advocacy_portal.services import rewards
 from advocacy_portal.services.money import format_money
 
@@ -47,8 +48,8 @@ def overview():
             config_value("ADMIN_OVERVIEW_TEMPLATE"),
             period=period,
             funnel=analytics.funnel(period),
-            revenue=rewards.revenue_summary(period.start, period.end),
-            cost=rewards.reward_cost_by_state(),
+            revenue=reward_queries.revenue_summary(period.start, period.end),
+            cost=reward_queries.reward_cost_by_state(),
         )
     )
 
@@ -68,7 +69,7 @@ def conversions():
         "end": period.end,
     }
     page_number, per_page = analytics.clamp_page(request.args.get("page", 1), request.args.get("per_page", 50))
-    page = rewards.list_conversions(filters, page=page_number, per_page=per_page)
+    page = reward_queries.list_conversions(filters, page=page_number, per_page=per_page)
     return private_page(
         render_template(
             config_value("ADMIN_CONVERSIONS_TEMPLATE"),
@@ -99,7 +100,7 @@ def reward_cost():
     return private_page(
         render_template(
             config_value("ADMIN_REWARDS_TEMPLATE"),
-            cost=rewards.reward_cost_by_state(),
+            cost=reward_queries.reward_cost_by_state(),
             adjustments=audit.recent_actions(50, action_prefix="ledger."),
         )
     )
@@ -143,10 +144,10 @@ def _render_advocate(found: Advocate, form: AdjustmentForm, status: int = 200):
         render_template(
             config_value("ADMIN_ADVOCATE_TEMPLATE"),
             advocate=found,
-            stats=referral_service.advocate_stats(found),
+            stats=referral_queries.advocate_stats(found),
             referrals=analytics.referrals_of(found, page=page_number),
-            overview=rewards.advocate_overview(found),
-            entries=rewards.entries_for(found, page=request.args.get("entries_page", 1)),
+            overview=reward_queries.advocate_overview(found),
+            entries=reward_queries.entries_for(found, page=request.args.get("entries_page", 1)),
             adjustments=audit.history("advocate", found.id),
             form=form,
             outcomes=REWARD_OUTCOMES,

@@ -31,16 +31,17 @@ from advocacy_portal.config import config_value
 from advocacy_portal.db import get_session
 from advocacy_portal.models import Testimonial
 from advocacy_portal.services import photos
+from advocacy_portal.services import testimonial_queries
 from advocacy_portal.services import testimonials as testimonial_service
 
 
-def _filters(form: QueueFilterForm) -> testimonial_service.QueueFilters:
+def _filters(form: QueueFilterForm) -> testimonial_queries.QueueFilters:
     def day(value, plus_days=0):
         if value is None:
             return None
         return datetime.combine(value, time.min, tzinfo=timezone.utc) + timedelta(days=plus_days)
 
-    return testimonial_service.QueueFilters(
+    return testimonial_queries.QueueFilters(
         state=form.state.data or None,
         rating=int(form.rating.data) if form.rating.data else None,
         product=form.product.data or None,
@@ -58,7 +59,7 @@ def queue():
     if "state" not in args:
         args["state"] = "pending"
     filter_form = QueueFilterForm(formdata=args)
-    products = testimonial_service.products()
+    products = testimonial_queries.products()
     filter_form.product.choices = select_choices([("", "Any")] + list(products.items()))
     if not filter_form.validate():
         # A bad filter (an unknown state, a broken date) shows the queue without it, and says so.
@@ -66,10 +67,10 @@ def queue():
             if field.errors:
                 field.data = None
     page_arg = request.args.get("page", "1")
-    page = testimonial_service.moderation_queue(
+    page = testimonial_queries.moderation_queue(
         _filters(filter_form), page=int(page_arg) if page_arg.isdigit() else 1
     )
-    figures = testimonial_service.referral_figures(page.items)
+    figures = testimonial_queries.referral_figures(page.items)
     bulk_form = BulkForm(formdata=None, back=request.full_path)
     query = {key: value for key, value in request.args.items() if key != "page"}
     query.setdefault("state", "pending")
@@ -80,7 +81,7 @@ def queue():
             filter_form=filter_form,
             bulk_form=bulk_form,
             figures=figures,
-            counts=testimonial_service.state_counts(),
+            counts=testimonial_queries.state_counts(),
             products=products,
             query=query,
         )
@@ -109,8 +110,8 @@ def _render_item(testimonial: Testimonial, highlight_form: HighlightForm | None 
             start=testimonial.highlight_start,
             end=testimonial.highlight_end,
         )
-    figures = testimonial_service.referral_figures([testimonial])[testimonial.id]
-    token = testimonial_service.referral_token(testimonial)
+    figures = testimonial_queries.referral_figures([testimonial])[testimonial.id]
+    token = testimonial_queries.referral_token(testimonial)
     return private_page(
         render_template(
             config_value("MODERATION_ITEM_TEMPLATE"),
@@ -124,8 +125,8 @@ def _render_item(testimonial: Testimonial, highlight_form: HighlightForm | None 
                 and not (action == "unfeature" and not testimonial.featured)
             ],
             figures=figures,
-            history=testimonial_service.history(testimonial.id),
-            products=testimonial_service.products(),
+            history=testimonial_queries.history(testimonial.id),
+            products=testimonial_queries.products(),
             photo_url=photos.photo_url(testimonial.photo_key),
             referral_url=url_for("advocacy_links.follow", token=token, _external=True) if token else None,
         ),
@@ -149,11 +150,11 @@ def act(testimonial_id: int):
             reason=form.reason.data, expected_version=form.version.data,
         )
         get_session().commit()
-    except testimonial_service.NotFound as error:
+    except testimonial_queries.NotFound as error:
         get_session().rollback()
         flash(str(error), "error")
         return redirect(url_for(".queue"), code=303)
-    except testimonial_service.TestimonialError as error:
+    except testimonial_queries.TestimonialError as error:
         get_session().rollback()
         flash(str(error), "error")
         return redirect(url_for(".item", testimonial_id=testimonial_id), code=303)
@@ -188,7 +189,7 @@ def highlight(testimonial_id: int):
             start = end = None
         elif form.excerpt.data and form.excerpt.data.strip():
             if testimonial is None:
-                raise testimonial_service.NotFound(f"Testimonial {testimonial_id} no longer exists.")
+                raise testimonial_queries.NotFound(f"Testimonial {testimonial_id} no longer exists.")
             start, end = testimonial_service.find_excerpt(testimonial.body, form.excerpt.data)
         else:
             start, end = form.start.data, form.end.data
@@ -196,11 +197,11 @@ def highlight(testimonial_id: int):
             testimonial_id, g.advocacy_staff, start, end, expected_version=form.version.data
         )
         get_session().commit()
-    except testimonial_service.NotFound as error:
+    except testimonial_queries.NotFound as error:
         get_session().rollback()
         flash(str(error), "error")
         return redirect(url_for(".queue"), code=303)
-    except testimonial_service.TestimonialError as error:
+    except testimonial_queries.TestimonialError as error:
         get_session().rollback()
         form.excerpt.errors = list(form.excerpt.errors) + [str(error)]
         return _render_item(_get_or_404(testimonial_id), form, status=400)
@@ -246,7 +247,7 @@ def bulk():
             # Each item commits on its own: one refusal never undoes the others.
             get_session().commit()
             done += 1
-        except testimonial_service.TestimonialError as error:
+        except testimonial_queries.TestimonialError as error:
             get_session().rollback()
             flash(str(error), "error")
     if done:

@@ -18,6 +18,7 @@ from advocacy_portal.blueprints.referrals.forms import RESET_FORM_PREFIX
 from advocacy_portal.blueprints.referrals.forms import ResetLinkForm
 from advocacy_portal.config import config_value
 from advocacy_portal.db import get_session
+from advocacy_portal.services import referral_queries
 from advocacy_portal.services import referrals as referral_service
 from advocacy_portal.services import sharing
 
@@ -37,15 +38,15 @@ def page():
 def _render_page(reset_form: ResetLinkForm, status: int = 200):
     advocate = current_advocate()
     link = _link_for(advocate)
-    stats = referral_service.advocate_stats(advocate)
-    referrals = referral_service.recent_referrals(advocate)
+    stats = referral_queries.advocate_stats(advocate)
+    referrals = referral_queries.recent_referrals(advocate)
     get_session().commit()
     html = render_template(
         config_value("REFERRAL_PAGE_TEMPLATE"),
         link=link,
         stats=stats,
         referrals=referrals,
-        mask_email=referral_service.mask_email,
+        mask_email=referral_queries.mask_email,
         share_links=sharing.share_links(link),
         offer_text=config_value("OFFER_TEXT"),
         reset_form=reset_form,

@@ -22,7 +22,7 @@ from advocacy_portal.blueprints.rewards.forms import RedeemForm
 from advocacy_portal.config import config_value
 from advocacy_portal.db import get_session
 from advocacy_portal.services import redemptions
-from advocacy_portal.services import rewards
+from advocacy_portal.services import reward_queries
 from advocacy_portal.services.money import format_money
 
 #: What the customer reads for each outcome of a redemption.
@@ -65,8 +65,8 @@ def _redeemable(balances: dict[str, dict[str, int]]) -> dict[str, int]:
 def ledger():
     """Balances and the full history of the customer's rewards."""
     advocate = current_advocate()
-    balances = rewards.balances(advocate)
-    page = rewards.entries_for(advocate, page=request.args.get("page", 1))
+    balances = reward_queries.balances(advocate)
+    page = reward_queries.entries_for(advocate, page=request.args.get("page", 1))
     page = replace(page, items=_one_line_per_transaction(page.items))
     history = redemptions.redemptions_of(advocate, limit=20)
     get_session().commit()
@@ -90,7 +90,7 @@ def ledger():
 def confirm_redeem():
     """The confirmation step: what will be credited, and a box to tick."""
     advocate = current_advocate()
-    balances = rewards.balances(advocate)
+    balances = reward_queries.balances(advocate)
     get_session().commit()
     currency = (request.args.get("currency") or "").lower()
     redeemable = _redeemable(balances)

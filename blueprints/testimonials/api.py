@@ -18,7 +18,8 @@ from advocacy_portal.blueprints.common import preflight
 from advocacy_portal.blueprints.common import read_only_json
 from advocacy_portal.blueprints.testimonials import api_bp
 from advocacy_portal.config import config_value
-from advocacy_portal.services import testimonials as testimonial_service
+from advocacy_portal.services import testimonial_presenters
+from advocacy_portal.services import testimonial_queries
 
 api_bp.url_value_preprocessor(limit_request_size)
 # Browsers on the sites that embed the widget read this API; other sites' pages may not.
@@ -69,16 +70,19 @@ def testimonials():
     if kind not in (None, "testimonial", "review"):
         return _bad("'kind' must be 'testimonial' or 'review'")
     product = request.args.get("product") or None
-    products = testimonial_service.products()
+    products = testimonial_queries.products()
     if product is not None and product not in products:
         return _bad("unknown 'product'")
-    page = testimonial_service.published(
+    page = testimonial_queries.published(
         page=page_number, per_page=per_page, product=product, rating=rating, kind=kind
     )
-    advocates = testimonial_service.advocates_of(page.items)
-    overall = testimonial_service.overall_rating(product)
+    advocates = testimonial_queries.advocates_of(page.items)
+    overall = testimonial_queries.overall_rating(product)
     body = {
-        "items": [testimonial_service.public_item(item, advocates) for item in page.items],
+        "items": [
+            testimonial_presenters.public_item(item, advocates, host_url=request.host_url)
+            for item in page.items
+        ],
         "page": page.page,
         "per_page": page.per_page,
         "total": page.total,
@@ -89,7 +93,7 @@ def testimonials():
             ),
             "products": [
                 {"key": r.product, "name": r.name, "average": r.average, "count": r.count}
-                for r in testimonial_service.ratings(product)
+                for r in testimonial_queries.ratings(product)
             ],
         },
     }

@@ -28,7 +28,7 @@ except ImportError:  # WTForms before 3.3 takes (value, label) pairs
 
 from advocacy_portal.config import config_value
 from advocacy_portal.services import photos
-from advocacy_portal.services import testimonials as testimonial_service
+from advocacy_portal.services import testimonial_queries
 
 RATING_CHOICES = [(5, "5 stars: excellent"), (4, "4 stars: good"), (3, "3 stars: fine"),
                   (2, "2 stars: poor"), (1, "1 star: bad")]
@@ -79,7 +79,7 @@ class _BaseForm(FlaskForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.consent.choices = select_choices(testimonial_service.consent_choices())
+        self.consent.choices = select_choices(testimonial_queries.consent_choices())
         low, high = config_value("TESTIMONIAL_MIN_LENGTH"), config_value("TESTIMONIAL_MAX_LENGTH")
         self.body.validators = list(self.body.validators) + [
             Length(min=low, max=high, message=f"Write between {low} and {high} characters.")
@@ -131,7 +131,7 @@ class ReviewForm(_BaseForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.product.choices = select_choices(testimonial_service.products().items())
+        self.product.choices = select_choices(testimonial_queries.products().items())
         high = config_value("REVIEW_TITLE_MAX_LENGTH")
         self.title.validators = list(self.title.validators) + [Length(max=high)]
         self.title.render_kw = {"maxlength": high}

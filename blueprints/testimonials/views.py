@@ -32,6 +32,8 @@ from advocacy_portal.db import get_session
 from advocacy_portal.proxies import get_portal
 from advocacy_portal.models import Testimonial
 from advocacy_portal.services import photos
+from advocacy_portal.services import testimonial_presenters
+from advocacy_portal.services import testimonial_queries
 from advocacy_portal.services import testimonials as testimonial_service
 
 log = logging.getLogger(__name__)
@@ -84,14 +86,14 @@ def _csrf_failed(form) -> bool:
 @customer_required
 def mine():
     """The customer's own testimonials and reviews, with their state."""
-    items = testimonial_service.list_own(g.advocacy_customer.id)
+    items = testimonial_queries.list_own(g.advocacy_customer.id)
     return private_page(
         render_template(
             config_value("MY_TESTIMONIALS_TEMPLATE"),
             items=items,
             withdraw_forms={item.id: WithdrawForm(prefix=f"withdraw-{item.id}", formdata=None) for item in items},
-            products=testimonial_service.products(),
-            reviews_enabled=testimonial_service.reviews_enabled(),
+            products=testimonial_queries.products(),
+            reviews_enabled=testimonial_queries.reviews_enabled(),
         )
     )
 
@@ -119,10 +121,10 @@ def new():
 @customer_required
 def new_review():
     """Review a product of the host's catalogue."""
-    if not testimonial_service.reviews_enabled():
+    if not testimonial_queries.reviews_enabled():
         return render_template(config_value("REVIEWS_OFF_TEMPLATE")), 404
     form = ReviewForm()
-    if request.method == "GET" and request.args.get("product") in testimonial_service.products():
+    if request.method == "GET" and request.args.get("product") in testimonial_queries.products():
         form.product.data = request.args["product"]
     if request.method == "POST":
         if form.validate_on_submit():
@@ -184,8 +186,8 @@ def _render_form(form, status: int = 200, testimonial: Testimonial | None = None
 
 def _own_or_404(testimonial_id: int) -> Testimonial:
     try:
-        return testimonial_service.get_own(testimonial_id, g.advocacy_customer.id)
-    except testimonial_service.NotFound:
+        return testimonial_queries.get_own(testimonial_id, g.advocacy_customer.id)
+    except testimonial_queries.NotFound:
         abort(404, "There is no such testimonial among yours.")
 
 
@@ -229,7 +231,7 @@ def edit(testimonial_id: int):
     try:
         testimonial_service.edit_own(testimonial, g.advocacy_customer, **changes)
         get_session().commit()
-    except (testimonial_service.TestimonialError, ValueError) as error:
+    except (testimonial_queries.TestimonialError, ValueError) as error:
         get_session().rollback()
         _discard_photo(new_photo)
         flash(str(error), "error")
@@ -317,12 +319,12 @@ def _int_arg(name: str, low: int, high: int | None = None) -> int | None:
 def wall():
     """Published testimonials and reviews: featured first, filters by rating and product, with
     schema.org structured data."""
-    products = testimonial_service.products()
+    products = testimonial_queries.products()
     product = request.args.get("product") or None
     if product is not None and product not in products:
         product = None
     rating = _int_arg("rating", 1, 5)
-    page = testimonial_service.published(
+    page = testimonial_queries.published(
         page=_int_arg("page", 1) or 1,
         per_page=config_value("WALL_PAGE_SIZE"),
         product=product,
@@ -343,10 +345,11 @@ def wall():
 def wall_data(testimonials, product: str | None = None) -> dict:
     """What the wall (and the ``advocacy_testimonials`` template global) renders: public items,
     ratings and the schema.org JSON-LD."""
-    advocates = testimonial_service.advocates_of(testimonials)
-    items = [testimonial_service.public_item(t, advocates) for t in testimonials]
-    ratings = testimonial_service.ratings(product)
-    overall = testimonial_service.overall_rating(product)
+    advocates = testimonial_queries.advocates_of(testimonials)
+    host_url = request.host_url if has_request_context() else None
+    items = [testimonial_presenters.public_item(t, advocates, host_url=host_url) for t in testimonials]
+    ratings = testimonial_queries.ratings(product)
+    overall = testimonial_queries.overall_rating(product)
     return {
         "items": items,
         "ratings": ratings,
@@ -382,7 +385,7 @@ def json_ld(items: list[dict], ratings, product: str | None = None) -> dict:
     graph = []
     testimonials = [item for item in items if item["kind"] == "testimonial"]
     # A page about one product describes that product only.
-    organization_rating = None if product else testimonial_service.overall_rating(kind="testimonial")
+    organization_rating = None if product else testimonial_queries.overall_rating(kind="testimonial")
     if testimonials or organization_rating:
         organization = {"@type": "Organization", "@id": "#organization", "name": _business_name()}
         if has_request_context():
@@ -429,7 +432,7 @@ def advocacy_testimonials(product: str | None = None, limit: int = 6, kind: str 
     ``{{ testimonial_wall(advocacy_testimonials(product="pro", limit=3)) }}``
     """
     limit = max(1, min(int(limit), config_value("API_MAX_PAGE_SIZE")))
-    page = testimonial_service.published(page=1, per_page=limit, product=product, kind=kind)
+    page = testimonial_queries.published(page=1, per_page=limit, product=product, kind=kind)
     return wall_data(page.items, product=product)
 
 

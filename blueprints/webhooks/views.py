@@ -10,7 +10,8 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from advocacy_portal.blueprints.webhooks import bp
-from advocacy_portal.services import payments
+from advocacy_portal.services import conversions
+from advocacy_portal.services import stripe_events
 
 log = logging.getLogger(__name__)
 
@@ -28,12 +29,12 @@ def stripe_webhook():
     except RequestEntityTooLarge:
         return error(400, "payload_too_large", "The body is larger than the endpoint accepts.")
     try:
-        event = payments.verify_webhook(payload, request.headers.get("Stripe-Signature"))
-    except payments.WebhookError as refused:
+        event = stripe_events.verify_webhook(payload, request.headers.get("Stripe-Signature"))
+    except stripe_events.WebhookError as refused:
         log.warning("Refused a Stripe webhook delivery: %s", refused.code)
         return error(400, refused.code, refused.message)
     try:
-        result = payments.receive_event(event)
+        result = conversions.receive_event(event)
     except Exception:
         # Stripe retries a failed delivery later; the event id is not recorded, so it will be processed.
         log.exception("Could not process Stripe event %s (%s)", event.get("id"), event.get("type"))

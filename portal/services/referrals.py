@@ -1,23 +1,20 @@
-"""Advocates, clicks and signup attribution.
+"""Advocates, clicks and signup attribution: the writes, and the lookups they need.
+
+Visitor parsing (User-Agent, IP hash, Referer host) is in :mod:`advocacy_portal.services.visitors`,
+the advocate page's counts in :mod:`advocacy_portal.services.referral_queries`.
 
 Every function here works on the host's Flask-SQLAlchemy session and flushes; the caller commits.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import ipaddress
 import logging
-import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from datetime import timedelta
-from urllib.parse import urlsplit
 
 from sqlalchemy import bindparam
-from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy import update
 
@@ -35,10 +32,14 @@ from advocacy_portal.services.links import LinkClaim
 from advocacy_portal.services.links import dump_attribution
 from advocacy_portal.services.links import make_link_token
 from advocacy_portal.services.links import read_link_token
-from advocacy_portal.services.links import secret_keys
 from advocacy_portal.services.links import validate_campaign
+from advocacy_portal.services.visitors import device_class
+from advocacy_portal.services.visitors import hash_ip
+from advocacy_portal.services.visitors import referrer_host
+
 
 log = logging.getLogger(__name__)
+
 
 #: Domains whose mailboxes ignore dots in the local part.
 _DOTLESS_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
@@ -155,6 +156,8 @@ class LinkOwner:
 
 # Built once: the redirect runs these for every click.
 _advocates = Advocate.__table__
+
+
 _LINK_OWNER_BY_CODE = select(_advocates.c.id, _advocates.c.user_id, _advocates.c.code).where(
     _advocates.c.code == bindparam("code")
 )
@@ -180,76 +183,6 @@ def resolve_link(token: str) -> tuple[LinkOwner, LinkClaim]:
 
 # -- clicks -------------------------------------------------------------------------------------
 
-_BOT = re.compile(
-    r"(?<!cu)bot|crawl|spider|slurp|preview|facebookexternalhit|whatsapp|embedly|headless|curl|wget|"
-    r"python-requests|httpx|go-http-client|okhttp|java/|libwww|scrapy",
-    re.IGNORECASE,
-)
-_TABLET = re.compile(r"ipad|tablet|kindle|silk|playbook", re.IGNORECASE)
-_MOBILE = re.compile(r"mobi|iphone|ipod|android|blackberry|opera mini|iemobile|windows phone", re.I)
-_DESKTOP = re.compile(r"windows nt|macintosh|x11|cros|linux", re.IGNORECASE)
-
-
-def device_class(user_agent: str | None) -> str:
-    """Sort a User-Agent into ``bot``, ``tablet``, ``mobile``, ``desktop`` or ``unknown``."""
-    if not user_agent:
-        return "unknown"
-    user_agent = user_agent[:512]
-    if _BOT.search(user_agent):
-        return "bot"
-    lowered = user_agent.lower()
-    # Android tablets are the Android devices that do not call themselves "Mobile".
-    if _TABLET.search(user_agent) or ("android" in lowered and "mobile" not in lowered):
-        return "tablet"
-    if _MOBILE.search(user_agent):
-        return "mobile"
-    if _DESKTOP.search(user_agent):
-        return "desktop"
-    return "unknown"
-
-
-def hash_ip(ip: str | None) -> str:
-    """A keyed one-way hash of an IP address (32 hex characters); the address itself is never kept.
-
-    IPv6 addresses are hashed by their /64 network: devices rotate the rest for privacy, so a visitor
-    is one visitor for de-duplication.
-    """
-    ip = _network_of(ip)
-    secret = config_value("IP_HASH_SECRET")
-    if secret is None:
-        # A key derived from SECRET_KEY, so leaking hashes reveals nothing without the app's secret.
-        secret = hmac.new(
-            _as_bytes(secret_keys()[-1]), b"advocacy.ip-hash", hashlib.sha256
-        ).digest()
-    return hmac.new(_as_bytes(secret), (ip or "").encode(), hashlib.sha256).hexdigest()[:32]
-
-
-def _network_of(ip: str | None) -> str:
-    try:
-        address = ipaddress.ip_address((ip or "").strip())
-    except ValueError:
-        return ip or ""
-    if address.version == 6:
-        if address.ipv4_mapped is not None:
-            return str(address.ipv4_mapped)
-        return str(ipaddress.ip_network(f"{address}/64", strict=False))
-    return str(address)
-
-
-def _as_bytes(value) -> bytes:
-    return value if isinstance(value, bytes) else str(value).encode()
-
-
-def referrer_host(referrer: str | None) -> str | None:
-    """Only the host of a Referer header: paths and queries can hold private data."""
-    if not referrer:
-        return None
-    try:
-        host = urlsplit(referrer.strip()).hostname
-    except ValueError:
-        return None
-    return host[:255] if host else None
-
 
 @dataclass(frozen=True)
 class Visit:
@@ -265,9 +198,17 @@ class Visit:
 
 #: Outcomes of :func:`record_click`.
 COUNTED = "counted"
+
+
 BOT = "bot"
+
+
 REPEAT = "repeat"
+
+
 OWN_LINK = "own_link"
+
+
 UNRECORDED = "unrecorded"
 
 
@@ -280,7 +221,11 @@ class ClickOutcome:
 
 
 _clicks = ReferralClick.__table__
+
+
 _INSERT_CLICK = _clicks.insert().returning(_clicks.c.id)
+
+
 _REPEAT_CLICK = (
     select(_clicks.c.id)
     .where(
@@ -381,11 +326,20 @@ def next_attribution_cookie(
 
 # -- attribution --------------------------------------------------------------------------------
 
+
 #: Outcomes of :func:`attribute_signup`.
 ATTRIBUTED = "attributed"
+
+
 NO_CLAIM = "no_claim"
+
+
 UNKNOWN_ADVOCATE = "unknown_advocate"
+
+
 ALREADY_ATTRIBUTED = "already_attributed"
+
+
 SELF_REFERRAL = "self_referral"
 
 
@@ -469,52 +423,6 @@ def attribute_signup(
         return AttributionResult(SELF_REFERRAL, referral)
     signals.send_after_commit(signals.referral_signed_up, referral=referral)
     return AttributionResult(ATTRIBUTED, referral)
-
-
-# -- what the advocate sees ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class AdvocateStats:
-    """The counts on an advocate's referral page."""
-
-    clicks: int
-    signups: int
-    paying_friends: int
-
-
-def advocate_stats(advocate: Advocate) -> AdvocateStats:
-    """Counted clicks, credited signups (flagged ones excluded) and friends who have paid."""
-    session = get_session()
-    clicks = session.scalar(
-        select(func.count()).select_from(ReferralClick).where(ReferralClick.advocate_id == advocate.id)
-    )
-    signups, paying = session.execute(
-        select(func.count(), func.count(Referral.first_paid_at)).where(
-            Referral.advocate_id == advocate.id, Referral.status == "signed_up"
-        )
-    ).one()
-    return AdvocateStats(clicks=clicks or 0, signups=signups or 0, paying_friends=paying or 0)
-
-
-def recent_referrals(advocate: Advocate, limit: int = 20) -> list[Referral]:
-    """The advocate's newest referrals, flagged ones included, newest first."""
-    return list(
-        get_session().scalars(
-            select(Referral)
-            .where(Referral.advocate_id == advocate.id)
-            .order_by(Referral.created_at.desc(), Referral.id.desc())
-            .limit(limit)
-        )
-    )
-
-
-def mask_email(normalized_email: str | None) -> str:
-    """``j***@example.com``: enough for an advocate to recognise a friend, not to harvest addresses."""
-    if not normalized_email or "@" not in normalized_email:
-        return "a friend"
-    local, _, domain = normalized_email.partition("@")
-    return f"{local[:1]}***@{domain}"
 
 
 def mark_friend_paid(friend_user_id, paid_at: datetime | None = None) -> Referral | None:

@@ -15,6 +15,7 @@ from advocacy_portal.models import ReferralClick
 from advocacy_portal.models import utcnow
 from advocacy_portal.services import links
 from advocacy_portal.services import referrals
+from advocacy_portal.services import visitors
 from tests.helpers import follow
 from tests.helpers import make_customer
 from tests.helpers import referral_path
@@ -44,7 +45,7 @@ def test_a_click_redirects_sets_the_cookie_and_is_counted(app, client):
         click = get_session().scalar(select(ReferralClick))
         assert click.referrer_host == "x.com"
         assert click.device_class == "desktop"
-        assert click.ip_hash == referrals.hash_ip("203.0.113.7")
+        assert click.ip_hash == visitors.hash_ip("203.0.113.7")
         assert "203.0.113.7" not in repr(click.__dict__)
 
 

@@ -67,10 +67,10 @@ def test_approving_publishes_and_is_audited_with_before_and_after(app, staff_cli
     assert row["moderated_by_user_id"] == str(staff_client.staff.id)
     assert "Pat Customer" in app.test_client().get("/advocacy/wall").get_data(as_text=True)
 
-    from advocacy_portal.services import testimonials as service
+    from advocacy_portal.services import testimonial_queries
 
     with app.app_context():
-        entries = service.history(testimonial_id)
+        entries = testimonial_queries.history(testimonial_id)
         assert [entry.action for entry in entries] == ["testimonial.submit", "testimonial.approve"]
         approve = entries[-1]
         assert approve.actor_email == staff_client.staff.email

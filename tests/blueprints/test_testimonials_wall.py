@@ -110,7 +110,7 @@ def test_every_api_error_is_json_even_before_a_route_matches(app, published):
 
 def test_the_etag_changes_when_an_item_is_unpublished_or_withdrawn(app, published):
     from advocacy_portal.db import get_session
-    from advocacy_portal.extension import Customer
+    from advocacy_portal import Customer
     from advocacy_portal.models import Testimonial
     from advocacy_portal.services import testimonials as service
 

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.settings(WIDGET_ORIGINS=[PARTNER])
 
 
 def widget_token(app, customer) -> str:
-    from advocacy_portal.extension import get_portal
+    from advocacy_portal import get_portal
 
     with app.test_request_context():
         return get_portal(app).widget_token(customer)
@@ -46,7 +46,7 @@ def test_the_script_is_cacheable_compressed_and_small(app, client):
 
 
 def test_the_content_hashed_script_url_is_cached_for_a_year(app, client):
-    from advocacy_portal.extension import get_portal
+    from advocacy_portal import get_portal
 
     with app.test_request_context():
         url = get_portal(app).widget_script_url()
@@ -161,7 +161,7 @@ def test_forged_expired_and_orphaned_tokens_get_the_anonymous_view(app, client, 
 def test_widget_token_refuses_anonymous_users(app):
     from flask_login import AnonymousUserMixin
 
-    from advocacy_portal.extension import get_portal
+    from advocacy_portal import get_portal
 
     with app.test_request_context(), pytest.raises(ValueError):
         get_portal(app).widget_token(AnonymousUserMixin())

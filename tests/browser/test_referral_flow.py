@@ -45,7 +45,7 @@ def stat(page, name: str):
 def referral_link(live_server, customer) -> str:
     """The customer's referral link as the live server builds it (same host and port)."""
     from advocacy_portal.db import get_session
-    from advocacy_portal.extension import get_portal
+    from advocacy_portal import get_portal
 
     app = live_server.app
     with app.test_request_context("/", base_url=live_server.url):

@@ -97,7 +97,7 @@ def wait_ready(page, count: int = 1) -> list:
 
 
 def token_for(app, customer, **kwargs) -> str:
-    from advocacy_portal.extension import get_portal
+    from advocacy_portal import get_portal
 
     with app.test_request_context():
         return get_portal(app).widget_token(customer, **kwargs)
@@ -240,7 +240,7 @@ def publish(app, count: int = 4, **fields) -> None:
     staff = make_customer(app, staff=True)
     author = make_customer(app, name="Author")
     with app.app_context():
-        from advocacy_portal.extension import get_portal
+        from advocacy_portal import get_portal
 
         with app.test_request_context():
             get_portal(app).referral_link(author)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from advocacy_portal.extension import Customer
+from advocacy_portal import Customer
 from advocacy_portal.services import audit
 from wsgi import db
 

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from advocacy_portal import signals
 from advocacy_portal.db import get_session
-from advocacy_portal.extension import get_portal
+from advocacy_portal import get_portal
 from advocacy_portal.models import Conversion
 from advocacy_portal.models import Referral
 from advocacy_portal.models import Reward

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from advocacy_portal.db import get_session
-from advocacy_portal.extension import Customer
+from advocacy_portal import Customer
 from advocacy_portal.models import Advocate
 from advocacy_portal.models import Redemption
 from advocacy_portal.services import redemptions

@@ -14,7 +14,9 @@ from advocacy_portal.db import get_session
 from advocacy_portal.models import Referral
 from advocacy_portal.models import ReferralClick
 from advocacy_portal.models import utcnow
+from advocacy_portal.services import referral_queries
 from advocacy_portal.services import referrals
+from advocacy_portal.services import visitors
 from advocacy_portal.services.links import AttributionClaim
 from advocacy_portal.services.links import InvalidLink
 from advocacy_portal.services.links import make_link_token
@@ -77,30 +79,30 @@ def test_normalize_email(raw, normalized):
     ],
 )
 def test_device_class(user_agent, device):
-    assert referrals.device_class(user_agent) == device
+    assert visitors.device_class(user_agent) == device
 
 
 def test_referrer_keeps_only_the_host():
-    assert referrals.referrer_host("https://mail.example/inbox/123?token=secret") == "mail.example"
-    assert referrals.referrer_host("not a url") is None
-    assert referrals.referrer_host("http://[::1") is None
-    assert referrals.referrer_host(None) is None
+    assert visitors.referrer_host("https://mail.example/inbox/123?token=secret") == "mail.example"
+    assert visitors.referrer_host("not a url") is None
+    assert visitors.referrer_host("http://[::1") is None
+    assert visitors.referrer_host(None) is None
 
 
 def test_ip_hash_is_keyed_stable_and_not_the_ip(app):
-    first = referrals.hash_ip("198.51.100.7")
-    assert first == referrals.hash_ip("198.51.100.7")
-    assert first != referrals.hash_ip("198.51.100.8")
+    first = visitors.hash_ip("198.51.100.7")
+    assert first == visitors.hash_ip("198.51.100.7")
+    assert first != visitors.hash_ip("198.51.100.8")
     assert "198.51.100.7" not in first and len(first) == 32
     app.config["SECRET_KEY"] = "another"
-    assert referrals.hash_ip("198.51.100.7") != first
+    assert visitors.hash_ip("198.51.100.7") != first
 
 
 def test_ipv6_visitors_are_one_visitor_per_64_network():
-    assert referrals.hash_ip("2001:db8:1:2:aaaa::1") == referrals.hash_ip("2001:db8:1:2:bbbb::9")
-    assert referrals.hash_ip("2001:db8:1:3::1") != referrals.hash_ip("2001:db8:1:2::1")
-    assert referrals.hash_ip("::ffff:198.51.100.7") == referrals.hash_ip("198.51.100.7")
-    assert referrals.hash_ip("not an ip") == referrals.hash_ip("not an ip")
+    assert visitors.hash_ip("2001:db8:1:2:aaaa::1") == visitors.hash_ip("2001:db8:1:2:bbbb::9")
+    assert visitors.hash_ip("2001:db8:1:3::1") != visitors.hash_ip("2001:db8:1:2::1")
+    assert visitors.hash_ip("::ffff:198.51.100.7") == visitors.hash_ip("198.51.100.7")
+    assert visitors.hash_ip("not an ip") == visitors.hash_ip("not an ip")
 
 
 def test_ensure_advocate_is_idempotent_and_keeps_email_current():
@@ -145,7 +147,7 @@ def test_a_click_is_recorded_with_host_device_and_hashed_ip():
     assert (click.campaign, click.referrer_host, click.device_class, click.source) == (
         "spring", "x.com", "desktop", "link"
     )
-    assert click.ip_hash == referrals.hash_ip("203.0.113.9")
+    assert click.ip_hash == visitors.hash_ip("203.0.113.9")
     assert click.clicked_at.tzinfo is not None
 
 
@@ -255,7 +257,7 @@ def test_self_referral_is_refused_and_flagged(friend_id, friend_email):
     assert result.referral.status == "flagged"
     assert result.referral.flag_reason == "self_referral"
     assert flagged == ["self_referral"]
-    stats = referrals.advocate_stats(advocate)
+    stats = referral_queries.advocate_stats(advocate)
     assert stats.signups == 0
     # A flagged friend stays flagged: a second try is not a fresh chance.
     assert referrals.attribute_signup(friend_id, friend_email, claim_for(advocate)).outcome == referrals.ALREADY_ATTRIBUTED
@@ -283,16 +285,16 @@ def test_stats_count_clicks_signups_and_paying_friends():
     referrals.mark_friend_paid(2, paid_at)
     referrals.mark_friend_paid(2, paid_at + timedelta(days=3))  # only the first payment counts
     assert referrals.mark_friend_paid(99) is None
-    stats = referrals.advocate_stats(advocate)
+    stats = referral_queries.advocate_stats(advocate)
     assert (stats.clicks, stats.signups, stats.paying_friends) == (3, 2, 1)
     assert referrals.get_referral_of_friend(2).first_paid_at == paid_at
-    listed = referrals.recent_referrals(advocate)
+    listed = referral_queries.recent_referrals(advocate)
     assert [r.friend_user_id for r in listed] == ["1", "3", "2"]
 
 
 def test_mask_email():
-    assert referrals.mask_email("john@example.com") == "j***@example.com"
-    assert referrals.mask_email(None) == "a friend"
+    assert referral_queries.mask_email("john@example.com") == "j***@example.com"
+    assert referral_queries.mask_email(None) == "a friend"
 
 
 def run_concurrently(app, workers: int, work) -> list:

@@ -7,11 +7,12 @@ import pytest
 from sqlalchemy import select
 
 from advocacy_portal.db import get_session
-from advocacy_portal.extension import Customer
+from advocacy_portal import Customer
 from advocacy_portal.models import Advocate
 from advocacy_portal.models import Reward
 from advocacy_portal.services import audit
 from advocacy_portal.services import ledger
+from advocacy_portal.services import reward_queries
 from advocacy_portal.services import rewards
 from tests.rewards_helpers import PERCENT_RULES
 from tests.rewards_helpers import advocate_balances
@@ -155,7 +156,7 @@ def test_staff_adjustments_are_posted_once_and_audited(stripe_app):
         assert [(a.action, a.after["amount_minor"], a.reason) for a in actions] == [
             ("ledger.adjust", 750, "Goodwill for a late payout"), ("ledger.adjust", -250, "Duplicate credit")]
         assert actions[0].actor_email == "staff@example.com"
-        lines = rewards.entries_for(advocate).items
+        lines = reward_queries.entries_for(advocate).items
         assert [(line.reason, line.amount_minor, line.memo) for line in lines] == [
             ("adjustment", -250, "Duplicate credit"), ("adjustment", 750, "Goodwill for a late payout")]
     assert money(stripe_app, referred)["available"] == 500
@@ -170,8 +171,8 @@ def test_read_services_explain_the_ledger_and_the_revenue(stripe_app):
     deliver(client, events.checkout_session_completed(amount_total=1000, currency="eur", customer="cus_unknown"))
     with stripe_app.app_context():
         advocate = get_session().get(Advocate, referred.advocate_id)
-        assert rewards.balances(advocate)["pending"] == {"usd": 600}
-        lines = rewards.entries_for(advocate, page=1, per_page=10)
+        assert reward_queries.balances(advocate)["pending"] == {"usd": 600}
+        lines = reward_queries.entries_for(advocate, page=1, per_page=10)
         assert lines.total == 2 and not lines.has_next
         void, accrue = lines.items
         assert (accrue.reason, accrue.amount_minor, accrue.account) == ("reward.accrue", 800, "pending")
@@ -180,20 +181,20 @@ def test_read_services_explain_the_ledger_and_the_revenue(stripe_app):
         assert (accrue.payment_amount_minor, accrue.payment_currency) == (8000, "usd")
         assert accrue.rule == "10% of the payment, first payment only"
 
-        summary = rewards.revenue_summary()
+        summary = reward_queries.revenue_summary()
         assert summary["usd"]["total_minor"] == 11000 and summary["usd"]["attributed_minor"] == 8000
         assert summary["usd"]["attributed_net_minor"] == 6000 and summary["usd"]["payments"] == 2
         assert summary["eur"]["attributed_minor"] == 0 and summary["eur"]["total_minor"] == 1000
-        assert rewards.revenue_summary(start=later(1)) == {}
+        assert reward_queries.revenue_summary(start=later(1)) == {}
 
-        assert rewards.list_conversions({"attributed": True}).total == 1
-        assert rewards.list_conversions({"attributed": False}).total == 2
-        assert rewards.list_conversions({"currency": "EUR"}).items[0].amount_minor == 1000
-        assert rewards.list_conversions({"search": f"pi_{referred.referral_id}_1"}).total == 1
-        assert rewards.list_conversions(page=2, per_page=2).items and rewards.list_conversions(per_page=2).has_next
+        assert reward_queries.list_conversions({"attributed": True}).total == 1
+        assert reward_queries.list_conversions({"attributed": False}).total == 2
+        assert reward_queries.list_conversions({"currency": "EUR"}).items[0].amount_minor == 1000
+        assert reward_queries.list_conversions({"search": f"pi_{referred.referral_id}_1"}).total == 1
+        assert reward_queries.list_conversions(page=2, per_page=2).items and reward_queries.list_conversions(per_page=2).has_next
 
-        cost = rewards.reward_cost_by_state()["usd"]
+        cost = reward_queries.reward_cost_by_state()["usd"]
         assert (cost["pending"], cost["expense"], cost["available"]) == (600, 600, 0)
-        overview = rewards.advocate_overview(advocate)
+        overview = reward_queries.advocate_overview(advocate)
         assert overview["conversion_count"] == 1 and overview["referral_count"] == 1
         assert overview["rewards"][0].amount_minor == 800

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from advocacy_portal.extension import Customer
+from advocacy_portal import Customer
 from tests.helpers import make_customer
 from tests.testimonials_support import BODY
 from tests.testimonials_support import make_testimonial
@@ -21,25 +21,31 @@ def service():
     return testimonials
 
 
+def queries():
+    from advocacy_portal.services import testimonial_queries
+
+    return testimonial_queries
+
+
 def test_the_moderation_state_rules(app):
     staff = make_customer(app, staff=True)
     testimonial_id = make_testimonial(app, make_customer(app))
     s = service()
     with app.app_context():
         who = staff_customer(staff)
-        with pytest.raises(s.TestimonialError, match="Only approved testimonials can be featured"):
+        with pytest.raises(queries().TestimonialError, match="Only approved testimonials can be featured"):
             s.moderate(testimonial_id, "feature", who)
-        with pytest.raises(s.TestimonialError, match="cannot be unpublished"):
+        with pytest.raises(queries().TestimonialError, match="cannot be unpublished"):
             s.moderate(testimonial_id, "unpublish", who)
         s.moderate(testimonial_id, "approve", who)
-        with pytest.raises(s.TestimonialError, match="already approved"):
+        with pytest.raises(queries().TestimonialError, match="already approved"):
             s.moderate(testimonial_id, "approve", who)
-        with pytest.raises(s.TestimonialError, match="cannot be rejected"):
+        with pytest.raises(queries().TestimonialError, match="cannot be rejected"):
             s.moderate(testimonial_id, "reject", who, reason="x")
         s.moderate(testimonial_id, "unpublish", who)
         s.moderate(testimonial_id, "reject", who, reason="On reflection, off topic")
         s.moderate(testimonial_id, "approve", who)  # staff may reconsider
-        with pytest.raises(s.NotFound):
+        with pytest.raises(queries().NotFound):
             s.moderate(424242, "approve", who)
 
 
@@ -49,7 +55,7 @@ def test_do_not_publish_is_never_published_even_when_approved(app):
     [row] = stored_testimonials(app)
     assert row["state"] == "approved" and row["published_at"] is None
     with app.app_context():
-        assert service().published().total == 0
+        assert queries().published().total == 0
 
 
 def test_an_edit_changing_consent_stores_the_new_wording(app):
@@ -59,12 +65,12 @@ def test_an_edit_changing_consent_stores_the_new_wording(app):
     from advocacy_portal.db import get_session
 
     with app.app_context():
-        testimonial = s.get_own(testimonial_id, author.id)
+        testimonial = queries().get_own(testimonial_id, author.id)
         s.edit_own(testimonial, staff_customer(author), consent="publish_anonymous")
         get_session().commit()
         assert testimonial.consent_text == app.config["ADVOCACY_CONSENT_PUBLISH_ANONYMOUS_TEXT"]
-        with pytest.raises(s.NotFound):
-            s.get_own(testimonial_id, "someone-else")
+        with pytest.raises(queries().NotFound):
+            queries().get_own(testimonial_id, "someone-else")
 
 
 def test_highlight_offsets_are_checked_against_the_text(app):
@@ -79,7 +85,7 @@ def test_highlight_offsets_are_checked_against_the_text(app):
         testimonial = s.set_highlight(testimonial_id, who, start, end)
         assert testimonial.highlight == "🚀 delivery"
         for bad in ((0, 0), (-1, 3), (3, 999), (4, 5)):
-            with pytest.raises(s.TestimonialError):
+            with pytest.raises(queries().TestimonialError):
                 s.set_highlight(testimonial_id, who, *bad)
         testimonial = s.set_highlight(testimonial_id, who, None, None)
         assert testimonial.highlight is None and testimonial.body == body
@@ -172,7 +178,7 @@ def test_referral_figures_count_only_the_authors_own_link(app):
                                    now=utcnow() - timedelta(minutes=n))
         get_session().commit()
         testimonial = get_session().get(s.Testimonial, testimonial_id)
-        figures = s.referral_figures([testimonial])[testimonial_id]
+        figures = queries().referral_figures([testimonial])[testimonial_id]
         assert (figures.clicks, figures.signups, figures.revenue) == (2, 0, {})
 
 
@@ -186,7 +192,7 @@ def test_ratings_per_product(app):
                      title="t", rating=1)
     make_testimonial(app, author, kind="review", product_key="team", title="t", rating=5)  # pending
     with app.app_context():
-        ratings = {r.product: (r.average, r.count, r.name) for r in service().ratings()}
+        ratings = {r.product: (r.average, r.count, r.name) for r in queries().ratings()}
     assert ratings == {"pro": (4.33, 3, "Pro plan"), "team": (1.0, 1, "Team plan")}
 
 
@@ -253,7 +259,7 @@ def test_every_state_transition(app, start):
                                expected_version=testimonial.version)
                 get_session().commit()
                 refused = None
-            except s.TestimonialError as error:
+            except queries().TestimonialError as error:
                 get_session().rollback()
                 refused = str(error)
             entries_after = len(audit.history("testimonial", testimonial_id))

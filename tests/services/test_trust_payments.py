@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from advocacy_portal.services import testimonials as testimonial_service
+from advocacy_portal.services import testimonial_queries
 from advocacy_portal.services import trust
 from tests.helpers import login
 from tests.helpers import make_customer
@@ -68,8 +68,8 @@ def test_staff_see_the_revenue_each_testimonial_brought(stripe_app):
     _pay(stripe_app, impostor.friend, 50000)
 
     with stripe_app.app_context():
-        figures = testimonial_service.referral_figures(
-            [testimonial_service.get_own(testimonial_id, author.id)]
+        figures = testimonial_queries.referral_figures(
+            [testimonial_queries.get_own(testimonial_id, author.id)]
         )[testimonial_id]
     assert figures.revenue == {"usd": 10000}
     assert figures.signups == 1

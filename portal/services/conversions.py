@@ -1,0 +1,288 @@
+"""Stripe webhook events, applied: each event's facts stored on the payment's
+:class:`~advocacy_portal.models.Conversion` (created by whichever event comes first), then
+:func:`advocacy_portal.services.rewards.reconcile` posts what the facts imply. Any order, any number
+of duplicate deliveries: the same ledger.
+
+The facts are read from the event by :mod:`advocacy_portal.services.stripe_events`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import or_
+from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import IntegrityError
+
+from advocacy_portal import signals
+from advocacy_portal.db import dialect_insert
+from advocacy_portal.db import get_session
+from advocacy_portal.db import insert_or_ignore
+from advocacy_portal.models import Conversion
+from advocacy_portal.models import Referral
+from advocacy_portal.models import StripeEvent
+from advocacy_portal.models import utcnow
+from advocacy_portal.services import ledger
+from advocacy_portal.services import rewards
+from advocacy_portal.services.payments import link_customer
+from advocacy_portal.services.payments import user_id_for_customer
+from advocacy_portal.services.stripe_events import EVENT_HANDLERS
+from advocacy_portal.services.stripe_events import PaymentFacts
+from advocacy_portal.services.stripe_events import customer_link
+from advocacy_portal.services.stripe_events import event_time
+from advocacy_portal.services.stripe_events import event_object
+
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EventOutcome:
+    """What :func:`receive_event` did with one event."""
+
+    outcome: str
+    duplicate: bool = False
+    conversion_id: int | None = None
+
+
+_ID_COLUMNS = ("payment_intent_id", "charge_id", "invoice_id", "checkout_session_id", "subscription_id",
+               "stripe_customer_id")
+
+
+def _merge(survivor: Conversion, other: Conversion) -> None:
+    """Fold an unpaid conversion, created by an event that did not yet know the payment's other ids
+    (a refund seen before the invoice's payment was linked), into the paid one. An unpaid conversion
+    has no reward and no ledger entries, so only its facts move."""
+    session = get_session()
+    for name in _ID_COLUMNS + ("customer_user_id",):
+        if getattr(survivor, name) is None and getattr(other, name) is not None:
+            setattr(survivor, name, getattr(other, name))
+    survivor.refunded_minor = max(survivor.refunded_minor, other.refunded_minor)
+    if _DISPUTE_RANK[other.dispute_status] > _DISPUTE_RANK[survivor.dispute_status]:
+        survivor.dispute_status, survivor.dispute_id = other.dispute_status, other.dispute_id
+    if survivor.referral_id is None and other.referral_id is not None:
+        survivor.referral_id, survivor.advocate_id = other.referral_id, other.advocate_id
+        survivor.campaign = other.campaign
+    session.execute(
+        StripeEvent.__table__.update()
+        .where(StripeEvent.__table__.c.conversion_id == other.id)
+        .values(conversion_id=survivor.id)
+    )
+    session.delete(other)
+    session.flush()
+
+
+def _attribution(facts: PaymentFacts) -> tuple[str | None, Referral | None]:
+    """The paying user and their referral, the referral's row locked (PostgreSQL) until the commit:
+    it is locked before the conversion, as :func:`~advocacy_portal.services.rewards.reconcile` does, so two
+    payments of one referral queue up instead of deadlocking."""
+    user_id = facts.user_id or user_id_for_customer(facts.stripe_customer_id)
+    if user_id is None:
+        return None, None
+    referral = get_session().scalar(
+        select(Referral)
+        .where(Referral.friend_user_id == str(user_id))
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return user_id, referral
+
+
+_DISPUTE_RANK = {None: 0, "open": 1, "won": 2, "lost": 2}
+
+
+def _locked_conversions(facts: PaymentFacts) -> list[Conversion]:
+    """Every conversion one of the event's Stripe ids names (normally one or none), locked
+    (PostgreSQL) until the commit."""
+    conditions = []
+    for column, value in (
+        (Conversion.payment_key, facts.payment_key),
+        (Conversion.payment_intent_id, facts.payment_intent_id),
+        (Conversion.invoice_id, facts.invoice_id),
+        (Conversion.charge_id, facts.charge_id),
+        (Conversion.checkout_session_id, facts.checkout_session_id),
+    ):
+        if value:
+            conditions.append(column == value)
+    return list(
+        get_session().scalars(
+            select(Conversion)
+            .where(or_(*conditions))
+            .order_by(Conversion.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    )
+
+
+def _insert_conversion(facts: PaymentFacts) -> Conversion | None:
+    """``INSERT .. ON CONFLICT DO NOTHING RETURNING`` the new conversion as a loaded object (one
+    statement; the new row is this transaction's until the commit), or ``None`` when a concurrent
+    delivery inserted the payment first."""
+    session = get_session()
+    now = utcnow()
+    statement = (
+        dialect_insert(Conversion)
+        .values(
+            payment_key=facts.payment_key,
+            kind=facts.kind,
+            refunded_minor=0,
+            created_at=now,
+            updated_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["payment_key"])
+        .returning(Conversion)
+    )
+    session.flush()
+    return session.scalars(statement).one_or_none()
+
+
+def record_facts(facts: PaymentFacts) -> tuple[Conversion, Referral | None, bool]:
+    """Store one event's facts on its payment's conversion (created if this is the first event about
+    it), with the row locked (PostgreSQL) until the commit. Facts only ever grow: the largest refund
+    seen wins, a closed dispute is final, the earliest paid time is kept.
+
+    :returns: the conversion, its referral (row locked, or ``None``), and whether this event is the
+        one that made it paid.
+    """
+    session = get_session()
+    user_id, referral = _attribution(facts)
+    rows = _locked_conversions(facts)
+    if not rows:
+        created = _insert_conversion(facts)
+        rows = [created] if created is not None else _locked_conversions(facts)
+    # Normally one row. Two when this event is the first to tie together ids seen apart (a refund of
+    # an invoice's payment intent before invoice_payment.paid linked them): keep the paid one.
+    rows.sort(key=lambda row: (row.paid_at is None, row.id))
+    conversion = rows[0]
+    for other in rows[1:]:
+        if other.paid_at is None:
+            _merge(conversion, other)
+        else:
+            log.warning(
+                "Stripe ids of event facts %s name two paid conversions (%s, %s); kept apart",
+                facts.payment_key, conversion.id, other.id,
+            )
+    was_paid = conversion.paid_at is not None
+    for name in _ID_COLUMNS:
+        value = getattr(facts, name)
+        if value and getattr(conversion, name) is None:
+            setattr(conversion, name, value)
+    if facts.kind == "invoice":
+        conversion.kind = "invoice"
+    if facts.amount_minor is not None and (facts.paid_at is not None or conversion.amount_minor is None):
+        conversion.amount_minor = facts.amount_minor
+        conversion.currency = facts.currency
+    if facts.paid_at is not None and (conversion.paid_at is None or facts.paid_at < conversion.paid_at):
+        conversion.paid_at = facts.paid_at
+    if facts.refunded_minor is not None and facts.refunded_minor > conversion.refunded_minor:
+        conversion.refunded_minor = facts.refunded_minor
+    if facts.dispute_status is not None and (
+        _DISPUTE_RANK[facts.dispute_status] > _DISPUTE_RANK[conversion.dispute_status]
+    ):
+        conversion.dispute_status = facts.dispute_status
+        conversion.dispute_id = facts.dispute_id or conversion.dispute_id
+    if user_id is not None and conversion.customer_user_id is None:
+        conversion.customer_user_id = user_id
+    if referral is not None and conversion.referral_id is None:
+        conversion.referral_id = referral.id
+        conversion.advocate_id = referral.advocate_id
+        conversion.campaign = referral.campaign
+    session.flush()
+    if conversion.referral_id is not None and (referral is None or referral.id != conversion.referral_id):
+        # Attributed by an earlier event (another user id, or none this time): lock that referral.
+        referral = session.scalar(
+            select(Referral).where(Referral.id == conversion.referral_id).with_for_update()
+        )
+    return conversion, referral, not was_paid and conversion.paid_at is not None
+
+
+def apply_event(event: dict) -> EventOutcome:
+    """Record one verified event and its effects (flushed; the caller commits). A duplicate event id
+    changes nothing and returns ``duplicate=True``.
+
+    :param event: the verified event as plain JSON (``{"id", "type", "data": {"object": ...}}``).
+    """
+    session = get_session()
+    event_id = event.get("id")
+    event_type = event.get("type")
+    if not isinstance(event_id, str) or not event_id or not isinstance(event_type, str):
+        raise ValueError("an event needs an id and a type")
+    inserted = insert_or_ignore(
+        StripeEvent,
+        {
+            "event_id": event_id,
+            "type": event_type[:100],
+            "livemode": bool(event.get("livemode")),
+            "outcome": "processing",
+            "created_at": event_time(event),
+            "received_at": utcnow(),
+        },
+        ["event_id"],
+    )
+    if inserted is None:
+        return EventOutcome("duplicate", duplicate=True)
+    handler = EVENT_HANDLERS.get(event_type)
+    obj = event_object(event)
+    conversion = None
+    link = customer_link(event_type, obj)
+    if link is not None:
+        link_customer(*link)
+    if handler is None:
+        outcome = "ignored"
+        log.info("Stripe event %s of type %s is not handled: ignored", event_id, event_type)
+    elif not isinstance(obj, dict):
+        outcome = "malformed"
+    else:
+        facts = handler(event, obj)
+        if isinstance(facts, str):
+            outcome = facts
+        elif facts.payment_key is None:
+            outcome = "no_payment"
+        else:
+            conversion, referral, newly_paid = record_facts(facts)
+            rewards.reconcile(conversion, ranking_changed=newly_paid, referral=referral)
+            outcome = "applied"
+            if newly_paid and conversion.referral_id is not None:
+                if referral.first_paid_at is None or referral.first_paid_at > conversion.paid_at:
+                    referral.first_paid_at = conversion.paid_at
+                signals.send_after_commit(
+                    signals.referral_converted, conversion=conversion, referral=referral
+                )
+    if outcome not in ("applied", "ignored", "subscription_checkout"):
+        log.info("Stripe event %s (%s) changed nothing: %s", event_id, event_type, outcome)
+    session.execute(
+        StripeEvent.__table__.update()
+        .where(StripeEvent.__table__.c.id == inserted)
+        .values(outcome=outcome, conversion_id=conversion.id if conversion else None)
+    )
+    return EventOutcome(outcome, conversion_id=conversion.id if conversion else None)
+
+
+#: How often :func:`receive_event` tries again after a deadlock or a lost race.
+ATTEMPTS = 5
+
+
+def receive_event(event: dict) -> EventOutcome:
+    """Apply one verified event and commit, retrying a few times when a concurrent delivery wins a race
+    (deadlock, serialization failure, unique conflict, ledger key clash). Rolls back and re-raises
+    when every attempt fails."""
+    session = get_session()
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            result = apply_event(event)
+            session.commit()
+            return result
+        except (DBAPIError, IntegrityError, ledger.IdempotencyConflict):
+            session.rollback()
+            if attempt == ATTEMPTS:
+                raise
+            log.info("Stripe event %s lost a race (attempt %s); retrying", event.get("id"), attempt)
+            time.sleep(0.01 * attempt)
+        except Exception:
+            session.rollback()
+            raise
+    raise AssertionError("unreachable")  # pragma: no cover

@@ -1,0 +1,243 @@
+"""Rewards, the reads of the rewards and admin pages: balances, an advocate's ledger lines with
+why each happened, payments and revenue, and what the program owes.
+
+The postings themselves are in :mod:`advocacy_portal.services.rewards`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func
+from sqlalchemy import or_
+from sqlalchemy import select
+
+from advocacy_portal.db import get_session
+from advocacy_portal.models import Advocate
+from advocacy_portal.models import Conversion
+from advocacy_portal.models import LedgerAccount
+from advocacy_portal.models import LedgerEntry
+from advocacy_portal.models import LedgerTransaction
+from advocacy_portal.models import Redemption
+from advocacy_portal.models import Referral
+from advocacy_portal.models import Reward
+from advocacy_portal.services import ledger
+from advocacy_portal.services.money import format_money
+from advocacy_portal.services.paging import Page
+from advocacy_portal.services.paging import clamp_page
+from advocacy_portal.services.referral_queries import mask_email
+
+
+@dataclass(frozen=True)
+class EntryLine:
+    """One line of an advocate's ledger, with its explanation."""
+
+    created_at: datetime
+    account: str
+    amount_minor: int
+    currency: str
+    reason: str
+    memo: str | None
+    #: The referred friend, masked (``j***@example.com``), for reward postings.
+    friend: str | None
+    payment_amount_minor: int | None
+    payment_currency: str | None
+    #: The rule, in words (``10% of the payment``, ``5.00 USD per payment``).
+    rule: str | None
+    transaction_id: int
+    #: The payment's Stripe id (its PaymentIntent, invoice, charge or Checkout Session), for staff.
+    payment_key: str | None = None
+
+
+def balances(advocate: Advocate) -> dict[str, dict[str, int]]:
+    """``{state: {currency: minor}}`` for ``pending``, ``available``, ``reserved``, ``redeemed``."""
+    return ledger.balances(advocate)
+
+
+def describe_rule(rule: dict[str, Any] | None) -> str | None:
+    """A rule snapshot in words."""
+    if not rule:
+        return None
+    if rule.get("type") == "fixed":
+        text = f"{format_money(rule['amount_minor'], rule['currency'])} per rewarded payment"
+    else:
+        text = f"{rule.get('percent')}% of the payment"
+    months = rule.get("recurring_months") or 0
+    text += f", for {months} months of a subscription" if months else ", first payment only"
+    return text
+
+
+def _page_args(page: int, per_page: int) -> tuple[int, int]:
+    return clamp_page(page, per_page, default_per_page=25)
+
+
+def entries_for(advocate: Advocate, page: int = 1, per_page: int = 25) -> Page:
+    """An advocate's ledger lines, newest first, each with why it happened."""
+    page, per_page = _page_args(page, per_page)
+    session = get_session()
+    owner = ledger.advocate_owner(advocate.id)
+    base = (
+        select(LedgerEntry, LedgerAccount.kind, LedgerTransaction, Conversion, Reward, Referral)
+        .join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
+        .join(LedgerTransaction, LedgerTransaction.id == LedgerEntry.transaction_id)
+        .outerjoin(Conversion, Conversion.id == LedgerTransaction.conversion_id)
+        .outerjoin(Reward, Reward.id == LedgerTransaction.reward_id)
+        .outerjoin(Referral, Referral.id == Reward.referral_id)
+        .where(LedgerAccount.owner == owner)
+    )
+    total = session.scalar(
+        select(func.count())
+        .select_from(LedgerEntry)
+        .join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
+        .where(LedgerAccount.owner == owner)
+    ) or 0
+    rows = session.execute(
+        base.order_by(LedgerEntry.id.desc()).offset((page - 1) * per_page).limit(per_page)
+    ).all()
+    items = [
+        EntryLine(
+            created_at=entry.created_at,
+            account=kind,
+            amount_minor=entry.amount_minor,
+            currency=entry.currency,
+            reason=transaction.reason,
+            memo=transaction.memo,
+            friend=mask_email(referral.friend_email_normalized) if referral is not None else None,
+            payment_amount_minor=conversion.amount_minor if conversion is not None else None,
+            payment_currency=conversion.currency if conversion is not None else None,
+            rule=describe_rule(reward.rule) if reward is not None else None,
+            transaction_id=transaction.id,
+            payment_key=conversion.payment_key if conversion is not None else None,
+        )
+        for entry, kind, transaction, conversion, reward, referral in rows
+    ]
+    return Page(items, page, per_page, total)
+
+
+def revenue_summary(start: datetime | None = None, end: datetime | None = None) -> dict[str, dict[str, int]]:
+    """Revenue of paid payments in ``[start, end)`` per currency: ``{"usd": {"total_minor",
+    "attributed_minor", "payments", "attributed_payments", "refunded_minor", "net_minor",
+    "attributed_net_minor"}}``. Net excludes refunds and open or lost disputes."""
+    query = select(Conversion).where(Conversion.paid_at.is_not(None))
+    if start is not None:
+        query = query.where(Conversion.paid_at >= start)
+    if end is not None:
+        query = query.where(Conversion.paid_at < end)
+    summary: dict[str, dict[str, int]] = {}
+    keys = ("total_minor", "attributed_minor", "payments", "attributed_payments", "refunded_minor",
+            "net_minor", "attributed_net_minor")
+    for conversion in get_session().scalars(query.execution_options(yield_per=500)):
+        row = summary.setdefault(conversion.currency or "???", dict.fromkeys(keys, 0))
+        amount = conversion.amount_minor or 0
+        attributed = conversion.referral_id is not None
+        row["total_minor"] += amount
+        row["payments"] += 1
+        row["refunded_minor"] += conversion.refunded_minor
+        row["net_minor"] += conversion.net_minor
+        if attributed:
+            row["attributed_minor"] += amount
+            row["attributed_payments"] += 1
+            row["attributed_net_minor"] += conversion.net_minor
+    return summary
+
+
+def list_conversions(filters: dict[str, Any] | None = None, page: int = 1, per_page: int = 25) -> Page:
+    """Payments, newest first. ``filters``: ``attributed`` (bool), ``advocate_id``, ``currency``,
+    ``outcome`` (a ``reward_outcome``), ``start`` / ``end`` (paid_at), ``search`` (a Stripe id)."""
+    filters = filters or {}
+    page, per_page = _page_args(page, per_page)
+    query = select(Conversion)
+    if filters.get("attributed") is True:
+        query = query.where(Conversion.referral_id.is_not(None))
+    elif filters.get("attributed") is False:
+        query = query.where(Conversion.referral_id.is_(None))
+    if filters.get("advocate_id") is not None:
+        query = query.where(Conversion.advocate_id == filters["advocate_id"])
+    if filters.get("currency"):
+        query = query.where(Conversion.currency == str(filters["currency"]).lower())
+    if filters.get("outcome"):
+        query = query.where(Conversion.reward_outcome == filters["outcome"])
+    if filters.get("start") is not None:
+        query = query.where(Conversion.paid_at >= filters["start"])
+    if filters.get("end") is not None:
+        query = query.where(Conversion.paid_at < filters["end"])
+    if filters.get("search"):
+        term = str(filters["search"]).strip()
+        query = query.where(
+            or_(
+                Conversion.payment_key == term,
+                Conversion.payment_intent_id == term,
+                Conversion.charge_id == term,
+                Conversion.invoice_id == term,
+                Conversion.checkout_session_id == term,
+                Conversion.stripe_customer_id == term,
+            )
+        )
+    session = get_session()
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    items = list(
+        session.scalars(
+            query.order_by(Conversion.created_at.desc(), Conversion.id.desc())
+            .offset((page - 1) * per_page)
+            .limit(per_page)
+        )
+    )
+    return Page(items, page, per_page, total)
+
+
+def reward_cost_by_state() -> dict[str, dict[str, int]]:
+    """What the program owes and has paid, per currency: ``{"usd": {"pending", "available",
+    "reserved", "redeemed", "clawed_back", "adjustments", "expense"}}``."""
+    result: dict[str, dict[str, int]] = {}
+    is_program = (LedgerAccount.owner == ledger.PROGRAM).label("is_program")
+    rows = get_session().execute(
+        select(is_program, LedgerAccount.kind, LedgerAccount.currency, func.sum(LedgerAccount.balance_minor))
+        .group_by(is_program, LedgerAccount.kind, LedgerAccount.currency)
+    ).all()
+    for program, kind, currency, total in rows:
+        row = result.setdefault(
+            currency,
+            {"pending": 0, "available": 0, "reserved": 0, "redeemed": 0, "clawed_back": 0,
+             "adjustments": 0, "expense": 0},
+        )
+        total = int(total or 0)
+        if program:
+            # Program accounts hold the other side of the advocates' balances: show them positive.
+            name = {"reward_expense": "expense", "clawbacks": "clawed_back", "adjustments": "adjustments"}[kind]
+            row[name] += -total
+        else:
+            row[kind] += total
+    return result
+
+
+def advocate_overview(advocate: Advocate) -> dict[str, Any]:
+    """Everything staff need about one advocate: balances, rewards, payments and redemptions."""
+    session = get_session()
+    rewards = list(
+        session.scalars(
+            select(Reward).where(Reward.advocate_id == advocate.id).order_by(Reward.id.desc()).limit(50)
+        )
+    )
+    redemptions = list(
+        session.scalars(
+            select(Redemption)
+            .where(Redemption.advocate_id == advocate.id)
+            .order_by(Redemption.id.desc())
+            .limit(50)
+        )
+    )
+    conversions = list_conversions({"advocate_id": advocate.id}, per_page=50)
+    referrals = session.scalar(
+        select(func.count()).select_from(Referral).where(Referral.advocate_id == advocate.id)
+    ) or 0
+    return {
+        "advocate": advocate,
+        "balances": balances(advocate),
+        "rewards": rewards,
+        "redemptions": redemptions,
+        "conversions": conversions.items,
+        "conversion_count": conversions.total,
+        "referral_count": referrals,
+    }
