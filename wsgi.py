@@ -591,7 +591,7 @@ def _demo_stripe_setup(app: Flask) -> None:
 def use_fake_stripe(app: Flask) -> str:
     """Start the demo's local Stripe server (once per process) and point the app at it."""
     global _demo_fake_stripe
-    from tests.stripe_fake.server import FakeStripe
+    from advocacy_portal.testing.stripe_server import FakeStripe
 
     if _demo_fake_stripe is None:
         _demo_fake_stripe = FakeStripe().start()
@@ -608,7 +608,7 @@ def demo_stripe() -> None:
 def _send_demo_event(event: dict, url: str | None) -> None:
     from flask import current_app
 
-    from tests.stripe_fake.events import signed_request
+    from advocacy_portal.testing.stripe_events import signed_request
 
     secret = current_app.config["ADVOCACY_STRIPE_WEBHOOK_SECRETS"][0]
     body, headers = signed_request(event, secret)
@@ -660,10 +660,10 @@ _URL_OPTION = click.option("--url", default=None,
 @with_appcontext
 def demo_stripe_pay(friend: str, amount: int, currency: str, url: str | None) -> None:
     """A completed Checkout payment by FRIEND (as ``portal.checkout_params`` would tag it)."""
-    from tests.stripe_fake import events
+    from advocacy_portal.testing import stripe_events
 
     user = _demo_user(friend)
-    event = events.checkout_session_completed(
+    event = stripe_events.checkout_session_completed(
         amount_total=amount, currency=currency, client_reference_id=str(user.id),
         customer_email=user.email, metadata={"advocacy_user_id": str(user.id)},
     )
@@ -677,11 +677,11 @@ def demo_stripe_pay(friend: str, amount: int, currency: str, url: str | None) ->
 @with_appcontext
 def demo_stripe_refund(friend: str, amount: int | None, url: str | None) -> None:
     """A refund (full, or partial with --amount) of FRIEND's latest payment."""
-    from tests.stripe_fake import events
+    from advocacy_portal.testing import stripe_events
 
     payment = _latest_payment(_demo_user(friend))
     refunded = payment.amount_minor if amount is None else amount
-    event = events.charge_refunded(
+    event = stripe_events.charge_refunded(
         amount=payment.amount_minor, amount_refunded=min(refunded, payment.amount_minor),
         currency=payment.currency, payment_intent=payment.payment_intent_id,
         charge_id=payment.charge_id or f"ch_demo_{payment.id}",
@@ -696,15 +696,15 @@ def demo_stripe_refund(friend: str, amount: int | None, url: str | None) -> None
 @with_appcontext
 def demo_stripe_dispute(friend: str, outcome: str, url: str | None) -> None:
     """A dispute on FRIEND's latest payment: opened, or closed as won or lost."""
-    from tests.stripe_fake import events
+    from advocacy_portal.testing import stripe_events
 
     payment = _latest_payment(_demo_user(friend))
     fields = dict(charge=payment.charge_id or f"ch_demo_{payment.id}", payment_intent=payment.payment_intent_id,
                   amount=payment.amount_minor, currency=payment.currency)
     if outcome == "open":
-        event = events.charge_dispute_created(**fields)
+        event = stripe_events.charge_dispute_created(**fields)
     else:
-        event = events.charge_dispute_closed(status=outcome, **fields)
+        event = stripe_events.charge_dispute_closed(status=outcome, **fields)
     _send_demo_event(event, url)
 
 

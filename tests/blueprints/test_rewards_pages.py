@@ -7,16 +7,14 @@ import re
 import pytest
 
 from advocacy_portal.services import rewards
+from advocacy_portal.testing import stripe_events
 from tests.helpers import csrf_token
 from tests.helpers import login
 from tests.helpers import make_customer
 from tests.rewards_helpers import PERCENT_RULES
 from tests.rewards_helpers import deliver
-from tests.rewards_helpers import fake_stripe  # noqa: F401
 from tests.rewards_helpers import later
 from tests.rewards_helpers import make_referral
-from tests.rewards_helpers import stripe_app  # noqa: F401
-from tests.stripe_fake import events
 
 REWARDS = "/advocacy/rewards/"
 
@@ -29,7 +27,7 @@ def _balance(page: str, state: str, currency: str = "usd") -> str:
 
 
 def _pay(app, referred, amount=12000):
-    event = events.checkout_session_completed(
+    event = stripe_events.checkout_session_completed(
         amount_total=amount, metadata=referred.metadata, client_reference_id=str(referred.friend.id)
     )
     assert deliver(app.test_client(), event).status_code == 200

@@ -14,13 +14,11 @@ from advocacy_portal.models import Advocate
 from advocacy_portal.models import Redemption
 from advocacy_portal.services import redemptions
 from advocacy_portal.services import rewards
-from tests.conftest import needs_postgres
+from tests.fixtures import needs_postgres
 from tests.rewards_helpers import advocate_balances
-from tests.rewards_helpers import fake_stripe  # noqa: F401
 from tests.rewards_helpers import flat
 from tests.rewards_helpers import make_referral
 from tests.rewards_helpers import snapshot
-from tests.rewards_helpers import stripe_app  # noqa: F401
 
 CREDITS = "/v1/customers/*/balance_transactions"
 STAFF = Customer(id="1", email="staff@example.com")
