@@ -1,4 +1,6 @@
-"""Fixtures: the demo host app on a fresh database per test, clients, and builders.
+"""The suite's fixtures, loaded as a plugin by ``tests/conftest.py``: the test host app
+(:mod:`tests.host_app`, or the demo with ``@pytest.mark.demo``) on a fresh database per test, its clients,
+``auth`` and ``stripe_app``.
 
 The database is SQLite in a temporary folder, or PostgreSQL when ``ADVOCACY_TEST_DATABASE_URL`` is set
 (``.ci/run`` runs the suite both ways). On PostgreSQL every test gets a schema of its own.
@@ -56,17 +58,29 @@ def _settings(request) -> dict:
     return config
 
 
+def host_module(request):
+    """The module of the host app a test runs on: :mod:`tests.host_app`, or ``wsgi`` (the demo) for tests
+    marked ``@pytest.mark.demo``. Both have ``create_app``, ``db`` and ``User``."""
+    if request.node.get_closest_marker("demo") is not None:
+        import wsgi
+
+        return wsgi
+    from tests import host_app
+
+    return host_app
+
+
 @pytest.fixture
 def app(database_url, request):
-    """The demo host app with Advocacy Portal, migrated, on a fresh database.
+    """The test host app (:mod:`tests.host_app`) with Advocacy Portal, migrated, on a fresh database; the
+    demo (``wsgi.create_app``) instead for tests marked ``@pytest.mark.demo``.
 
     ``@pytest.mark.settings(KEY=value)`` sets config for one test; ``ADVOCACY_`` settings may be given
     without their prefix.
     """
     from advocacy_portal import migrate
-    from wsgi import create_app
-    from wsgi import db
 
+    host = host_module(request)
     config = {
         "TESTING": True,
         "SECRET_KEY": "test-secret-key",
@@ -74,14 +88,14 @@ def app(database_url, request):
         "SERVER_NAME": "shop.test",
     }
     config.update(_settings(request))
-    app = create_app(config)
+    app = host.create_app(config)
     with app.app_context():
-        db.create_all()
+        host.db.create_all()
     migrate.upgrade(app)
     yield app
     with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+        host.db.session.remove()
+        host.db.engine.dispose()
 
 
 @pytest.fixture
@@ -94,6 +108,31 @@ def runner(app):
     return app.test_cli_runner()
 
 
+class AuthActions:
+    """Log in and out through the host's real forms (flaskr's ``auth`` fixture)."""
+
+    def __init__(self, client):
+        self._client = client
+
+    def login(self, user, password: str | None = None):
+        """Log ``user`` (from :func:`tests.helpers.make_customer`) in; returns the login response (a 302)."""
+        from tests.helpers import PASSWORD
+        from tests.helpers import login
+
+        return login(self._client, user, password or PASSWORD)
+
+    def logout(self):
+        from tests.helpers import csrf_token
+
+        return self._client.post("/logout", data={"csrf_token": csrf_token(self._client, "/")})
+
+
+@pytest.fixture
+def auth(client):
+    """``auth.login(user)`` and ``auth.logout()`` on the test's ``client``."""
+    return AuthActions(client)
+
+
 @pytest.fixture
 def app_ctx(app):
     with app.app_context():
@@ -102,7 +141,7 @@ def app_ctx(app):
 
 @pytest.fixture
 def stripe_app(app, fake_stripe, request):
-    """The demo app, its Stripe calls going to ``fake_stripe`` and its webhook signed with
+    """The test's app, its Stripe calls going to ``fake_stripe`` and its webhook signed with
     :data:`WEBHOOK_SECRET` (unless the test's ``settings`` marker set other secrets)."""
     app.config["ADVOCACY_STRIPE_SECRET_KEY"] = fake_stripe.api_key
     app.config["ADVOCACY_STRIPE_API_BASE"] = fake_stripe.base_url

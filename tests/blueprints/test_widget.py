@@ -100,7 +100,7 @@ def test_referral_mode_without_a_token_shows_the_offer_and_the_sign_in_link(app,
     assert body["identity"] == "none"
     assert body["advocate"] is None
     assert body["signin_url"] == "http://shop.test/advocacy/"
-    assert body["offer"]["title"] == "Demo Shop referrals"
+    assert body["offer"]["title"] == "Test Shop referrals"
     assert body["offer"]["text"] == app.config["ADVOCACY_OFFER_TEXT"]
 
 

@@ -329,7 +329,7 @@ def test_the_friend_gets_one_first_time_promotion_code(stripe_app, fake_stripe):
 
 
 def test_bad_reward_rules_fail_at_startup(database_url):
-    from wsgi import create_app
+    from tests.host_app import create_app
 
     for bad in (
         {"default": {"type": "percent", "percent": 150, "currency": "usd"}},
@@ -345,6 +345,7 @@ def test_bad_reward_rules_fail_at_startup(database_url):
         create_app({"SQLALCHEMY_DATABASE_URI": database_url, "ADVOCACY_STRIPE_WEBHOOK_SECRETS": "whsec_x"})
 
 
+@pytest.mark.demo
 def test_the_demo_sends_signed_events_to_its_own_webhook(app, runner):
     from advocacy_portal.models import Advocate
 
