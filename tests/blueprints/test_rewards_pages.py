@@ -70,7 +70,7 @@ def test_a_friends_payment_shows_as_a_pending_reward_with_its_reason(stripe_app,
 
 
 @pytest.mark.settings(REWARD_RULES=PERCENT_RULES, REDEMPTION_MINIMUM_MINOR=500)
-def test_a_released_reward_is_redeemed_once_as_account_credit(stripe_app, advocate_client, fake_stripe):  # noqa: F811
+def test_a_released_reward_is_redeemed_once_as_account_credit(stripe_app, advocate_client, fake_stripe):
     client, referred = advocate_client
     _pay(stripe_app, referred, 12000)
     _release(stripe_app)
@@ -117,7 +117,7 @@ def test_below_the_minimum_there_is_nothing_to_redeem(stripe_app, advocate_clien
 
 
 @pytest.mark.settings(REWARD_RULES=PERCENT_RULES, REDEMPTION_MINIMUM_MINOR=500)
-def test_a_slow_payment_provider_keeps_the_money_reserved(stripe_app, advocate_client, fake_stripe):  # noqa: F811
+def test_a_slow_payment_provider_keeps_the_money_reserved(stripe_app, advocate_client, fake_stripe):
     client, referred = advocate_client
     _pay(stripe_app, referred, 12000)
     _release(stripe_app)

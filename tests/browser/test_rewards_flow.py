@@ -116,7 +116,7 @@ def credits_posted(server) -> list:
 @pytest.mark.browser
 @pytest.mark.settings(REWARD_RULES=PERCENT_RULES, REDEMPTION_MINIMUM_MINOR=500)
 def test_friend_pays_advocate_redeems_once_and_staff_adjust(
-    stripe_app, live_server, new_context, fake_stripe  # noqa: F811
+    stripe_app, live_server, new_context, fake_stripe
 ):
     from playwright.sync_api import Error as PlaywrightError
 

@@ -66,7 +66,7 @@ class Payment:
 
 
 @pytest.mark.settings(REWARD_RULES=PERCENT_RULES, REDEMPTION_MINIMUM_MINOR=MINIMUM)
-def test_ledger_invariants_hold_over_random_histories(stripe_app, fake_stripe):  # noqa: F811
+def test_ledger_invariants_hold_over_random_histories(stripe_app, fake_stripe):
     app = stripe_app
     client = app.test_client()
     counter = {"examples": 0, "steps": 0, "payments": 0}

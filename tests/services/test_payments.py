@@ -268,7 +268,7 @@ def test_a_paying_friend_is_marked_and_signals_follow_the_commit(stripe_app):
 
 
 @pytest.mark.settings(REWARD_RULES=PERCENT_RULES)
-def test_checkout_params_trace_the_payment_back_to_the_referral(stripe_app, fake_stripe):  # noqa: F811
+def test_checkout_params_trace_the_payment_back_to_the_referral(stripe_app, fake_stripe):
     referred = make_referral(stripe_app)
     with stripe_app.test_request_context():
         portal = get_portal(stripe_app)
@@ -311,7 +311,7 @@ def test_an_invoice_of_a_mapped_customer_is_attributed_without_metadata(stripe_a
 
 
 @pytest.mark.settings(REWARD_RULES=rules(friend_reward={"percent_off": 15}))
-def test_the_friend_gets_one_first_time_promotion_code(stripe_app, fake_stripe):  # noqa: F811
+def test_the_friend_gets_one_first_time_promotion_code(stripe_app, fake_stripe):
     referred = make_referral(stripe_app)
     stranger = make_referral(stripe_app).advocate  # an advocate, but referred by nobody
     with stripe_app.test_request_context():

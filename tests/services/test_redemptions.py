@@ -52,7 +52,7 @@ def credits(fake):
     ]
 
 
-def test_a_redemption_credits_the_stripe_balance_once(stripe_app, fake_stripe):  # noqa: F811
+def test_a_redemption_credits_the_stripe_balance_once(stripe_app, fake_stripe):
     referred = funded(stripe_app)
     redemption_id, state = redeem(stripe_app, referred, 2000)
     assert state == "completed"
@@ -74,7 +74,7 @@ def test_a_redemption_credits_the_stripe_balance_once(stripe_app, fake_stripe): 
     snapshot(stripe_app)
 
 
-def test_a_definite_refusal_returns_the_funds(stripe_app, fake_stripe):  # noqa: F811
+def test_a_definite_refusal_returns_the_funds(stripe_app, fake_stripe):
     referred = funded(stripe_app)
     fake_stripe.fail_next("POST", CREDITS, status=400, error_type="invalid_request_error",
                           code="parameter_invalid", message="Nope")
@@ -88,7 +88,7 @@ def test_a_definite_refusal_returns_the_funds(stripe_app, fake_stripe):  # noqa:
 
 
 @pytest.mark.parametrize("apply", [True, False])
-def test_a_timeout_stays_reserved_and_the_retry_completes_exactly_once(stripe_app, fake_stripe, apply):  # noqa: F811
+def test_a_timeout_stays_reserved_and_the_retry_completes_exactly_once(stripe_app, fake_stripe, apply):
     referred = funded(stripe_app)
     fake_stripe.hang_next("POST", CREDITS, seconds=2.5, apply=apply)
     redemption_id, state = redeem(stripe_app, referred, 2000)
@@ -111,7 +111,7 @@ def test_a_timeout_stays_reserved_and_the_retry_completes_exactly_once(stripe_ap
     snapshot(stripe_app)
 
 
-def test_a_server_error_is_retried_until_stripe_answers(stripe_app, fake_stripe):  # noqa: F811
+def test_a_server_error_is_retried_until_stripe_answers(stripe_app, fake_stripe):
     referred = funded(stripe_app)
     fake_stripe.fail_next("POST", CREDITS, status=500, times=2)
     assert redeem(stripe_app, referred, 1000)[1] == "unknown"
@@ -125,7 +125,7 @@ def test_a_server_error_is_retried_until_stripe_answers(stripe_app, fake_stripe)
 
 
 @pytest.mark.settings(REDEMPTION_MINIMUM_MINOR=1000)
-def test_too_little_too_much_and_nonsense_are_refused_without_a_trace(stripe_app, fake_stripe):  # noqa: F811
+def test_too_little_too_much_and_nonsense_are_refused_without_a_trace(stripe_app, fake_stripe):
     referred = funded(stripe_app, 3000)
     for amount, currency, code in ((999, "usd", "below_minimum"), (3001, "usd", "insufficient_funds"),
                                    (0, "usd", "invalid_amount"), (-5, "usd", "invalid_amount"),
@@ -140,7 +140,7 @@ def test_too_little_too_much_and_nonsense_are_refused_without_a_trace(stripe_app
 
 
 @needs_postgres
-def test_parallel_redemptions_never_overdraw(stripe_app, fake_stripe):  # noqa: F811
+def test_parallel_redemptions_never_overdraw(stripe_app, fake_stripe):
     referred = funded(stripe_app, 5000)
     outcomes, errors = [], []
     barrier = threading.Barrier(20)

@@ -107,7 +107,7 @@ def test_a_refund_after_release_reverses_from_available(stripe_app):
     snapshot(stripe_app)
 
 
-def test_a_clawback_of_redeemed_money_goes_negative_and_nets_against_later_rewards(stripe_app, fake_stripe):  # noqa: F811
+def test_a_clawback_of_redeemed_money_goes_negative_and_nets_against_later_rewards(stripe_app, fake_stripe):
     from advocacy_portal.services import redemptions
 
     client = stripe_app.test_client()
