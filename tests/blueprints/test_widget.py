@@ -209,10 +209,8 @@ def test_clicks_through_the_widget_are_recorded_as_widget(app, client):
     assert sources == ["widget", "link", "link"]
 
 
-def test_the_plugins_own_pages_still_refuse_to_be_framed(app, client):
-    from tests.helpers import login
-
-    login(client, make_customer(app))
+def test_the_plugins_own_pages_still_refuse_to_be_framed(app, client, auth):
+    auth.login(make_customer(app))
     page = client.get("/advocacy/")
     assert page.headers["X-Frame-Options"] == "DENY"
     assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
