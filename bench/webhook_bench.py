@@ -131,7 +131,7 @@ def _feed(port: int, path: str, deliveries: list, threads: int) -> tuple[float, 
 
 def build_events(pairs: list, count: int, rng: random.Random):
     """Unique events (payments and refunds) and the pending balance each advocate should end with."""
-    from tests.stripe_fake import events
+    from advocacy_portal.testing import stripe_events
 
     unique_target = count * 3 // 4
     base = int(time.time()) - 3600
@@ -146,18 +146,18 @@ def build_events(pairs: list, count: int, rng: random.Random):
             refunded = rng.randrange(0, payment["amount"] + 1)
             payment["refunded"] = refunded
             payment["refund_sent"] = True
-            made.append(events.charge_refunded(amount=payment["amount"], amount_refunded=refunded,
+            made.append(stripe_events.charge_refunded(amount=payment["amount"], amount_refunded=refunded,
                                                payment_intent=payment["pi"], charge_id=f"ch_bench_{n:07d}"))
             continue
         amount = rng.randrange(500, 50_000)
         pi = f"pi_bench_{n:07d}"
         if rng.random() < 0.2:
-            event = events.checkout_session_completed(amount_total=amount, payment_intent=pi,
+            event = stripe_events.checkout_session_completed(amount_total=amount, payment_intent=pi,
                                                       customer=f"cus_unknown_{n}")
             payment = {"pi": pi, "amount": amount, "advocate": None}
         else:
             advocate, friend = rng.choice(pairs)
-            event = events.checkout_session_completed(
+            event = stripe_events.checkout_session_completed(
                 amount_total=amount, payment_intent=pi, client_reference_id=str(friend),
                 metadata={"advocacy_user_id": str(friend)})
             payment = {"pi": pi, "amount": amount, "advocate": advocate, "refunded": 0}
@@ -208,7 +208,7 @@ def main(argv=None) -> int:
         pairs = json.loads(_run(env, "-c", SEED, str(args.advocates)).strip().splitlines()[-1])
         rng = random.Random(20261123)
         unique, expected = build_events(pairs, args.events, rng)
-        from tests.stripe_fake.events import signed_request
+        from advocacy_portal.testing.stripe_events import signed_request
 
         signed = [signed_request(event, SECRET) for event in unique]
         deliveries = signed + [rng.choice(signed) for _ in range(args.events - len(signed))]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import re
 import uuid
 from itertools import count
@@ -15,9 +16,8 @@ def make_customer(app, email: str | None = None, *, staff: bool = False, name: s
     """A host user, committed; returns its id and email as a plain object usable after the session."""
     from werkzeug.security import generate_password_hash
 
-    from wsgi import User
-    from wsgi import db
-
+    host = host_of(app)
+    db, User = host.db, host.User
     email = email or f"customer{next(_serial)}-{uuid.uuid4().hex[:6]}@example.com"
     with app.app_context():
         user = User(
@@ -29,6 +29,11 @@ def make_customer(app, email: str | None = None, *, staff: bool = False, name: s
         db.session.add(user)
         db.session.commit()
         return CustomerRef(id=user.id, email=user.email)
+
+
+def host_of(app):
+    """The module that built ``app`` (:mod:`tests.host_app`, or ``wsgi`` for the demo): its ``db`` and ``User``."""
+    return importlib.import_module(app.import_name)
 
 
 class CustomerRef:
@@ -55,7 +60,7 @@ def csrf_token(client, url: str) -> str:
 
 
 def login(client, customer, password: str = PASSWORD):
-    """Log ``customer`` in through the demo's real login form."""
+    """Log ``customer`` in through the host's real login form."""
     token = csrf_token(client, "/login")
     response = client.post(
         "/login", data={"email": customer.email, "password": password, "csrf_token": token}
@@ -65,7 +70,7 @@ def login(client, customer, password: str = PASSWORD):
 
 
 def signup(client, email: str, name: str = "New Friend", password: str = PASSWORD):
-    """Sign up through the demo's real signup form; returns the response."""
+    """Sign up through the host's real signup form; returns the response."""
     token = csrf_token(client, "/signup")
     return client.post(
         "/signup",

@@ -1,8 +1,7 @@
-"""Builders and fixtures of the rewards and Stripe tests: referrals, signed deliveries, ledger snapshots.
+"""Builders of the rewards and Stripe tests: referrals, signed deliveries, ledger snapshots.
 
-Import the fixtures into a test module::
-
-    from tests.rewards_helpers import fake_stripe, stripe_app  # noqa: F401
+The ``stripe_app`` fixture is in :mod:`tests.fixtures`, ``fake_stripe`` in
+:mod:`advocacy_portal.testing.pytest_plugin`.
 """
 
 from __future__ import annotations
@@ -11,13 +10,11 @@ from datetime import datetime
 from datetime import timedelta
 from datetime import timezone
 
-import pytest
 from sqlalchemy import select
 
+from advocacy_portal.testing.stripe_events import WEBHOOK_SECRET
+from advocacy_portal.testing.stripe_events import signed_request
 from tests.helpers import make_customer
-from tests.stripe_fake.events import WEBHOOK_SECRET
-from tests.stripe_fake.events import signed_request
-from tests.stripe_fake.fixtures import fake_stripe  # noqa: F401
 
 WEBHOOK_PATH = "/advocacy/webhooks/stripe"
 
@@ -27,18 +24,6 @@ PERCENT_RULES = {
                 "min_purchase_minor": 0, "monthly_cap_minor": None, "friend_reward": None},
     "campaigns": {},
 }
-
-
-@pytest.fixture
-def stripe_app(app, fake_stripe, request):  # noqa: F811
-    """The demo app, its Stripe calls going to ``fake_stripe`` and its webhook signed with
-    :data:`WEBHOOK_SECRET` (unless the test's ``settings`` marker set other secrets)."""
-    app.config["ADVOCACY_STRIPE_SECRET_KEY"] = fake_stripe.api_key
-    app.config["ADVOCACY_STRIPE_API_BASE"] = fake_stripe.base_url
-    app.config["ADVOCACY_STRIPE_TIMEOUT_SECONDS"] = 1
-    if not any("STRIPE_WEBHOOK_SECRETS" in marker.kwargs for marker in request.node.iter_markers("settings")):
-        app.config["ADVOCACY_STRIPE_WEBHOOK_SECRETS"] = [WEBHOOK_SECRET]
-    return app
 
 
 def deliver(client, event: dict, secret: str = WEBHOOK_SECRET, timestamp: int | None = None):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from advocacy_portal import migrate
 from tests.helpers import make_customer
 
@@ -48,6 +50,7 @@ def test_reset_link_of_an_unknown_user_is_a_clear_error(runner):
     assert "has no referral link" in result.output
 
 
+@pytest.mark.demo
 def test_seed_demo_fills_every_page_and_is_idempotent(app, runner):
     result = runner.invoke(args=["advocacy", "seed-demo"])
     assert result.exit_code == 0, result.output

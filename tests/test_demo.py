@@ -1,4 +1,4 @@
-"""The demo host: its login and signup behave as a careful host app should."""
+"""The demo host (``wsgi.py``): its login and signup behave as a careful host app should."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from tests.helpers import PASSWORD
 from tests.helpers import csrf_token
 from tests.helpers import make_customer
 from tests.helpers import signup
+
+pytestmark = pytest.mark.demo
 
 
 @pytest.mark.parametrize(("target", "expected"), [("/advocacy/", "/advocacy/"), ("//evil.example", "/"),

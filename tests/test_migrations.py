@@ -27,7 +27,7 @@ def test_downgrade_removes_only_plugin_tables_and_upgrade_restores_them(app):
     migrate.downgrade(app, "base")
     tables = set(inspector(app).get_table_names())
     assert not (set(Base.metadata.tables) & tables)
-    assert "demo_users" in tables
+    assert "shop_users" in tables
     migrate.upgrade(app)
     assert migrate.schema_differences(app) == []
 

@@ -12,7 +12,7 @@ from tests.helpers import login
 from tests.helpers import make_customer
 from tests.helpers import referral_path
 from tests.helpers import signup
-from wsgi import db
+from tests.host_app import db
 
 
 def _figure(page: str, name: str) -> int:
@@ -40,7 +40,7 @@ def program(app):
     follow(app.test_client(), referral_path(app, bob), ip="198.51.100.7")
     with app.app_context():
         friend = referral_service.get_referral_of_friend(
-            db.session.execute(db.text("select id from demo_users where email='friend1@example.com'")).scalar()
+            db.session.execute(db.text("select id from shop_users where email='friend1@example.com'")).scalar()
         )
         referral_service.mark_friend_paid(friend.friend_user_id)
         db.session.commit()

@@ -7,17 +7,15 @@ import re
 import pytest
 
 from advocacy_portal.services import referrals as referral_service
+from advocacy_portal.testing import stripe_events
 from tests.helpers import csrf_token
 from tests.helpers import login
 from tests.helpers import make_customer
 from tests.rewards_helpers import PERCENT_RULES
 from tests.rewards_helpers import advocate_balances
 from tests.rewards_helpers import deliver
-from tests.rewards_helpers import fake_stripe  # noqa: F401
 from tests.rewards_helpers import flat
 from tests.rewards_helpers import make_referral
-from tests.rewards_helpers import stripe_app  # noqa: F401
-from tests.stripe_fake import events
 
 ADMIN = "/advocacy/admin"
 
@@ -44,16 +42,16 @@ def payments(stripe_app):
     """One referred payment of $200 (partly refunded: $50) and one unreferred payment of $300."""
     referred = make_referral(stripe_app)
     client = stripe_app.test_client()
-    paid = events.checkout_session_completed(
+    paid = stripe_events.checkout_session_completed(
         amount_total=20000, metadata=referred.metadata, client_reference_id=str(referred.friend.id),
         payment_intent="pi_referred_1",
     )
     assert deliver(client, paid).status_code == 200
-    refund = events.charge_refunded(amount=20000, amount_refunded=5000, payment_intent="pi_referred_1",
+    refund = stripe_events.charge_refunded(amount=20000, amount_refunded=5000, payment_intent="pi_referred_1",
                                     metadata=referred.metadata)
     assert deliver(client, refund).status_code == 200
     stranger = make_customer(stripe_app)
-    other = events.checkout_session_completed(
+    other = stripe_events.checkout_session_completed(
         amount_total=30000, client_reference_id=str(stranger.id), payment_intent="pi_direct_1"
     )
     assert deliver(client, other).status_code == 200

@@ -259,11 +259,9 @@ def test_paths_are_configurable(app, client):
     assert client.get("/advocacy/").status_code == 404
 
 
-def test_an_advocate_following_their_own_link_is_not_a_click(app, client):
-    from tests.helpers import login
-
+def test_an_advocate_following_their_own_link_is_not_a_click(app, client, auth):
     advocate = make_customer(app)
-    login(client, advocate)
+    auth.login(advocate)
     response = follow(client, referral_path(app, advocate))
     assert response.status_code == 302
     assert "advocacy_ref" not in cookie_header(response)

@@ -32,9 +32,9 @@ def test_anonymous_visitors_are_sent_to_the_hosts_login(client):
         assert response.headers["Location"].startswith("/login?next=")
 
 
-def test_the_page_shows_the_link_share_links_qr_and_counts(app, client):
+def test_the_page_shows_the_link_share_links_qr_and_counts(app, client, auth):
     advocate = make_customer(app)
-    login(client, advocate)
+    auth.login(advocate)
     html = page_text(client)
     link = shown_link(html)
     assert link.startswith("http://shop.test/r/")
@@ -56,7 +56,7 @@ def test_the_page_shows_the_link_share_links_qr_and_counts(app, client):
     assert 'data-stat="clicks">0<' in html
 
 
-def test_counts_follow_clicks_and_signups(app, client):
+def test_counts_follow_clicks_and_signups(app, client, auth):
     advocate = make_customer(app)
     path = referral_path(app, advocate)
     for n in range(3):
@@ -64,7 +64,7 @@ def test_counts_follow_clicks_and_signups(app, client):
     friend_browser = app.test_client()
     follow(friend_browser, path, ip="198.51.100.50")
     signup(friend_browser, "friend@example.com")
-    login(client, advocate)
+    auth.login(advocate)
     html = page_text(client)
     assert 'data-stat="clicks">4<' in html
     assert 'data-stat="signups">1<' in html
@@ -85,9 +85,9 @@ def test_customers_see_only_their_own_link_and_counts(app):
     assert 'data-stat="clicks">0<' in bob_html
 
 
-def test_the_qr_code_is_an_svg_of_the_link(app, client):
+def test_the_qr_code_is_an_svg_of_the_link(app, client, auth):
     advocate = make_customer(app)
-    login(client, advocate)
+    auth.login(advocate)
     response = client.get("/advocacy/qr.svg")
     assert response.status_code == 200
     assert response.mimetype == "image/svg+xml"
@@ -99,17 +99,17 @@ def test_the_qr_code_is_an_svg_of_the_link(app, client):
     assert download.headers["Content-Disposition"] == 'attachment; filename="referral-qr.svg"'
 
 
-def test_the_page_refuses_to_be_framed_and_caching(app, client):
-    login(client, make_customer(app))
+def test_the_page_refuses_to_be_framed_and_caching(app, client, auth):
+    auth.login(make_customer(app))
     response = client.get("/advocacy/")
     assert response.headers["Cache-Control"] == "private, no-store"
     assert response.headers["X-Frame-Options"] == "DENY"
     assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
 
 
-def test_resetting_the_link_needs_csrf_and_confirmation(app, client):
+def test_resetting_the_link_needs_csrf_and_confirmation(app, client, auth):
     advocate = make_customer(app)
-    login(client, advocate)
+    auth.login(advocate)
     old_link = shown_link(page_text(client))
     no_token = client.post("/advocacy/link/reset", data={"advocacy-reset-confirm": "y"})
     assert no_token.status_code == 400
@@ -132,37 +132,37 @@ def test_resetting_the_link_needs_csrf_and_confirmation(app, client):
     assert follow(app.test_client(), new_link.removeprefix("http://shop.test")).status_code == 302
 
 
-def test_the_reset_endpoint_only_takes_post(app, client):
-    login(client, make_customer(app))
+def test_the_reset_endpoint_only_takes_post(app, client, auth):
+    auth.login(make_customer(app))
     response = client.get("/advocacy/link/reset")
     # Routing errors are the host's to render (no blueprint has matched yet): only the status is ours.
     assert response.status_code == 405
 
 
-def test_a_host_template_overrides_the_plugins(app, client):
+def test_a_host_template_overrides_the_plugins(app, client, auth):
     app.jinja_loader.mapping["advocacy/referrals/page.html"] = "HOST PAGE {{ link }} {{ stats.clicks }}"
-    login(client, make_customer(app))
+    auth.login(make_customer(app))
     body = page_text(client)
     assert body.startswith("HOST PAGE http://shop.test/r/")
 
 
 @pytest.mark.settings(REFERRAL_PAGE_TEMPLATE="shop/refer.html")
-def test_every_template_path_is_a_setting(app, client):
+def test_every_template_path_is_a_setting(app, client, auth):
     app.jinja_loader.mapping["shop/refer.html"] = "CUSTOM {{ offer_text }}"
-    login(client, make_customer(app))
+    auth.login(make_customer(app))
     assert page_text(client).startswith("CUSTOM Give friends")
 
 
-def test_user_text_is_escaped(app, client):
+def test_user_text_is_escaped(app, client, auth):
     app.config["ADVOCACY_OFFER_TEXT"] = "<script>alert(1)</script>"
-    login(client, make_customer(app))
+    auth.login(make_customer(app))
     html = page_text(client)
     assert "<script>alert(1)</script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
 
 
-def test_an_oversized_post_is_refused_with_a_clear_page(app, client):
-    login(client, make_customer(app))
+def test_an_oversized_post_is_refused_with_a_clear_page(app, client, auth):
+    auth.login(make_customer(app))
     token = csrf_token(client, "/advocacy/")
     response = client.post("/advocacy/link/reset", data={"csrf_token": token, "advocacy-reset-confirm": "y" * 2_000_000})
     assert response.status_code == 413

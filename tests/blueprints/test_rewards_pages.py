@@ -7,16 +7,14 @@ import re
 import pytest
 
 from advocacy_portal.services import rewards
+from advocacy_portal.testing import stripe_events
 from tests.helpers import csrf_token
 from tests.helpers import login
 from tests.helpers import make_customer
 from tests.rewards_helpers import PERCENT_RULES
 from tests.rewards_helpers import deliver
-from tests.rewards_helpers import fake_stripe  # noqa: F401
 from tests.rewards_helpers import later
 from tests.rewards_helpers import make_referral
-from tests.rewards_helpers import stripe_app  # noqa: F401
-from tests.stripe_fake import events
 
 REWARDS = "/advocacy/rewards/"
 
@@ -29,7 +27,7 @@ def _balance(page: str, state: str, currency: str = "usd") -> str:
 
 
 def _pay(app, referred, amount=12000):
-    event = events.checkout_session_completed(
+    event = stripe_events.checkout_session_completed(
         amount_total=amount, metadata=referred.metadata, client_reference_id=str(referred.friend.id)
     )
     assert deliver(app.test_client(), event).status_code == 200
@@ -72,7 +70,7 @@ def test_a_friends_payment_shows_as_a_pending_reward_with_its_reason(stripe_app,
 
 
 @pytest.mark.settings(REWARD_RULES=PERCENT_RULES, REDEMPTION_MINIMUM_MINOR=500)
-def test_a_released_reward_is_redeemed_once_as_account_credit(stripe_app, advocate_client, fake_stripe):  # noqa: F811
+def test_a_released_reward_is_redeemed_once_as_account_credit(stripe_app, advocate_client, fake_stripe):
     client, referred = advocate_client
     _pay(stripe_app, referred, 12000)
     _release(stripe_app)
@@ -119,7 +117,7 @@ def test_below_the_minimum_there_is_nothing_to_redeem(stripe_app, advocate_clien
 
 
 @pytest.mark.settings(REWARD_RULES=PERCENT_RULES, REDEMPTION_MINIMUM_MINOR=500)
-def test_a_slow_payment_provider_keeps_the_money_reserved(stripe_app, advocate_client, fake_stripe):  # noqa: F811
+def test_a_slow_payment_provider_keeps_the_money_reserved(stripe_app, advocate_client, fake_stripe):
     client, referred = advocate_client
     _pay(stripe_app, referred, 12000)
     _release(stripe_app)

@@ -257,7 +257,7 @@ def test_a_customer_reviews_a_product_from_the_catalogue(app, customer_client):
     assert len(stored_testimonials(app)) == 1
 
 
-@pytest.mark.settings(DEMO_PRODUCTS={})
+@pytest.mark.settings(SHOP_PRODUCTS={})
 def test_without_a_catalogue_reviews_are_off_with_a_clear_page(app, customer_client):
     response = customer_client.get("/advocacy/reviews/new")
     assert response.status_code == 404

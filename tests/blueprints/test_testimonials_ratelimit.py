@@ -25,7 +25,7 @@ def test_a_click_burst_from_one_ip_gets_a_clear_429(app, client):
 
 def test_a_host_limiter_keeps_working_beside_the_plugins_own(database_url):
     from advocacy_portal import migrate
-    from wsgi import create_app
+    from tests.host_app import create_app
 
     app = create_app({"TESTING": True, "SECRET_KEY": "k", "SQLALCHEMY_DATABASE_URI": database_url,
                       "SERVER_NAME": "shop.test", "RATELIMIT_DEFAULT": "2 per minute",
@@ -36,7 +36,7 @@ def test_a_host_limiter_keeps_working_beside_the_plugins_own(database_url):
     # The host's default limit applies to its own routes, counted once per request.
     assert [client.get("/").status_code for _ in range(3)] == [200, 200, 429]
     assert len(app.extensions["limiter"]) == 2 and host_limiter in app.extensions["limiter"]
-    from wsgi import db
+    from tests.host_app import db
 
     with app.app_context():
         db.session.remove()

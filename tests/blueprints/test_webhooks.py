@@ -13,20 +13,18 @@ from advocacy_portal.db import get_session
 from advocacy_portal.models import Conversion
 from advocacy_portal.models import LedgerTransaction
 from advocacy_portal.models import StripeEvent
-from tests.conftest import needs_postgres
+from advocacy_portal.testing import stripe_events
+from advocacy_portal.testing.stripe_events import WEBHOOK_SECRET
+from advocacy_portal.testing.stripe_events import sign
+from tests.fixtures import needs_postgres
 from tests.helpers import csrf_token
 from tests.rewards_helpers import PERCENT_RULES
 from tests.rewards_helpers import WEBHOOK_PATH
 from tests.rewards_helpers import advocate_balances
 from tests.rewards_helpers import deliver
-from tests.rewards_helpers import fake_stripe  # noqa: F401
 from tests.rewards_helpers import flat
 from tests.rewards_helpers import make_referral
 from tests.rewards_helpers import snapshot
-from tests.rewards_helpers import stripe_app  # noqa: F401
-from tests.stripe_fake import events
-from tests.stripe_fake.events import WEBHOOK_SECRET
-from tests.stripe_fake.events import sign
 
 
 def stored(app) -> tuple[int, int, int]:
@@ -40,7 +38,7 @@ def stored(app) -> tuple[int, int, int]:
 
 
 def paid(referred, amount=5000, **fields):
-    return events.checkout_session_completed(
+    return stripe_events.checkout_session_completed(
         amount_total=amount, metadata=referred.metadata, client_reference_id=str(referred.friend.id), **fields
     )
 
@@ -68,7 +66,7 @@ def test_bad_deliveries_are_refused_and_store_nothing(stripe_app):
     client = stripe_app.test_client()
     referred = make_referral(stripe_app)
     event = paid(referred)
-    body, headers = events.signed_request(event)
+    body, headers = stripe_events.signed_request(event)
 
     forged = dict(headers, **{"Stripe-Signature": sign(body, "whsec_someone_else")})
     assert_refused(client.post(WEBHOOK_PATH, data=body, headers=forged), "invalid_signature")
@@ -119,7 +117,7 @@ def test_every_secret_of_a_rolling_change_is_accepted(stripe_app):
 
 @pytest.mark.settings(STRIPE_WEBHOOK_SECRETS=[])
 def test_without_secrets_nothing_is_accepted(app):
-    body, headers = events.signed_request(events.checkout_session_completed())
+    body, headers = stripe_events.signed_request(stripe_events.checkout_session_completed())
     assert_refused(app.test_client().post(WEBHOOK_PATH, data=body, headers=headers), "not_configured")
     assert stored(app) == (0, 0, 0)
 
@@ -141,7 +139,7 @@ def test_a_duplicate_delivery_is_answered_200_and_posts_once(stripe_app):
 @pytest.mark.settings(REWARD_RULES=PERCENT_RULES)
 def test_unknown_event_types_are_recorded_and_ignored(stripe_app, caplog):
     client = stripe_app.test_client()
-    event = events.event("customer.created", {"id": "cus_123", "object": "customer"})
+    event = stripe_events.event("customer.created", {"id": "cus_123", "object": "customer"})
     with caplog.at_level("INFO"):
         response = deliver(client, event)
     assert response.status_code == 200
@@ -157,7 +155,7 @@ def test_the_endpoint_needs_no_csrf_token_while_host_forms_still_do(stripe_app):
     # The demo host uses CSRFProtect: the webhook is exempt, the host's own forms are not.
     client = stripe_app.test_client()
     stripe_app.config["WTF_CSRF_ENABLED"] = True
-    assert deliver(client, events.event("ping", {"id": "x"})).status_code == 200
+    assert deliver(client, stripe_events.event("ping", {"id": "x"})).status_code == 200
     assert client.post("/login", data={"email": "a@example.com", "password": "x"}).status_code == 400
     assert csrf_token(client, "/login")
 
@@ -178,7 +176,7 @@ def test_the_webhook_works_when_csrf_is_set_up_after_the_plugin(database_url):
     AdvocacyPortal(host)
     CSRFProtect(host)  # after the plugin
     migrate.upgrade(host)
-    body, headers = events.signed_request(events.event("ping", {"id": "x"}))
+    body, headers = stripe_events.signed_request(stripe_events.event("ping", {"id": "x"}))
     response = host.test_client().post(WEBHOOK_PATH, data=body, headers=headers)
     assert response.status_code == 200, response.get_data(as_text=True)
     with host.app_context():
@@ -192,7 +190,7 @@ def test_only_post_is_allowed(stripe_app):
 @pytest.mark.settings(REWARD_RULES=PERCENT_RULES)
 def test_unknown_customers_are_stored_unattributed(stripe_app):
     client = stripe_app.test_client()
-    event = events.checkout_session_completed(amount_total=7000, customer="cus_stranger")
+    event = stripe_events.checkout_session_completed(amount_total=7000, customer="cus_stranger")
     assert deliver(client, event).status_code == 200
     with stripe_app.app_context():
         conversion = get_session().scalar(select(Conversion))
@@ -206,10 +204,10 @@ def test_unknown_customers_are_stored_unattributed(stripe_app):
 def test_malformed_but_signed_objects_are_answered_200_and_change_nothing(stripe_app):
     client = stripe_app.test_client()
     weird = [
-        events.event("charge.refunded", {"id": "ch_1", "amount_refunded": "lots"}),
-        events.event("charge.refunded", "not an object"),
-        events.event("charge.dispute.closed", {"id": "du_1", "charge": "ch_1", "status": "odd"}),
-        events.event("checkout.session.completed", {"id": None, "mode": "setup"}),
+        stripe_events.event("charge.refunded", {"id": "ch_1", "amount_refunded": "lots"}),
+        stripe_events.event("charge.refunded", "not an object"),
+        stripe_events.event("charge.dispute.closed", {"id": "du_1", "charge": "ch_1", "status": "odd"}),
+        stripe_events.event("checkout.session.completed", {"id": None, "mode": "setup"}),
     ]
     for event in weird:
         response = deliver(client, event)
@@ -226,7 +224,7 @@ def test_a_hundred_concurrent_deliveries_of_one_event_post_once(stripe_app):
     from werkzeug.serving import make_server
 
     referred = make_referral(stripe_app)
-    body, headers = events.signed_request(paid(referred, 5000))
+    body, headers = stripe_events.signed_request(paid(referred, 5000))
     server = make_server("127.0.0.1", 0, stripe_app, threaded=True)
     serving = threading.Thread(target=server.serve_forever, daemon=True)
     serving.start()

@@ -100,7 +100,7 @@ def test_referral_mode_without_a_token_shows_the_offer_and_the_sign_in_link(app,
     assert body["identity"] == "none"
     assert body["advocate"] is None
     assert body["signin_url"] == "http://shop.test/advocacy/"
-    assert body["offer"]["title"] == "Demo Shop referrals"
+    assert body["offer"]["title"] == "Test Shop referrals"
     assert body["offer"]["text"] == app.config["ADVOCACY_OFFER_TEXT"]
 
 
@@ -209,10 +209,8 @@ def test_clicks_through_the_widget_are_recorded_as_widget(app, client):
     assert sources == ["widget", "link", "link"]
 
 
-def test_the_plugins_own_pages_still_refuse_to_be_framed(app, client):
-    from tests.helpers import login
-
-    login(client, make_customer(app))
+def test_the_plugins_own_pages_still_refuse_to_be_framed(app, client, auth):
+    auth.login(make_customer(app))
     page = client.get("/advocacy/")
     assert page.headers["X-Frame-Options"] == "DENY"
     assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]

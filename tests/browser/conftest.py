@@ -1,6 +1,6 @@
-"""Fixtures of the browser tests: the demo app served over real HTTP, and headless Debian Chromium.
+"""Fixtures of the browser tests: the test host app (or the demo) served over real HTTP, and headless Chromium.
 
-Each test gets the demo app of the ``app`` fixture (so its own fresh SQLite file, or its own PostgreSQL
+Each test gets the app of the ``app`` fixture (so its own fresh SQLite file, or its own PostgreSQL
 schema when ``ADVOCACY_TEST_DATABASE_URL`` is set) served by Werkzeug on ``127.0.0.1`` and a free port.
 One Chromium process serves the whole session; every test opens its own browser contexts.
 """
@@ -37,7 +37,7 @@ TIMEOUT_MS = 5_000
 
 @dataclass
 class LiveServer:
-    """The demo app answering on ``url`` (``http://127.0.0.1:<port>``, no trailing slash)."""
+    """The app answering on ``url`` (``http://127.0.0.1:<port>``, no trailing slash)."""
 
     app: object
     url: str
@@ -60,7 +60,7 @@ def serving(wsgi_app, name: str):
 
 @pytest.fixture
 def live_server(app):
-    """Serve the test's demo app over HTTP in a background thread; stop it after the test.
+    """Serve the test's app over HTTP in a background thread; stop it after the test.
 
     ``SERVER_NAME`` is removed so links are built from the request's own host (``127.0.0.1:<port>``).
     Any exception a request raises fails the test, even if the page that got the 500 was never checked.

@@ -26,7 +26,7 @@ def expect(target):
 
 
 def log_in(page, customer, password: str = PASSWORD) -> None:
-    """Log in through the demo's real login form, as a person would."""
+    """Log in through the host's real login form, as a person would."""
     page.goto("/login")
     page.get_by_label("Email").fill(customer.email)
     page.get_by_label("Password").fill(password)
@@ -82,7 +82,7 @@ def test_copied_link_brings_a_friend_who_signs_up(app, live_server, new_context)
     friend.get_by_label("Email").fill("fran.friend@example.com")
     friend.get_by_label("Password").fill("friend-password")
     friend.get_by_role("button", name="Create account").click()
-    expect(friend.get_by_text("Welcome to Demo Shop!")).to_be_visible()
+    expect(friend.get_by_text("Welcome to Test Shop!")).to_be_visible()
     expect(friend).to_have_url(live_server.url + "/")
     # The claim is used up: the cookie is gone after the signup.
     assert "advocacy_ref" not in {cookie["name"] for cookie in friend.context.cookies()}

@@ -13,17 +13,15 @@ from pathlib import Path
 
 import pytest
 
+from advocacy_portal.testing import stripe_events
 from tests.browser.test_referral_flow import ARTIFACTS
 from tests.browser.test_referral_flow import expect
 from tests.browser.test_referral_flow import log_in
 from tests.helpers import make_customer
 from tests.rewards_helpers import PERCENT_RULES
 from tests.rewards_helpers import WEBHOOK_PATH
-from tests.rewards_helpers import fake_stripe  # noqa: F401
 from tests.rewards_helpers import later
 from tests.rewards_helpers import make_referral
-from tests.rewards_helpers import stripe_app  # noqa: F401
-from tests.stripe_fake import events
 
 REWARDS = "/advocacy/rewards/"
 ADMIN = "/advocacy/admin/"
@@ -68,11 +66,11 @@ class ErrorWatch:
 def pay_over_http(live_server, referred, amount_minor: int) -> str:
     """The friend's Checkout payment, delivered to the live server as Stripe would; returns its PaymentIntent."""
     payment_intent = "pi_browser_friend_1"
-    event = events.checkout_session_completed(
+    event = stripe_events.checkout_session_completed(
         amount_total=amount_minor, metadata=referred.metadata, client_reference_id=str(referred.friend.id),
         payment_intent=payment_intent,
     )
-    body, headers = events.signed_request(event)
+    body, headers = stripe_events.signed_request(event)
     request = urllib.request.Request(live_server.url + WEBHOOK_PATH, data=body, headers=headers, method="POST")
     with urllib.request.urlopen(request, timeout=5) as response:
         assert response.status == 200, response.read()
@@ -118,7 +116,7 @@ def credits_posted(server) -> list:
 @pytest.mark.browser
 @pytest.mark.settings(REWARD_RULES=PERCENT_RULES, REDEMPTION_MINIMUM_MINOR=500)
 def test_friend_pays_advocate_redeems_once_and_staff_adjust(
-    stripe_app, live_server, new_context, fake_stripe  # noqa: F811
+    stripe_app, live_server, new_context, fake_stripe
 ):
     from playwright.sync_api import Error as PlaywrightError
 

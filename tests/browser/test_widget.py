@@ -151,7 +151,7 @@ def test_referral_mode_shows_a_customers_link_copies_it_shares_it_and_counts_cli
     link_box = widget.get_by_role("textbox", name="Your referral link")
     link = link_box.input_value()
     assert link.startswith(live_server.url + "/r/") and link.endswith("?via=widget")
-    expect(widget.get_by_role("heading", name="Demo Shop referrals")).to_be_visible()
+    expect(widget.get_by_role("heading", name="Test Shop referrals")).to_be_visible()
     expect(widget.get_by_text("You earn 10% of what a friend you refer pays")).to_be_visible()
 
     # Keyboard: Tab reaches the link box, the copy button and every share link, in order.
@@ -231,7 +231,7 @@ def test_referral_mode_shows_the_call_to_action_for_no_forged_expired_or_deleted
         cta = spot.get_by_role("link", name="Sign in to get your link")
         expect(cta).to_have_attribute("href", "http://" + live_server.url.split("//")[1] + "/advocacy/")
         expect(spot.get_by_role("textbox")).to_have_count(0)
-        expect(spot.get_by_text("Give friends a warm welcome to Demo Shop")).to_be_visible()
+        expect(spot.get_by_text("Give friends a warm welcome to Test Shop")).to_be_visible()
     page.locator("#forged").screenshot(path=str(ARTIFACTS / "widget-referral-anonymous.png"))
     assert console.of("error", "pageerror", "warning") == []
 
@@ -428,6 +428,7 @@ def test_bad_embeds_each_get_one_clear_console_warning_and_no_broken_widget(
     assert page.evaluate("window.__events") == []
 
 
+@pytest.mark.demo
 def test_the_demo_shows_both_modes_on_another_origin(app, live_server, new_context):
     """The demo's "Widget on another site": the shop at 127.0.0.1 mints a token and sends the visitor to
     the partner page at localhost (another origin), which embeds both modes under a strict CSP."""

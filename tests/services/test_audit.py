@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from advocacy_portal import Customer
 from advocacy_portal.services import audit
-from wsgi import db
+from tests.host_app import db
 
 
 def test_an_action_is_kept_with_its_actor_states_and_reason(app_ctx):

@@ -12,7 +12,7 @@ from advocacy_portal.models import LedgerEntry
 from advocacy_portal.models import LedgerTransaction
 from advocacy_portal.services import ledger
 from advocacy_portal.services import referrals
-from tests.conftest import needs_postgres
+from tests.fixtures import needs_postgres
 
 
 @pytest.fixture

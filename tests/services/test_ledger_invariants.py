@@ -24,15 +24,13 @@ from advocacy_portal.models import LedgerAccount
 from advocacy_portal.services import ledger
 from advocacy_portal.services import redemptions
 from advocacy_portal.services import rewards
+from advocacy_portal.testing import stripe_events
 from tests.rewards_helpers import PERCENT_RULES
 from tests.rewards_helpers import advocate_balances
 from tests.rewards_helpers import deliver
-from tests.rewards_helpers import fake_stripe  # noqa: F401
 from tests.rewards_helpers import flat
 from tests.rewards_helpers import later
 from tests.rewards_helpers import make_referral
-from tests.rewards_helpers import stripe_app  # noqa: F401
-from tests.stripe_fake import events
 
 MINIMUM = 500
 _DISPUTE_RANK = {None: 0, "open": 1, "won": 2, "lost": 2}
@@ -68,7 +66,7 @@ class Payment:
 
 
 @pytest.mark.settings(REWARD_RULES=PERCENT_RULES, REDEMPTION_MINIMUM_MINOR=MINIMUM)
-def test_ledger_invariants_hold_over_random_histories(stripe_app, fake_stripe):  # noqa: F811
+def test_ledger_invariants_hold_over_random_histories(stripe_app, fake_stripe):
     app = stripe_app
     client = app.test_client()
     counter = {"examples": 0, "steps": 0, "payments": 0}
@@ -92,7 +90,7 @@ def test_ledger_invariants_hold_over_random_histories(stripe_app, fake_stripe): 
         def pay(self, amount):
             payment = Payment(make_referral(app), next(serial), amount)
             counter["payments"] += 1
-            self.send(events.checkout_session_completed(
+            self.send(stripe_events.checkout_session_completed(
                 amount_total=amount, metadata=payment.referred.metadata, **payment.ids))
             if amount <= 0:
                 payment.amount = 1  # stored unrewarded: the model earns nothing (1 * 10 // 100 == 0)
@@ -102,7 +100,7 @@ def test_ledger_invariants_hold_over_random_histories(stripe_app, fake_stripe): 
         @rule(payment=payments, share=st.floats(min_value=0, max_value=1))
         def refund(self, payment, share):
             refunded = int(payment.amount * share)
-            self.send(events.charge_refunded(amount=payment.amount, amount_refunded=refunded,
+            self.send(stripe_events.charge_refunded(amount=payment.amount, amount_refunded=refunded,
                                              charge_id=f"ch_sm_{payment.n}", **payment.ids))
             payment.refunded = max(payment.refunded, refunded)
 
@@ -110,10 +108,10 @@ def test_ledger_invariants_hold_over_random_histories(stripe_app, fake_stripe): 
         def dispute(self, payment, closing):
             fields = dict(charge=f"ch_sm_{payment.n}", **payment.ids)
             if closing is None:
-                self.send(events.charge_dispute_created(**fields))
+                self.send(stripe_events.charge_dispute_created(**fields))
                 state = "open"
             else:
-                self.send(events.charge_dispute_closed(status=closing, **fields))
+                self.send(stripe_events.charge_dispute_closed(status=closing, **fields))
                 state = closing
             if _DISPUTE_RANK[state] > _DISPUTE_RANK[payment.dispute]:
                 payment.dispute = state

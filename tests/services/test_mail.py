@@ -164,7 +164,7 @@ def test_login_and_an_overridden_template(app, smtp):
 
 
 def test_tls_and_ssl_together_are_refused_at_start(database_url):
-    from wsgi import create_app
+    from tests.host_app import create_app
 
     with pytest.raises(RuntimeError, match="MAIL_USE_TLS"):
         create_app({"SQLALCHEMY_DATABASE_URI": database_url, "ADVOCACY_MAIL_USE_TLS": True,

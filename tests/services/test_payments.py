@@ -18,15 +18,13 @@ from advocacy_portal.models import Referral
 from advocacy_portal.models import Reward
 from advocacy_portal.models import StripeCustomer
 from advocacy_portal.services import payments
+from advocacy_portal.testing import stripe_events
 from tests.rewards_helpers import PERCENT_RULES
 from tests.rewards_helpers import advocate_balances
 from tests.rewards_helpers import deliver
-from tests.rewards_helpers import fake_stripe  # noqa: F401
 from tests.rewards_helpers import flat
 from tests.rewards_helpers import make_referral
 from tests.rewards_helpers import snapshot
-from tests.rewards_helpers import stripe_app  # noqa: F401
-from tests.stripe_fake import events
 
 
 def rules(**default) -> dict:
@@ -41,14 +39,14 @@ def one_payment(referred, n: int, amount: int = 5000):
     """The events of one payment: paid, partly refunded, disputed, dispute closed."""
     payment_intent, charge = f"pi_perm_{n}", f"ch_perm_{n}"
     return {
-        "paid": events.checkout_session_completed(
+        "paid": stripe_events.checkout_session_completed(
             amount_total=amount, payment_intent=payment_intent, metadata=referred.metadata,
             client_reference_id=str(referred.friend.id),
         ),
-        "refunded": events.charge_refunded(
+        "refunded": stripe_events.charge_refunded(
             amount=amount, amount_refunded=2000, payment_intent=payment_intent, charge_id=charge
         ),
-        "disputed": events.charge_dispute_created(charge=charge, payment_intent=payment_intent, amount=amount),
+        "disputed": stripe_events.charge_dispute_created(charge=charge, payment_intent=payment_intent, amount=amount),
     }
 
 
@@ -61,7 +59,7 @@ def test_every_order_of_paid_refunded_and_disputed_gives_the_same_ledger(stripe_
     for n, order in enumerate(itertools.permutations(names)):
         referred = make_referral(stripe_app)
         payment = one_payment(referred, n)
-        payment["closed"] = events.charge_dispute_closed(
+        payment["closed"] = stripe_events.charge_dispute_closed(
             status=closing, charge=f"ch_perm_{n}", payment_intent=f"pi_perm_{n}"
         )
         for name in order:
@@ -82,17 +80,17 @@ def test_every_order_of_paid_refunded_and_disputed_gives_the_same_ledger(stripe_
 def test_partial_refunds_take_back_in_proportion_and_only_the_largest_total_counts(stripe_app):
     client = stripe_app.test_client()
     referred = make_referral(stripe_app)
-    deliver(client, events.checkout_session_completed(
+    deliver(client, stripe_events.checkout_session_completed(
         amount_total=9999, payment_intent="pi_partial", metadata=referred.metadata))
     assert pending(stripe_app, referred) == 999  # 10% rounded down
-    deliver(client, events.charge_refunded(amount=9999, amount_refunded=3333, payment_intent="pi_partial",
+    deliver(client, stripe_events.charge_refunded(amount=9999, amount_refunded=3333, payment_intent="pi_partial",
                                            charge_id="ch_partial"))
     assert pending(stripe_app, referred) == 999 * 6666 // 9999
     # A late, older refund event (smaller cumulative total) changes nothing.
-    deliver(client, events.charge_refunded(amount=9999, amount_refunded=1000, payment_intent="pi_partial",
+    deliver(client, stripe_events.charge_refunded(amount=9999, amount_refunded=1000, payment_intent="pi_partial",
                                            charge_id="ch_partial"))
     assert pending(stripe_app, referred) == 666
-    deliver(client, events.charge_refunded(amount=9999, amount_refunded=9999, payment_intent="pi_partial",
+    deliver(client, stripe_events.charge_refunded(amount=9999, amount_refunded=9999, payment_intent="pi_partial",
                                            charge_id="ch_partial"))
     assert pending(stripe_app, referred) == 0
     with stripe_app.app_context():
@@ -105,13 +103,13 @@ def test_an_async_payment_is_rewarded_when_it_succeeds(stripe_app):
     client = stripe_app.test_client()
     referred = make_referral(stripe_app)
     fields = dict(amount_total=4000, payment_intent="pi_async", session_id="cs_async", metadata=referred.metadata)
-    deliver(client, events.checkout_session_completed(payment_status="unpaid", **fields))
+    deliver(client, stripe_events.checkout_session_completed(payment_status="unpaid", **fields))
     assert pending(stripe_app, referred) == 0
     with stripe_app.app_context():
         assert get_session().scalar(select(Conversion)).reward_outcome == "not_paid"
-    deliver(client, events.checkout_session_async_payment_succeeded(**fields))
+    deliver(client, stripe_events.checkout_session_async_payment_succeeded(**fields))
     assert pending(stripe_app, referred) == 400
-    deliver(client, events.checkout_session_async_payment_failed(**fields))  # not a payment fact: ignored
+    deliver(client, stripe_events.checkout_session_async_payment_failed(**fields))  # not a payment fact: ignored
     assert pending(stripe_app, referred) == 400
 
 
@@ -119,7 +117,7 @@ def subscription_invoices(referred, months: int, amount: int = 2000, subscriptio
     start = int(time.time()) - 86400 * 31 * months
     invoices = []
     for month in range(months):
-        event = events.invoice_paid(
+        event = stripe_events.invoice_paid(
             customer=f"cus_{referred.friend.id}", subscription=subscription, amount_paid=amount,
             subscription_metadata=referred.metadata,
             billing_reason="subscription_create" if month == 0 else "subscription_cycle",
@@ -135,7 +133,7 @@ def test_recurring_rewards_for_n_months_then_none_in_any_order(stripe_app):
     referred = make_referral(stripe_app)
     invoices = subscription_invoices(referred, 5)
     # The subscription's checkout teaches the plugin who the customer is; it is not itself a payment.
-    deliver(client, events.checkout_session_completed(
+    deliver(client, stripe_events.checkout_session_completed(
         mode="subscription", customer=f"cus_{referred.friend.id}", client_reference_id=str(referred.friend.id),
         subscription="sub_friend", metadata=referred.metadata))
     # The latest invoices arrive first: they are rewarded until the earlier ones push them out.
@@ -157,7 +155,7 @@ def test_first_payment_only_by_default(stripe_app):
     referred = make_referral(stripe_app)
     for event in subscription_invoices(referred, 3):
         deliver(client, event)
-    deliver(client, events.checkout_session_completed(amount_total=10000, metadata=referred.metadata))
+    deliver(client, stripe_events.checkout_session_completed(amount_total=10000, metadata=referred.metadata))
     assert pending(stripe_app, referred) == 200  # 10% of the first invoice only
 
 
@@ -169,9 +167,9 @@ def test_a_refund_before_the_invoice_payment_link_still_reaches_the_invoice(stri
     invoice_id = invoice["data"]["object"]["id"]
     deliver(client, invoice)
     assert pending(stripe_app, referred) == 400
-    deliver(client, events.charge_refunded(amount=4000, amount_refunded=4000, payment_intent="pi_invoice"))
+    deliver(client, stripe_events.charge_refunded(amount=4000, amount_refunded=4000, payment_intent="pi_invoice"))
     assert pending(stripe_app, referred) == 400  # the refund names a payment intent not yet linked
-    deliver(client, events.invoice_payment_paid(invoice_id=invoice_id, amount_paid=4000,
+    deliver(client, stripe_events.invoice_payment_paid(invoice_id=invoice_id, amount_paid=4000,
                                                 payment_intent="pi_invoice"))
     assert pending(stripe_app, referred) == 0
     with stripe_app.app_context():
@@ -185,12 +183,12 @@ def test_a_refund_before_the_invoice_payment_link_still_reaches_the_invoice(stri
 def test_payments_below_the_minimum_are_stored_but_not_rewarded(stripe_app):
     client = stripe_app.test_client()
     referred = make_referral(stripe_app)
-    deliver(client, events.checkout_session_completed(amount_total=2999, metadata=referred.metadata))
+    deliver(client, stripe_events.checkout_session_completed(amount_total=2999, metadata=referred.metadata))
     assert pending(stripe_app, referred) == 0
     with stripe_app.app_context():
         assert get_session().scalar(select(Conversion)).reward_outcome == "below_minimum"
     other = make_referral(stripe_app)
-    deliver(client, events.checkout_session_completed(amount_total=3000, metadata=other.metadata))
+    deliver(client, stripe_events.checkout_session_completed(amount_total=3000, metadata=other.metadata))
     assert pending(stripe_app, other) == 300
 
 
@@ -200,7 +198,7 @@ def test_the_monthly_cap_limits_what_one_advocate_earns(stripe_app):
     first = make_referral(stripe_app)
     friends = [first] + [make_referral(stripe_app, advocate=first.advocate) for _ in range(3)]
     for referred in friends:
-        deliver(client, events.checkout_session_completed(amount_total=5000, metadata=referred.metadata))
+        deliver(client, stripe_events.checkout_session_completed(amount_total=5000, metadata=referred.metadata))
     assert pending(stripe_app, first) == 2500
     with stripe_app.app_context():
         amounts = sorted(reward.amount_minor for reward in get_session().scalars(select(Reward)))
@@ -209,7 +207,7 @@ def test_the_monthly_cap_limits_what_one_advocate_earns(stripe_app):
         assert outcomes == ["monthly_cap_reached", "rewarded", "rewarded", "rewarded"]
     # Another advocate has a cap of their own.
     other = make_referral(stripe_app)
-    deliver(client, events.checkout_session_completed(amount_total=5000, metadata=other.metadata))
+    deliver(client, stripe_events.checkout_session_completed(amount_total=5000, metadata=other.metadata))
     assert pending(stripe_app, other) == 1000
 
 
@@ -221,12 +219,12 @@ def test_unrewarded_currencies_and_empty_amounts_are_stored_with_their_reason(st
     for outcome, fields in cases.items():
         referred = make_referral(stripe_app)
         with caplog.at_level("INFO"):
-            assert deliver(client, events.checkout_session_completed(metadata=referred.metadata, **fields)).status_code == 200
+            assert deliver(client, stripe_events.checkout_session_completed(metadata=referred.metadata, **fields)).status_code == 200
         assert outcome in caplog.text
         assert flat(advocate_balances(stripe_app, referred.advocate_id), "eur")["pending"] == 0
         assert pending(stripe_app, referred) == 0
     negative = make_referral(stripe_app)
-    event = events.checkout_session_completed(metadata=negative.metadata)
+    event = stripe_events.checkout_session_completed(metadata=negative.metadata)
     event["data"]["object"]["amount_total"] = -500
     assert deliver(client, event).status_code == 200
     with stripe_app.app_context():
@@ -241,7 +239,7 @@ def test_campaign_rules_override_the_default(stripe_app):
     vip = make_referral(stripe_app, campaign="vip")
     plain = make_referral(stripe_app)
     for referred in (vip, plain):
-        deliver(client, events.checkout_session_completed(amount_total=5000, metadata=referred.metadata))
+        deliver(client, stripe_events.checkout_session_completed(amount_total=5000, metadata=referred.metadata))
     assert (pending(stripe_app, vip), pending(stripe_app, plain)) == (2500, 500)
     with stripe_app.app_context():
         rule = get_session().scalar(select(Reward).where(Reward.advocate_id == vip.advocate_id)).rule
@@ -258,7 +256,7 @@ def test_a_paying_friend_is_marked_and_signals_follow_the_commit(stripe_app):
     signals.referral_converted.connect(converted)
     signals.reward_posted.connect(posted)
     try:
-        event = events.checkout_session_completed(amount_total=5000, metadata=referred.metadata)
+        event = stripe_events.checkout_session_completed(amount_total=5000, metadata=referred.metadata)
         deliver(client, event)
         deliver(client, event)
     finally:
@@ -270,7 +268,7 @@ def test_a_paying_friend_is_marked_and_signals_follow_the_commit(stripe_app):
 
 
 @pytest.mark.settings(REWARD_RULES=PERCENT_RULES)
-def test_checkout_params_trace_the_payment_back_to_the_referral(stripe_app, fake_stripe):  # noqa: F811
+def test_checkout_params_trace_the_payment_back_to_the_referral(stripe_app, fake_stripe):
     referred = make_referral(stripe_app)
     with stripe_app.test_request_context():
         portal = get_portal(stripe_app)
@@ -294,7 +292,7 @@ def test_checkout_params_trace_the_payment_back_to_the_referral(stripe_app, fake
     assert len(fake_stripe.requests_to("/v1/customers", method="POST")) == 1
     assert session.client_reference_id == friend_id and session.customer == params["customer"]
 
-    event = events.checkout_session_completed(
+    event = stripe_events.checkout_session_completed(
         amount_total=5000, customer=session.customer, client_reference_id=session.client_reference_id,
         metadata=session.metadata.to_dict(), session_id=session.id)
     deliver(stripe_app.test_client(), event)
@@ -307,13 +305,13 @@ def test_an_invoice_of_a_mapped_customer_is_attributed_without_metadata(stripe_a
     with stripe_app.app_context():
         payments.link_customer(referred.friend.id, "cus_mapped")
         get_session().commit()
-    event = events.invoice_paid(customer="cus_mapped", amount_paid=3000)
+    event = stripe_events.invoice_paid(customer="cus_mapped", amount_paid=3000)
     deliver(stripe_app.test_client(), event)
     assert pending(stripe_app, referred) == 300
 
 
 @pytest.mark.settings(REWARD_RULES=rules(friend_reward={"percent_off": 15}))
-def test_the_friend_gets_one_first_time_promotion_code(stripe_app, fake_stripe):  # noqa: F811
+def test_the_friend_gets_one_first_time_promotion_code(stripe_app, fake_stripe):
     referred = make_referral(stripe_app)
     stranger = make_referral(stripe_app).advocate  # an advocate, but referred by nobody
     with stripe_app.test_request_context():
@@ -331,7 +329,7 @@ def test_the_friend_gets_one_first_time_promotion_code(stripe_app, fake_stripe):
 
 
 def test_bad_reward_rules_fail_at_startup(database_url):
-    from wsgi import create_app
+    from tests.host_app import create_app
 
     for bad in (
         {"default": {"type": "percent", "percent": 150, "currency": "usd"}},
@@ -347,6 +345,7 @@ def test_bad_reward_rules_fail_at_startup(database_url):
         create_app({"SQLALCHEMY_DATABASE_URI": database_url, "ADVOCACY_STRIPE_WEBHOOK_SECRETS": "whsec_x"})
 
 
+@pytest.mark.demo
 def test_the_demo_sends_signed_events_to_its_own_webhook(app, runner):
     from advocacy_portal.models import Advocate
 

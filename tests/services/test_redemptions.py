@@ -14,13 +14,11 @@ from advocacy_portal.models import Advocate
 from advocacy_portal.models import Redemption
 from advocacy_portal.services import redemptions
 from advocacy_portal.services import rewards
-from tests.conftest import needs_postgres
+from tests.fixtures import needs_postgres
 from tests.rewards_helpers import advocate_balances
-from tests.rewards_helpers import fake_stripe  # noqa: F401
 from tests.rewards_helpers import flat
 from tests.rewards_helpers import make_referral
 from tests.rewards_helpers import snapshot
-from tests.rewards_helpers import stripe_app  # noqa: F401
 
 CREDITS = "/v1/customers/*/balance_transactions"
 STAFF = Customer(id="1", email="staff@example.com")
@@ -54,7 +52,7 @@ def credits(fake):
     ]
 
 
-def test_a_redemption_credits_the_stripe_balance_once(stripe_app, fake_stripe):  # noqa: F811
+def test_a_redemption_credits_the_stripe_balance_once(stripe_app, fake_stripe):
     referred = funded(stripe_app)
     redemption_id, state = redeem(stripe_app, referred, 2000)
     assert state == "completed"
@@ -76,7 +74,7 @@ def test_a_redemption_credits_the_stripe_balance_once(stripe_app, fake_stripe): 
     snapshot(stripe_app)
 
 
-def test_a_definite_refusal_returns_the_funds(stripe_app, fake_stripe):  # noqa: F811
+def test_a_definite_refusal_returns_the_funds(stripe_app, fake_stripe):
     referred = funded(stripe_app)
     fake_stripe.fail_next("POST", CREDITS, status=400, error_type="invalid_request_error",
                           code="parameter_invalid", message="Nope")
@@ -90,7 +88,7 @@ def test_a_definite_refusal_returns_the_funds(stripe_app, fake_stripe):  # noqa:
 
 
 @pytest.mark.parametrize("apply", [True, False])
-def test_a_timeout_stays_reserved_and_the_retry_completes_exactly_once(stripe_app, fake_stripe, apply):  # noqa: F811
+def test_a_timeout_stays_reserved_and_the_retry_completes_exactly_once(stripe_app, fake_stripe, apply):
     referred = funded(stripe_app)
     fake_stripe.hang_next("POST", CREDITS, seconds=2.5, apply=apply)
     redemption_id, state = redeem(stripe_app, referred, 2000)
@@ -113,7 +111,7 @@ def test_a_timeout_stays_reserved_and_the_retry_completes_exactly_once(stripe_ap
     snapshot(stripe_app)
 
 
-def test_a_server_error_is_retried_until_stripe_answers(stripe_app, fake_stripe):  # noqa: F811
+def test_a_server_error_is_retried_until_stripe_answers(stripe_app, fake_stripe):
     referred = funded(stripe_app)
     fake_stripe.fail_next("POST", CREDITS, status=500, times=2)
     assert redeem(stripe_app, referred, 1000)[1] == "unknown"
@@ -127,7 +125,7 @@ def test_a_server_error_is_retried_until_stripe_answers(stripe_app, fake_stripe)
 
 
 @pytest.mark.settings(REDEMPTION_MINIMUM_MINOR=1000)
-def test_too_little_too_much_and_nonsense_are_refused_without_a_trace(stripe_app, fake_stripe):  # noqa: F811
+def test_too_little_too_much_and_nonsense_are_refused_without_a_trace(stripe_app, fake_stripe):
     referred = funded(stripe_app, 3000)
     for amount, currency, code in ((999, "usd", "below_minimum"), (3001, "usd", "insufficient_funds"),
                                    (0, "usd", "invalid_amount"), (-5, "usd", "invalid_amount"),
@@ -142,7 +140,7 @@ def test_too_little_too_much_and_nonsense_are_refused_without_a_trace(stripe_app
 
 
 @needs_postgres
-def test_parallel_redemptions_never_overdraw(stripe_app, fake_stripe):  # noqa: F811
+def test_parallel_redemptions_never_overdraw(stripe_app, fake_stripe):
     referred = funded(stripe_app, 5000)
     outcomes, errors = [], []
     barrier = threading.Barrier(20)

@@ -20,7 +20,7 @@ from advocacy_portal.services import visitors
 from advocacy_portal.services.links import AttributionClaim
 from advocacy_portal.services.links import InvalidLink
 from advocacy_portal.services.links import make_link_token
-from tests.conftest import needs_postgres
+from tests.fixtures import needs_postgres
 
 pytestmark = pytest.mark.usefixtures("app_ctx")
 

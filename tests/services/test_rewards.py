@@ -14,27 +14,25 @@ from advocacy_portal.services import audit
 from advocacy_portal.services import ledger
 from advocacy_portal.services import reward_queries
 from advocacy_portal.services import rewards
+from advocacy_portal.testing import stripe_events
 from tests.rewards_helpers import PERCENT_RULES
 from tests.rewards_helpers import advocate_balances
 from tests.rewards_helpers import deliver
-from tests.rewards_helpers import fake_stripe  # noqa: F401
 from tests.rewards_helpers import flat
 from tests.rewards_helpers import later
 from tests.rewards_helpers import make_referral
 from tests.rewards_helpers import snapshot
-from tests.rewards_helpers import stripe_app  # noqa: F401
-from tests.stripe_fake import events
 
 pytestmark = pytest.mark.settings(REWARD_RULES=PERCENT_RULES)
 
 
 def pay(client, referred, amount=5000, n=1):
-    deliver(client, events.checkout_session_completed(
+    deliver(client, stripe_events.checkout_session_completed(
         amount_total=amount, payment_intent=f"pi_{referred.referral_id}_{n}", metadata=referred.metadata))
 
 
 def refund(client, referred, refunded, amount=5000, n=1):
-    deliver(client, events.charge_refunded(
+    deliver(client, stripe_events.charge_refunded(
         amount=amount, amount_refunded=refunded, payment_intent=f"pi_{referred.referral_id}_{n}",
         charge_id=f"ch_{referred.referral_id}_{n}"))
 
@@ -83,10 +81,10 @@ def test_an_open_dispute_holds_the_reward_and_a_won_one_restores_it(stripe_app):
     client = stripe_app.test_client()
     referred = make_referral(stripe_app)
     pay(client, referred)
-    deliver(client, events.charge_dispute_created(charge="ch_d", payment_intent=f"pi_{referred.referral_id}_1"))
+    deliver(client, stripe_events.charge_dispute_created(charge="ch_d", payment_intent=f"pi_{referred.referral_id}_1"))
     assert money(stripe_app, referred)["pending"] == 0
     assert release(stripe_app).released == 0
-    deliver(client, events.charge_dispute_closed(status="won", charge="ch_d",
+    deliver(client, stripe_events.charge_dispute_closed(status="won", charge="ch_d",
                                                  payment_intent=f"pi_{referred.referral_id}_1"))
     assert money(stripe_app, referred)["pending"] == 500
     assert release(stripe_app).released == 1
@@ -102,15 +100,15 @@ def test_a_refund_after_release_reverses_from_available(stripe_app):
     assert money(stripe_app, referred) == {"pending": 0, "available": 400, "reserved": 0, "redeemed": 0}
     with stripe_app.app_context():
         assert ledger.program_balances()["clawbacks"] == {"usd": 100}
-    deliver(client, events.charge_dispute_created(charge=f"ch_{referred.referral_id}_1",
+    deliver(client, stripe_events.charge_dispute_created(charge=f"ch_{referred.referral_id}_1",
                                                   payment_intent=f"pi_{referred.referral_id}_1"))
-    deliver(client, events.charge_dispute_closed(status="lost", charge=f"ch_{referred.referral_id}_1",
+    deliver(client, stripe_events.charge_dispute_closed(status="lost", charge=f"ch_{referred.referral_id}_1",
                                                  payment_intent=f"pi_{referred.referral_id}_1"))
     assert money(stripe_app, referred)["available"] == 0
     snapshot(stripe_app)
 
 
-def test_a_clawback_of_redeemed_money_goes_negative_and_nets_against_later_rewards(stripe_app, fake_stripe):  # noqa: F811
+def test_a_clawback_of_redeemed_money_goes_negative_and_nets_against_later_rewards(stripe_app, fake_stripe):
     from advocacy_portal.services import redemptions
 
     client = stripe_app.test_client()
@@ -167,8 +165,8 @@ def test_read_services_explain_the_ledger_and_the_revenue(stripe_app):
     referred = make_referral(stripe_app)
     pay(client, referred, amount=8000)
     refund(client, referred, 2000, amount=8000)
-    deliver(client, events.checkout_session_completed(amount_total=3000, customer="cus_unknown"))
-    deliver(client, events.checkout_session_completed(amount_total=1000, currency="eur", customer="cus_unknown"))
+    deliver(client, stripe_events.checkout_session_completed(amount_total=3000, customer="cus_unknown"))
+    deliver(client, stripe_events.checkout_session_completed(amount_total=1000, currency="eur", customer="cus_unknown"))
     with stripe_app.app_context():
         advocate = get_session().get(Advocate, referred.advocate_id)
         assert reward_queries.balances(advocate)["pending"] == {"usd": 600}

@@ -126,7 +126,7 @@ def test_verified_customer_when_a_referred_friend_has_paid(app):
 
 
 def test_labels_are_refreshed_on_approval_and_a_host_hook_can_verify(app):
-    from wsgi import portal
+    from tests.host_app import portal
 
     staff = make_customer(app, staff=True)
     author = make_customer(app)

@@ -8,20 +8,18 @@ import pytest
 
 from advocacy_portal.services import testimonial_queries
 from advocacy_portal.services import trust
+from advocacy_portal.testing import stripe_events
 from tests.helpers import login
 from tests.helpers import make_customer
 from tests.rewards_helpers import PERCENT_RULES
 from tests.rewards_helpers import deliver
-from tests.rewards_helpers import fake_stripe  # noqa: F401
 from tests.rewards_helpers import make_referral
-from tests.rewards_helpers import stripe_app  # noqa: F401
-from tests.stripe_fake import events
 from tests.testimonials_support import make_testimonial
 from tests.testimonials_support import stored_testimonials
 
 
 def _pay(app, customer, amount, **fields):
-    event = events.checkout_session_completed(
+    event = stripe_events.checkout_session_completed(
         amount_total=amount, client_reference_id=str(customer.id),
         metadata={"advocacy_user_id": str(customer.id)}, **fields,
     )
@@ -60,7 +58,7 @@ def test_staff_see_the_revenue_each_testimonial_brought(stripe_app):
     campaign = f"t{testimonial_id}"
     through_it = make_referral(stripe_app, campaign=campaign, advocate=author)
     _pay(stripe_app, through_it.friend, 12000, payment_intent="pi_from_testimonial")
-    refund = events.charge_refunded(amount=12000, amount_refunded=2000, payment_intent="pi_from_testimonial",
+    refund = stripe_events.charge_refunded(amount=12000, amount_refunded=2000, payment_intent="pi_from_testimonial",
                                     metadata=through_it.metadata)
     assert deliver(stripe_app.test_client(), refund).status_code == 200
     # Somebody else's link with the same campaign name is not this testimonial's revenue.

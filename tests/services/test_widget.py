@@ -129,7 +129,7 @@ def test_the_offer_follows_the_settings_and_the_campaign(app):
         plain = widget.offer()
         spring = widget.offer("spring")
         other = widget.offer("autumn")
-    assert plain == {"title": "Demo Shop referrals", "text": "Share the love.", "campaign": None,
+    assert plain == {"title": "Test Shop referrals", "text": "Share the love.", "campaign": None,
                      "reward": "You earn $15.00 when a friend you refer pays for the first time."}
     assert spring["text"] == "Spring offer: give 20%, get 20%."
     assert spring["reward"] == ("You earn 12.5% of what a friend you refer pays, for their first 3 months. "
@@ -150,7 +150,7 @@ def test_the_offer_follows_the_settings_and_the_campaign(app):
     ],
 )
 def test_bad_widget_origins_stop_the_app_at_start(database_url, origins, message):
-    from wsgi import create_app
+    from tests.host_app import create_app
 
     with pytest.raises(RuntimeError, match=message):
         create_app({"SQLALCHEMY_DATABASE_URI": database_url, "ADVOCACY_WIDGET_ORIGINS": origins})
@@ -167,14 +167,14 @@ def test_bad_widget_origins_stop_the_app_at_start(database_url, origins, message
     ],
 )
 def test_bad_widget_settings_stop_the_app_at_start(database_url, setting, value, message):
-    from wsgi import create_app
+    from tests.host_app import create_app
 
     with pytest.raises(RuntimeError, match=message):
         create_app({"SQLALCHEMY_DATABASE_URI": database_url, setting: value})
 
 
 def test_origins_are_stored_as_browsers_send_them(database_url):
-    from wsgi import create_app
+    from tests.host_app import create_app
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": database_url,
                       "ADVOCACY_WIDGET_ORIGINS": ["HTTPS://Www.Shop.Example/", "http://localhost:8000"]})

@@ -10,13 +10,10 @@ import urllib.request
 import pytest
 import stripe
 
-from tests.stripe_fake import events
-from tests.stripe_fake.fixtures import fake_stripe  # noqa: F401
-from tests.stripe_fake.fixtures import make_stripe_client
-from tests.stripe_fake.fixtures import stripe_client  # noqa: F401
-from tests.stripe_fake.fixtures import stripe_globals  # noqa: F401
-from tests.stripe_fake.server import FakeStripe
-from tests.stripe_fake.server import parse_params
+from advocacy_portal.testing import stripe_events
+from advocacy_portal.testing.stripe_server import make_stripe_client
+from advocacy_portal.testing.stripe_server import FakeStripe
+from advocacy_portal.testing.stripe_server import parse_params
 
 
 def credit(client, customer_id, amount=-500, key=None, **extra):
@@ -274,8 +271,8 @@ def test_subscription_data_is_refused_in_payment_mode(stripe_client):
 
 
 def test_seeded_invoice_and_its_payments_can_be_retrieved(stripe_client, fake_stripe, customer):
-    invoice = fake_stripe.put(events.invoice(customer=customer.id, amount_paid=1500))
-    fake_stripe.put(events.invoice_payment(invoice_id=invoice["id"], amount_paid=1500, payment_intent="pi_123"))
+    invoice = fake_stripe.put(stripe_events.invoice(customer=customer.id, amount_paid=1500))
+    fake_stripe.put(stripe_events.invoice_payment(invoice_id=invoice["id"], amount_paid=1500, payment_intent="pi_123"))
 
     retrieved = stripe_client.v1.invoices.retrieve(invoice["id"])
     payments = stripe_client.v1.invoice_payments.list(params={"invoice": invoice["id"]})
@@ -342,21 +339,21 @@ def test_form_parsing_handles_nested_keys_and_lists():
 
 
 @pytest.mark.parametrize("build, event_type", [
-    (lambda: events.checkout_session_completed(customer="cus_1", client_reference_id="7", amount_total=4200,
+    (lambda: stripe_events.checkout_session_completed(customer="cus_1", client_reference_id="7", amount_total=4200,
                                                metadata={"referral": "r1"}), "checkout.session.completed"),
-    (lambda: events.checkout_session_async_payment_succeeded(mode="subscription"),
+    (lambda: stripe_events.checkout_session_async_payment_succeeded(mode="subscription"),
      "checkout.session.async_payment_succeeded"),
-    (lambda: events.invoice_paid(customer="cus_1", billing_reason="subscription_cycle",
+    (lambda: stripe_events.invoice_paid(customer="cus_1", billing_reason="subscription_cycle",
                                  subscription_metadata={"referral": "r1"}), "invoice.paid"),
-    (lambda: events.charge_refunded(amount=5000, amount_refunded=2000), "charge.refunded"),
-    (lambda: events.charge_dispute_created(charge="ch_1", payment_intent="pi_1"), "charge.dispute.created"),
-    (lambda: events.charge_dispute_closed(charge="ch_1", status="won"), "charge.dispute.closed"),
+    (lambda: stripe_events.charge_refunded(amount=5000, amount_refunded=2000), "charge.refunded"),
+    (lambda: stripe_events.charge_dispute_created(charge="ch_1", payment_intent="pi_1"), "charge.dispute.created"),
+    (lambda: stripe_events.charge_dispute_closed(charge="ch_1", status="won"), "charge.dispute.closed"),
 ])
 def test_signed_events_are_accepted_by_the_sdk(build, event_type):
     built = build()
-    body, headers = events.signed_request(built, events.WEBHOOK_SECRET)
+    body, headers = stripe_events.signed_request(built, stripe_events.WEBHOOK_SECRET)
 
-    constructed = stripe.Webhook.construct_event(body, headers["Stripe-Signature"], events.WEBHOOK_SECRET)
+    constructed = stripe.Webhook.construct_event(body, headers["Stripe-Signature"], stripe_events.WEBHOOK_SECRET)
 
     assert constructed.id == built["id"] and constructed.id.startswith("evt_")
     assert constructed.type == event_type
@@ -366,42 +363,42 @@ def test_signed_events_are_accepted_by_the_sdk(build, event_type):
 
 
 def test_event_shapes_follow_the_current_api():
-    completed = events.checkout_session_completed(payment_status="unpaid", metadata={"referral": "r1"})
+    completed = stripe_events.checkout_session_completed(payment_status="unpaid", metadata={"referral": "r1"})
     session = completed["data"]["object"]
     assert (session["payment_status"], session["status"]) == ("unpaid", "complete")
     assert session["payment_intent"].startswith("pi_") and session["subscription"] is None
 
-    paid = events.invoice_paid(customer="cus_1", subscription="sub_1", subscription_metadata={"referral": "r1"})
+    paid = stripe_events.invoice_paid(customer="cus_1", subscription="sub_1", subscription_metadata={"referral": "r1"})
     invoice = paid["data"]["object"]
     assert invoice["parent"]["subscription_details"] == {"metadata": {"referral": "r1"}, "subscription": "sub_1"}
     assert "subscription" not in invoice and "payment_intent" not in invoice and "charge" not in invoice
 
-    partial = events.charge_refunded(amount=5000, amount_refunded=2000)["data"]["object"]
-    full = events.charge_refunded(amount=5000)["data"]["object"]
+    partial = stripe_events.charge_refunded(amount=5000, amount_refunded=2000)["data"]["object"]
+    full = stripe_events.charge_refunded(amount=5000)["data"]["object"]
     assert (partial["refunded"], full["refunded"]) == (False, True)
 
-    lost = events.charge_dispute_closed(charge="ch_1", amount=5000)
+    lost = stripe_events.charge_dispute_closed(charge="ch_1", amount=5000)
     assert lost["data"]["object"]["status"] == "lost" and lost["data"]["object"]["charge"] == "ch_1"
 
 
 def test_signature_with_a_wrong_secret_is_rejected():
-    body, headers = events.signed_request(events.invoice_paid(customer="cus_1"), "whsec_someone_else")
+    body, headers = stripe_events.signed_request(stripe_events.invoice_paid(customer="cus_1"), "whsec_someone_else")
 
     with pytest.raises(stripe.SignatureVerificationError):
-        stripe.Webhook.construct_event(body, headers["Stripe-Signature"], events.WEBHOOK_SECRET)
+        stripe.Webhook.construct_event(body, headers["Stripe-Signature"], stripe_events.WEBHOOK_SECRET)
 
 
 def test_changed_body_is_rejected():
-    body, headers = events.signed_request(events.charge_refunded(amount=5000), events.WEBHOOK_SECRET)
+    body, headers = stripe_events.signed_request(stripe_events.charge_refunded(amount=5000), stripe_events.WEBHOOK_SECRET)
 
     with pytest.raises(stripe.SignatureVerificationError):
         stripe.Webhook.construct_event(body.replace(b"5000", b"9000"), headers["Stripe-Signature"],
-                                       events.WEBHOOK_SECRET)
+                                       stripe_events.WEBHOOK_SECRET)
 
 
 def test_old_timestamp_is_rejected():
     old = int(time.time()) - stripe.Webhook.DEFAULT_TOLERANCE - 10
-    body, headers = events.signed_request(events.charge_refunded(), events.WEBHOOK_SECRET, timestamp=old)
+    body, headers = stripe_events.signed_request(stripe_events.charge_refunded(), stripe_events.WEBHOOK_SECRET, timestamp=old)
 
     with pytest.raises(stripe.SignatureVerificationError):
-        stripe.Webhook.construct_event(body, headers["Stripe-Signature"], events.WEBHOOK_SECRET)
+        stripe.Webhook.construct_event(body, headers["Stripe-Signature"], stripe_events.WEBHOOK_SECRET)

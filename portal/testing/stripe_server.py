@@ -1,4 +1,4 @@
-"""A local, stateful, Stripe-compatible API server for tests.
+"""A local, stateful, Stripe-compatible API server for tests, the demo and benchmarks.
 
 The real ``stripe`` SDK talks to it over HTTP on 127.0.0.1, so tests exercise the SDK's encoding, error mapping,
 idempotency keys and timeouts exactly as production does, without the internet. It implements only the
@@ -27,6 +27,8 @@ from http.server import ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl
 from urllib.parse import urlsplit
+
+import stripe
 
 #: The API key the fixtures use; any ``sk_test_``/``rk_test_`` key is accepted.
 DEFAULT_API_KEY = "sk_test_advocacy_fake_stripe"
@@ -347,7 +349,7 @@ class FakeStripe:
         ]
 
     def put(self, obj: dict) -> dict:
-        """Seed an object (an invoice, charge, payment intent... e.g. from :mod:`tests.stripe_fake.events`) so the
+        """Seed an object (an invoice, charge, payment intent... e.g. from :mod:`advocacy_portal.testing.stripe_events`) so the
         API can retrieve it: ``GET /v1/invoices/{id}``, ``GET /v1/invoice_payments?invoice=...``."""
         if obj.get("object") not in _SEEDABLE or not obj.get("id"):
             raise ValueError(f"cannot seed {obj.get('object')!r}: one of {sorted(_SEEDABLE)} with an id")
@@ -969,3 +971,23 @@ def _authentication_error(authorization: str | None, api_key: str | None) -> Str
         shown = f"{(api_key or '')[:8]}{'*' * 12}{(api_key or '')[-4:]}"
         return StripeErrorResponse(401, f"Invalid API Key provided: {shown}", saved=False)
     return None
+
+
+#: Seconds the test clients wait for an answer; FakeStripe.hang_next() should sleep longer than this.
+STRIPE_TEST_TIMEOUT = 1.0
+
+
+def make_stripe_client(server: FakeStripe, *, timeout: float = STRIPE_TEST_TIMEOUT,
+                       api_key: str | None = None) -> tuple[stripe.StripeClient, stripe.HTTPClient]:
+    """A StripeClient on ``server`` and its HTTP client (close it when done).
+
+    No network retries, so a failure reaches the code under test instead of being retried by the SDK.
+    """
+    http_client = stripe.RequestsClient(timeout=timeout)
+    client = stripe.StripeClient(
+        api_key or server.api_key,
+        base_addresses={"api": server.base_url},
+        max_network_retries=0,
+        http_client=http_client,
+    )
+    return client, http_client

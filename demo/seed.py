@@ -1,0 +1,163 @@
+"""``flask --app wsgi advocacy seed-demo``: the demo's users, referral activity, testimonials and reviews."""
+
+from __future__ import annotations
+
+import random
+import secrets
+from datetime import timedelta
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+from sqlalchemy import select
+from werkzeug.security import generate_password_hash
+
+from advocacy_portal import migrate
+from advocacy_portal.extension import Customer
+from advocacy_portal.models import utcnow
+from advocacy_portal.services import referrals
+from advocacy_portal.services import testimonials
+from advocacy_portal.services.links import AttributionClaim
+from demo.extensions import db
+from demo.models import User
+
+DEMO_PASSWORD = "demo-password"
+
+
+@click.command("seed-demo")
+@click.option("--force", is_flag=True, help="Seed again even if demo users exist.")
+@with_appcontext
+def seed_demo(force: bool) -> None:
+    """Demo host only: create the tables, demo users (password 'demo-password') and activity."""
+    app = current_app._get_current_object()
+    db.create_all()
+    migrate.upgrade(app)
+    if not force and db.session.scalar(select(User).limit(1)) is not None:
+        click.echo("Demo data exists already (use --force to add more).")
+        return
+
+    rng = random.Random(7)
+    password_hash = generate_password_hash(DEMO_PASSWORD)
+
+    def user(email: str, name: str, staff: bool = False) -> User:
+        found = db.session.scalar(select(User).where(User.email == email))
+        if found is None:
+            found = User(email=email, name=name, password_hash=password_hash, is_staff=staff)
+            db.session.add(found)
+            db.session.flush()
+        return found
+
+    user("staff@example.com", "Sam Staff", staff=True)
+    alice = user("alice@example.com", "Alice Advocate")
+    bob = user("bob@example.com", "Bob Builder")
+    user("carol@example.com", "Carol Newcomer")
+
+    agents = [
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/126.0 Safari/537.36",
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148",
+        "Mozilla/5.0 (iPad; CPU OS 17_5 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148",
+        "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 Chrome/126.0 Mobile Safari/537.36",
+    ]
+    referrers = ["https://x.com/", "https://www.linkedin.com/feed/", None, "https://mail.example/"]
+    now = utcnow()
+    for advocate_user, clicks in ((alice, 24), (bob, 7)):
+        advocate = referrals.ensure_advocate(advocate_user.id, advocate_user.email)
+        for n in range(clicks):
+            visit = referrals.Visit(
+                ip=f"198.51.100.{rng.randrange(1, 250)}",
+                user_agent=rng.choice(agents),
+                referrer=rng.choice(referrers),
+            )
+            referrals.record_click(
+                advocate, None, visit, now=now - timedelta(days=rng.randrange(0, 20), minutes=n)
+            )
+    alice_advocate = referrals.get_advocate(alice.id)
+    for email, name, paid in (
+        ("dave@example.com", "Dave Friend", True),
+        ("erin@example.com", "Erin Friend", False),
+        ("frank@example.com", "Frank Friend", True),
+    ):
+        friend = user(email, name)
+        claim = AttributionClaim(alice_advocate.code, None, None, now - timedelta(days=3))
+        referrals.attribute_signup(friend.id, friend.email, claim)
+        if paid:
+            referrals.mark_friend_paid(friend.id, now - timedelta(days=1))
+    # Bob tried to refer himself with a second address: refused and flagged.
+    bob_advocate = referrals.get_advocate(bob.id)
+    sneaky = user("bob+second@example.com", "Bob Again")
+    referrals.attribute_signup(
+        sneaky.id, sneaky.email, AttributionClaim(bob_advocate.code, None, None, now)
+    )
+    seed_demo_testimonials(now)
+    db.session.commit()
+    click.echo(
+        "Seeded demo users (password 'demo-password'): staff@example.com, alice@example.com, "
+        "bob@example.com, carol@example.com and three of Alice's friends."
+    )
+
+
+def seed_demo_testimonials(now) -> None:
+    """Testimonials and reviews in every state, with their audit history and referral clicks."""
+    def customer(email: str) -> Customer:
+        found = db.session.scalar(select(User).where(User.email == email))
+        return Customer(id=str(found.id), email=found.email)
+
+    staff = customer("staff@example.com")
+    entries = [
+        # author, kind, product, rating, title, body, name, role, consent, outcome
+        ("alice@example.com", "testimonial", None, 5, None,
+         "Demo Shop changed how our team buys supplies. Ordering takes minutes, and support answers "
+         "within the hour. I recommend it to every small business I meet.",
+         "Alice A.", "Owner, Alice's Bakery", "publish_named", "featured"),
+        ("dave@example.com", "review", "pro", 4, "Worth the upgrade",
+         "The Pro plan pays for itself: the reports alone save me an afternoon every month.",
+         "Dave", "Freelance designer", "publish_named", "approve"),
+        ("frank@example.com", "review", "pro", 5, "Solid and simple",
+         "Setup took ten minutes and nothing has broken since. Exactly what I wanted.",
+         "Frank", None, "publish_anonymous", "approve"),
+        ("bob@example.com", "testimonial", None, 4, None,
+         "Good prices and a friendly team. Delivery could be faster, but they keep you informed.",
+         "Bob B.", "Builder", "publish_named", "pending"),
+        ("carol@example.com", "review", "starter", 2, "Not for me",
+         "Buy now!!! Visit my site for cheap watches and more great deals every day.",
+         "Carol", None, "publish_named", "reject"),
+        ("erin@example.com", "testimonial", None, 5, None,
+         "I told three friends about Demo Shop already. Thank you for the great service!",
+         "Erin", None, "publish_named", "withdraw"),
+        ("dave@example.com", "testimonial", None, 3, None,
+         "Private feedback: the checkout page is slow on my phone, please have a look at it.",
+         "Dave", None, "do_not_publish", "approve"),
+        ("frank@example.com", "testimonial", None, 5, None,
+         "Great product, but the old landing page promised features you no longer offer.",
+         "Frank", None, "publish_named", "unpublish"),
+    ]
+    for email, kind, product, rating, title, body, name, role, consent, outcome in entries:
+        author = customer(email)
+        submitted = testimonials.submit(
+            author, nonce=secrets.token_urlsafe(24), kind=kind, product_key=product, rating=rating,
+            title=title, body=body, display_name=name, role=role, consent=consent,
+        ).testimonial
+        if outcome in ("approve", "featured", "unpublish"):
+            testimonials.moderate(submitted.id, "approve", staff)
+        if outcome == "featured":
+            testimonials.moderate(submitted.id, "feature", staff)
+            start = submitted.body.index("Ordering")
+            testimonials.set_highlight(submitted.id, staff, start, submitted.body.index(",", start))
+        elif outcome == "reject":
+            testimonials.moderate(submitted.id, "reject", staff, reason="Advertising, not a review.")
+        elif outcome == "unpublish":
+            testimonials.moderate(submitted.id, "unpublish", staff, reason="Mentions an old offer.")
+        elif outcome == "withdraw":
+            testimonials.withdraw(submitted, author)
+    # Visitors who followed the featured testimonial's link.
+    featured = db.session.scalar(
+        select(testimonials.Testimonial).where(testimonials.Testimonial.featured.is_(True))
+    )
+    advocate = referrals.get_advocate(featured.author_user_id)
+    for n in range(5):
+        visit = referrals.Visit(
+            ip=f"192.0.2.{10 + n}",
+            user_agent="Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/126.0",
+            referrer="https://shop.example/",
+        )
+        referrals.record_click(advocate, featured.campaign, visit, now=now - timedelta(hours=n))
