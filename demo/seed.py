@@ -13,7 +13,7 @@ from sqlalchemy import select
 from werkzeug.security import generate_password_hash
 
 from advocacy_portal import migrate
-from advocacy_portal.extension import Customer
+from advocacy_portal import Customer
 from advocacy_portal.models import utcnow
 from advocacy_portal.services import referrals
 from advocacy_portal.services import testimonials
