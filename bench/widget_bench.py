@@ -66,9 +66,9 @@ sys.path.insert(0, str(ROOT))
 
 # Debian Chromium and a desktop User-Agent, as the browser tests launch them (headless Chromium's own
 # User-Agent says "HeadlessChrome", a bot to the plugin).
-from tests.browser.conftest import CHROMIUM  # noqa: E402
-from tests.browser.conftest import CHROMIUM_ARGS  # noqa: E402
-from tests.browser.conftest import DESKTOP_CHROME_UA  # noqa: E402
+from advocacy_portal.testing.chromium import CHROMIUM  # noqa: E402
+from advocacy_portal.testing.chromium import CHROMIUM_ARGS  # noqa: E402
+from advocacy_portal.testing.chromium import DESKTOP_CHROME_UA  # noqa: E402
 
 GZIP_GOAL_BYTES = 5120
 RENDER_GOAL_MS = 50.0

@@ -17,20 +17,10 @@ import pytest
 from flask import got_request_exception
 from werkzeug.serving import make_server
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-#: A normal desktop Chrome. Chromium's own headless User-Agent says "HeadlessChrome", which the plugin
-#: rightly treats as a bot: no click counted, no attribution cookie.
-DESKTOP_CHROME_UA = (
-    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36"
-)
+from advocacy_portal.testing.chromium import CHROMIUM
+from advocacy_portal.testing.chromium import CHROMIUM_ARGS
+from advocacy_portal.testing.chromium import DESKTOP_CHROME_UA
+
 #: Milliseconds Playwright waits for a page or an element: everything here is local and small.
 TIMEOUT_MS = 5_000
 

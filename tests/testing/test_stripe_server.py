@@ -402,3 +402,14 @@ def test_old_timestamp_is_rejected():
 
     with pytest.raises(stripe.SignatureVerificationError):
         stripe.Webhook.construct_event(body, headers["Stripe-Signature"], stripe_events.WEBHOOK_SECRET)
+
+
+def test_the_testing_kit_imports_without_pytest():
+    """A demo or a benchmark uses the kit without the test extras: only the pytest plugin needs pytest."""
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.modules['pytest'] = None\n"
+            "import advocacy_portal.testing, advocacy_portal.testing.stripe_server\n"
+            "import advocacy_portal.testing.stripe_events, advocacy_portal.testing.chromium\n")
+    subprocess.run([sys.executable, "-c", code], check=True)
