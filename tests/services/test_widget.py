@@ -43,11 +43,14 @@ def test_arbitrary_text_is_never_a_valid_identity_token_and_never_crashes(token)
 @fuzz
 @given(data=st.data())
 def test_any_change_to_an_identity_token_breaks_it_or_leaves_its_meaning(data):
+    # The token carries a timestamp, so it differs between runs: draw from fixed ranges (no filter on the
+    # token's characters) or hypothesis sees the strategy change when it replays an example.
     token = widget.make_token("42")
-    position = data.draw(st.integers(0, len(token) - 1))
-    replacement = data.draw(
-        st.sampled_from(string.ascii_letters + string.digits + "-_.").filter(lambda c: c != token[position])
-    )
+    alphabet = string.ascii_letters + string.digits + "-_."
+    position = data.draw(st.integers(0, 10_000)) % len(token)
+    shift = data.draw(st.integers(1, len(alphabet) - 1))
+    original = alphabet.find(token[position])
+    replacement = alphabet[(original + shift) % len(alphabet)] if original >= 0 else alphabet[shift]
     tampered = token[:position] + replacement + token[position + 1:]
     try:
         user_id = widget.read_token(tampered)
