@@ -272,6 +272,31 @@ DEFAULTS: dict[str, Any] = {
     #: Offer text per campaign (``{"spring": "Give 20%, get 20% this spring"}``), shown by the widget when
     #: it is given ``data-campaign``; other campaigns show ``OFFER_TEXT``.
     "CAMPAIGN_OFFERS": {},
+    # -- Outgoing webhooks (Standard Webhooks) ------------------------------------------------------------
+    #: Seconds to wait for an endpoint to answer one delivery attempt (connecting and reading); a
+    #: timeout is retried on the schedule like any other failure.
+    "WEBHOOKS_TIMEOUT_SECONDS": 10,
+    #: Allow ``http://`` endpoint URLs. Development only: in production every endpoint must be HTTPS, so
+    #: the signed payloads and their secrets' signatures cannot be read or replayed on the way.
+    "WEBHOOKS_ALLOW_HTTP": False,
+    #: Allow endpoints whose host resolves to a loopback, private, link-local, multicast, reserved or
+    #: unspecified address (IPv4 or IPv6, IPv4-mapped included). Development only: in production this
+    #: guard keeps staff (or anyone who gets a staff session) from making the server call its own
+    #: network (SSRF). Checked when an endpoint is saved and again, on the address connected to, at
+    #: every delivery.
+    "WEBHOOKS_ALLOW_PRIVATE_ADDRESSES": False,
+    #: Hours the old secret keeps signing after "Rotate secret" (both signatures are sent meanwhile).
+    "WEBHOOKS_SECRET_ROTATION_HOURS": 24,
+    #: Characters of an endpoint's answer kept in the delivery log.
+    "WEBHOOKS_RESPONSE_SNIPPET_CHARS": 500,
+    #: A CA bundle (file path) to verify endpoints' certificates with instead of the default one
+    #: (certifi's), e.g. a company CA.
+    "WEBHOOKS_CA_BUNDLE": None,
+    #: The staff pages of outgoing webhooks: the endpoint list, one endpoint with its delivery log, and
+    #: the add / edit form.
+    "ADMIN_WEBHOOKS_TEMPLATE": "advocacy/admin/webhooks.html",
+    "ADMIN_WEBHOOK_TEMPLATE": "advocacy/admin/webhook.html",
+    "ADMIN_WEBHOOK_FORM_TEMPLATE": "advocacy/admin/webhook_form.html",
 }
 
 ATTRIBUTION_MODELS = ("last_click", "first_click")
@@ -319,6 +344,7 @@ def apply_defaults(app) -> None:
     _check_testimonial_settings(app)
     _check_stripe_and_rewards(app)
     _check_widget_settings(app)
+    _check_outgoing_webhook_settings(app)
 
 
 def _check_testimonial_settings(app) -> None:
@@ -365,3 +391,11 @@ def _check_widget_settings(app) -> None:
     cache = app.config[PREFIX + "WIDGET_SCRIPT_MAX_AGE_SECONDS"]
     if isinstance(cache, bool) or not isinstance(cache, int) or cache < 0:
         raise RuntimeError(f"{PREFIX}WIDGET_SCRIPT_MAX_AGE_SECONDS must be a whole number >= 0, not {cache!r}")
+
+
+def _check_outgoing_webhook_settings(app) -> None:
+    """Refuse outgoing-webhook settings that would only fail at the first delivery."""
+    for key in ("WEBHOOKS_TIMEOUT_SECONDS", "WEBHOOKS_SECRET_ROTATION_HOURS", "WEBHOOKS_RESPONSE_SNIPPET_CHARS"):
+        value = app.config[PREFIX + key]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            raise RuntimeError(f"{PREFIX}{key} must be a number > 0, not {value!r}")

@@ -21,6 +21,7 @@ from advocacy_portal import signals
 from advocacy_portal.blueprints.admin import bp as admin_bp
 from advocacy_portal.blueprints.links import bp as links_bp
 from advocacy_portal.blueprints.moderation import bp as moderation_bp
+from advocacy_portal.blueprints.outgoing_webhooks import bp as outgoing_webhooks_bp
 from advocacy_portal.blueprints.referrals import bp as referrals_bp
 from advocacy_portal.blueprints.rewards import bp as rewards_bp
 from advocacy_portal.blueprints.testimonials import api_bp as testimonials_api_bp
@@ -378,6 +379,7 @@ def _blueprints(prefix: str) -> list:
         (rewards_bp, f"{prefix.rstrip('/')}/rewards"),
         (webhooks_bp, prefix),
         (widget_bp, f"{prefix.rstrip('/')}/widget"),
+        (outgoing_webhooks_bp, f"{prefix.rstrip('/')}/admin/webhooks"),
     ]
 
 

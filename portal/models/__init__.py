@@ -28,6 +28,11 @@ from advocacy_portal.models.payments import DISPUTE_STATES
 from advocacy_portal.models.payments import Conversion
 from advocacy_portal.models.payments import StripeCustomer
 from advocacy_portal.models.payments import StripeEvent
+from advocacy_portal.models.webhooks import WEBHOOK_DELIVERY_STATES
+from advocacy_portal.models.webhooks import WebhookAttempt
+from advocacy_portal.models.webhooks import WebhookDelivery
+from advocacy_portal.models.webhooks import WebhookEndpoint
+from advocacy_portal.models.webhooks import WebhookMessage
 
 __all__ = [
     "Advocate",
@@ -60,4 +65,10 @@ __all__ = [
     "Reward",
     "StripeCustomer",
     "StripeEvent",
+    # outgoing webhooks
+    "WEBHOOK_DELIVERY_STATES",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookMessage",
 ]
