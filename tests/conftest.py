@@ -3,4 +3,5 @@
 pytest_plugins = [
     "advocacy_portal.testing.pytest_plugin",
     "tests.fixtures",
+    "tests.webhook_receiver",
 ]

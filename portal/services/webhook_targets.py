@@ -107,9 +107,9 @@ def forbidden_reason(address: IPAddress) -> str | None:
         ("is_loopback", "is a loopback address"),
         ("is_link_local", "is a link-local address"),
         ("is_multicast", "is a multicast address"),
-        ("is_private", "is a private address"),
         ("is_reserved", "is a reserved address"),
         ("is_site_local", "is a site-local address"),
+        ("is_private", "is a private address"),
     ):
         if getattr(address, attribute, False):
             return reason
