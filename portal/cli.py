@@ -14,6 +14,8 @@ from sqlalchemy import func
 from sqlalchemy import select
 
 from advocacy_portal import migrate
+from advocacy_portal import outbox
+from advocacy_portal.config import config_value
 from advocacy_portal.db import get_session
 from advocacy_portal.identity import Customer
 from advocacy_portal.models import Advocate
@@ -148,6 +150,7 @@ def make_cli() -> AppGroup:
 
     _add_testimonial_commands(cli)
     _add_rewards_commands(cli)
+    _add_outbox_commands(cli)
     return cli
 
 
@@ -198,25 +201,90 @@ def _add_testimonial_commands(cli: AppGroup) -> None:
 
     @cli.group("mail")
     def mail_group():
-        """The outbox of the plugin's emails."""
+        """The plugin's emails (``email`` tasks of the outbox)."""
 
     @mail_group.command("retry")
-    @click.option("--limit", default=500, show_default=True, help="Most messages to send.")
+    @click.option("--limit", default=500, show_default=True, help="Most tasks to run.")
     def mail_retry(limit):
-        """Send queued emails whose retry time has come (run it from cron, e.g. every 5 minutes)."""
-        report = mail.send_due(limit=limit)
-        if report.skipped:
-            click.echo(f"Mail is off (set ADVOCACY_MAIL_SERVER): {report.skipped} message(s) waiting.")
-        else:
-            click.echo(f"Sent {report.sent}, failed {report.failed} (left queued for a later retry).")
-        if report.failed:
-            sys.exit(1)
+        """Run every due task of the outbox, emails included (same as `outbox run`)."""
+        waiting = mail.wake_waiting_mail()
+        if waiting is not None:
+            click.echo(f"Mail is off (set ADVOCACY_MAIL_SERVER): {waiting} email(s) waiting.")
+        _run_outbox(limit)
 
     @mail_group.command("status")
     def mail_status():
-        """How many emails are queued, sent and failed."""
-        for state, count in mail.outbox_counts().items():
-            click.echo(f"{state + ':':8}{count}")
+        """How many emails are queued, sent and dead."""
+        counts = mail.outbox_counts()
+        for label, state in (("queued", "queued"), ("sent", "done"), ("dead", "dead")):
+            click.echo(f"{label + ':':8}{counts[state]}")
+
+
+def _run_outbox(limit: int) -> None:
+    report = outbox.run_due(limit=limit)
+    click.echo(f"Ran {report.ran} task(s): {report.done} done, {report.retried} to retry later, "
+               f"{report.dead} dead, {report.lost} taken over by another run.")
+    if report.retried or report.dead:
+        sys.exit(1)
+
+
+# -- the outbox and its worker ---------------------------------------------------------------------------
+
+
+def _add_outbox_commands(cli: AppGroup) -> None:
+    @cli.command("worker")
+    @click.option("--once", is_flag=True, help="One pass over the due tasks, then exit.")
+    @click.option("--poll", type=float, default=None, help="Seconds between polls of an empty outbox "
+                  "[default: ADVOCACY_WORKER_POLL_SECONDS].")
+    @click.option("--max-seconds", type=float, default=None, help="Stop after this long (for tests, cron).")
+    def worker(once, poll, max_seconds):
+        """Run the outbox's tasks until SIGTERM or Ctrl-C (no broker needed; any number may run at once)."""
+        app = current_app._get_current_object()
+        runner = outbox.Worker(
+            app,
+            poll_seconds=poll if poll is not None else config_value("WORKER_POLL_SECONDS"),
+            health_seconds=config_value("WORKER_HEALTH_SECONDS"),
+            echo=lambda line: click.echo(line),
+        )
+        runner.run(once=once, max_seconds=max_seconds)
+
+    @cli.group("outbox")
+    def outbox_group():
+        """The outbox: every side effect (emails, Stripe calls and events, webhooks), run by the relay."""
+
+    @outbox_group.command("run")
+    @click.option("--limit", default=500, show_default=True, help="Most tasks to run.")
+    def outbox_run(limit):
+        """Run the due tasks once (from cron, when neither the worker nor a queue runs them)."""
+        _run_outbox(limit)
+
+    @outbox_group.command("status")
+    def outbox_status():
+        """Tasks per topic and state."""
+        counts = outbox.state_counts()
+        click.echo(f"queued: {counts['queued']} ({outbox.due_count()} due now)   done: {counts['done']}   "
+                   f"dead: {counts['dead']}")
+        for topic, by_state in outbox.topic_counts():
+            click.echo(f"  {topic:24} queued {by_state['queued']:>6}  done {by_state['done']:>8}  "
+                       f"dead {by_state['dead']:>5}")
+
+    @outbox_group.command("dead")
+    @click.option("--limit", default=50, show_default=True)
+    def outbox_dead(limit):
+        """The dead tasks, newest first: id, topic, attempts, last error."""
+        for task in outbox.tasks("dead", limit=limit):
+            click.echo(f"{task.id}\t{task.topic}\t{task.attempts}\t{(task.last_error or '')[:120]}")
+
+    @outbox_group.command("replay")
+    @click.argument("task_ids", type=int, nargs=-1, required=True)
+    def outbox_replay(task_ids):
+        """Queue dead tasks again (their attempts start over)."""
+        replayed = [task_id for task_id in task_ids if outbox.replay(task_id)]
+        get_session().commit()
+        skipped = sorted(set(task_ids) - set(replayed))
+        click.echo(f"Replayed {len(replayed)} task(s).")
+        if skipped:
+            raise click.ClickException(f"Not dead (or no such task): {', '.join(map(str, skipped))}")
 
 
 # -- rewards ledger and Stripe ----------------------------------------------------------------------------

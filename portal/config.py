@@ -189,6 +189,34 @@ DEFAULTS: dict[str, Any] = {
     "MAIL_MAX_ATTEMPTS": 8,
     #: Wait before the first retry, in seconds; it doubles after each failure.
     "MAIL_RETRY_SECONDS": 60,
+    # -- Outbox: the side effects of every change (emails, Stripe calls, webhooks, Stripe events) -------
+    #: Who runs the outbox's tasks: ``"inline"`` (in-process, right after the commit that wrote them,
+    #: before the request answers), ``"worker"`` (``flask advocacy worker``; nothing runs in requests),
+    #: or the host's own queue: a callable or ``"module:function"`` called after commit as
+    #: ``enqueue(topic, payload, key)``, whose job calls :func:`advocacy_portal.outbox.run_task(key)`
+    #: (see :mod:`advocacy_portal.contrib.celery` and :mod:`advocacy_portal.contrib.rq`).
+    "TASK_EXECUTOR": "inline",
+    #: A task whose handler failed this many times is parked as dead (shown to staff, replayable).
+    "OUTBOX_MAX_ATTEMPTS": 10,
+    #: Wait before the first retry, in seconds; it doubles after each failure (with jitter), capped below.
+    "OUTBOX_RETRY_SECONDS": 5,
+    #: Longest wait between two attempts, in seconds.
+    "OUTBOX_RETRY_MAX_SECONDS": 6 * 3600,
+    #: A running task is held this long; a run that died is taken over once it has passed.
+    "OUTBOX_LEASE_SECONDS": 300,
+    #: Most tasks one pass of the relay claims.
+    "OUTBOX_BATCH": 50,
+    #: ``inline``: also run up to this many older due tasks (retries) after a commit, at most once every
+    #: ``OUTBOX_INLINE_SWEEP_SECONDS`` per process. ``0``: retries wait for ``flask advocacy outbox run``.
+    "OUTBOX_INLINE_SWEEP": 10,
+    #: See ``OUTBOX_INLINE_SWEEP``.
+    "OUTBOX_INLINE_SWEEP_SECONDS": 30,
+    #: ``flask advocacy worker``: seconds between two polls of an empty outbox.
+    "WORKER_POLL_SECONDS": 1.0,
+    #: ``flask advocacy worker``: seconds between two health lines in the log.
+    "WORKER_HEALTH_SECONDS": 60,
+    #: Template of the staff page of the outbox (dead and waiting tasks, replay).
+    "ADMIN_OUTBOX_TEMPLATE": "advocacy/admin/outbox.html",
     # -- Staff pages ----------------------------------------------------------------------------------
     #: Template of the staff overview (funnel and revenue over a chosen period).
     "ADMIN_OVERVIEW_TEMPLATE": "advocacy/admin/overview.html",

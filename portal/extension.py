@@ -17,6 +17,7 @@ from flask import has_request_context
 from flask import request
 from flask import url_for
 
+from advocacy_portal import outbox
 from advocacy_portal import signals
 from advocacy_portal.blueprints.admin import bp as admin_bp
 from advocacy_portal.blueprints.links import bp as links_bp
@@ -39,6 +40,7 @@ from advocacy_portal.migrate import hide_tables_from_host_migrations
 from advocacy_portal.proxies import EXTENSION_KEY
 from advocacy_portal.proxies import get_portal
 from advocacy_portal.services import links as link_service
+from advocacy_portal.services import mail as _mail  # noqa: F401  (registers the outbox's email handler)
 from advocacy_portal.services import payments
 from advocacy_portal.services import referrals as referral_service
 from advocacy_portal.services import widget as widget_service
@@ -386,6 +388,11 @@ def _blueprints(prefix: str) -> list:
 def _check_service_settings(app: Flask) -> None:
     """Refuse settings that the services parse (reward rules, widget origins, campaign slugs), with
     those services' own parsers; store the origins as browsers send them (lower case, no slash)."""
+    try:
+        outbox.check_executor(app)
+    except ValueError as error:
+        raise RuntimeError(str(error)) from None
+
     try:
         parse_rules(app.config[PREFIX + "REWARD_RULES"])
     except RuleError as error:

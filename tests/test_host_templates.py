@@ -44,6 +44,7 @@ PAGES = {
     "ADMIN_CONVERSIONS_TEMPLATE": ("/advocacy/admin/payments", "staff", 200),
     "ADMIN_REWARDS_TEMPLATE": ("/advocacy/admin/rewards", "staff", 200),
     "ADMIN_AUDIT_TEMPLATE": ("/advocacy/admin/audit", "staff", 200),
+    "ADMIN_OUTBOX_TEMPLATE": ("/advocacy/admin/outbox", "staff", 200),
     "REWARDS_PAGE_TEMPLATE": ("/advocacy/rewards/", "customer", 200),
 }
 #: Settings whose template needs state no single page view sets up (a balance to redeem, a sent email):

@@ -8,8 +8,8 @@ from advocacy_portal.models.referrals import REFERRAL_STATES
 from advocacy_portal.models.referrals import Advocate
 from advocacy_portal.models.referrals import Referral
 from advocacy_portal.models.referrals import ReferralClick
-from advocacy_portal.models.mail import OUTBOX_STATES
-from advocacy_portal.models.mail import OutboxMessage
+from advocacy_portal.models.outbox import OUTBOX_STATES
+from advocacy_portal.models.outbox import OutboxTask
 from advocacy_portal.models.testimonials import CONSENT_CHOICES
 from advocacy_portal.models.testimonials import TESTIMONIAL_KINDS
 from advocacy_portal.models.testimonials import TESTIMONIAL_STATES
@@ -46,7 +46,7 @@ __all__ = [
     # Testimonials and reviews
     "CONSENT_CHOICES",
     "OUTBOX_STATES",
-    "OutboxMessage",
+    "OutboxTask",
     "TESTIMONIAL_KINDS",
     "TESTIMONIAL_STATES",
     "Testimonial",

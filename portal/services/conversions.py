@@ -17,11 +17,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import IntegrityError
 
+from advocacy_portal import outbox
 from advocacy_portal import signals
 from advocacy_portal.db import dialect_insert
 from advocacy_portal.db import get_session
 from advocacy_portal.db import insert_or_ignore
 from advocacy_portal.models import Conversion
+from advocacy_portal.models import OutboxTask
 from advocacy_portal.models import Referral
 from advocacy_portal.models import StripeEvent
 from advocacy_portal.models import utcnow
@@ -200,13 +202,32 @@ def record_facts(facts: PaymentFacts) -> tuple[Conversion, Referral | None, bool
     return conversion, referral, not was_paid and conversion.paid_at is not None
 
 
-def apply_event(event: dict) -> EventOutcome:
-    """Record one verified event and its effects (flushed; the caller commits). A duplicate event id
-    changes nothing and returns ``duplicate=True``.
+#: The outbox topic that applies a recorded Stripe event.
+EVENT_TOPIC = "stripe.event"
+
+
+def _event_group(event: dict) -> str | None:
+    """The events of one Stripe customer (or, for a guest, of one payment) are applied one at a time,
+    in the order they arrived, so concurrent events of one payment never deadlock on its rows."""
+    obj = event_object(event)
+    if not isinstance(obj, dict):
+        return None
+    for name in ("customer", "payment_intent"):
+        value = obj.get(name)
+        value = value.get("id") if isinstance(value, dict) else value
+        if isinstance(value, str) and value:
+            return f"stripe:{value}"[:255]
+    value = obj.get("id")
+    return f"stripe:{value}"[:255] if isinstance(value, str) and value else None
+
+
+def record_event(event: dict) -> EventOutcome:
+    """Record one verified event once, and queue the application of its effects in the outbox (flushed;
+    the caller commits). A duplicate event id changes nothing and returns ``duplicate=True``.
 
     :param event: the verified event as plain JSON (``{"id", "type", "data": {"object": ...}}``).
+    :raises ValueError: when the event has no id or type.
     """
-    session = get_session()
     event_id = event.get("id")
     event_type = event.get("type")
     if not isinstance(event_id, str) or not event_id or not isinstance(event_type, str):
@@ -217,7 +238,7 @@ def apply_event(event: dict) -> EventOutcome:
             "event_id": event_id,
             "type": event_type[:100],
             "livemode": bool(event.get("livemode")),
-            "outcome": "processing",
+            "outcome": "queued",
             "created_at": event_time(event),
             "received_at": utcnow(),
         },
@@ -225,6 +246,22 @@ def apply_event(event: dict) -> EventOutcome:
     )
     if inserted is None:
         return EventOutcome("duplicate", duplicate=True)
+    outbox.enqueue(
+        EVENT_TOPIC,
+        {"event": event, "row": inserted},
+        key=f"stripe-event:{event_id}"[:255],
+        group=_event_group(event),
+        subject_type="stripe_event",
+        subject_id=event_id[:64],
+    )
+    return EventOutcome("queued")
+
+
+def apply_effects(event: dict, row_id: int) -> EventOutcome:
+    """Apply the effects of a recorded event (flushed; the caller commits): the payment's facts, the
+    rewards they imply, and the event's outcome on its record."""
+    event_id = event.get("id")
+    event_type = event.get("type")
     handler = EVENT_HANDLERS.get(event_type)
     obj = event_object(event)
     conversion = None
@@ -254,35 +291,74 @@ def apply_event(event: dict) -> EventOutcome:
                 )
     if outcome not in ("applied", "ignored", "subscription_checkout"):
         log.info("Stripe event %s (%s) changed nothing: %s", event_id, event_type, outcome)
-    session.execute(
+    get_session().execute(
         StripeEvent.__table__.update()
-        .where(StripeEvent.__table__.c.id == inserted)
+        .where(StripeEvent.__table__.c.id == row_id)
         .values(outcome=outcome, conversion_id=conversion.id if conversion else None)
     )
     return EventOutcome(outcome, conversion_id=conversion.id if conversion else None)
 
 
-#: How often :func:`receive_event` tries again after a deadlock or a lost race.
+#: How often the application of one event tries again, within one run, after a deadlock or a lost race.
 ATTEMPTS = 5
 
 
-def receive_event(event: dict) -> EventOutcome:
-    """Apply one verified event and commit, retrying a few times when a concurrent delivery wins a race
-    (deadlock, serialization failure, unique conflict, ledger key clash). Rolls back and re-raises
-    when every attempt fails."""
+@outbox.handler(EVENT_TOPIC, retry_seconds=1)
+def _apply_recorded_event(task: outbox.Task) -> None:
+    """The outbox handler of ``stripe.event``: apply the effects, retrying a few times at once when a
+    concurrent event of the same payment wins a race (deadlock, serialization failure, unique conflict,
+    ledger key clash); the relay retries later if every try loses."""
     session = get_session()
+    event, row_id = task.payload["event"], task.payload["row"]
     for attempt in range(1, ATTEMPTS + 1):
         try:
-            result = apply_event(event)
-            session.commit()
-            return result
+            apply_effects(event, row_id)
+            session.flush()
+            return
         except (DBAPIError, IntegrityError, ledger.IdempotencyConflict):
             session.rollback()
             if attempt == ATTEMPTS:
                 raise
             log.info("Stripe event %s lost a race (attempt %s); retrying", event.get("id"), attempt)
             time.sleep(0.01 * attempt)
-        except Exception:
-            session.rollback()
-            raise
-    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def apply_event(event: dict) -> EventOutcome:
+    """Record one event and apply its effects in the current transaction (flushed; the caller commits),
+    without the outbox: for scripts and tests that want it at once."""
+    recorded = record_event(event)
+    if recorded.duplicate:
+        return recorded
+    row_id = get_session().scalar(select(StripeEvent.id).where(StripeEvent.event_id == event["id"]))
+    key = f"stripe-event:{event['id']}"[:255]
+    result = apply_effects(event, row_id)
+    # Applied here: the task is done already.
+    get_session().execute(
+        OutboxTask.__table__.update()
+        .where(OutboxTask.__table__.c.key == key)
+        .values(state="done", done_at=utcnow(), attempts=1)
+    )
+    return result
+
+
+def receive_event(event: dict) -> EventOutcome:
+    """What the webhook does with a verified event: record it once and queue its effects, then commit.
+
+    With the ``inline`` executor the effects are applied right after that commit, before this returns,
+    and the outcome says what they did; with a worker or the host's queue the outcome is ``queued``.
+    Rolls back and re-raises when the event cannot be recorded.
+    """
+    session = get_session()
+    try:
+        recorded = record_event(event)
+        session.commit()
+    except Exception:
+        session.rollback()
+        raise
+    if recorded.duplicate:
+        return recorded
+    row = session.execute(
+        select(StripeEvent.outcome, StripeEvent.conversion_id).where(StripeEvent.event_id == event["id"])
+    ).one()
+    session.commit()
+    return EventOutcome(row.outcome, conversion_id=row.conversion_id)

@@ -1,10 +1,15 @@
-"""The plugin's emails: written to an outbox in the action's transaction, sent over SMTP after commit.
+"""The plugin's emails: written to the outbox in the action's transaction, sent over SMTP by the relay.
 
 :func:`queue` renders a message (plain text and HTML, from templates the host can override) into an
-:class:`advocacy_portal.models.OutboxMessage`. When the session commits, the new messages are sent, on a
-connection of their own; a failed send is logged and left queued with a later ``next_attempt_at``,
-retried by ``flask advocacy mail retry`` and whenever the plugin next sends mail. A failure never
-undoes the action that wrote the message. Without ``ADVOCACY_MAIL_SERVER`` mail stays in the outbox.
+``email`` task of the outbox (:mod:`advocacy_portal.outbox`). Once the action commits, the relay sends
+it: right away with the ``inline`` executor, else by ``flask advocacy worker`` or the host's queue. A
+failed send is retried with backoff (``ADVOCACY_MAIL_RETRY_SECONDS``, doubling) and parked as dead after
+``ADVOCACY_MAIL_MAX_ATTEMPTS``; a server's permanent refusal (5xx) parks it at once. A failure never
+undoes the action that wrote the message. Without ``ADVOCACY_MAIL_SERVER`` mail waits in the outbox,
+without using up its attempts.
+
+A message is marked sent in the transaction that follows the SMTP server's acceptance; if the process
+dies in between, it is sent again with the same Message-ID, which lets mail systems drop the repeat.
 """
 
 from __future__ import annotations
@@ -12,29 +17,27 @@ from __future__ import annotations
 import logging
 import smtplib
 import ssl
-from dataclasses import dataclass
-from datetime import timedelta
 from email.message import EmailMessage
-from email.utils import make_msgid
 
 from flask import current_app
+from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy import update
-from sqlalchemy.orm import Session
 
+from advocacy_portal import outbox
 from advocacy_portal.config import config_value
-from advocacy_portal.db import after_commit
-from advocacy_portal.db import get_engine
 from advocacy_portal.db import get_session
-from advocacy_portal.models import OutboxMessage
+from advocacy_portal.models import OutboxTask
 from advocacy_portal.models import utcnow
 
 log = logging.getLogger(__name__)
 
-#: A message being sent is leased for this long, so a concurrent sender skips it.
-LEASE = timedelta(minutes=5)
-#: Most messages one send pass handles.
-BATCH = 50
+#: The outbox topic of emails.
+TOPIC = "email"
+#: How long mail waits when no SMTP server is set, before the relay looks again.
+MAIL_OFF_RECHECK_SECONDS = 3600
+#: The last error of an email that waits for an SMTP server.
+MAIL_OFF = "Mail is off (no ADVOCACY_MAIL_SERVER)"
 
 
 def queue(
@@ -47,34 +50,23 @@ def queue(
     *,
     subject_type: str | None = None,
     subject_id=None,
-) -> OutboxMessage:
+) -> int:
     """Render a message into the outbox (flushed); it is sent once the caller's session commits.
 
-    :param topic: what the message is, e.g. ``"testimonial.thanks"``.
+    :param topic: what the message is, e.g. ``"testimonial.thanks"`` (the task's ``kind``).
     :param text_template: template path of the plain text part.
     :param html_template: template path of the HTML part, or ``None`` for plain text only.
     :param context: the templates' variables.
+    :returns: the outbox task's id.
     """
-    message = OutboxMessage(
-        topic=topic,
-        subject_type=subject_type,
-        subject_id=None if subject_id is None else str(subject_id),
-        to_address=to_address,
-        subject=subject[:255],
-        text_body=_render(text_template, context),
-        html_body=_render(html_template, context) if html_template else None,
-        state="queued",
-        attempts=0,
-        next_attempt_at=utcnow(),
-        created_at=utcnow(),
-    )
-    session = get_session()
-    session.add(message)
-    session.flush()
-    app = current_app._get_current_object()
-    # Sent once the message is committed, on a session of its own; one pass per transaction and app.
-    after_commit(lambda: _send_committed(app), key=("advocacy-mail", id(app)), app_context=False)
-    return message
+    payload = {
+        "kind": topic,
+        "to": to_address,
+        "subject": subject[:255],
+        "text": _render(text_template, context),
+        "html": _render(html_template, context) if html_template else None,
+    }
+    return outbox.enqueue(TOPIC, payload, subject_type=subject_type, subject_id=subject_id)
 
 
 def _render(template: str, context: dict) -> str:
@@ -83,120 +75,61 @@ def _render(template: str, context: dict) -> str:
     return current_app.jinja_env.get_template(template).render(**context)
 
 
-@dataclass(frozen=True)
-class SendReport:
-    """What one send pass did."""
-
-    sent: int
-    failed: int
-    skipped: int
-
-
-def send_due(app=None, now=None, limit: int = BATCH) -> SendReport:
-    """Send every queued message whose time has come (new ones and retries), each claimed first so
-    two senders never send the same message. Runs on its own session; never raises for SMTP errors.
-    """
-    app = app or current_app._get_current_object()
-    with app.app_context():
-        if not config_value("MAIL_SERVER"):
-            waiting = _count_due(now)
-            if waiting:
-                log.info("Mail is off (no ADVOCACY_MAIL_SERVER): %d message(s) kept in the outbox", waiting)
-            return SendReport(0, 0, waiting)
-        sent = failed = 0
-        for message_id in _claim_due(now, limit):
-            if _send_one(message_id):
-                sent += 1
-            else:
-                failed += 1
-        return SendReport(sent, failed, 0)
-
-
-def _own_session() -> Session:
-    return Session(bind=get_engine(), expire_on_commit=False)
+@outbox.handler(
+    TOPIC,
+    max_attempts=lambda: config_value("MAIL_MAX_ATTEMPTS"),
+    retry_seconds=lambda: config_value("MAIL_RETRY_SECONDS"),
+)
+def send(task: outbox.Task) -> None:
+    """The outbox handler of ``email`` tasks: one SMTP delivery."""
+    if not config_value("MAIL_SERVER"):
+        raise outbox.Retry(MAIL_OFF, MAIL_OFF_RECHECK_SECONDS, counts=False)
+    payload = task.payload
+    try:
+        deliver(build_email(payload, message_id=_message_id(task)))
+    except smtplib.SMTPResponseException as error:
+        reason = f"The SMTP server answered {error.smtp_code}: {_text(error.smtp_error)}"
+        _log_failure(task, reason)
+        if 500 <= error.smtp_code < 600:
+            raise outbox.GiveUp(f"{reason} (a permanent refusal)")
+        raise outbox.Retry(reason)
+    except smtplib.SMTPRecipientsRefused as error:
+        reason = f"The SMTP server refused the recipient: {error.recipients}"
+        _log_failure(task, reason)
+        raise outbox.GiveUp(reason)
+    except (OSError, smtplib.SMTPException) as error:
+        reason = f"{type(error).__name__}: {error}"
+        _log_failure(task, reason)
+        raise outbox.Retry(reason)
+    log.info("Sent email %s (%s) to %s", task.id, payload.get("kind"), payload.get("to"))
 
 
-def _count_due(now) -> int:
-    with _own_session() as session:
-        return len(
-            session.scalars(
-                select(OutboxMessage.id).where(
-                    OutboxMessage.state == "queued", OutboxMessage.next_attempt_at <= (now or utcnow())
-                )
-            ).all()
-        )
+def _log_failure(task: outbox.Task, reason: str) -> None:
+    log.warning("Could not send email %s (%s) to %s, attempt %d: %s", task.id, task.payload.get("kind"),
+                task.payload.get("to"), task.attempts, reason)
 
 
-def _claim_due(now, limit: int) -> list[int]:
-    now = now or utcnow()
-    claimed = []
-    with _own_session() as session:
-        due = session.scalars(
-            select(OutboxMessage.id)
-            .where(OutboxMessage.state == "queued", OutboxMessage.next_attempt_at <= now)
-            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
-            .limit(limit)
-        ).all()
-        for message_id in due:
-            # Claim it: push its time past the lease, only if nobody else did so first.
-            result = session.execute(
-                update(OutboxMessage)
-                .where(
-                    OutboxMessage.id == message_id,
-                    OutboxMessage.state == "queued",
-                    OutboxMessage.next_attempt_at <= now,
-                )
-                .values(next_attempt_at=now + LEASE)
-                .execution_options(synchronize_session=False)
-            )
-            session.commit()
-            if result.rowcount == 1:
-                claimed.append(message_id)
-    return claimed
+def _text(value) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
-def _send_one(message_id: int) -> bool:
-    with _own_session() as session:
-        message = session.get(OutboxMessage, message_id)
-        try:
-            deliver(build_email(message))
-        except (OSError, smtplib.SMTPException) as error:
-            message.attempts += 1
-            message.last_error = f"{type(error).__name__}: {error}"[:2000]
-            if message.attempts >= config_value("MAIL_MAX_ATTEMPTS"):
-                message.state = "failed"
-                log.error(
-                    "Gave up on email %s (%s) to %s after %d attempts: %s",
-                    message.id, message.topic, message.to_address, message.attempts, message.last_error,
-                )
-            else:
-                delay = config_value("MAIL_RETRY_SECONDS") * 2 ** (message.attempts - 1)
-                message.next_attempt_at = utcnow() + timedelta(seconds=delay)
-                log.warning(
-                    "Could not send email %s (%s) to %s, attempt %d; retrying in %ds: %s",
-                    message.id, message.topic, message.to_address, message.attempts, delay,
-                    message.last_error,
-                )
-            session.commit()
-            return False
-        message.attempts += 1
-        message.state = "sent"
-        message.sent_at = utcnow()
-        message.last_error = None
-        session.commit()
-        return True
+def _message_id(task: outbox.Task) -> str:
+    domain = config_value("MAIL_SENDER").rpartition("@")[2] or "localhost"
+    return f"<advocacy-outbox-{task.id}@{domain}>"
 
 
-def build_email(message: OutboxMessage) -> EmailMessage:
-    """The MIME message of an outbox row: plain text, with an HTML alternative when there is one."""
+def build_email(payload: dict, *, message_id: str | None = None) -> EmailMessage:
+    """The MIME message of an ``email`` task's payload: plain text, with an HTML alternative when there
+    is one. The Message-ID is fixed by the task, so a repeated send is recognisable."""
     email = EmailMessage()
-    email["Subject"] = message.subject
+    email["Subject"] = payload["subject"]
     email["From"] = config_value("MAIL_SENDER")
-    email["To"] = message.to_address
-    email["Message-ID"] = make_msgid(domain=config_value("MAIL_SENDER").rpartition("@")[2] or None)
-    email.set_content(message.text_body)
-    if message.html_body:
-        email.add_alternative(message.html_body, subtype="html")
+    email["To"] = payload["to"]
+    if message_id:
+        email["Message-ID"] = message_id
+    email.set_content(payload["text"])
+    if payload.get("html"):
+        email.add_alternative(payload["html"], subtype="html")
     return email
 
 
@@ -220,16 +153,27 @@ def deliver(email: EmailMessage) -> None:
         smtp.send_message(email)
 
 
+def wake_waiting_mail() -> int | None:
+    """Make the emails that waited for an SMTP server due now, once one is set; without a server, how
+    many emails are waiting (``None`` when mail is on)."""
+    session = get_session()
+    table = OutboxTask.__table__
+    waiting = (table.c.topic == TOPIC) & (table.c.state == "queued")
+    if not config_value("MAIL_SERVER"):
+        return session.scalar(select(func.count()).select_from(table).where(waiting))
+    session.execute(
+        update(table).where(waiting, table.c.last_error == MAIL_OFF).values(next_attempt_at=utcnow())
+    )
+    session.commit()
+    return None
+
+
 def outbox_counts() -> dict[str, int]:
-    """How many messages are queued, sent and failed."""
-    counts = {"queued": 0, "sent": 0, "failed": 0}
-    for state in get_session().scalars(select(OutboxMessage.state)):
-        counts[state] += 1
+    """How many emails are queued, sent (done) and dead."""
+    counts = {"queued": 0, "done": 0, "dead": 0}
+    rows = get_session().execute(
+        select(OutboxTask.state, func.count()).where(OutboxTask.topic == TOPIC).group_by(OutboxTask.state)
+    )
+    for state, count in rows:
+        counts[state] = count
     return counts
-
-
-def _send_committed(app) -> None:
-    try:
-        send_due(app)
-    except Exception:  # the action is committed; mail waits for the next pass
-        log.exception("Sending the Advocacy Portal outbox failed")
