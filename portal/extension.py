@@ -41,6 +41,7 @@ from advocacy_portal.proxies import EXTENSION_KEY
 from advocacy_portal.proxies import get_portal
 from advocacy_portal.services import links as link_service
 from advocacy_portal.services import mail as _mail  # noqa: F401  (registers the outbox's email handler)
+from advocacy_portal.services import outgoing_webhooks as _outgoing_webhooks  # noqa: F401  (registers the webhook.* handlers)
 from advocacy_portal.services import payments
 from advocacy_portal.services import referrals as referral_service
 from advocacy_portal.services import widget as widget_service

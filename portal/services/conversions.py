@@ -29,6 +29,8 @@ from advocacy_portal.models import StripeEvent
 from advocacy_portal.models import utcnow
 from advocacy_portal.services import ledger
 from advocacy_portal.services import rewards
+from advocacy_portal.services import outgoing_webhooks
+from advocacy_portal.services import webhook_events
 from advocacy_portal.services.payments import link_customer
 from advocacy_portal.services.payments import user_id_for_customer
 from advocacy_portal.services.stripe_events import EVENT_HANDLERS
@@ -289,6 +291,7 @@ def apply_effects(event: dict, row_id: int) -> EventOutcome:
                 signals.send_after_commit(
                     signals.referral_converted, conversion=conversion, referral=referral
                 )
+                outgoing_webhooks.emit("conversion.created", webhook_events.conversion_data(conversion))
     if outcome not in ("applied", "ignored", "subscription_checkout"):
         log.info("Stripe event %s (%s) changed nothing: %s", event_id, event_type, outcome)
     get_session().execute(

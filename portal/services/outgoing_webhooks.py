@@ -34,6 +34,7 @@ from sqlalchemy import delete
 from sqlalchemy import select
 from standardwebhooks.webhooks import Webhook
 
+from advocacy_portal import outbox
 from advocacy_portal.config import config_value
 from advocacy_portal.db import get_session
 from advocacy_portal.db import insert_or_ignore
@@ -61,6 +62,10 @@ MAX_RETRY_AFTER_SECONDS = 24 * 3600
 SECRET_PREFIX = "whsec_"
 #: Secret sizes accepted, in bytes (the spec asks for 24 to 64).
 SECRET_BYTES = (24, 64)
+
+#: The outbox topics: one event's fan-out, and one attempt of one delivery.
+EVENT_TOPIC = "webhook.event"
+DELIVER_TOPIC = "webhook.deliver"
 
 USER_AGENT = "AdvocacyPortal-Webhooks (+https://www.standardwebhooks.com/)"
 AUDIT_SUBJECT = "webhook_endpoint"
@@ -299,14 +304,18 @@ def emit(event_type: str, data: dict, at: datetime | None = None) -> str | None:
         raise ValueError(f"unknown webhook event type {event_type!r}")
     if not _subscribers(event_type):
         return None
-    from advocacy_portal import outbox
-
     message = new_message(event_type, data, at)
     outbox.enqueue(
-        "webhook.event", {"message": message.id}, key=f"webhook.event:{message.message_id}",
+        EVENT_TOPIC, {"message": message.id}, key=f"{EVENT_TOPIC}:{message.message_id}",
         subject_type="webhook_message", subject_id=message.message_id,
     )
     return message.message_id
+
+
+@outbox.handler(EVENT_TOPIC)
+def _fan_out_task(task: outbox.Task) -> None:
+    """The outbox handler of ``webhook.event``."""
+    fan_out(task.payload["message"])
 
 
 def fan_out(message_pk: int) -> list[int]:
@@ -333,17 +342,29 @@ def _add_delivery(message: WebhookMessage, endpoint: WebhookEndpoint) -> int | N
         ["message_id", "endpoint_id"],
     )
     if delivery_id is not None:
-        _queue_attempt(delivery_id, f"{message.message_id}:{endpoint.id}")
+        _queue_attempt(delivery_id, message.message_id, endpoint.id, replay=0, number=1)
     return delivery_id
 
 
-def _queue_attempt(delivery_id: int, key: str, delay: timedelta | None = None) -> None:
-    from advocacy_portal import outbox
-
+def _queue_attempt(delivery_id: int, message_id: str, endpoint_id: int, *, replay: int, number: int,
+                   delay: timedelta | None = None) -> None:
+    """One ``webhook.deliver`` task per attempt, written with the outcome of the attempt before it (so
+    the attempt log and the retry commit together: a handler's ``outbox.Retry`` would roll the log
+    back). The first attempt's key is ``"<message id>:<endpoint id>"``: once per message and endpoint."""
+    key = f"{message_id}:{endpoint_id}"
+    if replay or number > 1:
+        key += f":r{replay}:a{number}"
     outbox.enqueue(
-        "webhook.deliver", {"delivery": delivery_id}, key=key, delay=delay,
+        DELIVER_TOPIC, {"delivery": delivery_id, "replay": replay, "attempt": number}, key=key, delay=delay,
         subject_type="webhook_delivery", subject_id=str(delivery_id),
     )
+
+
+@outbox.handler(DELIVER_TOPIC)
+def _deliver_task(task: outbox.Task) -> None:
+    """The outbox handler of ``webhook.deliver``: one attempt (which queues the next if needed)."""
+    payload = task.payload
+    attempt(payload["delivery"], expected=(payload.get("replay", 0), payload.get("attempt", 1)))
 
 
 def send_test_event(endpoint: WebhookEndpoint, staff) -> WebhookDelivery:
@@ -356,7 +377,7 @@ def send_test_event(endpoint: WebhookEndpoint, staff) -> WebhookDelivery:
     session.add(delivery)
     session.flush()
     audit.record_action(staff, "webhook.test", AUDIT_SUBJECT, endpoint.id, after={"message_id": message.message_id})
-    _queue_attempt(delivery.id, f"{message.message_id}:{endpoint.id}")
+    _queue_attempt(delivery.id, message.message_id, endpoint.id, replay=0, number=1)
     return delivery
 
 
@@ -378,7 +399,7 @@ def replay(delivery: WebhookDelivery, staff) -> WebhookDelivery:
         staff, "webhook.replay", AUDIT_SUBJECT, delivery.endpoint_id,
         after={"message_id": message.message_id, "delivery_id": delivery.id, "replay": delivery.replays},
     )
-    _queue_attempt(delivery.id, f"{message.message_id}:{delivery.endpoint_id}:replay{delivery.replays}")
+    _queue_attempt(delivery.id, message.message_id, delivery.endpoint_id, replay=delivery.replays, number=1)
     return delivery
 
 
@@ -397,14 +418,17 @@ class AttemptResult:
     attempted: bool = False
 
 
-def attempt(delivery_id: int, now: datetime | None = None) -> AttemptResult:
+def attempt(delivery_id: int, now: datetime | None = None, *, expected: tuple[int, int] | None = None) -> AttemptResult:
     """Try a pending delivery once: sign, POST, log the attempt, and settle what comes next.
 
     2xx: succeeded. 410 Gone: failed, and the endpoint is disabled (staff see why). Anything else
     (another status, a timeout, a refused address, no connection): tried again on :data:`SCHEDULE`, or
     after the ``Retry-After`` of a 429 or 503, until :data:`MAX_ATTEMPTS`; then failed. A delivery that
     is not pending (done, or replayed meanwhile) is left alone; one whose endpoint was disabled is
-    cancelled.
+    cancelled. The next attempt is queued in the same transaction as this one's log.
+
+    :param expected: ``(replay, attempt number)`` the caller means to make; any other state of the
+        delivery (a task left from before a replay) is left alone.
     """
     session = get_session()
     delivery = session.scalar(
@@ -413,6 +437,10 @@ def attempt(delivery_id: int, now: datetime | None = None) -> AttemptResult:
     if delivery is None:
         return AttemptResult("missing")
     if delivery.state != "pending":
+        return AttemptResult(delivery.state)
+    if expected is not None and expected != (delivery.replays, delivery.attempts + 1):
+        log.info("Webhook delivery %s: a task for attempt %s is stale (now at %s); skipped",
+                 delivery.id, expected, (delivery.replays, delivery.attempts + 1))
         return AttemptResult(delivery.state)
     endpoint = session.get(WebhookEndpoint, delivery.endpoint_id)
     message = session.get(WebhookMessage, delivery.message_id)
@@ -466,6 +494,8 @@ def attempt(delivery_id: int, now: datetime | None = None) -> AttemptResult:
         log.warning("Webhook delivery %s to endpoint %s failed for good: %s", delivery.id, endpoint.id, error)
     else:
         delivery.next_attempt_at = now + timedelta(seconds=retry_after)
+        _queue_attempt(delivery.id, message.message_id, endpoint.id, replay=delivery.replays,
+                       number=delivery.attempts + 1, delay=timedelta(seconds=retry_after))
         log.info("Webhook delivery %s: attempt %s failed (%s); again in %s s",
                  delivery.id, delivery.attempts, error, retry_after)
     session.flush()

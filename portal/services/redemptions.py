@@ -28,7 +28,9 @@ from advocacy_portal.models import Advocate
 from advocacy_portal.models import Redemption
 from advocacy_portal.models import utcnow
 from advocacy_portal.services import ledger
+from advocacy_portal.services import outgoing_webhooks
 from advocacy_portal.services import payments
+from advocacy_portal.services import webhook_events
 
 log = logging.getLogger(__name__)
 
@@ -199,6 +201,8 @@ def _finish(redemption: Redemption, state: str, *, balance_transaction: str | No
     redemption.last_error = error
     redemption.updated_at = redemption.completed_at = utcnow()
     get_session().flush()
+    if state == "completed":
+        outgoing_webhooks.emit("reward.redeemed", webhook_events.redemption_data(redemption))
 
 
 def request_redemption(

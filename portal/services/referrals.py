@@ -28,6 +28,8 @@ from advocacy_portal.models import ReferralClick
 from advocacy_portal.models import utcnow
 from advocacy_portal.services.links import AttributionClaim
 from advocacy_portal.services.links import InvalidLink
+from advocacy_portal.services import outgoing_webhooks
+from advocacy_portal.services import webhook_events
 from advocacy_portal.services.links import LinkClaim
 from advocacy_portal.services.links import dump_attribution
 from advocacy_portal.services.links import make_link_token
@@ -422,6 +424,7 @@ def attribute_signup(
         signals.send_after_commit(signals.referral_flagged, referral=referral, reason=SELF_REFERRAL)
         return AttributionResult(SELF_REFERRAL, referral)
     signals.send_after_commit(signals.referral_signed_up, referral=referral)
+    outgoing_webhooks.emit("referral.signed_up", webhook_events.referral_data(referral))
     return AttributionResult(ATTRIBUTED, referral)
 
 

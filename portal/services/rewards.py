@@ -35,6 +35,8 @@ from advocacy_portal.models import Reward
 from advocacy_portal.models import utcnow
 from advocacy_portal.services import audit
 from advocacy_portal.services import ledger
+from advocacy_portal.services import outgoing_webhooks
+from advocacy_portal.services import webhook_events
 from advocacy_portal.services.rules import RewardRule
 from advocacy_portal.services.rules import current_rules
 
@@ -307,6 +309,11 @@ def _post_reward(reward: Reward, conversion: Conversion, reason: str, entries, k
         signals.send_after_commit(
             signals.reward_posted, reward=reward, transaction=posting.transaction, reason=reason
         )
+        if reason in webhook_events.REWARD_POSTING_EVENTS:
+            outgoing_webhooks.emit(
+                webhook_events.REWARD_POSTING_EVENTS[reason],
+                webhook_events.reward_data(reward, reason, entries[-1][1], posting.transaction.created_at),
+            )
     return posting
 
 

@@ -26,8 +26,10 @@ from advocacy_portal.models import Testimonial
 from advocacy_portal.models import utcnow
 from advocacy_portal.services import audit
 from advocacy_portal.services import mail
+from advocacy_portal.services import outgoing_webhooks
 from advocacy_portal.services import referrals as referral_service
 from advocacy_portal.services import trust
+from advocacy_portal.services import webhook_events
 from advocacy_portal.services.testimonial_queries import SUBJECT
 from advocacy_portal.services.testimonial_queries import NotFound
 from advocacy_portal.services.testimonial_queries import StaleTestimonial
@@ -325,6 +327,7 @@ def moderate(
     )
     if testimonial.is_public and not was_public:
         signals.send_after_commit(testimonial_published, testimonial=testimonial)
+        outgoing_webhooks.emit("testimonial.published", webhook_events.testimonial_data(testimonial))
         if testimonial.author_email:
             _queue_mail(testimonial, "published")
     elif was_public and not testimonial.is_public:

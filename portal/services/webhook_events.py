@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from advocacy_portal.db import get_session
 from advocacy_portal.models import Advocate
 from advocacy_portal.models import Conversion
 from advocacy_portal.models import Redemption
@@ -73,13 +74,15 @@ def iso(moment: datetime | None) -> str | None:
     return moment.isoformat().replace("+00:00", "Z")
 
 
-def advocate_data(advocate: Advocate | None) -> dict | None:
+def advocate_data(advocate_id: int | None) -> dict | None:
+    """The advocate an event is about: id, host user id and email (what a CRM matches on)."""
+    advocate = get_session().get(Advocate, advocate_id) if advocate_id is not None else None
     if advocate is None:
         return None
     return {"id": advocate.id, "user_id": advocate.user_id, "email": advocate.email}
 
 
-def referral_data(referral: Referral, advocate: Advocate | None) -> dict:
+def referral_data(referral: Referral) -> dict:
     """``referral.signed_up``."""
     return {
         "referral": {
@@ -89,11 +92,11 @@ def referral_data(referral: Referral, advocate: Advocate | None) -> dict:
             "clicked_at": iso(referral.clicked_at),
             "signed_up_at": iso(referral.created_at),
         },
-        "advocate": advocate_data(advocate),
+        "advocate": advocate_data(referral.advocate_id),
     }
 
 
-def conversion_data(conversion: Conversion, advocate: Advocate | None) -> dict:
+def conversion_data(conversion: Conversion) -> dict:
     """``conversion.created``: the payment as Stripe reported it."""
     return {
         "conversion": {
@@ -113,12 +116,11 @@ def conversion_data(conversion: Conversion, advocate: Advocate | None) -> dict:
                 "subscription": conversion.subscription_id,
             },
         },
-        "advocate": advocate_data(advocate),
+        "advocate": advocate_data(conversion.advocate_id),
     }
 
 
-def reward_data(reward: Reward, advocate: Advocate | None, reason: str, change_minor: int,
-                posted_at: datetime | None) -> dict:
+def reward_data(reward: Reward, reason: str, change_minor: int, posted_at: datetime | None) -> dict:
     """``reward.held``, ``reward.released``, ``reward.clawed_back``: the reward and this posting."""
     return {
         "reward": {
@@ -137,11 +139,11 @@ def reward_data(reward: Reward, advocate: Advocate | None, reason: str, change_m
             "balance": "available" if reason in ("reward.release", "reward.clawback") else "pending",
             "posted_at": iso(posted_at),
         },
-        "advocate": advocate_data(advocate),
+        "advocate": advocate_data(reward.advocate_id),
     }
 
 
-def redemption_data(redemption: Redemption, advocate: Advocate | None) -> dict:
+def redemption_data(redemption: Redemption) -> dict:
     """``reward.redeemed``."""
     return {
         "redemption": {
@@ -153,7 +155,7 @@ def redemption_data(redemption: Redemption, advocate: Advocate | None) -> dict:
             "requested_at": iso(redemption.created_at),
             "completed_at": iso(redemption.completed_at),
         },
-        "advocate": advocate_data(advocate),
+        "advocate": advocate_data(redemption.advocate_id),
     }
 
 

@@ -1,8 +1,8 @@
 """outgoing webhooks
 
 Revision ID: 7b3e9c1d4f20
-Revises: a6d0a6001de9
-Create Date: 2026-12-02 13:40:00.000000+00:00
+Revises: 480721b40708
+Create Date: 2026-12-02 14:10:00.000000+00:00
 """
 
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = '7b3e9c1d4f20'
-down_revision = 'a6d0a6001de9'
+down_revision = '480721b40708'
 branch_labels = None
 depends_on = None
 
