@@ -24,6 +24,16 @@ def _advocate_id(app, customer) -> int:
         return advocate_id
 
 
+def _webhook_endpoint_id(app) -> int:
+    from advocacy_portal.db import get_session
+    from advocacy_portal.services import outgoing_webhooks
+
+    with app.app_context():
+        endpoint = outgoing_webhooks.create_endpoint("https://93.184.215.14/hooks", "CRM", ["referral.signed_up"], None)
+        get_session().commit()
+        return endpoint.id
+
+
 #: The page that renders each setting's template, as ``(path, who is logged in, expected status)``; a
 #: callable path gets the app and the staff user and builds what the page needs.
 PAGES = {
@@ -46,6 +56,9 @@ PAGES = {
     "ADMIN_AUDIT_TEMPLATE": ("/advocacy/admin/audit", "staff", 200),
     "ADMIN_OUTBOX_TEMPLATE": ("/advocacy/admin/outbox", "staff", 200),
     "REWARDS_PAGE_TEMPLATE": ("/advocacy/rewards/", "customer", 200),
+    "ADMIN_WEBHOOKS_TEMPLATE": ("/advocacy/admin/webhooks/", "staff", 200),
+    "ADMIN_WEBHOOK_FORM_TEMPLATE": ("/advocacy/admin/webhooks/new", "staff", 200),
+    "ADMIN_WEBHOOK_TEMPLATE": (lambda app, staff: f"/advocacy/admin/webhooks/{_webhook_endpoint_id(app)}", "staff", 200),
 }
 #: Settings whose template needs state no single page view sets up (a balance to redeem, a sent email):
 #: their setting is resolved through the app's template loader, as the plugin renders it.
