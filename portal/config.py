@@ -320,10 +320,11 @@ DEFAULTS: dict[str, Any] = {
     #: A CA bundle (file path) to verify endpoints' certificates with instead of the default one
     #: (certifi's), e.g. a company CA.
     "WEBHOOKS_CA_BUNDLE": None,
-    #: The staff pages of outgoing webhooks: the endpoint list, one endpoint with its delivery log, and
-    #: the add / edit form.
+    #: Staff page: every outgoing-webhook endpoint with its latest outcome.
     "ADMIN_WEBHOOKS_TEMPLATE": "advocacy/admin/webhooks.html",
+    #: Staff page: one endpoint, its secret, its actions and its delivery log.
     "ADMIN_WEBHOOK_TEMPLATE": "advocacy/admin/webhook.html",
+    #: Staff page: the add / edit form of an endpoint.
     "ADMIN_WEBHOOK_FORM_TEMPLATE": "advocacy/admin/webhook_form.html",
 }
 
