@@ -33,7 +33,6 @@ REFUSED_URLS = {
     "https://[::ffff:169.254.169.254]/hooks": "link-local",
     "https://[2002:7f00:1::1]/hooks": "carries the IPv4 address 127.0.0.1",  # 6to4
     "https://[::127.0.0.1]/hooks": "reserved",  # IPv4-compatible
-    "https://localhost/hooks": "localhost (127.0.0.1) is a loopback address",  # a name resolving inside
 }
 
 
@@ -43,6 +42,11 @@ def test_internal_addresses_are_refused_when_saving(app_ctx, url):
         webhook_targets.check_endpoint_url(url)
     assert REFUSED_URLS[url] in str(refused.value)
     assert "ADVOCACY_WEBHOOKS_ALLOW_PRIVATE_ADDRESSES" in str(refused.value)
+
+
+def test_a_name_that_resolves_to_a_loopback_address_is_refused(app_ctx):
+    with pytest.raises(UnsafeTarget, match=r"^Refused: localhost \((127\.0\.0\.1|::1)\) is a loopback address"):
+        webhook_targets.check_endpoint_url("https://localhost/hooks")
 
 
 @pytest.mark.parametrize("address", ["8.8.8.8", "1.1.1.1", "2001:4860:4860::8888", "2606:4700:4700::1111"])
