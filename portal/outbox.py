@@ -459,6 +459,23 @@ def run_task(key: str | int, app: Flask | None = None) -> str:
     return run_claimed(app, task_id, lease)
 
 
+def seconds_until_due(key: str | int, app: Flask | None = None) -> float | None:
+    """For a host queue's retries: seconds until a queued task's next attempt (``0`` when due now), or
+    ``None`` when it needs no further run (done, dead, gone)."""
+    app = app or current_app._get_current_object()
+    with app.app_context():
+        session = get_session()
+        row = session.get(OutboxTask, _task_id(key))
+        if row is None or row.state != "queued":
+            session.rollback()
+            return None
+        wait = (row.next_attempt_at - utcnow()).total_seconds()
+        if row.locked_until is not None:
+            wait = max(wait, (row.locked_until - utcnow()).total_seconds())
+        session.rollback()
+        return max(wait, 0.0)
+
+
 def _task_id(key: str | int) -> int:
     if isinstance(key, int) and not isinstance(key, bool):
         return key

@@ -8,6 +8,8 @@ plugin's as a host's ``templates/`` folder does.
 
 from __future__ import annotations
 
+import time
+
 from flask import Flask
 from flask import current_app
 from flask import flash
@@ -41,6 +43,7 @@ from wtforms.validators import Email
 from wtforms.validators import Length
 
 from advocacy_portal import AdvocacyPortal
+from advocacy_portal import outbox
 from advocacy_portal.services.links import safe_destination
 from advocacy_portal.testing.stripe_events import WEBHOOK_SECRET
 
@@ -68,6 +71,26 @@ class User(UserMixin, db.Model):
     name: Mapped[str] = mapped_column(String(100))
     password_hash: Mapped[str] = mapped_column(String(255))
     is_staff: Mapped[bool] = mapped_column(default=False)
+
+
+class Note(db.Model):
+    """A row the shop's own outbox task writes (``shop.note``): the fault tests count them."""
+
+    __tablename__ = "shop_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    text: Mapped[str] = mapped_column(String(200))
+    task_id: Mapped[int] = mapped_column()
+
+
+@outbox.handler("shop.note")
+def write_note(task: outbox.Task) -> None:
+    """The shop's own side effect through the plugin's outbox: sleep ``sleep`` seconds (a slow call),
+    fail the first ``fail`` attempts, then write a :class:`Note`."""
+    time.sleep(float(task.payload.get("sleep", 0)))
+    if task.attempts <= int(task.payload.get("fail", 0)):
+        raise RuntimeError(f"shop.note failed on purpose (attempt {task.attempts})")
+    db.session.add(Note(text=task.payload["text"], task_id=task.id))
 
 
 @login_manager.user_loader
