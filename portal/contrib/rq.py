@@ -44,9 +44,10 @@ def run_outbox_task(key: str, app_factory: str, queue_name: str | None = None) -
         wait = outbox.seconds_until_due(key, app=app)
         if wait is not None:
             from rq import Queue
-            from rq import get_current_connection
+            from rq import get_current_job
 
-            queue = Queue(queue_name or "default", connection=get_current_connection())
+            job = get_current_job()
+            queue = Queue(queue_name or job.origin, connection=job.connection)
             queue.enqueue_in(timedelta(seconds=wait), run_outbox_task, key, app_factory, queue_name)
     return outcome
 
