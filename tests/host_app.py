@@ -144,7 +144,8 @@ SHOP_TEMPLATES = {
   <title>{% block title %}Test Shop{% endblock %}</title>
   <link rel="stylesheet" href="{{ url_for('advocacy_referrals.static', filename='advocacy.css') }}">
   <style>
-    .shop-nav { display: flex; gap: 1rem; align-items: center; padding: .75rem 1rem; background: #10243e; }
+    .shop-nav { display: flex; flex-wrap: wrap; gap: .5rem 1rem; align-items: center; padding: .75rem 1rem; background: #10243e; }
+    .shop-nav span { overflow-wrap: anywhere; }
     .shop-nav, .shop-nav a, .shop-nav button { color: #fff; font: inherit; }
     .shop-nav button { background: none; border: 1px solid #fff; border-radius: .25rem; cursor: pointer; }
     .shop-nav .shop-brand { font-weight: 700; text-decoration: none; margin-right: auto; }
