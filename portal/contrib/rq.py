@@ -18,6 +18,7 @@ Keep ``flask advocacy outbox run`` in cron for tasks whose hand-over to Redis fa
 from __future__ import annotations
 
 import importlib
+import math
 from datetime import timedelta
 
 from flask import Flask
@@ -40,15 +41,17 @@ def run_outbox_task(key: str, app_factory: str, queue_name: str | None = None) -
     """The RQ job: run one outbox task; enqueue it again for its retry time if it must be retried."""
     app = _app(app_factory)
     outcome = outbox.run_task(key, app=app)
-    if outcome == "retried":
-        wait = outbox.seconds_until_due(key, app=app)
-        if wait is not None:
-            from rq import Queue
-            from rq import get_current_job
+    # Still queued (to retry, or not due yet, or held by another run): come back when it is due. RQ's
+    # scheduler works in whole seconds.
+    wait = outbox.seconds_until_due(key, app=app)
+    if wait is not None:
+        from rq import Queue
+        from rq import get_current_job
 
-            job = get_current_job()
-            queue = Queue(queue_name or job.origin, connection=job.connection)
-            queue.enqueue_in(timedelta(seconds=wait), run_outbox_task, key, app_factory, queue_name)
+        job = get_current_job()
+        queue = Queue(queue_name or job.origin, connection=job.connection)
+        queue.enqueue_in(timedelta(seconds=max(math.ceil(wait), 1)), run_outbox_task, key, app_factory,
+                         queue_name)
     return outcome
 
 
