@@ -48,6 +48,7 @@ from flask import current_app
 from sqlalchemy import and_
 from sqlalchemy import exists
 from sqlalchemy import func
+from sqlalchemy import literal_column
 from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import update
@@ -61,6 +62,10 @@ from advocacy_portal.models import OutboxTask
 from advocacy_portal.models import utcnow
 
 log = logging.getLogger(__name__)
+
+#: ``'queued'`` written into the SQL, not bound: the planner then sees that the partial indexes of the
+#: waiting tasks (``WHERE state = 'queued'``) answer the query, with any number of done tasks beside them.
+QUEUED = literal_column("'queued'")
 
 #: The prefix of the keys handed to the host's queue (``advocacy-outbox:<task id>``).
 KEY_PREFIX = "advocacy-outbox:"
@@ -283,7 +288,7 @@ def _due_condition(now: datetime, table=None):
     table = table if table is not None else OutboxTask.__table__
     earlier = aliased(OutboxTask.__table__)
     return and_(
-        table.c.state == "queued",
+        table.c.state == QUEUED,
         table.c.next_attempt_at <= now,
         or_(table.c.locked_until.is_(None), table.c.locked_until < now),
         or_(
@@ -291,7 +296,8 @@ def _due_condition(now: datetime, table=None):
             ~exists(
                 select(earlier.c.id).where(
                     earlier.c.group_key == table.c.group_key,
-                    earlier.c.state == "queued",
+                    earlier.c.state == QUEUED,
+                    earlier.c.group_key.is_not(None),
                     earlier.c.id < table.c.id,
                 )
             ),
