@@ -48,6 +48,7 @@ from flask import current_app
 from sqlalchemy import and_
 from sqlalchemy import exists
 from sqlalchemy import func
+from sqlalchemy import literal_column
 from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import update
@@ -61,6 +62,10 @@ from advocacy_portal.models import OutboxTask
 from advocacy_portal.models import utcnow
 
 log = logging.getLogger(__name__)
+
+#: ``'queued'`` written into the SQL, not bound: the planner then sees that the partial indexes of the
+#: waiting tasks (``WHERE state = 'queued'``) answer the query, with any number of done tasks beside them.
+QUEUED = literal_column("'queued'")
 
 #: The prefix of the keys handed to the host's queue (``advocacy-outbox:<task id>``).
 KEY_PREFIX = "advocacy-outbox:"
@@ -278,11 +283,12 @@ class RunReport:
         setattr(self, outcome, getattr(self, outcome) + 1)
 
 
-def _due_condition(now: datetime):
-    table = OutboxTask.__table__
+def _due_condition(now: datetime, table=None):
+    """Tasks that may run now: queued, their time come, not held by a live run, and first of their group."""
+    table = table if table is not None else OutboxTask.__table__
     earlier = aliased(OutboxTask.__table__)
     return and_(
-        table.c.state == "queued",
+        table.c.state == QUEUED,
         table.c.next_attempt_at <= now,
         or_(table.c.locked_until.is_(None), table.c.locked_until < now),
         or_(
@@ -290,7 +296,8 @@ def _due_condition(now: datetime):
             ~exists(
                 select(earlier.c.id).where(
                     earlier.c.group_key == table.c.group_key,
-                    earlier.c.state == "queued",
+                    earlier.c.state == QUEUED,
+                    earlier.c.group_key.is_not(None),
                     earlier.c.id < table.c.id,
                 )
             ),
@@ -298,39 +305,51 @@ def _due_condition(now: datetime):
     )
 
 
+#: The columns of a :class:`Task`, in its fields' order.
+_TASK_COLUMNS = ("id", "topic", "key", "group_key", "payload", "attempts", "subject_type", "subject_id")
+
+
 def claim(limit: int, ids: list[int] | None = None, now: datetime | None = None, *,
           fresh_only: bool = False) -> tuple[str, list[int]]:
     """Take up to ``limit`` due tasks (of ``ids`` if given; never run before if ``fresh_only``) for this
-    run: ``(lease, ids)``; commits."""
+    run: ``(lease, ids in the order written)``; commits."""
+    lease, tasks = claim_tasks(limit, ids, now, fresh_only=fresh_only)
+    return lease, [task.id for task in tasks]
+
+
+def claim_tasks(limit: int, ids: list[int] | None = None, now: datetime | None = None, *,
+                fresh_only: bool = False) -> tuple[str, list[Task]]:
+    """:func:`claim`, returning the claimed tasks themselves (as the handlers get them).
+
+    One statement, ``UPDATE ... WHERE id IN (SELECT ... LIMIT n) RETURNING id``: on PostgreSQL the inner
+    select locks with ``FOR UPDATE SKIP LOCKED`` (concurrent runs take different tasks, never wait), on
+    SQLite the statement runs under the database's single write lock, so no two runs claim one task.
+    """
     session = get_session()
     table = OutboxTask.__table__
+    candidate = aliased(OutboxTask.__table__)
     now = now or utcnow()
     lease = secrets.token_hex(16)
-    condition = _due_condition(now)
+    condition = _due_condition(now, candidate)
     if ids is not None:
-        condition = and_(condition, table.c.id.in_(ids))
+        condition = and_(condition, candidate.c.id.in_(ids))
     if fresh_only:
-        condition = and_(condition, table.c.attempts == 0)
-    values = {
-        "locked_until": now + timedelta(seconds=config_value("OUTBOX_LEASE_SECONDS")),
-        "lease": lease,
-        "attempts": table.c.attempts + 1,
-    }
-    query = select(table.c.id).where(condition).order_by(table.c.next_attempt_at, table.c.id).limit(limit)
-    claimed: list[int] = []
+        condition = and_(condition, candidate.c.attempts == 0)
+    due = select(candidate.c.id).where(condition).order_by(candidate.c.next_attempt_at, candidate.c.id).limit(limit)
+    if session.get_bind().dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    statement = (
+        update(table)
+        .where(table.c.id.in_(due))
+        .values(
+            locked_until=now + timedelta(seconds=config_value("OUTBOX_LEASE_SECONDS")),
+            lease=lease,
+            attempts=table.c.attempts + 1,
+        )
+        .returning(*(table.c[name] for name in _TASK_COLUMNS))
+    )
     try:
-        if session.get_bind().dialect.name == "postgresql":
-            claimed = list(session.scalars(query.with_for_update(skip_locked=True)))
-            if claimed:
-                session.execute(update(table).where(table.c.id.in_(claimed)).values(**values))
-        else:
-            # SQLite has one writer at a time: an UPDATE that re-checks the condition claims each task.
-            for task_id in session.scalars(query).all():
-                result = session.execute(
-                    update(table).where(table.c.id == task_id, _due_condition(now)).values(**values)
-                )
-                if result.rowcount == 1:
-                    claimed.append(task_id)
+        claimed = sorted((Task(*row) for row in session.execute(statement)), key=lambda task: task.id)
         session.commit()
     except Exception:
         session.rollback()
@@ -352,6 +371,16 @@ def run_claimed(app: Flask, task_id: int, lease: str) -> str:
             session.rollback()
             return "lost"
         task = _snapshot(row)
+        session.rollback()
+    return run_task_snapshot(app, task, lease)
+
+
+def run_task_snapshot(app: Flask, task: Task, lease: str) -> str:
+    """Run a task claimed with ``lease`` (as :func:`claim_tasks` returned it), in an app context of its
+    own. Only the run holding the lease can mark it done: a run whose lease was taken over is undone."""
+    task_id = task.id
+    with app.app_context():
+        session = get_session()
         registered = HANDLERS.get(task.topic)
         started = time.perf_counter()
         try:
@@ -422,12 +451,12 @@ def run_due(app: Flask | None = None, limit: int | None = None, *, ids: list[int
     app = app or current_app._get_current_object()
     report = RunReport()
     with app.app_context():
-        lease, claimed = claim(limit or config_value("OUTBOX_BATCH"), ids, fresh_only=fresh_only)
-    for position, task_id in enumerate(claimed):
+        lease, claimed = claim_tasks(limit or config_value("OUTBOX_BATCH"), ids, fresh_only=fresh_only)
+    for position, task in enumerate(claimed):
         if should_stop is not None and should_stop():
-            _release(app, claimed[position:], lease)
+            _release(app, [left.id for left in claimed[position:]], lease)
             break
-        report.add(run_claimed(app, task_id, lease))
+        report.add(run_task_snapshot(app, task, lease))
     return report
 
 
@@ -453,10 +482,27 @@ def run_task(key: str | int, app: Flask | None = None) -> str:
     task_id = _task_id(key)
     app = app or current_app._get_current_object()
     with app.app_context():
-        lease, claimed = claim(1, [task_id])
+        lease, claimed = claim_tasks(1, [task_id])
     if not claimed:
         return "skipped"
-    return run_claimed(app, task_id, lease)
+    return run_task_snapshot(app, claimed[0], lease)
+
+
+def seconds_until_due(key: str | int, app: Flask | None = None) -> float | None:
+    """For a host queue's retries: seconds until a queued task's next attempt (``0`` when due now), or
+    ``None`` when it needs no further run (done, dead, gone)."""
+    app = app or current_app._get_current_object()
+    with app.app_context():
+        session = get_session()
+        row = session.get(OutboxTask, _task_id(key))
+        if row is None or row.state != "queued":
+            session.rollback()
+            return None
+        wait = (row.next_attempt_at - utcnow()).total_seconds()
+        if row.locked_until is not None:
+            wait = max(wait, (row.locked_until - utcnow()).total_seconds())
+        session.rollback()
+        return max(wait, 0.0)
 
 
 def _task_id(key: str | int) -> int:
@@ -494,7 +540,7 @@ def _run_inline(app: Flask, task_id: int) -> None:
 
 
 def _waits_for_its_group(app: Flask, task_id: int) -> bool:
-    """Whether a new task is held back only by an earlier task of its group that is running now."""
+    """Whether a new task is held back by an earlier task of its group that is running or about to run."""
     with app.app_context():
         session = get_session()
         table = OutboxTask.__table__
@@ -512,8 +558,9 @@ def _waits_for_its_group(app: Flask, task_id: int) -> bool:
                         earlier.c.group_key == table.c.group_key,
                         earlier.c.state == "queued",
                         earlier.c.id < table.c.id,
-                        earlier.c.locked_until.is_not(None),
-                        earlier.c.locked_until >= now,
+                        # Running now, or about to run (its own commit's run has not claimed it yet);
+                        # not one waiting for a retry later.
+                        or_(earlier.c.locked_until >= now, earlier.c.next_attempt_at <= now),
                     )
                 ),
             )

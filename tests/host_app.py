@@ -8,6 +8,8 @@ plugin's as a host's ``templates/`` folder does.
 
 from __future__ import annotations
 
+import time
+
 from flask import Flask
 from flask import current_app
 from flask import flash
@@ -41,6 +43,7 @@ from wtforms.validators import Email
 from wtforms.validators import Length
 
 from advocacy_portal import AdvocacyPortal
+from advocacy_portal import outbox
 from advocacy_portal.services.links import safe_destination
 from advocacy_portal.testing.stripe_events import WEBHOOK_SECRET
 
@@ -68,6 +71,26 @@ class User(UserMixin, db.Model):
     name: Mapped[str] = mapped_column(String(100))
     password_hash: Mapped[str] = mapped_column(String(255))
     is_staff: Mapped[bool] = mapped_column(default=False)
+
+
+class Note(db.Model):
+    """A row the shop's own outbox task writes (``shop.note``): the fault tests count them."""
+
+    __tablename__ = "shop_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    text: Mapped[str] = mapped_column(String(200))
+    task_id: Mapped[int] = mapped_column()
+
+
+@outbox.handler("shop.note")
+def write_note(task: outbox.Task) -> None:
+    """The shop's own side effect through the plugin's outbox: sleep ``sleep`` seconds (a slow call),
+    fail the first ``fail`` attempts, then write a :class:`Note`."""
+    time.sleep(float(task.payload.get("sleep", 0)))
+    if task.attempts <= int(task.payload.get("fail", 0)):
+        raise RuntimeError(f"shop.note failed on purpose (attempt {task.attempts})")
+    db.session.add(Note(text=task.payload["text"], task_id=task.id))
 
 
 @login_manager.user_loader
@@ -122,6 +145,7 @@ SHOP_TEMPLATES = {
   <link rel="stylesheet" href="{{ url_for('advocacy_referrals.static', filename='advocacy.css') }}">
   <style>
     .shop-nav { display: flex; flex-wrap: wrap; gap: .5rem 1rem; align-items: center; padding: .75rem 1rem; background: #10243e; }
+    .shop-nav span { overflow-wrap: anywhere; }
     .shop-nav, .shop-nav a, .shop-nav button { color: #fff; font: inherit; }
     .shop-nav button { background: none; border: 1px solid #fff; border-radius: .25rem; cursor: pointer; }
     .shop-nav .shop-brand { font-weight: 700; text-decoration: none; margin-right: auto; }
@@ -150,9 +174,9 @@ SHOP_TEMPLATES = {
   </nav>
   <main id="advocacy-main" class="advocacy-main" tabindex="-1">
     {% with messages = get_flashed_messages(with_categories=true) %}
-      {% if messages %}<div role="status"><ul class="advocacy-flashes">
+      {% if messages %}<ul class="advocacy-flashes" role="status">
         {% for category, message in messages %}<li class="advocacy-flash advocacy-flash--{{ category }}">{{ message }}</li>{% endfor %}
-      </ul></div>{% endif %}
+      </ul>{% endif %}
     {% endwith %}
     {% block content %}{% endblock %}
   </main>

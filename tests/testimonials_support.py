@@ -140,13 +140,22 @@ class SmtpSink:
     #: Whether each received message came over TLS (STARTTLS or implicit).
     over_tls: list = field(default_factory=list)
     fail_next: int = 0
+    #: The answer to the refused messages (a temporary 451 unless set).
+    fail_with: str = "451 Try again later"
+    #: Seconds to wait before answering DATA (a stalled server).
+    stall_seconds: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def handle_DATA(self, server, session, envelope):
+        if self.stall_seconds:
+            import asyncio
+
+            await asyncio.sleep(self.stall_seconds)
+            return "451 Too late"
         with self.lock:
             if self.fail_next > 0:
                 self.fail_next -= 1
-                return "451 Try again later"
+                return self.fail_with
             from email import message_from_bytes
             from email import policy
 

@@ -69,19 +69,23 @@ def upgrade():
         op.execute("SELECT setval(pg_get_serial_sequence('advocacy_outbox', 'id'), "
                    "COALESCE((SELECT max(id) FROM advocacy_outbox), 0) + 1, false)")
     op.drop_table('advocacy_outbox_emails_old')
-    with op.batch_alter_table('advocacy_outbox', schema=None) as batch_op:
-        batch_op.create_index('ix_advocacy_outbox_due', ['state', 'next_attempt_at'], unique=False)
-        batch_op.create_index('ix_advocacy_outbox_group', ['group_key', 'state'], unique=False)
-        batch_op.create_index(batch_op.f('ix_advocacy_outbox_topic'), ['topic'], unique=False)
+    # Partial indexes: only the waiting tasks, so claiming stays fast with millions of done ones.
+    queued = sa.text("state = 'queued'")
+    queued_in_group = sa.text("state = 'queued' AND group_key IS NOT NULL")
+    op.create_index('ix_advocacy_outbox_due', 'advocacy_outbox', ['next_attempt_at', 'id'], unique=False,
+                    postgresql_where=queued, sqlite_where=queued)
+    op.create_index('ix_advocacy_outbox_group', 'advocacy_outbox', ['group_key', 'id'], unique=False,
+                    postgresql_where=queued_in_group, sqlite_where=queued_in_group)
+    op.create_index('ix_advocacy_outbox_state', 'advocacy_outbox', ['state'], unique=False)
+    op.create_index('ix_advocacy_outbox_topic', 'advocacy_outbox', ['topic'], unique=False)
 
 
 def downgrade():
     # Only the email tasks can go back into the emails-only outbox; other tasks are dropped.
     bind = op.get_bind()
-    with op.batch_alter_table('advocacy_outbox', schema=None) as batch_op:
-        batch_op.drop_index('ix_advocacy_outbox_due')
-        batch_op.drop_index('ix_advocacy_outbox_group')
-        batch_op.drop_index(batch_op.f('ix_advocacy_outbox_topic'))
+    for name in ('ix_advocacy_outbox_due', 'ix_advocacy_outbox_group', 'ix_advocacy_outbox_state',
+                 'ix_advocacy_outbox_topic'):
+        op.drop_index(name, table_name='advocacy_outbox')
     op.rename_table('advocacy_outbox', 'advocacy_outbox_tasks_old')
     if bind.dialect.name == "postgresql":
         op.execute('ALTER TABLE advocacy_outbox_tasks_old RENAME CONSTRAINT pk_advocacy_outbox TO pk_advocacy_outbox_tasks_old')

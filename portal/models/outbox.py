@@ -11,6 +11,7 @@ from sqlalchemy import CheckConstraint
 from sqlalchemy import Index
 from sqlalchemy import String
 from sqlalchemy import Text
+from sqlalchemy import text
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
@@ -28,8 +29,13 @@ class OutboxTask(Base):
     __tablename__ = "advocacy_outbox"
     __table_args__ = (
         CheckConstraint("state IN ('queued', 'done', 'dead')", name="state"),
-        Index("ix_advocacy_outbox_due", "state", "next_attempt_at"),
-        Index("ix_advocacy_outbox_group", "group_key", "state"),
+        # Partial indexes: only the waiting tasks, so claiming stays fast with millions of done ones.
+        Index("ix_advocacy_outbox_due", "next_attempt_at", "id",
+              postgresql_where=text("state = 'queued'"), sqlite_where=text("state = 'queued'")),
+        Index("ix_advocacy_outbox_group", "group_key", "id",
+              postgresql_where=text("state = 'queued' AND group_key IS NOT NULL"),
+              sqlite_where=text("state = 'queued' AND group_key IS NOT NULL")),
+        Index("ix_advocacy_outbox_state", "state"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

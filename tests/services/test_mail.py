@@ -114,6 +114,40 @@ def test_a_message_that_keeps_failing_is_given_up_and_logged(app, smtp, caplog):
     assert smtp.messages == []
 
 
+def test_a_permanent_refusal_is_parked_at_once_with_the_servers_words_for_staff(app, smtp, client, auth):
+    smtp.fail_next, smtp.fail_with = 1, "550 5.1.1 No such mailbox here"
+    make_testimonial(app, make_customer(app, email="nobody@example.com"))
+    [message] = outbox(app)
+    assert message["state"] == "dead" and message["attempts"] == 1
+    assert message["last_error"] == ("The SMTP server answered 550: 5.1.1 No such mailbox here "
+                                     "(a permanent refusal)")
+    auth.login(make_customer(app, staff=True))
+    page = client.get("/advocacy/admin/outbox").get_data(as_text=True)
+    assert "No such mailbox here" in page and 'data-count="dead">1<' in page
+
+
+@pytest.mark.settings(MAIL_TIMEOUT_SECONDS=1)
+def test_a_stalled_server_times_out_and_the_message_is_retried_then_sent_once(app, smtp):
+    from advocacy_portal import outbox as relay
+    from advocacy_portal.db import get_session
+    from advocacy_portal.models import OutboxTask
+    from advocacy_portal.models import utcnow
+
+    smtp.stall_seconds = 3
+    make_testimonial(app, make_customer(app, email="writer@example.com"))
+    [message] = outbox(app)
+    assert message["state"] == "queued" and message["attempts"] == 1
+    assert "timed out" in message["last_error"]
+    smtp.stall_seconds = 0
+    with app.app_context():
+        get_session().get(OutboxTask, message["id"]).next_attempt_at = utcnow()
+        get_session().commit()
+    assert relay.run_due(app).done == 1
+    assert relay.run_due(app).ran == 0
+    assert [m["To"] for m in smtp.messages] == ["writer@example.com"]
+    assert outbox(app)[0]["state"] == "done"
+
+
 def test_without_a_server_mail_is_kept_in_the_outbox(app, runner):
     make_testimonial(app, make_customer(app))
     [message] = outbox(app)

@@ -1,0 +1,159 @@
+"""The outbox on the host's own queue: the Celery and RQ adapters, each with a real worker process on a
+real Redis broker, deliver the plugin's email (and retry a failing task through the queue)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from advocacy_portal import outbox
+from advocacy_portal.db import get_session
+from advocacy_portal.models import OutboxTask
+from tests.helpers import make_customer
+from tests.host_app import Note
+from tests.testimonials_support import make_testimonial
+from tests.testimonials_support import start_smtp_sink
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+REDIS_URL = os.environ.get("ADVOCACY_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def redis_connection():
+    redis = pytest.importorskip("redis")
+    connection = redis.Redis.from_url(REDIS_URL)
+    try:
+        connection.ping()
+    except redis.ConnectionError:
+        pytest.fail(f"Redis is not answering at {REDIS_URL} (.ci/run starts it)")
+    yield connection
+    connection.close()
+
+
+@pytest.fixture
+def smtp(app):
+    sink, controller = start_smtp_sink()
+    app.config.update(ADVOCACY_MAIL_SERVER="127.0.0.1", ADVOCACY_MAIL_PORT=sink.port,
+                      ADVOCACY_MAIL_SENDER="shop@shop.test")
+    yield sink
+    controller.stop()
+
+
+def worker_env(app, queue: str) -> dict:
+    keys = ("SQLALCHEMY_DATABASE_URI", "SECRET_KEY", "SERVER_NAME", "ADVOCACY_MAIL_SERVER", "ADVOCACY_MAIL_PORT",
+            "ADVOCACY_MAIL_SENDER")
+    config = {key: app.config[key] for key in keys}
+    config["ADVOCACY_OUTBOX_RETRY_SECONDS"] = 1
+    return {**os.environ, "PYTHONUNBUFFERED": "1", "SHOP_TEST_CONFIG": json.dumps(config),
+            "SHOP_BROKER_URL": REDIS_URL, "SHOP_QUEUE": queue}
+
+
+def wait_for(condition, timeout=45.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def states(app) -> list[tuple[str, str]]:
+    with app.app_context():
+        return [(t.topic, t.state) for t in get_session().scalars(select(OutboxTask).order_by(OutboxTask.id))]
+
+
+def notes(app) -> list[str]:
+    with app.app_context():
+        return list(get_session().scalars(select(Note.text)))
+
+
+def stop(process) -> str:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            output, _ = process.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            output, _ = process.communicate()
+        return output
+    return process.communicate()[0]
+
+
+def test_celery_runs_the_outbox_email_and_a_retry_through_a_real_worker_on_redis(app, smtp, redis_connection):
+    from celery import Celery
+
+    from advocacy_portal.contrib.celery import init_celery
+
+    queue = f"advocacy-test-{uuid.uuid4().hex[:10]}"
+    celery = Celery("shop-test-sender", broker=REDIS_URL)
+    celery.conf.update(task_default_queue=queue, broker_connection_retry_on_startup=True)
+    init_celery(celery, app)
+    assert callable(app.config["ADVOCACY_TASK_EXECUTOR"])
+
+    author = make_customer(app, email="writer@example.com")
+    make_testimonial(app, author)  # writes the "thanks" email task and hands its key to Celery
+    with app.app_context():
+        outbox.enqueue("shop.note", {"text": "retried through celery", "fail": 1})
+        get_session().commit()
+    assert smtp.messages == [] and states(app) == [("email", "queued"), ("shop.note", "queued")]
+
+    worker = subprocess.Popen(
+        [str(BIN / "celery"), "-A", "tests.queue_host:celery", "worker", "--pool", "solo", "-Q", queue,
+         "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel", "INFO"],
+        cwd=REPO, env=worker_env(app, queue), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        assert wait_for(lambda: len(smtp.messages) == 1 and notes(app) == ["retried through celery"]), stop(worker)
+    finally:
+        output = stop(worker)
+        redis_connection.delete(queue)
+    [message] = smtp.messages
+    assert message["To"] == "writer@example.com" and message["Subject"] == "Thank you for your testimonial"
+    assert states(app) == [("email", "done"), ("shop.note", "done")], output
+    with app.app_context():
+        note_task = get_session().scalar(select(OutboxTask).where(OutboxTask.topic == "shop.note"))
+        assert note_task.attempts == 2  # failed once, sent again by the adapter with a countdown
+    assert "advocacy_portal.run_outbox_task" in output
+
+
+def test_rq_runs_the_outbox_email_and_a_retry_through_a_real_worker_on_redis(app, smtp, redis_connection):
+    from redis import Redis
+    from rq import Queue
+
+    from advocacy_portal.contrib.rq import init_rq
+
+    queue_name = f"advocacy-test-{uuid.uuid4().hex[:10]}"
+    queue = Queue(queue_name, connection=Redis.from_url(REDIS_URL))
+    init_rq(queue, app, app_factory="tests.queue_host:make_app")
+
+    make_testimonial(app, make_customer(app, email="writer@example.com"))
+    with app.app_context():
+        outbox.enqueue("shop.note", {"text": "retried through rq", "fail": 1})
+        get_session().commit()
+    assert smtp.messages == [] and len(queue) == 2
+
+    worker = subprocess.Popen(
+        [str(BIN / "rq"), "worker", queue_name, "--url", REDIS_URL, "--with-scheduler",
+         "--worker-class", "rq.worker.SimpleWorker"],
+        cwd=REPO, env=worker_env(app, queue_name), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        assert wait_for(lambda: len(smtp.messages) == 1 and notes(app) == ["retried through rq"]), stop(worker)
+    finally:
+        output = stop(worker)
+        queue.empty()
+    [message] = smtp.messages
+    assert message["To"] == "writer@example.com"
+    assert states(app) == [("email", "done"), ("shop.note", "done")], output
