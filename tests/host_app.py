@@ -174,9 +174,9 @@ SHOP_TEMPLATES = {
   </nav>
   <main id="advocacy-main" class="advocacy-main" tabindex="-1">
     {% with messages = get_flashed_messages(with_categories=true) %}
-      {% if messages %}<ul class="advocacy-flashes" role="status">
+      {% if messages %}<div role="status"><ul class="advocacy-flashes">
         {% for category, message in messages %}<li class="advocacy-flash advocacy-flash--{{ category }}">{{ message }}</li>{% endfor %}
-      </ul>{% endif %}
+      </ul></div>{% endif %}
     {% endwith %}
     {% block content %}{% endblock %}
   </main>
