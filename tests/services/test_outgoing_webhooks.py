@@ -315,6 +315,35 @@ def test_each_endpoint_gets_each_message_exactly_once_however_often_the_relay_ru
     Webhook(secret_two).verify(by_path["/hooks/two"].body, by_path["/hooks/two"].headers)
 
 
+@pytest.mark.settings(TASK_EXECUTOR="worker")
+def test_relays_running_at_the_same_time_deliver_each_message_once_per_endpoint(app, receiver):
+    import threading
+
+    endpoints = [add_endpoint(app, f"{receiver.url}/{n}")[0] for n in range(3)]
+    message_ids = [emit(app, data={"referral": {"id": n}}) for n in range(5)]
+    start = threading.Barrier(4)
+    failures = []
+
+    def relay():
+        try:
+            start.wait()
+            for _ in range(4):
+                outbox.run_due(app)
+        except Exception as error:  # pragma: no cover - reported below
+            failures.append(error)
+
+    threads = [threading.Thread(target=relay) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    outbox.run_due(app)
+    assert failures == []
+    got = sorted((request.path, request.header("webhook-id")) for request in receiver.requests)
+    assert got == sorted((f"/hooks/{n}", message_id) for n in range(3) for message_id in message_ids)
+    assert sorted(deliveries(app)) == sorted((endpoint_id, "succeeded", 1) for endpoint_id in endpoints for _ in message_ids)
+
+
 def test_one_failing_endpoint_does_not_hold_back_another(app, receiver):
     failing, _ = add_endpoint(app, receiver.url + "/down")
     working, _ = add_endpoint(app, receiver.url + "/up")
