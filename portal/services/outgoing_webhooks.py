@@ -454,6 +454,7 @@ def attempt(delivery_id: int, now: datetime | None = None, *, expected: tuple[in
 
     now = now or utcnow()
     answer = webhook_targets.post(endpoint.url, message.body.encode("utf-8"), headers_for(message, endpoint, now))
+    finished = utcnow()  # the waits of the schedule count from the end of the attempt
     delivery.attempts += 1
     succeeded = answer.status_code is not None and 200 <= answer.status_code < 300
     error = answer.error
@@ -475,10 +476,10 @@ def attempt(delivery_id: int, now: datetime | None = None, *, expected: tuple[in
     ))
     delivery.last_status_code = answer.status_code
     delivery.last_error = None if succeeded else error
-    delivery.updated_at = now
+    delivery.updated_at = finished
     if succeeded:
         delivery.state = "succeeded"
-        delivery.delivered_at = now
+        delivery.delivered_at = finished
         delivery.next_attempt_at = None
     elif answer.status_code == 410:
         delivery.state = "failed"
@@ -493,7 +494,7 @@ def attempt(delivery_id: int, now: datetime | None = None, *, expected: tuple[in
         delivery.next_attempt_at = None
         log.warning("Webhook delivery %s to endpoint %s failed for good: %s", delivery.id, endpoint.id, error)
     else:
-        delivery.next_attempt_at = now + timedelta(seconds=retry_after)
+        delivery.next_attempt_at = finished + timedelta(seconds=retry_after)
         _queue_attempt(delivery.id, message.message_id, endpoint.id, replay=delivery.replays,
                        number=delivery.attempts + 1, delay=timedelta(seconds=retry_after))
         log.info("Webhook delivery %s: attempt %s failed (%s); again in %s s",
