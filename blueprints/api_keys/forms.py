@@ -10,6 +10,7 @@ from wtforms import widgets
 from wtforms.validators import DataRequired
 from wtforms.validators import Length
 
+from advocacy_portal.blueprints.testimonials.forms import select_choices
 from advocacy_portal.services.api_keys import SCOPES
 
 #: Field ids of the new-key form (``advocacy-key-name``, ...).
@@ -29,7 +30,7 @@ class NewKeyForm(FlaskForm):
     )
     scopes = SelectMultipleField(
         "What the key may read",
-        choices=[(scope, f"{scope} — {text}") for scope, text in SCOPES.items()],
+        choices=select_choices((scope, f"{scope} — {text}") for scope, text in SCOPES.items()),
         option_widget=widgets.CheckboxInput(),
         widget=widgets.ListWidget(prefix_label=False),
         validators=[DataRequired(message="Choose at least one scope.")],
