@@ -27,12 +27,12 @@ from advocacy_portal.services import audit
 
 #: Every scope a key may have, with what it lets the key read.
 SCOPES: dict[str, str] = {
-    "testimonials:read": "Published testimonials and reviews",
-    "advocates:read": "Advocates, with their referral counts and balances",
-    "referrals:read": "Referred friends (emails masked) and their state",
+    "testimonials:read": "Testimonials and reviews in every state, with their authors",
+    "advocates:read": "Advocates, with their results and balances",
+    "referrals:read": "Referred friends (their user ids) and their state",
     "conversions:read": "Payments seen through Stripe, attributed or not",
     "rewards:read": "Rewards earned by advocates",
-    "ledger:read": "Ledger entries of advocates' balances",
+    "ledger:read": "Entries of the rewards ledger",
 }
 
 #: Characters of the key after its prefix shown on the staff page (enough to tell keys apart).
