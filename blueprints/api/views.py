@@ -12,7 +12,6 @@ from marshmallow import ValidationError
 from advocacy_portal.blueprints.api import bp
 from advocacy_portal.blueprints.api import schemas
 from advocacy_portal.blueprints.api.auth import requires_scope
-from advocacy_portal.blueprints.common import json_error
 from advocacy_portal.blueprints.common import limit_request_size
 from advocacy_portal.blueprints.common import read_only_json
 from advocacy_portal.config import config_value
@@ -54,19 +53,25 @@ read_only_json(
 
 
 class BadArguments(Exception):
+    """A query string the endpoint's schema refused; ``messages`` per parameter."""
+
     def __init__(self, messages: dict):
         self.messages = messages
 
 
 @bp.errorhandler(BadArguments)
 def _bad_arguments(error: BadArguments):
-    response = json_error(400, "bad_request", "Some query parameters are not valid: see error.fields.")
-    body = response.get_json()
-    body["error"]["fields"] = {
+    fields = {
         str(name): [str(message) for message in (messages if isinstance(messages, list) else [messages])]
         for name, messages in error.messages.items()
     }
-    response.set_data(jsonify(body).get_data())
+    response = jsonify({"error": {
+        "code": "bad_request",
+        "message": "Some query parameters are not valid: see error.fields.",
+        "fields": fields,
+    }})
+    response.status_code = 400
+    response.headers["Cache-Control"] = "no-store"
     return response
 
 
