@@ -237,9 +237,12 @@ def preflight():
     return response
 
 
-def read_only_json(bp, paths: list[str], messages: dict[int, str]) -> None:
+def read_only_json(bp, paths: list[str], messages: dict[int, str], catch_all: bool = True) -> None:
     """Make ``bp`` answer every error in JSON, including Werkzeug's own 404 (an unknown path under the
-    blueprint) and 405 (a write method on one of ``paths``), with ``messages`` per status."""
+    blueprint) and 405 (a write method on one of ``paths``), with ``messages`` per status.
+
+    ``catch_all=False`` leaves unknown paths to another blueprint mounted at the same prefix (the
+    back-office API shares ``<prefix>/api`` with the testimonials API, which answers them)."""
     not_found = f"{bp.name}.not_found"
     method_not_allowed = f"{bp.name}.method_not_allowed"
 
@@ -266,7 +269,7 @@ def read_only_json(bp, paths: list[str], messages: dict[int, str]) -> None:
     for path in paths:
         bp.add_url_rule(path, "method_not_allowed", refused, methods=_WRITE_METHODS,
                         provide_automatic_options=False)
-    for path in ("/", "/<path:rest>"):
+    for path in ("/", "/<path:rest>") if catch_all else ():
         bp.add_url_rule(path, "not_found", refused, methods=READ_METHODS + _WRITE_METHODS,
                         provide_automatic_options=False)
     bp.register_error_handler(HTTPException, handle)

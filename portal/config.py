@@ -8,6 +8,7 @@ silently falling back to a default.
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 from flask import current_app
@@ -300,6 +301,17 @@ DEFAULTS: dict[str, Any] = {
     #: Offer text per campaign (``{"spring": "Give 20%, get 20% this spring"}``), shown by the widget when
     #: it is given ``data-campaign``; other campaigns show ``OFFER_TEXT``.
     "CAMPAIGN_OFFERS": {},
+    # -- Back-office JSON API and its keys ----------------------------------------------------------
+    #: What every new API key starts with; the rest is 43 random URL-safe characters. Old keys keep
+    #: working after a change (only their hash is stored).
+    "API_KEY_PREFIX": "adv_live_",
+    #: Limit on the back-office API, per API key (requests without a well-formed key: per IP address).
+    "API_KEY_RATE_LIMIT": "600 per minute",
+    #: A key's "last used" time is written at most once in this many seconds, so busy keys cost no
+    #: write per request.
+    "API_KEY_LAST_USED_INTERVAL_SECONDS": 60,
+    #: Template of the staff page of API keys.
+    "ADMIN_API_KEYS_TEMPLATE": "advocacy/admin/api_keys.html",
 }
 
 ATTRIBUTION_MODELS = ("last_click", "first_click")
@@ -347,6 +359,7 @@ def apply_defaults(app) -> None:
     _check_testimonial_settings(app)
     _check_stripe_and_rewards(app)
     _check_widget_settings(app)
+    _check_api_key_settings(app)
 
 
 def _check_testimonial_settings(app) -> None:
@@ -393,3 +406,17 @@ def _check_widget_settings(app) -> None:
     cache = app.config[PREFIX + "WIDGET_SCRIPT_MAX_AGE_SECONDS"]
     if isinstance(cache, bool) or not isinstance(cache, int) or cache < 0:
         raise RuntimeError(f"{PREFIX}WIDGET_SCRIPT_MAX_AGE_SECONDS must be a whole number >= 0, not {cache!r}")
+
+
+def _check_api_key_settings(app) -> None:
+    """Refuse back-office API settings that would only fail on the first request."""
+    prefix = app.config[PREFIX + "API_KEY_PREFIX"]
+    if not isinstance(prefix, str) or not re.fullmatch(r"[A-Za-z0-9_]{2,24}", prefix):
+        raise RuntimeError(f"{PREFIX}API_KEY_PREFIX must be 2-24 letters, digits or '_', not {prefix!r}")
+    try:
+        parse_many(app.config[PREFIX + "API_KEY_RATE_LIMIT"])
+    except ValueError:
+        raise RuntimeError(f"{PREFIX}API_KEY_RATE_LIMIT is not a rate limit such as '600 per minute'") from None
+    seconds = app.config[PREFIX + "API_KEY_LAST_USED_INTERVAL_SECONDS"]
+    if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds < 0:
+        raise RuntimeError(f"{PREFIX}API_KEY_LAST_USED_INTERVAL_SECONDS must be a whole number >= 0, not {seconds!r}")

@@ -20,6 +20,8 @@ from flask import url_for
 from advocacy_portal import outbox
 from advocacy_portal import signals
 from advocacy_portal.blueprints.admin import bp as admin_bp
+from advocacy_portal.blueprints.api import bp as api_bp
+from advocacy_portal.blueprints.api_keys import bp as api_keys_bp
 from advocacy_portal.blueprints.links import bp as links_bp
 from advocacy_portal.blueprints.moderation import bp as moderation_bp
 from advocacy_portal.blueprints.referrals import bp as referrals_bp
@@ -380,6 +382,9 @@ def _blueprints(prefix: str) -> list:
         (rewards_bp, f"{prefix.rstrip('/')}/rewards"),
         (webhooks_bp, prefix),
         (widget_bp, f"{prefix.rstrip('/')}/widget"),
+        # Back-office JSON API (beside the testimonials API) and its keys' staff page
+        (api_bp, prefix.rstrip("/") + "/api"),
+        (api_keys_bp, f"{prefix.rstrip('/')}/admin/api-keys"),
     ]
 
 

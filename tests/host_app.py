@@ -145,7 +145,7 @@ SHOP_TEMPLATES = {
   <link rel="stylesheet" href="{{ url_for('advocacy_referrals.static', filename='advocacy.css') }}">
   <style>
     .shop-nav { display: flex; flex-wrap: wrap; gap: .5rem 1rem; align-items: center; padding: .75rem 1rem; background: #10243e; }
-    .shop-nav span { overflow-wrap: anywhere; }
+    .shop-nav span { overflow-wrap: anywhere; min-width: 0; }
     .shop-nav, .shop-nav a, .shop-nav button { color: #fff; font: inherit; }
     .shop-nav button { background: none; border: 1px solid #fff; border-radius: .25rem; cursor: pointer; }
     .shop-nav .shop-brand { font-weight: 700; text-decoration: none; margin-right: auto; }
@@ -174,9 +174,10 @@ SHOP_TEMPLATES = {
   </nav>
   <main id="advocacy-main" class="advocacy-main" tabindex="-1">
     {% with messages = get_flashed_messages(with_categories=true) %}
-      {% if messages %}<ul class="advocacy-flashes" role="status">
+      {# role="status" on a wrapper: a <ul> keeps its list role, so its items stay list items (axe). #}
+      {% if messages %}<div role="status"><ul class="advocacy-flashes">
         {% for category, message in messages %}<li class="advocacy-flash advocacy-flash--{{ category }}">{{ message }}</li>{% endfor %}
-      </ul>{% endif %}
+      </ul></div>{% endif %}
     {% endwith %}
     {% block content %}{% endblock %}
   </main>

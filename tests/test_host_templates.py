@@ -46,6 +46,7 @@ PAGES = {
     "ADMIN_AUDIT_TEMPLATE": ("/advocacy/admin/audit", "staff", 200),
     "ADMIN_OUTBOX_TEMPLATE": ("/advocacy/admin/outbox", "staff", 200),
     "REWARDS_PAGE_TEMPLATE": ("/advocacy/rewards/", "customer", 200),
+    "ADMIN_API_KEYS_TEMPLATE": ("/advocacy/admin/api-keys/", "staff", 200),
 }
 #: Settings whose template needs state no single page view sets up (a balance to redeem, a sent email):
 #: their setting is resolved through the app's template loader, as the plugin renders it.
