@@ -19,7 +19,7 @@ from typing import Any
 
 import stripe
 
-from advocacy_portal.testing.stripe_server import random_id
+from advocacy_portal.testing.ids import random_id
 
 #: A webhook signing secret shaped like Stripe's, for tests.
 WEBHOOK_SECRET = "whsec_advocacy_test_secret"
