@@ -77,7 +77,9 @@ class LedgerTransaction(Base):
     content_hash: Mapped[str] = mapped_column(String(64))
     #: What happened, dotted: ``reward.accrue``, ``reward.void``, ``reward.release``,
     #: ``reward.clawback``, ``reward.restore``, ``redemption.reserve``, ``redemption.confirm``,
-    #: ``redemption.release``, ``adjustment``.
+    #: ``redemption.release``, ``redemption.code`` (issued as a promotion code), ``redemption.expire``
+    #: (an unused code expired), ``redemption.return`` (the order that used a code was refunded),
+    #: ``adjustment``.
     reason: Mapped[str] = mapped_column(String(64), index=True)
     memo: Mapped[str | None] = mapped_column(Text)
     conversion_id: Mapped[int | None] = mapped_column(
