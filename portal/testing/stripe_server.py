@@ -341,6 +341,12 @@ class FakeStripe:
         with self._lock:
             self._faults.append(_Fault("hang", method.upper(), path_pattern, times, seconds=seconds, apply=apply))
 
+    def forget_idempotency_keys(self) -> None:
+        """Drop every saved idempotent result, as Stripe does after 24 hours: a retry with an old key then
+        executes again, so only the request's own content (a fixed coupon id, a fixed code) stops a double."""
+        with self._lock:
+            self._idempotent.clear()
+
     def add_webhook_endpoint(self, url: str, secret: str = stripe_events.WEBHOOK_SECRET) -> None:
         """Deliver the events this server raises itself (a Checkout paid on its hosted page,
         :meth:`complete_checkout`) to ``url``, signed with ``secret``, as Stripe's webhook endpoints do."""
