@@ -248,3 +248,28 @@ def test_a_dispute_of_the_order_returns_nothing(stripe_app, fake_stripe, client)
                                                  amount=3000, currency="usd")
     assert deliver(client, event).status_code == 200
     assert money(stripe_app, referred)["redeemed"] == 2000
+
+
+@pytest.mark.settings(**CODES)
+def test_the_rewards_page_shows_the_code_with_a_copy_button_to_its_owner_only(stripe_app, fake_stripe, auth, client):
+    from tests.helpers import csrf_token
+    from tests.helpers import make_customer
+
+    referred = funded(stripe_app)
+    auth.login(referred.advocate)
+    page = client.get("/advocacy/rewards/").get_data(as_text=True)
+    assert "Redeem $50.00 as a promotion code" in page
+    confirm = client.get("/advocacy/rewards/redeem?currency=usd").get_data(as_text=True)
+    assert "promotion code worth" in confirm and "works once, for 30 days" in confirm
+    answer = client.post("/advocacy/rewards/redeem", data={
+        "advocacy-redeem-csrf_token": csrf_token(client, "/advocacy/rewards/redeem?currency=usd"),
+        "advocacy-redeem-currency": "usd", "advocacy-redeem-amount_minor": "5000", "advocacy-redeem-confirm": "y",
+    }, follow_redirects=True)
+    page = answer.get_data(as_text=True)
+    (code,) = codes(fake_stripe)
+    assert f"Your promotion code for $50.00 is ready: {code['code']}" in page
+    assert f'value="{code["code"]}" readonly' in page and "Copy code" in page
+    assert f"promotion code <code>{code['code']}</code>" in page  # kept in the history
+    auth.logout()
+    auth.login(make_customer(stripe_app))
+    assert code["code"] not in client.get("/advocacy/rewards/").get_data(as_text=True)
