@@ -83,6 +83,7 @@ class AdvocacyPortal:
         self._verified_customer_callback: Callable[[str], bool] | None = None
         self._product_catalogue_callback: Callable[[], dict] | None = None
         self._photo_storage_callback: Callable[[Flask], Any] | None = None
+        self._stripe_customer_callback: Callable[[Customer], str | None] | None = None
         self._states: WeakKeyDictionary[Flask, AppState] = WeakKeyDictionary()
         if app is not None:
             self.init_app(app)
@@ -142,6 +143,16 @@ class AdvocacyPortal:
         ``user.get_id()`` and the attribute named by ``ADVOCACY_USER_EMAIL_ATTR``.
         """
         self._identity_callback = loader
+        return loader
+
+    def stripe_customer(self, loader: Callable[[Customer], str | None]) -> Callable[[Customer], str | None]:
+        """Decorator: the shop's existing Stripe customer of a user, so the plugin never makes a second one.
+
+        The function receives a :class:`Customer` (``id``, ``email``) and returns the Stripe customer
+        id (``"cus_..."``) or ``None`` (then the plugin creates one). It is asked once per user: the
+        answer is mapped and kept.
+        """
+        self._stripe_customer_callback = loader
         return loader
 
     def staff_loader(self, loader: Callable[[Any], bool]) -> Callable[[Any], bool]:
@@ -289,6 +300,11 @@ class AdvocacyPortal:
         return self._product_catalogue_callback
 
     @property
+    def stripe_customer_callback(self) -> Callable[[Customer], str | None] | None:
+        """The function given to :meth:`stripe_customer`, or ``None``."""
+        return self._stripe_customer_callback
+
+    @property
     def photo_storage_callback(self) -> Callable[[Flask], Any] | None:
         """The function given to :meth:`photo_storage`, or ``None``."""
         return self._photo_storage_callback
@@ -328,9 +344,26 @@ class AdvocacyPortal:
         get_session().commit()
         return params
 
+    def merge_checkout_params(self, user: Any, params: dict) -> dict:
+        """The shop's own Checkout Session parameters with the plugin's merged in, ready for
+        ``stripe.checkout.Session.create(**...)``: the user's Stripe ``customer`` (``customer_email``
+        dropped), ``metadata`` merged (the shop's keys kept) on the session and on
+        ``payment_intent_data`` / ``subscription_data``, and the referred friend's discount while it
+        can still be used. The mode is ``params["mode"]`` (``payment`` by default). Commits.
+
+        :raises ValueError: for an anonymous user or an unknown mode.
+        :raises stripe.StripeError: when Stripe cannot create the customer.
+        """
+        customer = self.identify(user)
+        if customer is None:
+            raise ValueError("merge_checkout_params needs a logged-in customer")
+        merged = payments.merge_checkout_params(customer, params)
+        get_session().commit()
+        return merged
+
     def friend_promotion_code(self, user: Any) -> str | None:
         """The promotion code a referred friend gets for their first purchase (created at Stripe once,
-        restricted to first-time customers), or ``None``. Commits."""
+        restricted to first-time customers), or ``None``, also once it was used or expired. Commits."""
         customer = self.identify(user)
         if customer is None:
             return None
