@@ -69,13 +69,17 @@ def make_cli() -> AppGroup:
 
     @db_group.command("check")
     def db_check():
-        """Exit non-zero when the database schema differs from the models."""
+        """Exit non-zero, naming the missing revisions, when the database is not at the plugin's
+        revision or its schema differs from the models."""
         app = current_app._get_current_object()
         current, head = migrate.current_revision(app), migrate.head_revision(app)
         if current != head:
+            missing = migrate.missing_revisions(app)
+            for revision, description in missing:
+                click.echo(f"  missing {revision}: {description}", err=True)
             raise click.ClickException(
-                f"database is at {current or 'nothing'}, plugin needs {head}: "
-                "run `flask advocacy db upgrade`"
+                f"database is at {current or 'nothing (no advocacy tables)'}, plugin needs {head}: "
+                f"{len(missing)} revision(s) missing; run `flask advocacy db upgrade`"
             )
         differences = migrate.schema_differences(app)
         if differences:

@@ -23,6 +23,7 @@ from advocacy_portal.blueprints.links import bp as links_bp
 from advocacy_portal.blueprints.moderation import bp as moderation_bp
 from advocacy_portal.blueprints.referrals import bp as referrals_bp
 from advocacy_portal.blueprints.rewards import bp as rewards_bp
+from advocacy_portal.blueprints.schema import install as install_schema_check
 from advocacy_portal.blueprints.testimonials import api_bp as testimonials_api_bp
 from advocacy_portal.blueprints.testimonials import bp as testimonials_bp
 from advocacy_portal.blueprints.webhooks import bp as webhooks_bp
@@ -117,6 +118,7 @@ class AdvocacyPortal:
         for blueprint, url_prefix in _blueprints(prefix):
             app.register_blueprint(blueprint, url_prefix=url_prefix)
         app.cli.add_command(make_cli())
+        install_schema_check(app)
         signals.user_signed_up.connect(self._on_user_signed_up, weak=False)
         hide_tables_from_host_migrations(app)
         if "sqlalchemy" in app.extensions:  # else attached on first use, when the host has set it up
