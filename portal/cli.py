@@ -6,6 +6,7 @@ import sys
 from datetime import timedelta
 
 import click
+import requests
 from alembic import command
 from flask import current_app
 from flask import url_for
@@ -17,17 +18,23 @@ from advocacy_portal import migrate
 from advocacy_portal.db import get_session
 from advocacy_portal.identity import Customer
 from advocacy_portal.models import Advocate
+from advocacy_portal.models import Conversion
 from advocacy_portal.models import Referral
 from advocacy_portal.models import ReferralClick
 from advocacy_portal.models import StripeEvent
+from advocacy_portal.models import utcnow
 from advocacy_portal.services import ledger
 from advocacy_portal.services import mail
+from advocacy_portal.services import payments
 from advocacy_portal.services import redemptions
 from advocacy_portal.services import referrals
 from advocacy_portal.services import rewards
 from advocacy_portal.services import testimonial_queries
 from advocacy_portal.services import testimonials
 from advocacy_portal.services.money import format_money
+from advocacy_portal.testing import stripe_events as test_events
+from advocacy_portal.testing.stripe_events import signed_request
+from advocacy_portal.testing.stripe_events import webhook_path
 
 
 def make_cli() -> AppGroup:
@@ -276,9 +283,113 @@ def _add_rewards_commands(cli: AppGroup) -> None:
         if summary.unknown:
             sys.exit(1)
 
+    @rewards_group.command("expire-codes")
+    def rewards_expire_codes():
+        """Give back the amount of every redeemed promotion code that expired unused (run daily)."""
+        summary = redemptions.expire_codes()
+        click.echo(f"Promotion codes: {summary.returned} expired unused (amount returned), {summary.used} used, "
+                   f"{summary.failed} not checked (Stripe did not answer; tried again next run).")
+        if summary.failed:
+            sys.exit(1)
+
     @cli.group("stripe")
     def stripe_group():
-        """Stripe: events received."""
+        """Stripe: events received, and test events (pay, refund, dispute) for your own webhook."""
+
+    def send_test_event(event: dict, url: str | None) -> None:
+        key = current_app.config.get("ADVOCACY_STRIPE_SECRET_KEY") or ""
+        if key.startswith(("sk_live_", "rk_live_")):
+            raise click.ClickException("these commands make up test payments: refused with a live Stripe key")
+        secrets = current_app.config["ADVOCACY_STRIPE_WEBHOOK_SECRETS"]
+        if not secrets:
+            raise click.ClickException("set ADVOCACY_STRIPE_WEBHOOK_SECRETS: the webhook refuses unsigned events")
+        body, headers = signed_request(event, secrets[0])
+        if url:
+            answer = requests.post(url.rstrip("/") + webhook_path(current_app), data=body, headers=headers,
+                                   timeout=10)
+            status, text = answer.status_code, answer.text
+        else:
+            answer = current_app.test_client().post(webhook_path(current_app), data=body, headers=headers)
+            status, text = answer.status_code, answer.get_data(as_text=True)
+        click.echo(f"{event['type']} {event['id']}: {status} {text.strip()}")
+        if status != 200:
+            raise click.ClickException("the webhook refused the event")
+
+    def host_user_id(user: str) -> str:
+        """A host user id as given, or the user of an email the program knows (advocate or friend)."""
+        if "@" not in user:
+            return user
+        email = referrals.normalize_email(user)
+        found = get_session().scalar(
+            select(Referral.friend_user_id).where(Referral.friend_email_normalized == email)
+        ) or get_session().scalar(select(Advocate.user_id).where(Advocate.email_normalized == email))
+        if found is None:
+            raise click.BadParameter(f"no advocate or referred friend has the email {user}; give the user id",
+                                     param_hint="USER")
+        return found
+
+    def latest_payment(user_id: str) -> Conversion:
+        payment = get_session().scalar(
+            select(Conversion)
+            .where(Conversion.customer_user_id == user_id, Conversion.paid_at.is_not(None))
+            .order_by(Conversion.id.desc())
+        )
+        if payment is None:
+            raise click.ClickException(f"user {user_id} has not paid yet: run `flask advocacy stripe pay` first")
+        return payment
+
+    url_option = click.option("--url", default=None,
+                              help="Base URL of the running app (http://127.0.0.1:5000); default: in-process.")
+
+    @stripe_group.command("pay")
+    @click.argument("user")
+    @click.option("--amount", default=9900, show_default=True, type=click.IntRange(min=1), help="Minor units.")
+    @click.option("--currency", default="usd", show_default=True)
+    @url_option
+    def stripe_pay(user, amount, currency, url):
+        """Test event: USER (host user id, or email) completed a one-off Checkout payment."""
+        user_id = host_user_id(user)
+        send_test_event(test_events.checkout_session_completed(
+            amount_total=amount, currency=currency.lower(), client_reference_id=user_id,
+            customer=payments.stripe_customer_id_for(user_id), metadata={payments.USER_METADATA_KEY: user_id},
+        ), url)
+
+    @stripe_group.command("refund")
+    @click.argument("user")
+    @click.option("--amount", default=None, type=click.IntRange(min=1),
+                  help="Refunded so far, in minor units; default: all of it.")
+    @url_option
+    def stripe_refund(user, amount, url):
+        """Test event: USER's latest payment refunded (fully, or partly with --amount)."""
+        payment = latest_payment(host_user_id(user))
+        refunded = payment.amount_minor if amount is None else min(amount, payment.amount_minor)
+        send_test_event(test_events.charge_refunded(
+            amount=payment.amount_minor, amount_refunded=refunded, currency=payment.currency,
+            payment_intent=payment.payment_intent_id, charge_id=payment.charge_id or f"ch_test_{payment.id}",
+        ), url)
+
+    @stripe_group.command("dispute")
+    @click.argument("user")
+    @click.option("--outcome", type=click.Choice(["open", "won", "lost"]), default="open", show_default=True)
+    @url_option
+    def stripe_dispute(user, outcome, url):
+        """Test event: a dispute of USER's latest payment, opened or closed as won or lost."""
+        payment = latest_payment(host_user_id(user))
+        fields = dict(charge=payment.charge_id or f"ch_test_{payment.id}", payment_intent=payment.payment_intent_id,
+                      amount=payment.amount_minor, currency=payment.currency)
+        if outcome == "open":
+            send_test_event(test_events.charge_dispute_created(**fields), url)
+        else:
+            send_test_event(test_events.charge_dispute_closed(status=outcome, **fields), url)
+
+    @stripe_group.command("release")
+    def stripe_release():
+        """Testing only: end the hold of every pending reward now, so it can be redeemed at once."""
+        key = current_app.config.get("ADVOCACY_STRIPE_SECRET_KEY") or ""
+        if key.startswith(("sk_live_", "rk_live_")):
+            raise click.ClickException("refused with a live Stripe key: holds protect you from refunds")
+        summary = rewards.release_due(now=utcnow() + timedelta(days=36500))
+        click.echo(f"Released {summary.released} reward(s) early (testing only).")
 
     @stripe_group.command("events")
     @click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1))

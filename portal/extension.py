@@ -17,6 +17,7 @@ from flask import has_request_context
 from flask import request
 from flask import url_for
 
+from advocacy_portal import migrate
 from advocacy_portal import signals
 from advocacy_portal.blueprints.admin import bp as admin_bp
 from advocacy_portal.blueprints.links import bp as links_bp
@@ -123,6 +124,16 @@ class AdvocacyPortal:
         hide_tables_from_host_migrations(app)
         if "sqlalchemy" in app.extensions:  # else attached on first use, when the host has set it up
             listen(app.extensions["sqlalchemy"])
+
+    def create_tables(self, app: Flask | None = None) -> None:
+        """Create (or upgrade) the plugin's ``advocacy_*`` tables on the app's database: the plugin's
+        own migrations, as ``flask advocacy db upgrade`` runs them. ``db.create_all()`` does not make
+        them (they are not on the host's metadata); call this in a test fixture after it."""
+        migrate.upgrade(app or current_app._get_current_object())
+
+    def drop_tables(self, app: Flask | None = None) -> None:
+        """Drop the plugin's tables and its version table (the host's tables are left alone)."""
+        migrate.downgrade(app or current_app._get_current_object(), "base")
 
     def state(self, app: Flask | None = None) -> AppState:
         """The extension's state for ``app`` (``current_app`` by default).

@@ -44,6 +44,21 @@ def signed_request(event: dict, secret: str = WEBHOOK_SECRET, timestamp: int | N
     return body, headers
 
 
+def webhook_path(app) -> str:
+    """The path of the plugin's Stripe webhook on ``app``: ``<ADVOCACY_URL_PREFIX>/webhooks/stripe``."""
+    return app.config["ADVOCACY_URL_PREFIX"].rstrip("/") + "/webhooks/stripe"
+
+
+def send_event(client, event: dict, secret: str | None = None):
+    """POST ``event`` to the plugin's webhook through a Flask test ``client``, signed as Stripe signs
+    it with ``secret`` (default: the app's first ``ADVOCACY_STRIPE_WEBHOOK_SECRETS``, else
+    :data:`WEBHOOK_SECRET`). Returns the response: 200 once the event is recorded."""
+    app = client.application
+    secret = secret or next(iter(app.config.get("ADVOCACY_STRIPE_WEBHOOK_SECRETS") or ()), WEBHOOK_SECRET)
+    body, headers = signed_request(event, secret)
+    return client.post(webhook_path(app), data=body, headers=headers)
+
+
 def event(event_type: str, obj: dict, *, previous_attributes: dict | None = None, request_id: str | None = None,
           idempotency_key: str | None = None, created: int | None = None) -> dict:
     """A Stripe ``event`` wrapping ``obj``; ``request_id`` is ``None`` for events Stripe raised on its own."""
