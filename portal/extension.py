@@ -20,6 +20,7 @@ from flask import url_for
 from advocacy_portal import migrate
 from advocacy_portal import signals
 from advocacy_portal.blueprints.admin import bp as admin_bp
+from advocacy_portal.blueprints.common import advocacy_head
 from advocacy_portal.blueprints.links import bp as links_bp
 from advocacy_portal.blueprints.moderation import bp as moderation_bp
 from advocacy_portal.blueprints.referrals import bp as referrals_bp
@@ -120,6 +121,11 @@ class AdvocacyPortal:
             app.register_blueprint(blueprint, url_prefix=url_prefix)
         app.cli.add_command(make_cli())
         install_schema_check(app)
+        # For every template, the host's own too: the stylesheets, the extension, the widget helpers.
+        app.add_template_global(advocacy_head, "advocacy_head")
+        app.add_template_global(self, "advocacy_portal")
+        app.add_template_global(self.widget_token, "advocacy_widget_token")
+        app.add_template_global(self.widget_script_url, "advocacy_widget_script_url")
         signals.user_signed_up.connect(self._on_user_signed_up, weak=False)
         hide_tables_from_host_migrations(app)
         if "sqlalchemy" in app.extensions:  # else attached on first use, when the host has set it up

@@ -119,7 +119,7 @@ SHOP_TEMPLATES = {
   <meta charset="utf-8">
   <meta name="viewport" content="width=device-width, initial-scale=1">
   <title>{% block title %}Test Shop{% endblock %}</title>
-  <link rel="stylesheet" href="{{ url_for('advocacy_referrals.static', filename='advocacy.css') }}">
+  {{ advocacy_head() }}
   <style>
     .shop-nav { display: flex; gap: 1rem; align-items: center; padding: .75rem 1rem; background: #10243e; }
     .shop-nav, .shop-nav a, .shop-nav button { color: #fff; font: inherit; }
