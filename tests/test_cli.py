@@ -57,8 +57,26 @@ def test_seed_demo_fills_every_page_and_is_idempotent(app, runner):
     stats = runner.invoke(args=["advocacy", "stats"]).output
     # Alice and Bob, plus Dave and Frank: approving a testimonial makes its author an advocate.
     assert "advocates: 4" in stats
-    assert "signups:   3" in stats
+    assert "signups:   5" in stats
     assert "flagged:   1" in stats
+    # Rewards show at once: one to redeem, one pending, one voided by a refund, one held at zero by a dispute.
+    from sqlalchemy import func
+    from sqlalchemy import select
+
+    from advocacy_portal.db import get_session
+    from advocacy_portal.models import Advocate
+    from advocacy_portal.models import Conversion
+    from advocacy_portal.models import Reward
+    from advocacy_portal.services import ledger
+
+    with app.app_context():
+        alice = get_session().scalar(select(Advocate).where(Advocate.email == "alice@example.com"))
+        balances = ledger.balances(alice)
+        assert (balances["available"]["usd"], balances["pending"]["usd"]) == (990, 490)
+        assert sorted(get_session().scalars(select(Reward.status))) == ["available", "pending", "void", "void"]
+        referred = get_session().scalar(select(func.count()).where(Conversion.referral_id.is_not(None)))
+        unreferred = get_session().scalar(select(func.count()).where(Conversion.referral_id.is_(None)))
+        assert (referred, unreferred) == (4, 3)
     again = runner.invoke(args=["advocacy", "seed-demo"])
     assert "exists already" in again.output
     assert runner.invoke(args=["advocacy", "stats"]).output == stats
