@@ -23,6 +23,7 @@ from advocacy_portal.models import Referral
 from advocacy_portal.models import ReferralClick
 from advocacy_portal.models import StripeEvent
 from advocacy_portal.models import utcnow
+from advocacy_portal.proxies import get_portal
 from advocacy_portal.services import ledger
 from advocacy_portal.services import mail
 from advocacy_portal.services import payments
@@ -35,6 +36,18 @@ from advocacy_portal.services.money import format_money
 from advocacy_portal.testing import stripe_events as test_events
 from advocacy_portal.testing.stripe_events import signed_request
 from advocacy_portal.testing.stripe_events import webhook_path
+
+
+def find_host_user(user_id: str):
+    """The host's user of this id through Flask-Login's ``user_loader``, or ``None``; without
+    Flask-Login, a user the plugin already knows (an advocate or a referred friend), as a bare id."""
+    login_manager = getattr(current_app, "login_manager", None)
+    loader = getattr(login_manager, "_user_callback", None)
+    if loader is not None:
+        return loader(str(user_id))
+    known = get_session().scalar(select(Advocate.user_id).where(Advocate.user_id == str(user_id))) or \
+        get_session().scalar(select(Referral.friend_user_id).where(Referral.friend_user_id == str(user_id)))
+    return Customer(id=known, email=None) if known else None
 
 
 def make_cli() -> AppGroup:
@@ -105,20 +118,29 @@ def make_cli() -> AppGroup:
     @cli.command("link")
     @click.argument("user_id")
     @click.option("--campaign", default=None, help="Campaign slug the link carries.")
-    def link(user_id, campaign):
-        """Print the referral link of host user USER_ID."""
-        advocate = referrals.ensure_advocate(user_id, None)
+    @click.option("--base-url", default=None,
+                  help="Scheme and host to put in front (default: SERVER_NAME, else http://127.0.0.1:5000).")
+    def link(user_id, campaign, base_url):
+        """Print the absolute referral link of host user USER_ID (refused for a user that does not exist)."""
+        user = find_host_user(user_id)
+        customer = get_portal().identify(user) if user is not None else None
+        if customer is None:
+            raise click.BadParameter(f"no user {user_id!r}: give the id of an existing user of this app",
+                                     param_hint="USER_ID")
+        advocate = referrals.ensure_advocate(customer.id, customer.email)
         try:
             token = referrals.link_token(advocate, campaign)
         except ValueError as error:
             raise click.BadParameter(str(error), param_hint="--campaign") from None
         get_session().commit()
-        if current_app.config.get("SERVER_NAME"):
+        if base_url is None and current_app.config.get("SERVER_NAME"):
             click.echo(url_for("advocacy_links.follow", token=token, _external=True))
-        else:
-            # Without SERVER_NAME there is no host to put in front: print the path.
-            with current_app.test_request_context("/"):
-                click.echo(url_for("advocacy_links.follow", token=token))
+            return
+        if base_url is None:
+            base_url = "http://127.0.0.1:5000"
+            click.echo(f"(SERVER_NAME is not set: using {base_url}; pass --base-url for another)", err=True)
+        with current_app.test_request_context("/", base_url=base_url):
+            click.echo(url_for("advocacy_links.follow", token=token, _external=True))
 
     @cli.command("reset-link")
     @click.argument("user_id")

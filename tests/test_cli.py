@@ -44,6 +44,24 @@ def test_link_prints_a_working_link(app, runner):
     assert "campaign" in bad.output
 
 
+def test_link_refuses_an_unknown_user_and_is_absolute_without_server_name(app, runner):
+    from advocacy_portal.db import get_session
+    from advocacy_portal.models import Advocate
+
+    unknown = runner.invoke(args=["advocacy", "link", "424242"])
+    assert unknown.exit_code == 2 and "no user '424242'" in unknown.output
+    with app.app_context():
+        assert get_session().query(Advocate).count() == 0  # nothing made for a user who does not exist
+    customer = make_customer(app)
+    app.config["SERVER_NAME"] = None
+    printed = runner.invoke(args=["advocacy", "link", str(customer.id)])
+    assert printed.exit_code == 0, printed.output
+    assert printed.stdout.strip().startswith("http://127.0.0.1:5000/r/")
+    assert "SERVER_NAME is not set" in printed.stderr
+    chosen = runner.invoke(args=["advocacy", "link", str(customer.id), "--base-url", "https://shop.example"])
+    assert chosen.stdout.strip().startswith("https://shop.example/r/")
+
+
 def test_reset_link_of_an_unknown_user_is_a_clear_error(runner):
     result = runner.invoke(args=["advocacy", "reset-link", "12345"])
     assert result.exit_code == 1
