@@ -273,3 +273,16 @@ def test_the_rewards_page_shows_the_code_with_a_copy_button_to_its_owner_only(st
     auth.logout()
     auth.login(make_customer(stripe_app))
     assert code["code"] not in client.get("/advocacy/rewards/").get_data(as_text=True)
+
+
+@pytest.mark.settings(**CODES)
+def test_staff_see_the_code_and_what_became_of_it_on_the_advocates_page(stripe_app, fake_stripe, auth, client):
+    from tests.helpers import make_customer
+
+    referred = funded(stripe_app)
+    redemption = redeem(stripe_app, referred, 2000)
+    _expire(stripe_app)
+    auth.login(make_customer(stripe_app, staff=True))
+    page = client.get(f"/advocacy/admin/advocates/{referred.advocate_id}").get_data(as_text=True)
+    assert f"<code>{redemption.promotion_code}</code>" in page
+    assert "completed (code expired, $20.00 returned)" in page
