@@ -312,7 +312,27 @@ DEFAULTS: dict[str, Any] = {
     "API_KEY_LAST_USED_INTERVAL_SECONDS": 60,
     #: Template of the staff page of API keys.
     "ADMIN_API_KEYS_TEMPLATE": "advocacy/admin/api_keys.html",
+    # -- Integration: redemption method, automated clients, schema check ------------------------------
+    #: How a redemption pays the advocate out: ``"balance_credit"`` (credit on their Stripe customer
+    #: balance, which Stripe applies to invoices, so to subscriptions) or ``"promotion_code"`` (a
+    #: single-use Stripe promotion code for the amount, restricted to the advocate, for shops that sell
+    #: one-off ``mode="payment"`` Checkouts, which never use the balance). A dict chooses per currency:
+    #: ``{"usd": "promotion_code", "*": "balance_credit"}`` (``"*"``: every other currency).
+    "REDEMPTION_METHOD": "balance_credit",
+    #: How many days a redeemed promotion code stays valid. An unused code that expires gives its amount
+    #: back to the advocate's available balance (``flask advocacy rewards expire-codes``, daily).
+    "PROMOTION_CODE_DAYS": 90,
+    #: Count clicks from headless browsers and command-line clients (``HeadlessChrome``, ``curl``,
+    #: ``python-requests``...) as visitors: for a host's integration tests. Link-preview bots of chat
+    #: apps and search crawlers are never counted. Off in production: scripts inflate counts.
+    "COUNT_AUTOMATED_CLICKS": False,
+    #: Seconds the plugin trusts its last look at the database's schema revision before looking again;
+    #: a request on an unmigrated or out-of-date schema answers 503 with the command to run.
+    "SCHEMA_CHECK_SECONDS": 60,
 }
+
+#: The values of ``ADVOCACY_REDEMPTION_METHOD``.
+REDEMPTION_METHODS = ("balance_credit", "promotion_code")
 
 ATTRIBUTION_MODELS = ("last_click", "first_click")
 
@@ -391,7 +411,18 @@ def _check_stripe_and_rewards(app) -> None:
     secrets = app.config[PREFIX + "STRIPE_WEBHOOK_SECRETS"]
     if isinstance(secrets, str) or not all(isinstance(s, str) and s for s in secrets):
         raise RuntimeError(f"{PREFIX}STRIPE_WEBHOOK_SECRETS must be a list of secrets, not {secrets!r}")
-    for key in ("REWARD_HOLD_DAYS", "REDEMPTION_MINIMUM_MINOR", "STRIPE_WEBHOOK_TOLERANCE_SECONDS"):
+    methods = app.config[PREFIX + "REDEMPTION_METHOD"]
+    chosen = methods.values() if isinstance(methods, dict) else [methods]
+    if not chosen or any(method not in REDEMPTION_METHODS for method in chosen) or (
+        isinstance(methods, dict) and any(key != "*" and not (isinstance(key, str) and len(key) == 3)
+                                          for key in methods)
+    ):
+        raise RuntimeError(
+            f"{PREFIX}REDEMPTION_METHOD must be one of {', '.join(REDEMPTION_METHODS)}, or a dict of "
+            f"currency (or '*') to one of them, not {methods!r}"
+        )
+    for key in ("REWARD_HOLD_DAYS", "REDEMPTION_MINIMUM_MINOR", "STRIPE_WEBHOOK_TOLERANCE_SECONDS",
+                "PROMOTION_CODE_DAYS", "SCHEMA_CHECK_SECONDS"):
         value = app.config[PREFIX + key]
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise RuntimeError(f"{PREFIX}{key} must be a whole number >= 0, not {value!r}")

@@ -4,3 +4,6 @@ pytest_plugins = [
     "advocacy_portal.testing.pytest_plugin",
     "tests.fixtures",
 ]
+
+#: A shop of its own, with its own suite: copied to a temporary folder and run by tests/test_host_shop.py.
+collect_ignore = ["host_shop"]
