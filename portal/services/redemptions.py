@@ -35,6 +35,7 @@ from datetime import timezone
 import stripe
 from sqlalchemy import select
 
+from advocacy_portal import outbox
 from advocacy_portal.config import config_value
 from advocacy_portal.db import get_session
 from advocacy_portal.models import Advocate
@@ -318,18 +319,48 @@ def request_redemption(
     """Reserve, commit, then ask Stripe and settle (commits). The returned redemption's ``state``
     is ``completed``, ``failed`` (funds returned) or ``unknown`` (kept reserved, retried later).
 
-    This is reserve + commit + :func:`settle`: settling is the step a job queue can take over.
+    This is reserve + commit + :func:`settle`, the settling being an outbox task (``stripe.redemption``)
+    written with the reservation: with the ``inline`` executor it has run when this returns; with a
+    worker or the host's queue the redemption is returned ``reserved`` and settles shortly after.
 
     :raises RedemptionRefused: when nothing could be reserved (the session is rolled back).
     """
     session = get_session()
     try:
         redemption = reserve(advocate, amount_minor, currency, requested_by)
+        # The Stripe call is a task of the outbox, written with the reservation: it exists if and only
+        # if the money was set aside, and runs once committed (before this returns with `inline`).
+        outbox.enqueue(
+            SETTLE_TOPIC,
+            {"redemption_id": redemption.id},
+            key=f"redemption:{redemption.id}",
+            group=f"advocate:{redemption.advocate_id}",
+            subject_type="redemption",
+            subject_id=redemption.id,
+        )
         session.commit()
     except Exception:
         session.rollback()
         raise
-    return settle(redemption)
+    return session.scalar(
+        select(Redemption).where(Redemption.id == redemption.id).execution_options(populate_existing=True)
+    )
+
+
+#: The outbox topic that asks Stripe for a reserved redemption.
+SETTLE_TOPIC = "stripe.redemption"
+
+
+@outbox.handler(SETTLE_TOPIC)
+def _settle_task(task: outbox.Task) -> None:
+    """The outbox handler of ``stripe.redemption``: :func:`settle`, then a retry with the same
+    Idempotency-Key while Stripe has given no definite answer (the money stays reserved meanwhile)."""
+    redemption = get_session().get(Redemption, task.payload["redemption_id"])
+    if redemption is None:
+        raise outbox.GiveUp(f"Redemption {task.payload['redemption_id']} does not exist")
+    redemption = settle(redemption)
+    if redemption.state in ("reserved", "unknown"):
+        raise outbox.Retry(f"No definite answer from Stripe yet: {redemption.last_error or 'no answer'}")
 
 
 redeem = request_redemption
