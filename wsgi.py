@@ -9,7 +9,7 @@ Every setting can be given as an environment variable prefixed ``DEMO_``, e.g.
 ``DEMO_SQLALCHEMY_DATABASE_URI=postgresql://...`` or ``DEMO_ADVOCACY_CLICK_DEDUPE_SECONDS=0``.
 
 This module is the factory; the shop's parts are in ``demo/``: its extensions and user model, forms and
-pages (``demo/templates/demo/``), seed data (``demo/seed.py``) and the ``demo-stripe`` commands
+pages (``demo/templates/demo/``), seed data (``demo/seed.py``) and the local Stripe set-up
 (``demo/stripe_cli.py``). ``db``, ``csrf``, ``portal`` and ``User`` are importable from here too.
 """
 

@@ -8,11 +8,15 @@ from functools import wraps
 from flask import abort
 from flask import current_app
 from flask import g
+from flask import has_request_context
 from flask import jsonify
 from flask import render_template
 from flask import request
+from flask import url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
+from markupsafe import Markup
+from markupsafe import escape
 from werkzeug.exceptions import HTTPException
 
 from advocacy_portal.config import config_value
@@ -123,6 +127,28 @@ def limit_request_size(endpoint, values):
     # A URL value preprocessor runs before every before_request function, so the limit is in place
     # before anything (the host's CSRF check included) reads the body.
     request.max_content_length = config_value("MAX_REQUEST_BYTES")
+
+
+#: Blueprints whose pages use the testimonials stylesheet.
+TESTIMONIAL_BLUEPRINTS = ("advocacy_testimonials", "advocacy_moderation")
+
+
+def advocacy_head() -> Markup:
+    """``{{ advocacy_head() }}``: the ``<link>`` tags of the stylesheets the current plugin page needs:
+    ``advocacy.css``, ``advocacy-admin.css`` on staff pages (every blueprint with an admin section),
+    ``advocacy-testimonials.css`` on testimonial pages. Put it in the ``<head>`` of a host layout set as
+    ``ADVOCACY_BASE_TEMPLATE``; the plugin's own ``advocacy/base.html`` uses it."""
+    blueprint = request.blueprint if has_request_context() else None
+    names = ["advocacy.css"]
+    staff = {endpoint.split(".", 1)[0] for _order, _label, endpoint in get_portal().state().admin_sections}
+    if blueprint in staff:
+        names.append("advocacy-admin.css")
+    if blueprint in TESTIMONIAL_BLUEPRINTS:
+        names.append("advocacy-testimonials.css")
+    return Markup("\n".join(
+        f'<link rel="stylesheet" href="{escape(url_for("advocacy_referrals.static", filename=name))}">'
+        for name in names
+    ))
 
 
 def template_globals():
@@ -237,9 +263,12 @@ def preflight():
     return response
 
 
-def read_only_json(bp, paths: list[str], messages: dict[int, str]) -> None:
+def read_only_json(bp, paths: list[str], messages: dict[int, str], catch_all: bool = True) -> None:
     """Make ``bp`` answer every error in JSON, including Werkzeug's own 404 (an unknown path under the
-    blueprint) and 405 (a write method on one of ``paths``), with ``messages`` per status."""
+    blueprint) and 405 (a write method on one of ``paths``), with ``messages`` per status.
+
+    ``catch_all=False`` leaves unknown paths to another blueprint mounted at the same prefix (the
+    back-office API shares ``<prefix>/api`` with the testimonials API, which answers them)."""
     not_found = f"{bp.name}.not_found"
     method_not_allowed = f"{bp.name}.method_not_allowed"
 
@@ -266,7 +295,7 @@ def read_only_json(bp, paths: list[str], messages: dict[int, str]) -> None:
     for path in paths:
         bp.add_url_rule(path, "method_not_allowed", refused, methods=_WRITE_METHODS,
                         provide_automatic_options=False)
-    for path in ("/", "/<path:rest>"):
+    for path in ("/", "/<path:rest>") if catch_all else ():
         bp.add_url_rule(path, "not_found", refused, methods=READ_METHODS + _WRITE_METHODS,
                         provide_automatic_options=False)
     bp.register_error_handler(HTTPException, handle)

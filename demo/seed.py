@@ -15,9 +15,12 @@ from werkzeug.security import generate_password_hash
 from advocacy_portal import migrate
 from advocacy_portal import Customer
 from advocacy_portal.models import utcnow
+from advocacy_portal.services import conversions
 from advocacy_portal.services import referrals
+from advocacy_portal.services import rewards
 from advocacy_portal.services import testimonials
 from advocacy_portal.services.links import AttributionClaim
+from advocacy_portal.testing import stripe_events
 from demo.extensions import db
 from demo.models import User
 
@@ -72,16 +75,16 @@ def seed_demo(force: bool) -> None:
                 advocate, None, visit, now=now - timedelta(days=rng.randrange(0, 20), minutes=n)
             )
     alice_advocate = referrals.get_advocate(alice.id)
-    for email, name, paid in (
-        ("dave@example.com", "Dave Friend", True),
-        ("erin@example.com", "Erin Friend", False),
-        ("frank@example.com", "Frank Friend", True),
+    for email, name in (
+        ("dave@example.com", "Dave Friend"),
+        ("erin@example.com", "Erin Friend"),
+        ("frank@example.com", "Frank Friend"),
+        ("gina@example.com", "Gina Friend"),
+        ("hank@example.com", "Hank Friend"),
     ):
         friend = user(email, name)
-        claim = AttributionClaim(alice_advocate.code, None, None, now - timedelta(days=3))
+        claim = AttributionClaim(alice_advocate.code, None, None, now - timedelta(days=45))
         referrals.attribute_signup(friend.id, friend.email, claim)
-        if paid:
-            referrals.mark_friend_paid(friend.id, now - timedelta(days=1))
     # Bob tried to refer himself with a second address: refused and flagged.
     bob_advocate = referrals.get_advocate(bob.id)
     sneaky = user("bob+second@example.com", "Bob Again")
@@ -90,10 +93,43 @@ def seed_demo(force: bool) -> None:
     )
     seed_demo_testimonials(now)
     db.session.commit()
+    seed_demo_payments(now)
     click.echo(
         "Seeded demo users (password 'demo-password'): staff@example.com, alice@example.com, "
-        "bob@example.com, carol@example.com and three of Alice's friends."
+        "bob@example.com, carol@example.com and five of Alice's friends; payments in every state."
     )
+
+
+def seed_demo_payments(now) -> None:
+    """Stripe payments in every state, recorded as the webhook records them: Alice's rewards show at
+    once (one available to redeem, one pending, one voided by a refund, one held by a dispute), and
+    customers who came through no link paid too, so referred revenue is a share, not all of it."""
+    def paid(email: str, amount: int, days_ago: int, key: str) -> dict:
+        found = db.session.scalar(select(User).where(User.email == email))
+        session = stripe_events.checkout_session(
+            amount_total=amount, client_reference_id=str(found.id), customer_email=email,
+            metadata={"advocacy_user_id": str(found.id)}, payment_intent=f"pi_demo_{key}",
+        )
+        return stripe_events.event("checkout.session.completed", session,
+                                   created=int((now - timedelta(days=days_ago)).timestamp()))
+
+    events = [
+        paid("dave@example.com", 9900, 40, "dave"),      # past the hold: available to redeem
+        paid("frank@example.com", 4900, 2, "frank"),     # pending
+        paid("gina@example.com", 12000, 20, "gina"),     # refunded in full below: reward voided
+        paid("hank@example.com", 8000, 10, "hank"),      # disputed below: reward held at zero
+        paid("carol@example.com", 29900, 30, "carol"),   # no referral: unreferred revenue
+        paid("bob@example.com", 15900, 12, "bob"),
+        paid("staff@example.com", 4900, 5, "staff"),
+        stripe_events.charge_refunded(amount=12000, amount_refunded=12000, payment_intent="pi_demo_gina",
+                                      charge_id="ch_demo_gina"),
+        stripe_events.charge_dispute_created(charge="ch_demo_hank", payment_intent="pi_demo_hank",
+                                             amount=8000, currency="usd"),
+    ]
+    for event in events:
+        conversions.receive_event(event)
+    rewards.release_due(now)
+    db.session.commit()
 
 
 def seed_demo_testimonials(now) -> None:

@@ -6,6 +6,7 @@ import sys
 from datetime import timedelta
 
 import click
+import requests
 from alembic import command
 from flask import current_app
 from flask import url_for
@@ -19,17 +20,36 @@ from advocacy_portal.config import config_value
 from advocacy_portal.db import get_session
 from advocacy_portal.identity import Customer
 from advocacy_portal.models import Advocate
+from advocacy_portal.models import Conversion
 from advocacy_portal.models import Referral
 from advocacy_portal.models import ReferralClick
 from advocacy_portal.models import StripeEvent
+from advocacy_portal.models import utcnow
+from advocacy_portal.proxies import get_portal
 from advocacy_portal.services import ledger
 from advocacy_portal.services import mail
+from advocacy_portal.services import payments
 from advocacy_portal.services import redemptions
 from advocacy_portal.services import referrals
 from advocacy_portal.services import rewards
 from advocacy_portal.services import testimonial_queries
 from advocacy_portal.services import testimonials
 from advocacy_portal.services.money import format_money
+from advocacy_portal.testing import stripe_events as test_events
+from advocacy_portal.testing.stripe_events import signed_request
+from advocacy_portal.testing.stripe_events import webhook_path
+
+
+def find_host_user(user_id: str):
+    """The host's user of this id through Flask-Login's ``user_loader``, or ``None``; without
+    Flask-Login, a user the plugin already knows (an advocate or a referred friend), as a bare id."""
+    login_manager = getattr(current_app, "login_manager", None)
+    loader = getattr(login_manager, "_user_callback", None)
+    if loader is not None:
+        return loader(str(user_id))
+    known = get_session().scalar(select(Advocate.user_id).where(Advocate.user_id == str(user_id))) or \
+        get_session().scalar(select(Referral.friend_user_id).where(Referral.friend_user_id == str(user_id)))
+    return Customer(id=known, email=None) if known else None
 
 
 def make_cli() -> AppGroup:
@@ -71,13 +91,17 @@ def make_cli() -> AppGroup:
 
     @db_group.command("check")
     def db_check():
-        """Exit non-zero when the database schema differs from the models."""
+        """Exit non-zero, naming the missing revisions, when the database is not at the plugin's
+        revision or its schema differs from the models."""
         app = current_app._get_current_object()
         current, head = migrate.current_revision(app), migrate.head_revision(app)
         if current != head:
+            missing = migrate.missing_revisions(app)
+            for revision, description in missing:
+                click.echo(f"  missing {revision}: {description}", err=True)
             raise click.ClickException(
-                f"database is at {current or 'nothing'}, plugin needs {head}: "
-                "run `flask advocacy db upgrade`"
+                f"database is at {current or 'nothing (no advocacy tables)'}, plugin needs {head}: "
+                f"{len(missing)} revision(s) missing; run `flask advocacy db upgrade`"
             )
         differences = migrate.schema_differences(app)
         if differences:
@@ -96,20 +120,29 @@ def make_cli() -> AppGroup:
     @cli.command("link")
     @click.argument("user_id")
     @click.option("--campaign", default=None, help="Campaign slug the link carries.")
-    def link(user_id, campaign):
-        """Print the referral link of host user USER_ID."""
-        advocate = referrals.ensure_advocate(user_id, None)
+    @click.option("--base-url", default=None,
+                  help="Scheme and host to put in front (default: SERVER_NAME, else http://127.0.0.1:5000).")
+    def link(user_id, campaign, base_url):
+        """Print the absolute referral link of host user USER_ID (refused for a user that does not exist)."""
+        user = find_host_user(user_id)
+        customer = get_portal().identify(user) if user is not None else None
+        if customer is None:
+            raise click.BadParameter(f"no user {user_id!r}: give the id of an existing user of this app",
+                                     param_hint="USER_ID")
+        advocate = referrals.ensure_advocate(customer.id, customer.email)
         try:
             token = referrals.link_token(advocate, campaign)
         except ValueError as error:
             raise click.BadParameter(str(error), param_hint="--campaign") from None
         get_session().commit()
-        if current_app.config.get("SERVER_NAME"):
+        if base_url is None and current_app.config.get("SERVER_NAME"):
             click.echo(url_for("advocacy_links.follow", token=token, _external=True))
-        else:
-            # Without SERVER_NAME there is no host to put in front: print the path.
-            with current_app.test_request_context("/"):
-                click.echo(url_for("advocacy_links.follow", token=token))
+            return
+        if base_url is None:
+            base_url = "http://127.0.0.1:5000"
+            click.echo(f"(SERVER_NAME is not set: using {base_url}; pass --base-url for another)", err=True)
+        with current_app.test_request_context("/", base_url=base_url):
+            click.echo(url_for("advocacy_links.follow", token=token, _external=True))
 
     @cli.command("reset-link")
     @click.argument("user_id")
@@ -340,9 +373,113 @@ def _add_rewards_commands(cli: AppGroup) -> None:
         if summary.unknown:
             sys.exit(1)
 
+    @rewards_group.command("expire-codes")
+    def rewards_expire_codes():
+        """Give back the amount of every redeemed promotion code that expired unused (run daily)."""
+        summary = redemptions.expire_codes()
+        click.echo(f"Promotion codes: {summary.returned} expired unused (amount returned), {summary.used} used, "
+                   f"{summary.failed} not checked (Stripe did not answer; tried again next run).")
+        if summary.failed:
+            sys.exit(1)
+
     @cli.group("stripe")
     def stripe_group():
-        """Stripe: events received."""
+        """Stripe: events received, and test events (pay, refund, dispute) for your own webhook."""
+
+    def send_test_event(event: dict, url: str | None) -> None:
+        key = current_app.config.get("ADVOCACY_STRIPE_SECRET_KEY") or ""
+        if key.startswith(("sk_live_", "rk_live_")):
+            raise click.ClickException("these commands make up test payments: refused with a live Stripe key")
+        secrets = current_app.config["ADVOCACY_STRIPE_WEBHOOK_SECRETS"]
+        if not secrets:
+            raise click.ClickException("set ADVOCACY_STRIPE_WEBHOOK_SECRETS: the webhook refuses unsigned events")
+        body, headers = signed_request(event, secrets[0])
+        if url:
+            answer = requests.post(url.rstrip("/") + webhook_path(current_app), data=body, headers=headers,
+                                   timeout=10)
+            status, text = answer.status_code, answer.text
+        else:
+            answer = current_app.test_client().post(webhook_path(current_app), data=body, headers=headers)
+            status, text = answer.status_code, answer.get_data(as_text=True)
+        click.echo(f"{event['type']} {event['id']}: {status} {text.strip()}")
+        if status != 200:
+            raise click.ClickException("the webhook refused the event")
+
+    def host_user_id(user: str) -> str:
+        """A host user id as given, or the user of an email the program knows (advocate or friend)."""
+        if "@" not in user:
+            return user
+        email = referrals.normalize_email(user)
+        found = get_session().scalar(
+            select(Referral.friend_user_id).where(Referral.friend_email_normalized == email)
+        ) or get_session().scalar(select(Advocate.user_id).where(Advocate.email_normalized == email))
+        if found is None:
+            raise click.BadParameter(f"no advocate or referred friend has the email {user}; give the user id",
+                                     param_hint="USER")
+        return found
+
+    def latest_payment(user_id: str) -> Conversion:
+        payment = get_session().scalar(
+            select(Conversion)
+            .where(Conversion.customer_user_id == user_id, Conversion.paid_at.is_not(None))
+            .order_by(Conversion.id.desc())
+        )
+        if payment is None:
+            raise click.ClickException(f"user {user_id} has not paid yet: run `flask advocacy stripe pay` first")
+        return payment
+
+    url_option = click.option("--url", default=None,
+                              help="Base URL of the running app (http://127.0.0.1:5000); default: in-process.")
+
+    @stripe_group.command("pay")
+    @click.argument("user")
+    @click.option("--amount", default=9900, show_default=True, type=click.IntRange(min=1), help="Minor units.")
+    @click.option("--currency", default="usd", show_default=True)
+    @url_option
+    def stripe_pay(user, amount, currency, url):
+        """Test event: USER (host user id, or email) completed a one-off Checkout payment."""
+        user_id = host_user_id(user)
+        send_test_event(test_events.checkout_session_completed(
+            amount_total=amount, currency=currency.lower(), client_reference_id=user_id,
+            customer=payments.stripe_customer_id_for(user_id), metadata={payments.USER_METADATA_KEY: user_id},
+        ), url)
+
+    @stripe_group.command("refund")
+    @click.argument("user")
+    @click.option("--amount", default=None, type=click.IntRange(min=1),
+                  help="Refunded so far, in minor units; default: all of it.")
+    @url_option
+    def stripe_refund(user, amount, url):
+        """Test event: USER's latest payment refunded (fully, or partly with --amount)."""
+        payment = latest_payment(host_user_id(user))
+        refunded = payment.amount_minor if amount is None else min(amount, payment.amount_minor)
+        send_test_event(test_events.charge_refunded(
+            amount=payment.amount_minor, amount_refunded=refunded, currency=payment.currency,
+            payment_intent=payment.payment_intent_id, charge_id=payment.charge_id or f"ch_test_{payment.id}",
+        ), url)
+
+    @stripe_group.command("dispute")
+    @click.argument("user")
+    @click.option("--outcome", type=click.Choice(["open", "won", "lost"]), default="open", show_default=True)
+    @url_option
+    def stripe_dispute(user, outcome, url):
+        """Test event: a dispute of USER's latest payment, opened or closed as won or lost."""
+        payment = latest_payment(host_user_id(user))
+        fields = dict(charge=payment.charge_id or f"ch_test_{payment.id}", payment_intent=payment.payment_intent_id,
+                      amount=payment.amount_minor, currency=payment.currency)
+        if outcome == "open":
+            send_test_event(test_events.charge_dispute_created(**fields), url)
+        else:
+            send_test_event(test_events.charge_dispute_closed(status=outcome, **fields), url)
+
+    @stripe_group.command("release")
+    def stripe_release():
+        """Testing only: end the hold of every pending reward now, so it can be redeemed at once."""
+        key = current_app.config.get("ADVOCACY_STRIPE_SECRET_KEY") or ""
+        if key.startswith(("sk_live_", "rk_live_")):
+            raise click.ClickException("refused with a live Stripe key: holds protect you from refunds")
+        summary = rewards.release_due(now=utcnow() + timedelta(days=36500))
+        click.echo(f"Released {summary.released} reward(s) early (testing only).")
 
     @stripe_group.command("events")
     @click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1))

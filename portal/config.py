@@ -8,6 +8,7 @@ silently falling back to a default.
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 from flask import current_app
@@ -300,6 +301,34 @@ DEFAULTS: dict[str, Any] = {
     #: Offer text per campaign (``{"spring": "Give 20%, get 20% this spring"}``), shown by the widget when
     #: it is given ``data-campaign``; other campaigns show ``OFFER_TEXT``.
     "CAMPAIGN_OFFERS": {},
+    # -- Back-office JSON API and its keys ----------------------------------------------------------
+    #: What every new API key starts with; the rest is 43 random URL-safe characters. Old keys keep
+    #: working after a change (only their hash is stored).
+    "API_KEY_PREFIX": "adv_live_",
+    #: Limit on the back-office API, per API key (requests without a well-formed key: per IP address).
+    "API_KEY_RATE_LIMIT": "600 per minute",
+    #: A key's "last used" time is written at most once in this many seconds, so busy keys cost no
+    #: write per request.
+    "API_KEY_LAST_USED_INTERVAL_SECONDS": 60,
+    #: Template of the staff page of API keys.
+    "ADMIN_API_KEYS_TEMPLATE": "advocacy/admin/api_keys.html",
+    # -- Integration: redemption method, automated clients, schema check ------------------------------
+    #: How a redemption pays the advocate out: ``"balance_credit"`` (credit on their Stripe customer
+    #: balance, which Stripe applies to invoices, so to subscriptions) or ``"promotion_code"`` (a
+    #: single-use Stripe promotion code for the amount, restricted to the advocate, for shops that sell
+    #: one-off ``mode="payment"`` Checkouts, which never use the balance). A dict chooses per currency:
+    #: ``{"usd": "promotion_code", "*": "balance_credit"}`` (``"*"``: every other currency).
+    "REDEMPTION_METHOD": "balance_credit",
+    #: How many days a redeemed promotion code stays valid. An unused code that expires gives its amount
+    #: back to the advocate's available balance (``flask advocacy rewards expire-codes``, daily).
+    "PROMOTION_CODE_DAYS": 90,
+    #: Count clicks from headless browsers and command-line clients (``HeadlessChrome``, ``curl``,
+    #: ``python-requests``...) as visitors: for a host's integration tests. Link-preview bots of chat
+    #: apps and search crawlers are never counted. Off in production: scripts inflate counts.
+    "COUNT_AUTOMATED_CLICKS": False,
+    #: Seconds the plugin trusts its last look at the database's schema revision before looking again;
+    #: a request on an unmigrated or out-of-date schema answers 503 with the command to run.
+    "SCHEMA_CHECK_SECONDS": 60,
     # -- Outgoing webhooks (Standard Webhooks) ------------------------------------------------------------
     #: Seconds to wait for an endpoint to answer one delivery attempt (connecting and reading); a
     #: timeout is retried on the schedule like any other failure.
@@ -327,6 +356,9 @@ DEFAULTS: dict[str, Any] = {
     #: Staff page: the add / edit form of an endpoint.
     "ADMIN_WEBHOOK_FORM_TEMPLATE": "advocacy/admin/webhook_form.html",
 }
+
+#: The values of ``ADVOCACY_REDEMPTION_METHOD``.
+REDEMPTION_METHODS = ("balance_credit", "promotion_code")
 
 ATTRIBUTION_MODELS = ("last_click", "first_click")
 
@@ -373,6 +405,7 @@ def apply_defaults(app) -> None:
     _check_testimonial_settings(app)
     _check_stripe_and_rewards(app)
     _check_widget_settings(app)
+    _check_api_key_settings(app)
     _check_outgoing_webhook_settings(app)
 
 
@@ -405,7 +438,18 @@ def _check_stripe_and_rewards(app) -> None:
     secrets = app.config[PREFIX + "STRIPE_WEBHOOK_SECRETS"]
     if isinstance(secrets, str) or not all(isinstance(s, str) and s for s in secrets):
         raise RuntimeError(f"{PREFIX}STRIPE_WEBHOOK_SECRETS must be a list of secrets, not {secrets!r}")
-    for key in ("REWARD_HOLD_DAYS", "REDEMPTION_MINIMUM_MINOR", "STRIPE_WEBHOOK_TOLERANCE_SECONDS"):
+    methods = app.config[PREFIX + "REDEMPTION_METHOD"]
+    chosen = methods.values() if isinstance(methods, dict) else [methods]
+    if not chosen or any(method not in REDEMPTION_METHODS for method in chosen) or (
+        isinstance(methods, dict) and any(key != "*" and not (isinstance(key, str) and len(key) == 3)
+                                          for key in methods)
+    ):
+        raise RuntimeError(
+            f"{PREFIX}REDEMPTION_METHOD must be one of {', '.join(REDEMPTION_METHODS)}, or a dict of "
+            f"currency (or '*') to one of them, not {methods!r}"
+        )
+    for key in ("REWARD_HOLD_DAYS", "REDEMPTION_MINIMUM_MINOR", "STRIPE_WEBHOOK_TOLERANCE_SECONDS",
+                "PROMOTION_CODE_DAYS", "SCHEMA_CHECK_SECONDS"):
         value = app.config[PREFIX + key]
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise RuntimeError(f"{PREFIX}{key} must be a whole number >= 0, not {value!r}")
@@ -420,6 +464,20 @@ def _check_widget_settings(app) -> None:
     cache = app.config[PREFIX + "WIDGET_SCRIPT_MAX_AGE_SECONDS"]
     if isinstance(cache, bool) or not isinstance(cache, int) or cache < 0:
         raise RuntimeError(f"{PREFIX}WIDGET_SCRIPT_MAX_AGE_SECONDS must be a whole number >= 0, not {cache!r}")
+
+
+def _check_api_key_settings(app) -> None:
+    """Refuse back-office API settings that would only fail on the first request."""
+    prefix = app.config[PREFIX + "API_KEY_PREFIX"]
+    if not isinstance(prefix, str) or not re.fullmatch(r"[A-Za-z0-9_]{2,24}", prefix):
+        raise RuntimeError(f"{PREFIX}API_KEY_PREFIX must be 2-24 letters, digits or '_', not {prefix!r}")
+    try:
+        parse_many(app.config[PREFIX + "API_KEY_RATE_LIMIT"])
+    except ValueError:
+        raise RuntimeError(f"{PREFIX}API_KEY_RATE_LIMIT is not a rate limit such as '600 per minute'") from None
+    seconds = app.config[PREFIX + "API_KEY_LAST_USED_INTERVAL_SECONDS"]
+    if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds < 0:
+        raise RuntimeError(f"{PREFIX}API_KEY_LAST_USED_INTERVAL_SECONDS must be a whole number >= 0, not {seconds!r}")
 
 
 def _check_outgoing_webhook_settings(app) -> None:

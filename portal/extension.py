@@ -17,14 +17,19 @@ from flask import has_request_context
 from flask import request
 from flask import url_for
 
+from advocacy_portal import migrate
 from advocacy_portal import outbox
 from advocacy_portal import signals
 from advocacy_portal.blueprints.admin import bp as admin_bp
+from advocacy_portal.blueprints.api import bp as api_bp
+from advocacy_portal.blueprints.api_keys import bp as api_keys_bp
+from advocacy_portal.blueprints.common import advocacy_head
 from advocacy_portal.blueprints.links import bp as links_bp
 from advocacy_portal.blueprints.moderation import bp as moderation_bp
 from advocacy_portal.blueprints.outgoing_webhooks import bp as outgoing_webhooks_bp
 from advocacy_portal.blueprints.referrals import bp as referrals_bp
 from advocacy_portal.blueprints.rewards import bp as rewards_bp
+from advocacy_portal.blueprints.schema import install as install_schema_check
 from advocacy_portal.blueprints.testimonials import api_bp as testimonials_api_bp
 from advocacy_portal.blueprints.testimonials import bp as testimonials_bp
 from advocacy_portal.blueprints.webhooks import bp as webhooks_bp
@@ -87,6 +92,7 @@ class AdvocacyPortal:
         self._verified_customer_callback: Callable[[str], bool] | None = None
         self._product_catalogue_callback: Callable[[], dict] | None = None
         self._photo_storage_callback: Callable[[Flask], Any] | None = None
+        self._stripe_customer_callback: Callable[[Customer], str | None] | None = None
         self._states: WeakKeyDictionary[Flask, AppState] = WeakKeyDictionary()
         if app is not None:
             self.init_app(app)
@@ -120,10 +126,26 @@ class AdvocacyPortal:
         for blueprint, url_prefix in _blueprints(prefix):
             app.register_blueprint(blueprint, url_prefix=url_prefix)
         app.cli.add_command(make_cli())
+        install_schema_check(app)
+        # For every template, the host's own too: the stylesheets, the extension, the widget helpers.
+        app.add_template_global(advocacy_head, "advocacy_head")
+        app.add_template_global(self, "advocacy_portal")
+        app.add_template_global(self.widget_token, "advocacy_widget_token")
+        app.add_template_global(self.widget_script_url, "advocacy_widget_script_url")
         signals.user_signed_up.connect(self._on_user_signed_up, weak=False)
         hide_tables_from_host_migrations(app)
         if "sqlalchemy" in app.extensions:  # else attached on first use, when the host has set it up
             listen(app.extensions["sqlalchemy"])
+
+    def create_tables(self, app: Flask | None = None) -> None:
+        """Create (or upgrade) the plugin's ``advocacy_*`` tables on the app's database: the plugin's
+        own migrations, as ``flask advocacy db upgrade`` runs them. ``db.create_all()`` does not make
+        them (they are not on the host's metadata); call this in a test fixture after it."""
+        migrate.upgrade(app or current_app._get_current_object())
+
+    def drop_tables(self, app: Flask | None = None) -> None:
+        """Drop the plugin's tables and its version table (the host's tables are left alone)."""
+        migrate.downgrade(app or current_app._get_current_object(), "base")
 
     def state(self, app: Flask | None = None) -> AppState:
         """The extension's state for ``app`` (``current_app`` by default).
@@ -146,6 +168,16 @@ class AdvocacyPortal:
         ``user.get_id()`` and the attribute named by ``ADVOCACY_USER_EMAIL_ATTR``.
         """
         self._identity_callback = loader
+        return loader
+
+    def stripe_customer(self, loader: Callable[[Customer], str | None]) -> Callable[[Customer], str | None]:
+        """Decorator: the shop's existing Stripe customer of a user, so the plugin never makes a second one.
+
+        The function receives a :class:`Customer` (``id``, ``email``) and returns the Stripe customer
+        id (``"cus_..."``) or ``None`` (then the plugin creates one). It is asked once per user: the
+        answer is mapped and kept.
+        """
+        self._stripe_customer_callback = loader
         return loader
 
     def staff_loader(self, loader: Callable[[Any], bool]) -> Callable[[Any], bool]:
@@ -293,6 +325,11 @@ class AdvocacyPortal:
         return self._product_catalogue_callback
 
     @property
+    def stripe_customer_callback(self) -> Callable[[Customer], str | None] | None:
+        """The function given to :meth:`stripe_customer`, or ``None``."""
+        return self._stripe_customer_callback
+
+    @property
     def photo_storage_callback(self) -> Callable[[Flask], Any] | None:
         """The function given to :meth:`photo_storage`, or ``None``."""
         return self._photo_storage_callback
@@ -332,9 +369,26 @@ class AdvocacyPortal:
         get_session().commit()
         return params
 
+    def merge_checkout_params(self, user: Any, params: dict) -> dict:
+        """The shop's own Checkout Session parameters with the plugin's merged in, ready for
+        ``stripe.checkout.Session.create(**...)``: the user's Stripe ``customer`` (``customer_email``
+        dropped), ``metadata`` merged (the shop's keys kept) on the session and on
+        ``payment_intent_data`` / ``subscription_data``, and the referred friend's discount while it
+        can still be used. The mode is ``params["mode"]`` (``payment`` by default). Commits.
+
+        :raises ValueError: for an anonymous user or an unknown mode.
+        :raises stripe.StripeError: when Stripe cannot create the customer.
+        """
+        customer = self.identify(user)
+        if customer is None:
+            raise ValueError("merge_checkout_params needs a logged-in customer")
+        merged = payments.merge_checkout_params(customer, params)
+        get_session().commit()
+        return merged
+
     def friend_promotion_code(self, user: Any) -> str | None:
         """The promotion code a referred friend gets for their first purchase (created at Stripe once,
-        restricted to first-time customers), or ``None``. Commits."""
+        restricted to first-time customers), or ``None``, also once it was used or expired. Commits."""
         customer = self.identify(user)
         if customer is None:
             return None
@@ -382,6 +436,10 @@ def _blueprints(prefix: str) -> list:
         (rewards_bp, f"{prefix.rstrip('/')}/rewards"),
         (webhooks_bp, prefix),
         (widget_bp, f"{prefix.rstrip('/')}/widget"),
+        # Back-office JSON API (beside the testimonials API) and its keys' staff page
+        (api_bp, prefix.rstrip("/") + "/api"),
+        (api_keys_bp, f"{prefix.rstrip('/')}/admin/api-keys"),
+        # Outgoing webhooks' staff pages
         (outgoing_webhooks_bp, f"{prefix.rstrip('/')}/admin/webhooks"),
     ]
 

@@ -105,6 +105,17 @@ def head_revision(app: Flask) -> str:
     return ScriptDirectory.from_config(alembic_config(app)).get_current_head()
 
 
+def missing_revisions(app: Flask) -> list[tuple[str, str]]:
+    """The revisions the installed plugin ships that the database lacks, oldest first, as
+    ``(revision, description)``; empty when the database is at head. A database the plugin never
+    touched lacks them all."""
+    script = ScriptDirectory.from_config(alembic_config(app))
+    current = current_revision(app)
+    missing = list(script.iterate_revisions(script.get_current_head(), current))
+    return [(revision.revision, (revision.doc or "").strip()) for revision in reversed(missing)
+            if revision.revision != current]
+
+
 def schema_differences(app: Flask) -> list:
     """What differs between the database and the models (empty when they agree)."""
     with app.app_context():

@@ -5,3 +5,6 @@ pytest_plugins = [
     "tests.fixtures",
     "tests.webhook_receiver",
 ]
+
+#: A shop of its own, with its own suite: copied to a temporary folder and run by tests/test_host_shop.py.
+collect_ignore = ["host_shop"]

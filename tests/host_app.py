@@ -19,6 +19,7 @@ from flask import request
 from flask import url_for
 from flask_login import LoginManager
 from flask_login import UserMixin
+from flask_login import current_user
 from flask_login import login_required
 from flask_login import login_user
 from flask_login import logout_user
@@ -44,6 +45,7 @@ from wtforms.validators import Length
 
 from advocacy_portal import AdvocacyPortal
 from advocacy_portal import outbox
+from advocacy_portal.services import payments
 from advocacy_portal.services.links import safe_destination
 from advocacy_portal.testing.stripe_events import WEBHOOK_SECRET
 
@@ -131,6 +133,10 @@ class SignupForm(FlaskForm):
     submit = SubmitField("Create account")
 
 
+class BuyForm(FlaskForm):
+    pass
+
+
 class LogoutForm(FlaskForm):
     submit = SubmitField("Log out")
 
@@ -142,10 +148,10 @@ SHOP_TEMPLATES = {
   <meta charset="utf-8">
   <meta name="viewport" content="width=device-width, initial-scale=1">
   <title>{% block title %}Test Shop{% endblock %}</title>
-  <link rel="stylesheet" href="{{ url_for('advocacy_referrals.static', filename='advocacy.css') }}">
+  {{ advocacy_head() }}
   <style>
     .shop-nav { display: flex; flex-wrap: wrap; gap: .5rem 1rem; align-items: center; padding: .75rem 1rem; background: #10243e; }
-    .shop-nav span { overflow-wrap: anywhere; }
+    .shop-nav span { overflow-wrap: anywhere; min-width: 0; }
     .shop-nav, .shop-nav a, .shop-nav button { color: #fff; font: inherit; }
     .shop-nav button { background: none; border: 1px solid #fff; border-radius: .25rem; cursor: pointer; }
     .shop-nav .shop-brand { font-weight: 700; text-decoration: none; margin-right: auto; }
@@ -174,6 +180,7 @@ SHOP_TEMPLATES = {
   </nav>
   <main id="advocacy-main" class="advocacy-main" tabindex="-1">
     {% with messages = get_flashed_messages(with_categories=true) %}
+      {# role="status" on a wrapper: a <ul> keeps its list role, so its items stay list items (axe). #}
       {% if messages %}<div role="status"><ul class="advocacy-flashes">
         {% for category, message in messages %}<li class="advocacy-flash advocacy-flash--{{ category }}">{{ message }}</li>{% endfor %}
       </ul></div>{% endif %}
@@ -209,6 +216,13 @@ SHOP_TEMPLATES = {
   {{ field(form.password) }}
   {{ form.submit(class_="advocacy-button") }}
 </form>
+{% endblock %}""",
+    "shop/buy.html": """{% extends "shop/layout.html" %}
+{% block title %}Buy · Test Shop{% endblock %}
+{% block content %}
+<h1>Pro plan</h1>
+<p>One year of the Pro plan: $99.00, paid once.</p>
+<form method="post">{{ form.csrf_token }}<button type="submit" class="advocacy-button">Buy the Pro plan</button></form>
 {% endblock %}""",
     "shop/signup.html": """{% extends "shop/layout.html" %}
 {% from "shop/field.html" import field %}
@@ -305,6 +319,27 @@ def create_app(config: dict | None = None) -> Flask:
                 return redirect(url_for("home"))
         referred = app.config["ADVOCACY_COOKIE_NAME"] in request.cookies
         return render_template("shop/signup.html", form=form, referred=referred), 400 if form.errors else 200
+
+    @app.route("/buy", methods=["GET", "POST"])
+    @login_required
+    def buy():
+        # The shop's own one-off Checkout, merged with the plugin's parameters as the README shows.
+        form = BuyForm()
+        if not form.validate_on_submit():
+            return render_template("shop/buy.html", form=form)
+        params = {
+            "mode": "payment",
+            "customer_email": current_user.email,
+            "metadata": {"order": "pro-plan"},
+            "line_items": [{"quantity": 1, "price_data": {"currency": "usd", "unit_amount": 9900,
+                                                          "product_data": {"name": "Pro plan"}}}],
+            "allow_promotion_codes": True,
+            "success_url": url_for("home", _external=True) + "?paid={CHECKOUT_SESSION_ID}",
+        }
+        session = payments.stripe_client().v1.checkout.sessions.create(
+            portal.merge_checkout_params(current_user, params)
+        )
+        return redirect(session.url, code=303)
 
     @app.post("/logout")
     @login_required

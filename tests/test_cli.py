@@ -44,6 +44,24 @@ def test_link_prints_a_working_link(app, runner):
     assert "campaign" in bad.output
 
 
+def test_link_refuses_an_unknown_user_and_is_absolute_without_server_name(app, runner):
+    from advocacy_portal.db import get_session
+    from advocacy_portal.models import Advocate
+
+    unknown = runner.invoke(args=["advocacy", "link", "424242"])
+    assert unknown.exit_code == 2 and "no user '424242'" in unknown.output
+    with app.app_context():
+        assert get_session().query(Advocate).count() == 0  # nothing made for a user who does not exist
+    customer = make_customer(app)
+    app.config["SERVER_NAME"] = None
+    printed = runner.invoke(args=["advocacy", "link", str(customer.id)])
+    assert printed.exit_code == 0, printed.output
+    assert printed.stdout.strip().startswith("http://127.0.0.1:5000/r/")
+    assert "SERVER_NAME is not set" in printed.stderr
+    chosen = runner.invoke(args=["advocacy", "link", str(customer.id), "--base-url", "https://shop.example"])
+    assert chosen.stdout.strip().startswith("https://shop.example/r/")
+
+
 def test_reset_link_of_an_unknown_user_is_a_clear_error(runner):
     result = runner.invoke(args=["advocacy", "reset-link", "12345"])
     assert result.exit_code == 1
@@ -57,8 +75,26 @@ def test_seed_demo_fills_every_page_and_is_idempotent(app, runner):
     stats = runner.invoke(args=["advocacy", "stats"]).output
     # Alice and Bob, plus Dave and Frank: approving a testimonial makes its author an advocate.
     assert "advocates: 4" in stats
-    assert "signups:   3" in stats
+    assert "signups:   5" in stats
     assert "flagged:   1" in stats
+    # Rewards show at once: one to redeem, one pending, one voided by a refund, one held at zero by a dispute.
+    from sqlalchemy import func
+    from sqlalchemy import select
+
+    from advocacy_portal.db import get_session
+    from advocacy_portal.models import Advocate
+    from advocacy_portal.models import Conversion
+    from advocacy_portal.models import Reward
+    from advocacy_portal.services import ledger
+
+    with app.app_context():
+        alice = get_session().scalar(select(Advocate).where(Advocate.email == "alice@example.com"))
+        balances = ledger.balances(alice)
+        assert (balances["available"]["usd"], balances["pending"]["usd"]) == (990, 490)
+        assert sorted(get_session().scalars(select(Reward.status))) == ["available", "pending", "void", "void"]
+        referred = get_session().scalar(select(func.count()).where(Conversion.referral_id.is_not(None)))
+        unreferred = get_session().scalar(select(func.count()).where(Conversion.referral_id.is_(None)))
+        assert (referred, unreferred) == (4, 3)
     again = runner.invoke(args=["advocacy", "seed-demo"])
     assert "exists already" in again.output
     assert runner.invoke(args=["advocacy", "stats"]).output == stats

@@ -56,6 +56,7 @@ PAGES = {
     "ADMIN_AUDIT_TEMPLATE": ("/advocacy/admin/audit", "staff", 200),
     "ADMIN_OUTBOX_TEMPLATE": ("/advocacy/admin/outbox", "staff", 200),
     "REWARDS_PAGE_TEMPLATE": ("/advocacy/rewards/", "customer", 200),
+    "ADMIN_API_KEYS_TEMPLATE": ("/advocacy/admin/api-keys/", "staff", 200),
     "ADMIN_WEBHOOKS_TEMPLATE": ("/advocacy/admin/webhooks/", "staff", 200),
     "ADMIN_WEBHOOK_FORM_TEMPLATE": ("/advocacy/admin/webhooks/new", "staff", 200),
     "ADMIN_WEBHOOK_TEMPLATE": (lambda app, staff: f"/advocacy/admin/webhooks/{_webhook_endpoint_id(app)}", "staff", 200),

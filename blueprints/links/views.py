@@ -32,6 +32,8 @@ def follow(token: str):
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
     if request.method == "HEAD":
+        log.debug("Click on advocate %s's link not counted: a HEAD request (link checkers and previews)",
+                  advocate.id)
         return response  # link checkers and previews: no click, no cookie
     visit = referral_service.Visit(
         ip=request.remote_addr,
@@ -47,7 +49,10 @@ def follow(token: str):
         # The visitor still gets where they were going and keeps the claim; only the count misses.
         get_session().rollback()
         log.exception("Could not record a click on advocate %s's link", advocate.id)
-        outcome = referral_service.ClickOutcome(referral_service.UNRECORDED)
+        outcome = referral_service.ClickOutcome(referral_service.UNRECORDED, reason="the database refused it")
+    if outcome.outcome != referral_service.COUNTED:
+        log.debug("Click on advocate %s's link not counted (%s): %s", advocate.id, outcome.outcome,
+                  outcome.reason)
     cookie_name = config_value("COOKIE_NAME")
     held = link_service.read_attribution(request.cookies.get(cookie_name))
     value = referral_service.next_attribution_cookie(held, advocate.code, claim.campaign, outcome)

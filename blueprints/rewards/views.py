@@ -25,7 +25,19 @@ from advocacy_portal.services import redemptions
 from advocacy_portal.services import reward_queries
 from advocacy_portal.services.money import format_money
 
-#: What the customer reads for each outcome of a redemption.
+#: What the customer reads for each outcome of a redemption as a promotion code.
+CODE_MESSAGES = {
+    "completed": ("success", "Your promotion code for {amount} is ready: {code}. Enter it at checkout; it "
+                             "works once, until {expires}."),
+    "failed": ("error", "We could not create your promotion code, so {amount} is back in your available "
+                        "balance. Please try again later."),
+    "unknown": ("info", "We are creating your promotion code for {amount}. Payment processing is slow right "
+                        "now; it shows here as soon as it is confirmed, and it cannot be made twice."),
+    "reserved": ("info", "We are creating your promotion code for {amount}. It shows here as soon as it is "
+                         "confirmed."),
+}
+
+#: What the customer reads for each outcome of a redemption as account credit.
 REDEMPTION_MESSAGES = {
     "completed": ("success", "{amount} is now credit on your account. It is used on your next invoice."),
     "failed": ("error", "We could not add {amount} to your account, so it is back in your available balance. "
@@ -69,6 +81,7 @@ def ledger():
     page = reward_queries.entries_for(advocate, page=request.args.get("page", 1))
     page = replace(page, items=_one_line_per_transaction(page.items))
     history = redemptions.redemptions_of(advocate, limit=20)
+    codes = redemptions.open_codes(advocate)
     get_session().commit()
     currencies = sorted({currency for by_currency in balances.values() for currency in by_currency})
     return private_page(
@@ -81,6 +94,8 @@ def ledger():
             hold_days=config_value("REWARD_HOLD_DAYS"),
             page=page,
             redemptions=history,
+            methods={currency: redemptions.method_for(currency) for currency in currencies},
+            open_codes=codes,
         )
     )
 
@@ -104,7 +119,8 @@ def confirm_redeem():
 def _render_confirm(form: RedeemForm, currency: str, amount_minor: int, status: int = 200):
     return private_page(
         render_template(
-            config_value("REDEEM_TEMPLATE"), form=form, currency=currency, amount_minor=amount_minor
+            config_value("REDEEM_TEMPLATE"), form=form, currency=currency, amount_minor=amount_minor,
+            method=redemptions.method_for(currency), code_days=config_value("PROMOTION_CODE_DAYS"),
         ),
         status,
     )
@@ -113,7 +129,7 @@ def _render_confirm(form: RedeemForm, currency: str, amount_minor: int, status: 
 @bp.post("/redeem")
 @customer_required
 def redeem():
-    """Redeem the confirmed amount as credit on the customer's Stripe balance."""
+    """Redeem the confirmed amount as credit on the customer's Stripe balance or as a promotion code."""
     form = RedeemForm(prefix=REDEEM_FORM_PREFIX)
     if not form.validate_on_submit():
         if form.csrf_token.errors:
@@ -131,8 +147,13 @@ def redeem():
         get_session().rollback()
         flash(_refusal_message(refused, currency), "error")
         return redirect(url_for(".ledger"), code=303)
-    category, message = REDEMPTION_MESSAGES[redemption.state]
-    flash(message.format(amount=format_money(redemption.amount_minor, redemption.currency)), category)
+    messages = CODE_MESSAGES if redemption.method == redemptions.PROMOTION_CODE else REDEMPTION_MESSAGES
+    category, message = messages[redemption.state]
+    flash(message.format(
+        amount=format_money(redemption.amount_minor, redemption.currency),
+        code=redemption.promotion_code,
+        expires=redemption.expires_at.date().isoformat() if redemption.expires_at else "",
+    ), category)
     return redirect(url_for(".ledger"), code=303)
 
 

@@ -29,7 +29,7 @@ read_only_json(
     ["/testimonials"],
     {
         400: "The request could not be read.",
-        404: "There is no such API endpoint. Try GET <prefix>/api/testimonials.",
+        404: "There is no such API endpoint: <prefix>/api/openapi.json lists them.",
         405: "This API is read-only: use GET.",
         413: "The request body is too large.",
     },

@@ -1,5 +1,6 @@
 """The plugin's models. Every table is prefixed ``advocacy_`` and lives in :data:`Base.metadata`."""
 
+from advocacy_portal.models.api_keys import ApiKey
 from advocacy_portal.models.audit import AuditEntry
 from advocacy_portal.models.base import Base
 from advocacy_portal.models.base import utcnow
@@ -36,6 +37,7 @@ from advocacy_portal.models.webhooks import WebhookMessage
 
 __all__ = [
     "Advocate",
+    "ApiKey",
     "AuditEntry",
     "Base",
     "DEVICE_CLASSES",

@@ -77,7 +77,9 @@ class LedgerTransaction(Base):
     content_hash: Mapped[str] = mapped_column(String(64))
     #: What happened, dotted: ``reward.accrue``, ``reward.void``, ``reward.release``,
     #: ``reward.clawback``, ``reward.restore``, ``redemption.reserve``, ``redemption.confirm``,
-    #: ``redemption.release``, ``adjustment``.
+    #: ``redemption.release``, ``redemption.code`` (issued as a promotion code), ``redemption.expire``
+    #: (an unused code expired), ``redemption.return`` (the order that used a code was refunded),
+    #: ``adjustment``.
     reason: Mapped[str] = mapped_column(String(64), index=True)
     memo: Mapped[str | None] = mapped_column(Text)
     conversion_id: Mapped[int | None] = mapped_column(
@@ -152,7 +154,8 @@ class Reward(Base):
 
 
 class Redemption(Base):
-    """An advocate turning available rewards into a credit on their Stripe customer balance."""
+    """An advocate turning available rewards into a credit on their Stripe customer balance, or into
+    a single-use Stripe promotion code."""
 
     __tablename__ = "advocacy_redemptions"
     __table_args__ = (
@@ -179,6 +182,23 @@ class Redemption(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column()
+    #: How the amount is paid out: ``balance_credit`` (the Stripe customer balance, used by invoices)
+    #: or ``promotion_code`` (a single-use code for one-off Checkout payments).
+    method: Mapped[str] = mapped_column(String(16), default="balance_credit", server_default="balance_credit")
+    stripe_coupon_id: Mapped[str | None] = mapped_column(String(255))
+    stripe_promotion_code_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    #: The code the customer types at checkout (``promotion_code`` redemptions).
+    promotion_code: Mapped[str | None] = mapped_column(String(255))
+    #: When the code stops working; fixed at reservation, so every retry sends the same request.
+    expires_at: Mapped[datetime | None] = mapped_column()
+    #: ``issued``, ``used`` (on :attr:`used_conversion_id`) or ``expired`` (amount returned).
+    code_state: Mapped[str | None] = mapped_column(String(16), index=True)
+    used_conversion_id: Mapped[int | None] = mapped_column(
+        ForeignKey("advocacy_conversions.id", ondelete="SET NULL"), index=True
+    )
+    #: How much went back to *available*: all of it for an unused expired code, the refunded share
+    #: of a payment that used the code.
+    returned_minor: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class FriendPromotionCode(Base):

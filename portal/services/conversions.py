@@ -28,6 +28,7 @@ from advocacy_portal.models import Referral
 from advocacy_portal.models import StripeEvent
 from advocacy_portal.models import utcnow
 from advocacy_portal.services import ledger
+from advocacy_portal.services import redemptions
 from advocacy_portal.services import rewards
 from advocacy_portal.services import outgoing_webhooks
 from advocacy_portal.services import webhook_events
@@ -284,6 +285,7 @@ def apply_effects(event: dict, row_id: int) -> EventOutcome:
         else:
             conversion, referral, newly_paid = record_facts(facts)
             rewards.reconcile(conversion, ranking_changed=newly_paid, referral=referral)
+            redemptions.record_code_use(conversion, facts.promotion_code_ids)
             outcome = "applied"
             if newly_paid and conversion.referral_id is not None:
                 if referral.first_paid_at is None or referral.first_paid_at > conversion.paid_at:

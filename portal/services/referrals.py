@@ -35,6 +35,7 @@ from advocacy_portal.services.links import dump_attribution
 from advocacy_portal.services.links import make_link_token
 from advocacy_portal.services.links import read_link_token
 from advocacy_portal.services.links import validate_campaign
+from advocacy_portal.services.visitors import bot_reason
 from advocacy_portal.services.visitors import device_class
 from advocacy_portal.services.visitors import hash_ip
 from advocacy_portal.services.visitors import referrer_host
@@ -220,6 +221,8 @@ class ClickOutcome:
 
     outcome: str
     click_id: int | None = None
+    #: Why the click was not counted, in words for the debug log.
+    reason: str | None = None
 
 
 _clicks = ReferralClick.__table__
@@ -251,11 +254,12 @@ def record_click(
     (``repeat``), so reloading or spamming a link does not inflate the count.
     """
     now = now or utcnow()
-    device = device_class(visit.user_agent)
+    count_automated = config_value("COUNT_AUTOMATED_CLICKS")
+    device = device_class(visit.user_agent, count_automated)
     if device == "bot":
-        return ClickOutcome(BOT)
+        return ClickOutcome(BOT, reason=bot_reason(visit.user_agent, count_automated))
     if visit.user_id is not None and str(visit.user_id) == advocate.user_id:
-        return ClickOutcome(OWN_LINK)
+        return ClickOutcome(OWN_LINK, reason="the advocate clicked their own link while logged in")
     ip_hash = hash_ip(visit.ip)
     session = get_session()
     # Core statements on the session's connection and transaction: no ORM objects to build, flush
@@ -273,7 +277,8 @@ def record_click(
             },
         ).first()
         if repeat is not None:
-            return ClickOutcome(REPEAT)
+            return ClickOutcome(REPEAT, reason=f"the same visitor (hashed IP and device) clicked within "
+                                               f"ADVOCACY_CLICK_DEDUPE_SECONDS ({window} s)")
     click_id = connection.execute(
         _INSERT_CLICK,
         {

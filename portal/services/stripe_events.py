@@ -38,6 +38,8 @@ class PaymentFacts:
     refunded_minor: int | None = None
     dispute_status: str | None = None
     dispute_id: str | None = None
+    #: The promotion codes the payment used (a Checkout Session's ``discounts``).
+    promotion_code_ids: tuple[str, ...] = ()
 
     @property
     def payment_key(self) -> str | None:
@@ -135,7 +137,17 @@ def _checkout_session(event: dict, obj: dict) -> PaymentFacts | str:
         amount_minor=_amount(obj.get("amount_total")),
         currency=_currency(obj.get("currency")),
         paid_at=_time(event.get("created")) if paid else None,
+        promotion_code_ids=_promotion_codes(obj) if paid else (),
     )
+
+
+def _promotion_codes(obj: dict) -> tuple[str, ...]:
+    """The promotion codes a Checkout Session applied: ``discounts[].promotion_code``, and
+    ``total_details.breakdown.discounts[].discount.promotion_code`` when the breakdown was expanded."""
+    found = [_id(item.get("promotion_code")) for item in obj.get("discounts") or [] if isinstance(item, dict)]
+    for item in _dig(obj, "total_details", "breakdown", "discounts") or []:
+        found.append(_id(_dig(item, "discount", "promotion_code")))
+    return tuple(sorted({value for value in found if value}))
 
 
 def _invoice(event: dict, obj: dict) -> PaymentFacts | str:

@@ -18,9 +18,17 @@ from advocacy_portal.config import config_value
 from advocacy_portal.services.links import secret_keys
 
 
-_BOT = re.compile(
-    r"(?<!cu)bot|crawl|spider|slurp|preview|facebookexternalhit|whatsapp|embedly|headless|curl|wget|"
-    r"python-requests|httpx|go-http-client|okhttp|java/|libwww|scrapy",
+#: Link previews of chat apps and social networks, and search crawlers: never a person.
+_PREVIEW_BOT = re.compile(
+    r"(?<!cu)bot|crawl|spider|slurp|preview|facebookexternalhit|whatsapp|embedly",
+    re.IGNORECASE,
+)
+
+
+#: Headless browsers and command-line or library HTTP clients: scripts, and a host's integration tests
+#: (counted with ``ADVOCACY_COUNT_AUTOMATED_CLICKS``).
+_AUTOMATED = re.compile(
+    r"headless|curl|wget|python-requests|python-urllib|httpx|go-http-client|okhttp|java/|libwww|scrapy",
     re.IGNORECASE,
 )
 
@@ -34,12 +42,29 @@ _MOBILE = re.compile(r"mobi|iphone|ipod|android|blackberry|opera mini|iemobile|w
 _DESKTOP = re.compile(r"windows nt|macintosh|x11|cros|linux", re.IGNORECASE)
 
 
-def device_class(user_agent: str | None) -> str:
-    """Sort a User-Agent into ``bot``, ``tablet``, ``mobile``, ``desktop`` or ``unknown``."""
+def bot_reason(user_agent: str | None, count_automated: bool = False) -> str | None:
+    """Why a User-Agent is taken for a bot, in words for a log line, or ``None`` when it is not."""
+    user_agent = (user_agent or "")[:512]
+    preview = _PREVIEW_BOT.search(user_agent)
+    if preview:
+        return f"the User-Agent looks like a link-preview bot or crawler ({preview.group(0)!r})"
+    automated = _AUTOMATED.search(user_agent)
+    if automated and not count_automated:
+        return (f"the User-Agent looks like a headless browser or script ({automated.group(0)!r}); "
+                "set ADVOCACY_COUNT_AUTOMATED_CLICKS = True to count these in integration tests")
+    return None
+
+
+def device_class(user_agent: str | None, count_automated: bool = False) -> str:
+    """Sort a User-Agent into ``bot``, ``tablet``, ``mobile``, ``desktop`` or ``unknown``.
+
+    :param count_automated: sort headless browsers and HTTP clients by the device they name (a
+        headless Chrome on Linux is ``desktop``, curl ``unknown``) instead of ``bot``.
+    """
     if not user_agent:
         return "unknown"
     user_agent = user_agent[:512]
-    if _BOT.search(user_agent):
+    if bot_reason(user_agent, count_automated):
         return "bot"
     lowered = user_agent.lower()
     # Android tablets are the Android devices that do not call themselves "Mobile".

@@ -15,7 +15,7 @@
     if (!input) { return; }
     button.hidden = false;
     button.addEventListener("click", function () {
-      var done = function () { announce("Link copied to your clipboard."); };
+      var done = function () { announce(button.getAttribute("data-advocacy-copied") || "Link copied to your clipboard."); };
       var failed = function () {
         if (fallbackCopy(input)) { done(); } else { announce("Copy failed: select the link and copy it yourself."); }
       };

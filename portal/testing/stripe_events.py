@@ -19,7 +19,7 @@ from typing import Any
 
 import stripe
 
-from advocacy_portal.testing.stripe_server import random_id
+from advocacy_portal.testing.ids import random_id
 
 #: A webhook signing secret shaped like Stripe's, for tests.
 WEBHOOK_SECRET = "whsec_advocacy_test_secret"
@@ -42,6 +42,21 @@ def signed_request(event: dict, secret: str = WEBHOOK_SECRET, timestamp: int | N
         "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
     }
     return body, headers
+
+
+def webhook_path(app) -> str:
+    """The path of the plugin's Stripe webhook on ``app``: ``<ADVOCACY_URL_PREFIX>/webhooks/stripe``."""
+    return app.config["ADVOCACY_URL_PREFIX"].rstrip("/") + "/webhooks/stripe"
+
+
+def send_event(client, event: dict, secret: str | None = None):
+    """POST ``event`` to the plugin's webhook through a Flask test ``client``, signed as Stripe signs
+    it with ``secret`` (default: the app's first ``ADVOCACY_STRIPE_WEBHOOK_SECRETS``, else
+    :data:`WEBHOOK_SECRET`). Returns the response: 200 once the event is recorded."""
+    app = client.application
+    secret = secret or next(iter(app.config.get("ADVOCACY_STRIPE_WEBHOOK_SECRETS") or ()), WEBHOOK_SECRET)
+    body, headers = signed_request(event, secret)
+    return client.post(webhook_path(app), data=body, headers=headers)
 
 
 def event(event_type: str, obj: dict, *, previous_attributes: dict | None = None, request_id: str | None = None,

@@ -23,12 +23,20 @@ import threading
 import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
+from html import escape
 from http.server import ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl
 from urllib.parse import urlsplit
+from urllib.request import Request
+from urllib.request import urlopen
 
 import stripe
+
+from advocacy_portal.testing import stripe_events
+from advocacy_portal.testing.ids import random_id
+
+__all__ = ["FakeStripe", "StripeErrorResponse", "make_stripe_client", "random_id", "STRIPE_TEST_TIMEOUT"]
 
 #: The API key the fixtures use; any ``sk_test_``/``rk_test_`` key is accepted.
 DEFAULT_API_KEY = "sk_test_advocacy_fake_stripe"
@@ -39,11 +47,6 @@ _API_KEY = re.compile(r"(sk|rk)_test_[A-Za-z0-9_]+")
 _PROMOTION_CODE = re.compile(r"[A-Za-z0-9-]+")
 _CURRENCY = re.compile(r"[a-z]{3}")
 _ALPHANUMERIC = string.ascii_letters + string.digits
-
-
-def random_id(prefix: str, length: int = 24) -> str:
-    """An id shaped like Stripe's: ``prefix`` and random letters and digits."""
-    return prefix + "".join(secrets.choice(_ALPHANUMERIC) for _ in range(length))
 
 
 class StripeErrorResponse(Exception):
@@ -273,6 +276,9 @@ class FakeStripe:
         self._idempotent: dict[tuple[str, str], _SavedResult] = {}
         self._faults: list[_Fault] = []
         self._requests: list[RecordedRequest] = []
+        self._webhook_endpoints: list[tuple[str, str]] = []
+        #: Customers who completed a paid Checkout: ``first_time_transaction`` codes refuse them.
+        self._paying_customers: set[str] = set()
         self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -334,6 +340,80 @@ class FakeStripe:
         """
         with self._lock:
             self._faults.append(_Fault("hang", method.upper(), path_pattern, times, seconds=seconds, apply=apply))
+
+    def forget_idempotency_keys(self) -> None:
+        """Drop every saved idempotent result, as Stripe does after 24 hours: a retry with an old key then
+        executes again, so only the request's own content (a fixed coupon id, a fixed code) stops a double."""
+        with self._lock:
+            self._idempotent.clear()
+
+    def add_webhook_endpoint(self, url: str, secret: str = stripe_events.WEBHOOK_SECRET) -> None:
+        """Deliver the events this server raises itself (a Checkout paid on its hosted page,
+        :meth:`complete_checkout`) to ``url``, signed with ``secret``, as Stripe's webhook endpoints do."""
+        with self._lock:
+            self._webhook_endpoints.append((url, secret))
+
+    def complete_checkout(self, session_id: str, promotion_code: str | None = None) -> dict:
+        """Pay an open Checkout Session as its hosted page does: apply ``promotion_code`` (the code the
+        customer types; only with ``allow_promotion_codes``), count the discount's redemption, mark the
+        session ``complete``/``paid`` with a new PaymentIntent (``mode="payment"``), and deliver
+        ``checkout.session.completed`` to every webhook endpoint.
+
+        :returns: the event.
+        :raises StripeErrorResponse: when the session is not open or the code is refused (its ``message``
+            is what the hosted page shows).
+        """
+        with self._lock:
+            session = self._find("checkout.session", session_id, "checkout.session")
+            if session["status"] != "open":
+                raise StripeErrorResponse(400, "This Checkout Session is no longer active.",
+                                          code="checkout_session_inactive")
+            if promotion_code:
+                if not session["allow_promotion_codes"]:
+                    raise _invalid("promotion_code", "This Checkout Session does not accept promotion codes.")
+                promo = self._promotion_code_by_text(promotion_code, session["customer"])
+                self._apply_discount(session, {"promotion_code": promo["id"]}, "promotion_code")
+            for discount in session["discounts"]:
+                # Checked again at payment: another session may have used a single-use code meanwhile.
+                self._check_discount(discount, session["customer"], session["currency"], session["amount_subtotal"],
+                                     "discounts")
+            for discount in session["discounts"]:
+                coupon = self._objects[discount["coupon"]]
+                coupon["times_redeemed"] += 1
+                if coupon["max_redemptions"] and coupon["times_redeemed"] >= coupon["max_redemptions"]:
+                    coupon["valid"] = False
+                if discount.get("promotion_code"):
+                    promo = self._objects[discount["promotion_code"]]
+                    promo["times_redeemed"] += 1
+                    if promo["max_redemptions"] and promo["times_redeemed"] >= promo["max_redemptions"]:
+                        promo["active"] = False
+            session["status"] = "complete"
+            session["payment_status"] = "paid"
+            if session["mode"] == "payment":
+                payment_intent = random_id("pi_")
+                charge = random_id("ch_")
+                self._store({
+                    "id": payment_intent, "object": "payment_intent", "amount": session["amount_total"],
+                    "amount_received": session["amount_total"], "currency": session["currency"],
+                    "customer": session["customer"], "latest_charge": charge, "livemode": False,
+                    "metadata": dict(session.pop("_payment_intent_metadata", {})), "status": "succeeded",
+                    "created": int(time.time()),
+                })
+                session["payment_intent"] = payment_intent
+            if session["customer"]:
+                self._paying_customers.add(session["customer"])
+            email = session["customer_email"]
+            if email is None and session["customer"]:
+                email = self._objects[session["customer"]]["email"]
+            session["customer_details"] = {"address": None, "email": email, "name": None, "phone": None,
+                                           "tax_exempt": "none", "tax_ids": []}
+            event = stripe_events.event("checkout.session.completed", copy.deepcopy(session))
+            endpoints = list(self._webhook_endpoints)
+        for url, secret in endpoints:
+            body, headers = stripe_events.signed_request(event, secret)
+            with urlopen(Request(url, data=body, headers=headers, method="POST"), timeout=10) as answer:
+                answer.read()
+        return event
 
     @property
     def requests(self) -> list[RecordedRequest]:
@@ -418,6 +498,7 @@ class FakeStripe:
                 match = pattern.fullmatch(recorded.path)
                 if match and method == recorded.method:
                     result = handler(self, recorded.params, *match.groups())
+                    result = {key: value for key, value in result.items() if not key.startswith("_")}
                     expand = recorded.params.get("expand") or []
                     if isinstance(expand, str):
                         expand = [expand]
@@ -662,12 +743,19 @@ class FakeStripe:
         code = _string(params, "code") or "".join(secrets.choice(_ALPHANUMERIC) for _ in range(8)).upper()
         if not _PROMOTION_CODE.fullmatch(code):
             raise _invalid("code", "Promotion codes may only contain letters, digits and dashes.")
-        if any(other["code"].lower() == code.lower() and other["active"] for other in self._of_type("promotion_code")):
-            raise StripeErrorResponse(400, f"An active promotion code with `code: {code}` already exists.",
-                                      code="resource_already_exists", param="code")
         customer = _string(params, "customer")
         if customer is not None:
             self._find("customer", customer, "customer", param="customer", status=400)
+        # Unique regardless of case among the active codes a customer could type.
+        if any(other["code"].lower() == code.lower() and other["active"]
+               and (other["customer"] is None or customer is None or other["customer"] == customer)
+               for other in self._of_type("promotion_code")):
+            raise StripeErrorResponse(400, f"An active promotion code with `code: {code}` already exists.",
+                                      code="resource_already_exists", param="code")
+        expires_at = _int(params, "expires_at")
+        if expires_at is not None and coupon["redeem_by"] is not None and expires_at > coupon["redeem_by"]:
+            raise _invalid("expires_at", "The promotion code's `expires_at` may not be after the coupon's "
+                                         "`redeem_by`.")
         max_redemptions = _int(params, "max_redemptions", minimum=1)
         if max_redemptions and coupon["max_redemptions"] and max_redemptions > coupon["max_redemptions"]:
             raise _invalid("max_redemptions", "max_redemptions cannot exceed the coupon's max_redemptions.")
@@ -679,7 +767,7 @@ class FakeStripe:
             "created": int(time.time()),
             "customer": customer,
             "customer_account": None,
-            "expires_at": _int(params, "expires_at"),
+            "expires_at": expires_at,
             "livemode": False,
             "max_redemptions": max_redemptions,
             "metadata": _metadata(params),
@@ -770,6 +858,18 @@ class FakeStripe:
             raise _invalid("payment_intent_data", "You can only specify `payment_intent_data` in `payment` mode.")
         if mode != "subscription" and "subscription_data" in params:
             raise _invalid("subscription_data", "You can only specify `subscription_data` in `subscription` mode.")
+        discounts = params.get("discounts")
+        if discounts is not None:
+            if "allow_promotion_codes" in params:
+                raise _invalid("discounts", "You may only specify one of these parameters: allow_promotion_codes, "
+                                            "discounts.")
+            if discounts == "":
+                discounts = []
+            if not isinstance(discounts, list):
+                raise _invalid("discounts", "Invalid array")
+            if len(discounts) > 1:
+                raise _invalid("discounts", "You may only specify one discount: Checkout Sessions support up to "
+                                            "one coupon or promotion code.")
         session_id = random_id("cs_test_", 58)
         created = int(time.time())
         session = {
@@ -787,6 +887,7 @@ class FakeStripe:
             "customer_creation": _string(params, "customer_creation"),
             "customer_details": None,
             "customer_email": customer_email,
+            "discounts": [],
             "expires_at": _int(params, "expires_at") or created + 24 * 3600,
             "invoice": None,
             "livemode": False,
@@ -797,10 +898,82 @@ class FakeStripe:
             "status": "open",
             "subscription": None,
             "success_url": _string(params, "success_url"),
+            "total_details": {"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0},
             "ui_mode": _string(params, "ui_mode") or "hosted",
             "url": f"{self.base_url}/c/pay/{session_id}",
         }
+        for index, discount in enumerate(discounts or []):
+            if not isinstance(discount, dict):
+                raise _invalid(f"discounts[{index}]", "Invalid object")
+            _unknown_params({f"discounts[{index}][{key}]": value for key, value in discount.items()},
+                            {f"discounts[{index}][coupon]", f"discounts[{index}][promotion_code]"})
+            self._apply_discount(session, discount, f"discounts[{index}]")
+        pi_data = params.get("payment_intent_data")
+        if isinstance(pi_data, dict):
+            session["_payment_intent_metadata"] = _metadata(pi_data)
         return self._store(session)
+
+    def _promotion_code_by_text(self, code: str, customer: str | None) -> dict:
+        """The promotion code a customer typed: matched regardless of case, this customer's own codes first."""
+        matches = [item for item in self._of_type("promotion_code") if item["code"].lower() == code.strip().lower()]
+        matches.sort(key=lambda item: (item["customer"] != customer, not item["active"]))
+        if not matches:
+            raise _invalid("promotion_code", "This code is invalid.", code="promotion_code_invalid")
+        return matches[0]
+
+    def _check_discount(self, discount: dict, customer: str | None, currency: str | None, subtotal: int | None,
+                        param: str) -> dict:
+        """The coupon a discount applies, once its promotion code passes every restriction Stripe checks."""
+        now = int(time.time())
+        expired = StripeErrorResponse(400, "This promotion code has expired.", code="coupon_expired", param=param,
+                                      saved=False)
+        promotion_code_id = _string(discount, "promotion_code")
+        if promotion_code_id is not None:
+            promo = self._find("promotion_code", promotion_code_id, "promotion code", param=param, status=400)
+            if promo["expires_at"] is not None and promo["expires_at"] <= now:
+                raise expired
+            if promo["max_redemptions"] and promo["times_redeemed"] >= promo["max_redemptions"]:
+                raise expired
+            if not promo["active"]:
+                raise _invalid(param, "This promotion code is not active.", code="promotion_code_inactive")
+            if promo["customer"] is not None and promo["customer"] != customer:
+                raise _invalid(param, "This promotion code cannot be redeemed by this customer.",
+                               code="promotion_code_customer_mismatch")
+            restrictions = promo["restrictions"]
+            if restrictions["first_time_transaction"] and customer in self._paying_customers:
+                raise _invalid(param, "This promotion code is only available for first-time customers.",
+                               code="promotion_code_not_first_time")
+            if restrictions["minimum_amount"] and (
+                subtotal is None or subtotal < restrictions["minimum_amount"]
+                or currency != restrictions["minimum_amount_currency"]
+            ):
+                raise _invalid(param, "This promotion code requires a larger order.",
+                               code="promotion_code_minimum_amount")
+            coupon_id = promo["promotion"]["coupon"]
+        else:
+            coupon_id = _string(discount, "coupon")
+            if coupon_id is None:
+                raise _missing(f"{param}[coupon]")
+        coupon = self._find("coupon", coupon_id, "coupon", param=param, status=400)
+        if not coupon["valid"] or (coupon["redeem_by"] is not None and coupon["redeem_by"] <= now):
+            raise expired
+        if coupon["amount_off"] is not None and currency is not None and coupon["currency"] != currency:
+            raise _invalid(param, f"This coupon is in {coupon['currency'].upper()}, and cannot be applied to a "
+                                  f"Checkout Session in {currency.upper()}.", code="coupon_currency_mismatch")
+        return coupon
+
+    def _apply_discount(self, session: dict, discount: dict, param: str) -> None:
+        coupon = self._check_discount(discount, session["customer"], session["currency"], session["amount_subtotal"],
+                                      param)
+        subtotal = session["amount_subtotal"]
+        if subtotal is not None:
+            if coupon["amount_off"] is not None:
+                off = min(coupon["amount_off"], subtotal)
+            else:
+                off = round(subtotal * coupon["percent_off"] / 100)
+            session["total_details"]["amount_discount"] = off
+            session["amount_total"] = subtotal - off
+        session["discounts"] = [{"coupon": coupon["id"], "promotion_code": _string(discount, "promotion_code")}]
 
     def _retrieve_checkout_session(self, params: dict, session_id: str) -> dict:
         _unknown_params(params, {"expand"})
@@ -884,11 +1057,12 @@ class _Handler(BaseHTTPRequestHandler):
     def _handle(self) -> None:
         fake = self.server.fake
         url = urlsplit(self.path)
-        if self.command == "GET" and url.path.startswith("/c/pay/"):
-            self._checkout_page(url.path.rsplit("/", 1)[-1])
-            return
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length).decode() if length else ""
+        if url.path.startswith("/c/pay/") and self.command in ("GET", "POST"):
+            form = dict(parse_qsl(body)) if self.command == "POST" else None
+            self._checkout_page(url.path.rsplit("/", 1)[-1], form)
+            return
         pairs = parse_qsl(url.query, keep_blank_values=True)
         if self.command == "POST":
             pairs += parse_qsl(body, keep_blank_values=True)
@@ -942,12 +1116,55 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(response.body)
 
-    def _checkout_page(self, session_id: str) -> None:
-        # The hosted page a Checkout Session's `url` points at, so a browser test never leaves 127.0.0.1.
-        session = self.server.fake.get(session_id)
-        status = 200 if session and session.get("object") == "checkout.session" else 404
-        page = (f"<!doctype html><title>Fake Stripe Checkout</title><h1>Checkout {session_id}</h1>"
-                if status == 200 else "<!doctype html><title>Not found</title>").encode()
+    def _checkout_page(self, session_id: str, form: dict | None) -> None:
+        # The hosted page a Checkout Session's `url` points at, so a browser test never leaves 127.0.0.1:
+        # the total, a promotion code box (with allow_promotion_codes) and a Pay button. Paying delivers
+        # checkout.session.completed to the webhook endpoints, then sends the browser to success_url.
+        fake = self.server.fake
+        session = fake.get(session_id)
+        if not session or session.get("object") != "checkout.session":
+            self._html(404, "<h1>Checkout not found</h1><p>This payment page does not exist.</p>")
+            return
+        error = None
+        if form is not None:
+            try:
+                fake.complete_checkout(session_id, form.get("promotion_code") or None)
+            except StripeErrorResponse as refused:
+                error = refused.message
+            else:
+                target = (session["success_url"] or "/").replace("{CHECKOUT_SESSION_ID}", session_id)
+                self.send_response(303)
+                self.send_header("Location", target)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            session = fake.get(session_id)
+        amount = session["amount_total"]
+        total = "" if amount is None else f"{amount / 100:.2f} {(session['currency'] or '').upper()}"
+        parts = [f"<h1>Pay {escape(total)}</h1>"]
+        off = session["total_details"]["amount_discount"]
+        if off:
+            parts.append(f"<p>Discount: {off / 100:.2f} {escape((session['currency'] or '').upper())}</p>")
+        if session["status"] != "open":
+            parts.append("<p role='status'>This Checkout Session is complete.</p>")
+            self._html(200, "".join(parts))
+            return
+        parts.append(f"<form method='post' action='/c/pay/{escape(session_id)}'>")
+        if session["allow_promotion_codes"]:
+            parts.append("<p><label for='promotion_code'>Promotion code</label> "
+                         "<input id='promotion_code' name='promotion_code' autocomplete='off'></p>")
+        if error:
+            parts.append(f"<p role='alert' class='error'>{escape(error)}</p>")
+        parts.append("<p><button type='submit'>Pay</button></p></form>")
+        self._html(400 if error else 200, "".join(parts))
+
+    def _html(self, status: int, content: str) -> None:
+        page = ("<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+                "<meta name='viewport' content='width=device-width, initial-scale=1'><title>Test Checkout</title>"
+                "<style>body{font:16px/1.5 system-ui,sans-serif;max-width:30rem;margin:2rem auto;padding:0 1rem;"
+                "color:#1a1a1a}button{font:inherit;padding:.5rem 1.5rem;background:#3a3ad0;color:#fff;border:0;"
+                "border-radius:4px}input{font:inherit;padding:.3rem}.error{color:#a40000}</style></head>"
+                f"<body><main>{content}</main></body></html>").encode()
         self.send_response(status)
         self.send_header("Content-Type", "text/html; charset=utf-8")
         self.send_header("Content-Length", str(len(page)))

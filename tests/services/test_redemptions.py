@@ -168,3 +168,101 @@ def test_parallel_redemptions_never_overdraw(stripe_app, fake_stripe):
     assert money(stripe_app, referred) == {"pending": 0, "available": 0, "reserved": 0, "redeemed": 5000}
     assert len(credits(fake_stripe)) == 5
     snapshot(stripe_app)
+
+
+# -- through the outbox ---------------------------------------------------------------------------------
+
+
+def redemption_task(app, redemption_id):
+    from advocacy_portal.models import OutboxTask
+
+    with app.app_context():
+        task = get_session().scalar(select(OutboxTask).where(OutboxTask.key == f"redemption:{redemption_id}"))
+        return {"state": task.state, "attempts": task.attempts, "last_error": task.last_error,
+                "topic": task.topic, "subject": (task.subject_type, task.subject_id)}
+
+
+def make_due(app, redemption_id):
+    from advocacy_portal.models import OutboxTask
+    from advocacy_portal.models import utcnow
+
+    with app.app_context():
+        task = get_session().scalar(select(OutboxTask).where(OutboxTask.key == f"redemption:{redemption_id}"))
+        task.next_attempt_at = utcnow()
+        get_session().commit()
+
+
+@pytest.mark.settings(TASK_EXECUTOR="worker")
+def test_with_a_worker_the_request_reserves_and_the_worker_asks_stripe_once(stripe_app, fake_stripe):
+    from advocacy_portal import outbox
+
+    referred = funded(stripe_app)
+    redemption_id, state = redeem(stripe_app, referred, 2000)
+    assert state == "reserved" and credits(fake_stripe) == []  # the request never waited on Stripe
+    assert money(stripe_app, referred)["reserved"] == 2000
+    assert redemption_task(stripe_app, redemption_id)["subject"] == ("redemption", str(redemption_id))
+    assert outbox.run_due(stripe_app).done == 1
+    assert outbox.run_due(stripe_app).ran == 0
+    assert [amount for _c, amount, _cur in credits(fake_stripe)] == [-2000]
+    assert money(stripe_app, referred) == {"pending": 0, "available": 3000, "reserved": 0, "redeemed": 2000}
+    assert redemption_task(stripe_app, redemption_id)["state"] == "done"
+
+
+@pytest.mark.parametrize("apply", [True, False])
+def test_stripe_timing_out_is_retried_by_the_outbox_with_the_same_key(stripe_app, fake_stripe, apply):
+    from advocacy_portal import outbox
+
+    referred = funded(stripe_app)
+    fake_stripe.hang_next("POST", CREDITS, seconds=2.5, apply=apply)
+    redemption_id, state = redeem(stripe_app, referred, 2000)
+    assert state == "unknown"
+    task = redemption_task(stripe_app, redemption_id)
+    assert task["state"] == "queued" and task["attempts"] == 1 and "No definite answer" in task["last_error"]
+    make_due(stripe_app, redemption_id)
+    assert outbox.run_due(stripe_app).done == 1
+    assert money(stripe_app, referred) == {"pending": 0, "available": 3000, "reserved": 0, "redeemed": 2000}
+    assert [amount for _c, amount, _cur in credits(fake_stripe)] == [-2000]
+    attempts = fake_stripe.requests_to(CREDITS, method="POST")
+    assert len(attempts) == 2 and len({attempt.idempotency_key for attempt in attempts}) == 1
+    snapshot(stripe_app)
+
+
+@pytest.mark.settings(OUTBOX_MAX_ATTEMPTS=2)
+def test_stripe_answering_500_until_the_last_attempt_parks_the_task_and_keeps_the_money_reserved(
+        stripe_app, fake_stripe, client, auth):
+    from advocacy_portal import outbox
+    from tests.helpers import make_customer
+
+    referred = funded(stripe_app)
+    fake_stripe.fail_next("POST", CREDITS, status=500, times=2)  # both attempts
+    redemption_id, state = redeem(stripe_app, referred, 1000)
+    assert state == "unknown"
+    make_due(stripe_app, redemption_id)
+    assert outbox.run_due(stripe_app).dead == 1
+    task = redemption_task(stripe_app, redemption_id)
+    assert task["state"] == "dead" and "(500)" in task["last_error"]
+    # Never lost: still reserved, and shown to staff with Stripe's answer.
+    assert money(stripe_app, referred)["reserved"] == 1000 and credits(fake_stripe) == []
+    auth.login(make_customer(stripe_app, staff=True))
+    page = client.get("/advocacy/admin/outbox").get_data(as_text=True)
+    assert "stripe.redemption" in page and f"redemption {redemption_id}" in page
+    # Stripe is back (the injected failures are used up); staff replay the task: one credit.
+    from advocacy_portal.models import OutboxTask
+
+    with stripe_app.app_context():
+        task_id = get_session().scalar(select(OutboxTask.id).where(OutboxTask.key == f"redemption:{redemption_id}"))
+    with stripe_app.app_context():
+        assert outbox.replay(task_id)
+        get_session().commit()
+    assert redemption_task(stripe_app, redemption_id)["state"] == "done"
+    assert money(stripe_app, referred) == {"pending": 0, "available": 4000, "reserved": 0, "redeemed": 1000}
+    assert len(credits(fake_stripe)) == 1
+
+
+def test_a_definite_refusal_returns_the_money_and_finishes_the_task(stripe_app, fake_stripe):
+    referred = funded(stripe_app)
+    fake_stripe.fail_next("POST", CREDITS, status=400, error_type="invalid_request_error", message="Nope")
+    redemption_id, state = redeem(stripe_app, referred, 1500)
+    assert state == "failed"
+    assert redemption_task(stripe_app, redemption_id)["state"] == "done"
+    assert money(stripe_app, referred)["available"] == 5000
