@@ -148,6 +148,8 @@ def redemption_data(redemption: Redemption) -> dict:
     return {
         "redemption": {
             "id": redemption.id,
+            #: ``balance_credit`` or ``promotion_code`` (the code itself is the advocate's, never sent).
+            "method": redemption.method,
             "amount_minor": redemption.amount_minor,
             "currency": redemption.currency,
             "stripe_customer": redemption.stripe_customer_id,

@@ -255,6 +255,7 @@ def test_a_redemption_is_sent_once_it_completes(stripe_app, fake_stripe, receive
     [redeemed] = received(receiver, secret)["reward.redeemed"]
     assert redeemed["redemption"]["id"] == redemption_id
     assert (redeemed["redemption"]["amount_minor"], redeemed["redemption"]["currency"]) == (2000, "usd")
+    assert redeemed["redemption"]["method"] == "balance_credit"
     assert redeemed["redemption"]["stripe_balance_transaction"].startswith("cbtxn_")
     assert redeemed["advocate"]["email"] == referred.advocate.email
 

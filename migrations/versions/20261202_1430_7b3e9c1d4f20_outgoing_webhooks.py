@@ -1,8 +1,8 @@
 """outgoing webhooks
 
 Revision ID: 7b3e9c1d4f20
-Revises: 480721b40708
-Create Date: 2026-12-02 14:10:00.000000+00:00
+Revises: 7c1e4d2b9a31
+Create Date: 2026-12-02 14:30:00.000000+00:00
 """
 
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = '7b3e9c1d4f20'
-down_revision = '480721b40708'
+down_revision = '7c1e4d2b9a31'
 branch_labels = None
 depends_on = None
 
