@@ -260,6 +260,24 @@ def test_a_redemption_is_sent_once_it_completes(stripe_app, fake_stripe, receive
     assert redeemed["advocate"]["email"] == referred.advocate.email
 
 
+@pytest.mark.settings(REDEMPTION_METHOD="promotion_code")
+def test_a_promotion_code_redemption_is_sent_without_the_code(stripe_app, fake_stripe, receiver):
+    _endpoint_id, secret = add_endpoint(stripe_app, receiver.url, ["reward.redeemed"])
+    referred = make_referral(stripe_app)
+    with stripe_app.app_context():
+        advocate = get_session().get(Advocate, referred.advocate_id)
+        rewards.post_adjustment(advocate, 3000, "usd", "Opening balance", STAFF)
+        get_session().commit()
+        redemption = redemptions.request_redemption(advocate, 2000, "usd")
+        get_session().refresh(redemption)
+        assert redemption.state == "completed" and redemption.promotion_code
+        code = redemption.promotion_code
+    [redeemed] = received(receiver, secret)["reward.redeemed"]
+    assert redeemed["redemption"]["method"] == "promotion_code"
+    assert redeemed["redemption"]["amount_minor"] == 2000
+    assert code not in receiver.requests[0].body.decode()
+
+
 def test_publishing_a_testimonial_is_sent_without_the_authors_email(app, receiver):
     _endpoint_id, secret = add_endpoint(app, receiver.url, ["testimonial.published"])
     author = make_customer(app)
