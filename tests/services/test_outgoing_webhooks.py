@@ -210,6 +210,7 @@ def test_a_paid_conversion_holds_a_reward_then_it_is_released_clawed_back_and_se
     assert (held["reward"]["amount_minor"], held["reward"]["currency"]) == (500, "usd")
     assert held["posting"] == {"reason": "reward.accrue", "amount_minor": 500, "currency": "usd",
                                "balance": "pending", "posted_at": held["posting"]["posted_at"]}
+    assert held["posting"]["posted_at"].endswith("Z") and held["reward"]["hold_until"].endswith("Z")
     # The same event again (Stripe retries): nothing new is sent.
     count = len(receiver.requests)
     deliver(client, stripe_events.checkout_session_completed(
