@@ -392,3 +392,17 @@ def test_the_upgrade_turns_old_emails_into_email_tasks_and_back(app):
     assert [tuple(row) for row in back] == [(7, "testimonial.thanks", "sent", "a@example.com"),
                                             (8, "testimonial.published", "failed", "b@example.com")]
     migrate.upgrade(app)
+
+
+@worker_executor
+def test_outbox_run_goes_pass_after_pass_until_a_group_is_drained(app, runner):
+    with app.app_context():
+        for n in range(3):
+            outbox.enqueue("shop.note", {"text": f"g{n}"}, group="customer:1")
+        get_session().commit()
+    result = runner.invoke(args=["advocacy", "outbox", "run"])
+    assert result.exit_code == 0, result.output
+    assert "Ran 3 task(s): 3 done" in result.output
+    assert notes(app) == ["g0", "g1", "g2"]
+    status = runner.invoke(args=["advocacy", "outbox", "status"]).output
+    assert "done: 3" in status and "shop.note" in status
