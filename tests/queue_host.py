@@ -13,11 +13,22 @@ from tests.host_app import create_app
 
 
 def make_app():
-    return create_app(json.loads(os.environ["SHOP_TEST_CONFIG"]))
+    """The shop for an RQ worker: tasks it writes itself (a webhook's deliveries) go back to RQ too."""
+    app = create_app(json.loads(os.environ["SHOP_TEST_CONFIG"]))
+    if os.environ.get("SHOP_QUEUE_KIND") == "rq":
+        from redis import Redis
+        from rq import Queue
+
+        from advocacy_portal.contrib.rq import init_rq
+
+        init_rq(Queue(os.environ["SHOP_QUEUE"], connection=Redis.from_url(os.environ["SHOP_BROKER_URL"])), app,
+                app_factory="tests.queue_host:make_app")
+    return app
 
 
 app = make_app()
 celery = Celery("shop", broker=os.environ["SHOP_BROKER_URL"])
 celery.conf.update(task_default_queue=os.environ["SHOP_QUEUE"], broker_connection_retry_on_startup=True,
                    worker_hijack_root_logger=False)
-init_celery(celery, app)
+if os.environ.get("SHOP_QUEUE_KIND") != "rq":
+    init_celery(celery, app)

@@ -22,12 +22,13 @@ from tests.helpers import make_customer
 from tests.host_app import Note
 from tests.testimonials_support import make_testimonial
 from tests.testimonials_support import start_smtp_sink
+from tests.webhook_receiver import LOCAL_DELIVERY
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 REDIS_URL = os.environ.get("ADVOCACY_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, LOCAL_DELIVERY]
 
 
 @pytest.fixture
@@ -51,13 +52,36 @@ def smtp(app):
     controller.stop()
 
 
-def worker_env(app, queue: str) -> dict:
+def worker_env(app, queue: str, kind: str) -> dict:
     keys = ("SQLALCHEMY_DATABASE_URI", "SECRET_KEY", "SERVER_NAME", "ADVOCACY_MAIL_SERVER", "ADVOCACY_MAIL_PORT",
-            "ADVOCACY_MAIL_SENDER")
+            "ADVOCACY_MAIL_SENDER", "ADVOCACY_WEBHOOKS_ALLOW_HTTP", "ADVOCACY_WEBHOOKS_ALLOW_PRIVATE_ADDRESSES")
     config = {key: app.config[key] for key in keys}
     config["ADVOCACY_OUTBOX_RETRY_SECONDS"] = 1
     return {**os.environ, "PYTHONUNBUFFERED": "1", "SHOP_TEST_CONFIG": json.dumps(config),
-            "SHOP_BROKER_URL": REDIS_URL, "SHOP_QUEUE": queue}
+            "SHOP_BROKER_URL": REDIS_URL, "SHOP_QUEUE": queue, "SHOP_QUEUE_KIND": kind}
+
+
+def subscribe(app, receiver) -> str:
+    """A webhook endpoint (the local receiver) for every event type: its secret."""
+    from advocacy_portal import Customer
+    from advocacy_portal.services import outgoing_webhooks
+    from advocacy_portal.services.webhook_events import EVENT_TYPES
+
+    with app.app_context():
+        endpoint = outgoing_webhooks.create_endpoint(receiver.url, "CRM", list(EVENT_TYPES),
+                                                     Customer(id="1", email="staff@example.com"))
+        get_session().commit()
+        return endpoint.secret
+
+
+def publish_testimonial(app) -> None:
+    """A testimonial written and approved: the "thanks" and "published" emails, and the webhook."""
+    staff = make_customer(app, staff=True)
+    make_testimonial(app, make_customer(app, email="writer@example.com"), state="approved", staff=staff)
+
+
+def webhook_events(receiver, secret) -> list[str]:
+    return [payload["type"] for payload in receiver.verified(secret)]
 
 
 def wait_for(condition, timeout=45.0):
@@ -91,7 +115,8 @@ def stop(process) -> str:
     return process.communicate()[0]
 
 
-def test_celery_runs_the_outbox_email_and_a_retry_through_a_real_worker_on_redis(app, smtp, redis_connection):
+def test_celery_runs_the_outbox_emails_a_webhook_and_a_retry_through_a_real_worker_on_redis(
+        app, smtp, redis_connection, receiver):
     from celery import Celery
 
     from advocacy_portal.contrib.celery import init_celery
@@ -102,33 +127,39 @@ def test_celery_runs_the_outbox_email_and_a_retry_through_a_real_worker_on_redis
     init_celery(celery, app)
     assert callable(app.config["ADVOCACY_TASK_EXECUTOR"])
 
-    author = make_customer(app, email="writer@example.com")
-    make_testimonial(app, author)  # writes the "thanks" email task and hands its key to Celery
+    secret = subscribe(app, receiver)
+    publish_testimonial(app)  # writes the emails and the webhook event, and hands their keys to Celery
     with app.app_context():
         outbox.enqueue("shop.note", {"text": "retried through celery", "fail": 1})
         get_session().commit()
-    assert smtp.messages == [] and states(app) == [("email", "queued"), ("shop.note", "queued")]
+    assert smtp.messages == [] and receiver.requests == []
+    assert {state for _topic, state in states(app)} == {"queued"}
 
     worker = subprocess.Popen(
         [str(BIN / "celery"), "-A", "tests.queue_host:celery", "worker", "--pool", "solo", "-Q", queue,
          "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel", "INFO"],
-        cwd=REPO, env=worker_env(app, queue), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=REPO, env=worker_env(app, queue, "celery"), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
-        assert wait_for(lambda: len(smtp.messages) == 1 and notes(app) == ["retried through celery"]), stop(worker)
+        assert wait_for(lambda: len(smtp.messages) == 2 and len(receiver.requests) == 1
+                        and notes(app) == ["retried through celery"]), stop(worker)
     finally:
         output = stop(worker)
         redis_connection.delete(queue)
-    [message] = smtp.messages
-    assert message["To"] == "writer@example.com" and message["Subject"] == "Thank you for your testimonial"
-    assert states(app) == [("email", "done"), ("shop.note", "done")], output
+    assert sorted(m["Subject"] for m in smtp.messages) == ["Thank you for your testimonial",
+                                                           "Your testimonial is published"]
+    assert webhook_events(receiver, secret) == ["testimonial.published"]  # signature verified
+    assert {state for _topic, state in states(app)} == {"done"}, output
+    assert {"webhook.event", "webhook.deliver", "email", "shop.note"} <= {topic for topic, _ in states(app)}
     with app.app_context():
         note_task = get_session().scalar(select(OutboxTask).where(OutboxTask.topic == "shop.note"))
         assert note_task.attempts == 2  # failed once, sent again by the adapter with a countdown
     assert "advocacy_portal.run_outbox_task" in output
 
 
-def test_rq_runs_the_outbox_email_and_a_retry_through_a_real_worker_on_redis(app, smtp, redis_connection):
+def test_rq_runs_the_outbox_emails_a_webhook_and_a_retry_through_a_real_worker_on_redis(
+        app, smtp, redis_connection, receiver):
     from redis import Redis
     from rq import Queue
 
@@ -138,22 +169,26 @@ def test_rq_runs_the_outbox_email_and_a_retry_through_a_real_worker_on_redis(app
     queue = Queue(queue_name, connection=Redis.from_url(REDIS_URL))
     init_rq(queue, app, app_factory="tests.queue_host:make_app")
 
-    make_testimonial(app, make_customer(app, email="writer@example.com"))
+    secret = subscribe(app, receiver)
+    publish_testimonial(app)
     with app.app_context():
         outbox.enqueue("shop.note", {"text": "retried through rq", "fail": 1})
         get_session().commit()
-    assert smtp.messages == [] and len(queue) == 2
+    assert smtp.messages == [] and len(queue) == 4  # two emails, the webhook event, the note
 
     worker = subprocess.Popen(
         [str(BIN / "rq"), "worker", queue_name, "--url", REDIS_URL, "--with-scheduler",
          "--worker-class", "rq.worker.SimpleWorker"],
-        cwd=REPO, env=worker_env(app, queue_name), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=REPO, env=worker_env(app, queue_name, "rq"), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
-        assert wait_for(lambda: len(smtp.messages) == 1 and notes(app) == ["retried through rq"]), stop(worker)
+        assert wait_for(lambda: len(smtp.messages) == 2 and len(receiver.requests) == 1
+                        and notes(app) == ["retried through rq"]), stop(worker)
     finally:
         output = stop(worker)
         queue.empty()
-    [message] = smtp.messages
-    assert message["To"] == "writer@example.com"
-    assert states(app) == [("email", "done"), ("shop.note", "done")], output
+    assert {m["To"] for m in smtp.messages} == {"writer@example.com"}
+    assert webhook_events(receiver, secret) == ["testimonial.published"]
+    assert {state for _topic, state in states(app)} == {"done"}, output
+    assert "run_outbox_task('advocacy-outbox:" in output  # the webhook's delivery task went through RQ too
