@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import shutil
 import statistics
 import sys
 import tempfile
@@ -47,6 +48,7 @@ from sqlalchemy.orm import mapped_column  # noqa: E402
 
 from advocacy_portal import AdvocacyPortal  # noqa: E402
 from advocacy_portal import outbox  # noqa: E402
+from demo.extensions import sqlite_pragmas  # noqa: E402
 
 GOAL_RATIO = 4.0
 GOAL_CLAIM_MS = 20.0
@@ -80,18 +82,8 @@ def make_app(url: str):
     db.init_app(app)
     AdvocacyPortal(app)
     with app.app_context():
-        event.listen(db.engine, "connect", _sqlite_pragmas)
+        event.listen(db.engine, "connect", sqlite_pragmas)  # the demo's: WAL, busy timeout
     return app
-
-
-def _sqlite_pragmas(dbapi_connection, connection_record):
-    # As the demo and the README's SQLite advice: readers beside the writer, writers wait their turn.
-    if type(dbapi_connection).__module__.startswith("sqlite3"):
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=10000")
-        cursor.close()
 
 
 def relay_process(url: str, ready, start) -> None:
@@ -163,16 +155,17 @@ def run(args) -> int:
     from sqlalchemy import create_engine
     from sqlalchemy import func
     from sqlalchemy import select
-    from sqlalchemy import text
 
     from advocacy_portal import migrate
     from advocacy_portal.db import get_session
     from advocacy_portal.models import OutboxTask
 
-    cleanup = None
     if args.sqlite:
         folder = tempfile.mkdtemp(prefix="outbox-bench-")
         url = f"sqlite:///{folder}/bench.sqlite"
+
+        def cleanup():
+            shutil.rmtree(folder, ignore_errors=True)
     else:
         base = args.database_url.replace("postgresql://", "postgresql+psycopg://", 1)
         schema = f"outbox_bench_{uuid.uuid4().hex[:8]}"
@@ -251,8 +244,7 @@ def run(args) -> int:
         print(f"goal relay_cost_ratio <= {GOAL_RATIO} and claim_ms <= {GOAL_CLAIM_MS}: {'met' if ok else 'MISSED'}")
         return 0 if ok or not args.check else 1
     finally:
-        if cleanup:
-            cleanup()
+        cleanup()
 
 
 def main() -> int:

@@ -149,3 +149,15 @@ def stripe_app(app, fake_stripe, request):
     if not any("STRIPE_WEBHOOK_SECRETS" in marker.kwargs for marker in request.node.iter_markers("settings")):
         app.config["ADVOCACY_STRIPE_WEBHOOK_SECRETS"] = [WEBHOOK_SECRET]
     return app
+
+
+@pytest.fixture
+def smtp(app):
+    """A local SMTP server (aiosmtpd) the app's mail goes to: ``smtp.messages`` is what it received."""
+    from tests.testimonials_support import start_smtp_sink
+
+    sink, controller = start_smtp_sink()
+    app.config.update(ADVOCACY_MAIL_SERVER="127.0.0.1", ADVOCACY_MAIL_PORT=sink.port,
+                      ADVOCACY_MAIL_SENDER="shop@shop.test")
+    yield sink
+    controller.stop()

@@ -21,7 +21,6 @@ from advocacy_portal.models import OutboxTask
 from tests.helpers import make_customer
 from tests.host_app import Note
 from tests.testimonials_support import make_testimonial
-from tests.testimonials_support import start_smtp_sink
 from tests.webhook_receiver import LOCAL_DELIVERY
 
 REPO = Path(__file__).resolve().parents[1]
@@ -43,13 +42,6 @@ def redis_connection():
     connection.close()
 
 
-@pytest.fixture
-def smtp(app):
-    sink, controller = start_smtp_sink()
-    app.config.update(ADVOCACY_MAIL_SERVER="127.0.0.1", ADVOCACY_MAIL_PORT=sink.port,
-                      ADVOCACY_MAIL_SENDER="shop@shop.test")
-    yield sink
-    controller.stop()
 
 
 def worker_env(app, queue: str, kind: str) -> dict:

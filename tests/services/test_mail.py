@@ -16,13 +16,6 @@ from tests.testimonials_support import stored_testimonials
 from tests.testimonials_support import submit_testimonial
 
 
-@pytest.fixture
-def smtp(app):
-    sink, controller = start_smtp_sink()
-    app.config.update(ADVOCACY_MAIL_SERVER="127.0.0.1", ADVOCACY_MAIL_PORT=sink.port,
-                      ADVOCACY_MAIL_SENDER="shop@shop.test")
-    yield sink
-    controller.stop()
 
 
 def outbox(app):
