@@ -181,6 +181,10 @@ def settle(redemption: Redemption) -> Redemption:
             _create_promotion_code(client, redemption)
             credit = None
         else:
+            # A retry: an earlier attempt may have been applied without an answer, and after 24 hours
+            # Stripe no longer recognises the Idempotency-Key. The credit's metadata tells.
+            credit = _credit_already_made(client, customer_id, redemption) if redemption.attempts > 1 else None
+        if redemption.method != PROMOTION_CODE and credit is None:
             credit = client.v1.customers.balance_transactions.create(
                 customer_id,
                 {
@@ -203,6 +207,28 @@ def settle(redemption: Redemption) -> Redemption:
         _finish(redemption, "completed", balance_transaction=credit.id if credit is not None else None)
     session.commit()
     return redemption
+
+
+#: Most balance transactions read when looking for an earlier attempt's credit (100 per page).
+CREDIT_LOOKUP_PAGES = 10
+
+
+def _credit_already_made(client: stripe.StripeClient, customer_id: str, redemption: Redemption):
+    """The balance transaction an earlier attempt of ``redemption`` made, found by its metadata, or ``None``."""
+    params = {"limit": 100}
+    for _page in range(CREDIT_LOOKUP_PAGES):
+        listing = client.v1.customers.balance_transactions.list(customer_id, params)
+        for transaction in listing.data:
+            metadata = transaction.to_dict().get("metadata") or {}
+            if metadata.get("advocacy_redemption_id") == str(redemption.id):
+                log.info("Redemption %s: found the credit %s of an earlier attempt", redemption.id, transaction.id)
+                return transaction
+        if not listing.has_more or not listing.data:
+            return None
+        params = {"limit": 100, "starting_after": listing.data[-1].id}
+    log.warning("Redemption %s: looked at %d balance transactions without finding an earlier credit",
+                redemption.id, CREDIT_LOOKUP_PAGES * 100)
+    return None
 
 
 def code_text(redemption: Redemption) -> str:
