@@ -16,6 +16,7 @@ from flask import request
 from flask import url_for
 from werkzeug.datastructures import MultiDict
 
+from advocacy_portal.blueprints import inputs
 from advocacy_portal.blueprints.common import CSRF_MESSAGE
 from advocacy_portal.blueprints.common import private_page
 from advocacy_portal.blueprints.common import render_error
@@ -66,10 +67,7 @@ def queue():
         for field in filter_form:
             if field.errors:
                 field.data = None
-    page_arg = request.args.get("page", "1")
-    page = testimonial_queries.moderation_queue(
-        _filters(filter_form), page=int(page_arg) if page_arg.isdigit() else 1
-    )
+    page = testimonial_queries.moderation_queue(_filters(filter_form), page=inputs.page_arg())
     figures = testimonial_queries.referral_figures(page.items)
     bulk_form = BulkForm(formdata=None, back=request.full_path)
     query = {key: value for key, value in request.args.items() if key != "page"}
@@ -95,7 +93,7 @@ def _get_or_404(testimonial_id: int) -> Testimonial:
     return testimonial
 
 
-@bp.get("/<int:testimonial_id>")
+@bp.get("/<advocacy_id:testimonial_id>")
 @staff_required
 def item(testimonial_id: int):
     """One testimonial: the whole text, its labels and consent, actions, highlight and history."""
@@ -134,7 +132,7 @@ def _render_item(testimonial: Testimonial, highlight_form: HighlightForm | None 
     )
 
 
-@bp.post("/<int:testimonial_id>/action")
+@bp.post("/<advocacy_id:testimonial_id>/action")
 @staff_required
 def act(testimonial_id: int):
     """Approve, reject, unpublish, feature or unfeature one testimonial."""
@@ -173,7 +171,7 @@ def _done(action: str, testimonial: Testimonial) -> str:
     return f"Testimonial {testimonial.id} {words[action]}."
 
 
-@bp.post("/<int:testimonial_id>/highlight")
+@bp.post("/<advocacy_id:testimonial_id>/highlight")
 @staff_required
 def highlight(testimonial_id: int):
     """Pick (or clear) the highlighted excerpt; the quote itself never changes."""
@@ -236,13 +234,15 @@ def bulk():
     done = 0
     for value in form.selected.data:
         testimonial_id, _, version = value.partition(":")
-        if not testimonial_id.isdigit() or not version.isdigit():
+        testimonial_id = inputs.whole_number(testimonial_id, 1, inputs.MAX_ID)
+        version = inputs.whole_number(version, 1, inputs.MAX_ID)
+        if testimonial_id is None or version is None:
             flash(f"Skipped {value!r}: not a testimonial.", "error")
             continue
         try:
             testimonial_service.moderate(
-                int(testimonial_id), action, g.advocacy_staff,
-                reason=form.reason.data, expected_version=int(version),
+                testimonial_id, action, g.advocacy_staff,
+                reason=form.reason.data, expected_version=version,
             )
             # Each item commits on its own: one refusal never undoes the others.
             get_session().commit()
