@@ -140,6 +140,11 @@ def choice_arg(name: str, choices: Iterable[str], default: str | None = None, *,
     return default
 
 
+def choice_arg_value(value: object, choices: Iterable[str]) -> str | None:
+    """``value`` when it is one of ``choices``, else ``None`` (for form fields a validator skipped)."""
+    return value if isinstance(value, str) and value in set(choices) else None
+
+
 def text_arg(name: str, max_length: int) -> str | None:
     """Query argument ``name`` stripped and cut to ``max_length`` characters; ``None`` when empty."""
     return (request.args.get(name) or "").strip()[:max_length] or None

@@ -30,6 +30,7 @@ from advocacy_portal.blueprints.moderation.forms import QueueFilterForm
 from advocacy_portal.blueprints.testimonials.forms import select_choices
 from advocacy_portal.config import config_value
 from advocacy_portal.db import get_session
+from advocacy_portal.models import TESTIMONIAL_STATES
 from advocacy_portal.models import Testimonial
 from advocacy_portal.services import photos
 from advocacy_portal.services import testimonial_queries
@@ -38,15 +39,17 @@ from advocacy_portal.services import testimonials as testimonial_service
 
 def _filters(form: QueueFilterForm) -> testimonial_queries.QueueFilters:
     def day(value, plus_days=0):
+        value = inputs.parse_date(value)  # within the sane years, so a day more never overflows
         if value is None:
             return None
         return datetime.combine(value, time.min, tzinfo=timezone.utc) + timedelta(days=plus_days)
 
     return testimonial_queries.QueueFilters(
-        state=form.state.data or None,
-        rating=int(form.rating.data) if form.rating.data else None,
+        # ``Optional()`` lets a blank ("%20") through unchecked: only known choices go on.
+        state=inputs.choice_arg_value(form.state.data, TESTIMONIAL_STATES),
+        rating=inputs.whole_number(form.rating.data, 1, 5),
         product=form.product.data or None,
-        kind=form.kind.data or None,
+        kind=inputs.choice_arg_value(form.kind.data, ("testimonial", "review")),
         submitted_from=day(form.submitted_from.data),
         submitted_until=day(form.submitted_until.data, plus_days=1),  # the "until" day included
     )
