@@ -1,7 +1,7 @@
 """The one input layer of every plugin view: query arguments and path ids read safely.
 
 A value that cannot be what the view needs never reaches a service or the database: ids outside
-``1..2**63-1`` are a 404 (the ``advocacy_id`` URL converter), NUL and surrogate characters anywhere in
+``1..2**31-1`` (:data:`MAX_ID`) are a 404 (the ``advocacy_id`` URL converter), NUL and surrogate characters anywhere in
 the path, the query string or a form are a 400 (404 in the path), numbers are ASCII digits only (``²``
 and Arabic-Indic digits pass ``str.isdigit()`` but are no page number), and dates stay within
 2000..2100 (``analytics.FIRST_YEAR``, ``LAST_YEAR``), so extending a period never overflows.
@@ -27,8 +27,9 @@ from advocacy_portal.services.analytics import LAST_YEAR
 from advocacy_portal.services.paging import MAX_PAGE
 from advocacy_portal.services.paging import MAX_PER_PAGE
 
-#: Largest id any table holds (a signed 64-bit integer, PostgreSQL's ``bigint``).
-MAX_ID = 2**63 - 1
+#: Largest id any table holds: ids are ``INTEGER`` columns, 32 bits signed on PostgreSQL (a larger
+#: number is a ``DataError`` there, an ``OverflowError`` on SQLite beyond 64 bits).
+MAX_ID = 2**31 - 1
 
 _WHOLE_NUMBER = re.compile(r"[0-9]{1,19}", re.ASCII)
 _ISO_DATE = re.compile(r"([0-9]{4})-[0-9]{2}-[0-9]{2}", re.ASCII)
@@ -41,10 +42,10 @@ class BadInput(BadRequest):
 
 
 class IdConverter(IntegerConverter):
-    """``<advocacy_id:name>``: a row id, ASCII digits within ``1..2**63-1``; anything else is a 404
+    """``<advocacy_id:name>``: a row id, ASCII digits within ``1..MAX_ID``; anything else is a 404
     before the view runs (Werkzeug's ``int`` converter takes any size and Unicode digits)."""
 
-    regex = r"[0-9]{1,19}"
+    regex = r"[0-9]{1,19}"  # longer is no id (and int() refuses numbers of over 4,300 digits)
 
     def __init__(self, map, *args, **kwargs) -> None:
         super().__init__(map, min=1, max=MAX_ID)
