@@ -138,6 +138,13 @@ def new_review():
     return _render_form(form, status=400 if form.errors else 200)
 
 
+#: The answer (409) to a copy of a form that was already sent, with other content.
+FORM_USED_MESSAGE = (
+    "This form was already sent, so nothing new was saved. Open the form again to write another "
+    "testimonial, or edit the one you sent from your testimonials page."
+)
+
+
 def _submit(form, kind: str, photo_key: str | None):
     customer = g.advocacy_customer
     try:
@@ -155,6 +162,10 @@ def _submit(form, kind: str, photo_key: str | None):
             consent=form.consent.data,
         )
         get_session().commit()
+    except testimonial_service.FormAlreadyUsed:
+        get_session().rollback()
+        _discard_photo(photo_key)
+        return render_error(409, FORM_USED_MESSAGE)
     except ValueError as error:
         get_session().rollback()
         _discard_photo(photo_key)
