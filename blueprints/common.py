@@ -19,6 +19,7 @@ from markupsafe import Markup
 from markupsafe import escape
 from werkzeug.exceptions import HTTPException
 
+from advocacy_portal.blueprints.inputs import guard_input
 from advocacy_portal.config import config_value
 from advocacy_portal.proxies import get_portal
 from advocacy_portal.services import referrals as referral_service
@@ -166,6 +167,7 @@ def template_globals():
 def setup_blueprint(bp) -> None:
     """Attach the shared error handler, headers and template globals to a plugin blueprint."""
     bp.url_value_preprocessor(limit_request_size)
+    guard_input(bp)
     bp.register_error_handler(CSRFError, handle_csrf_error)
     bp.register_error_handler(HTTPException, handle_http_error)
     bp.after_request(deny_framing)

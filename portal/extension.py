@@ -24,6 +24,7 @@ from advocacy_portal.blueprints.admin import bp as admin_bp
 from advocacy_portal.blueprints.api import bp as api_bp
 from advocacy_portal.blueprints.api_keys import bp as api_keys_bp
 from advocacy_portal.blueprints.common import advocacy_head
+from advocacy_portal.blueprints.inputs import IdConverter
 from advocacy_portal.blueprints.links import bp as links_bp
 from advocacy_portal.blueprints.moderation import bp as moderation_bp
 from advocacy_portal.blueprints.outgoing_webhooks import bp as outgoing_webhooks_bp
@@ -123,6 +124,8 @@ class AdvocacyPortal:
         self._states[app] = AppState()
         app.extensions[EXTENSION_KEY] = self
         prefix = app.config["ADVOCACY_URL_PREFIX"]
+        # Before the blueprints: their rules bind the converter when registered.
+        app.url_map.converters.setdefault("advocacy_id", IdConverter)
         for blueprint, url_prefix in _blueprints(prefix):
             app.register_blueprint(blueprint, url_prefix=url_prefix)
         app.cli.add_command(make_cli())

@@ -6,13 +6,13 @@ from flask import flash
 from flask import g
 from flask import redirect
 from flask import render_template
-from flask import request
 from flask import url_for
 from flask_wtf import FlaskForm
 from wtforms import HiddenField
 from wtforms import SubmitField
 
 from advocacy_portal import outbox
+from advocacy_portal.blueprints import inputs
 from advocacy_portal.blueprints.admin import bp
 from advocacy_portal.blueprints.common import CSRF_MESSAGE
 from advocacy_portal.blueprints.common import private_page
@@ -38,7 +38,7 @@ class ReplayForm(FlaskForm):
 @staff_required
 def outbox_page():
     """Counts per topic, the dead tasks (newest first) and the tasks waiting for a retry."""
-    topic = (request.args.get("topic") or "").strip()[:64] or None
+    topic = inputs.text_arg("topic", 64)
     return private_page(render_template(
         config_value("ADMIN_OUTBOX_TEMPLATE"),
         counts=outbox.state_counts(),
@@ -60,9 +60,10 @@ def outbox_replay():
     if not form.validate_on_submit():
         return render_error(400, CSRF_MESSAGE)
     if form.task_id.data:
-        if not form.task_id.data.isdigit():
+        task_id = inputs.whole_number(form.task_id.data.strip(), 1, inputs.MAX_ID)
+        if task_id is None:
             return render_error(400, "That is not a task number.")
-        ids = [int(form.task_id.data)]
+        ids = [task_id]
     elif form.topic.data:
         ids = [task.id for task in outbox.tasks("dead", topic=form.topic.data[:64], limit=1000)]
     else:

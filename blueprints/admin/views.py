@@ -7,9 +7,9 @@ from flask import flash
 from flask import g
 from flask import redirect
 from flask import render_template
-from flask import request
 from flask import url_for
 
+from advocacy_portal.blueprints import inputs
 from advocacy_portal.blueprints.admin import bp
 from advocacy_portal.blueprints.admin.forms import ADJUST_FORM_PREFIX
 from advocacy_portal.blueprints.admin.forms import AdjustmentForm
@@ -24,8 +24,15 @@ from advocacy_portal.services import analytics
 from advocacy_portal.services import audit
 from advocacy_portal.services import referral_queries
 from advocacy_portal.services import reward_queries
+from advocacy_portal.services import ledger
 from advocacy_portal.services import rewards
 from advocacy_portal.services.money import format_money
+
+#: The answer (409) when a form's nonce comes back with other content: a copy of an old form.
+FORM_USED_MESSAGE = (
+    "This form was already used for another adjustment, so nothing was posted this time. "
+    "Reload the advocate's page to make a new adjustment."
+)
 
 #: ``?attributed=`` values of the payments list.
 ATTRIBUTION_FILTERS = {"yes": True, "no": False}
@@ -42,7 +49,7 @@ def get_advocate_or_404(advocate_id: int) -> Advocate:
 @staff_required
 def overview():
     """The program at a glance over a chosen period: funnel, revenue, what rewards cost."""
-    period = analytics.period_from(request.args.get("start"), request.args.get("end"))
+    period = analytics.period_from(inputs.date_arg("start"), inputs.date_arg("end"))
     return private_page(
         render_template(
             config_value("ADMIN_OVERVIEW_TEMPLATE"),
@@ -58,17 +65,17 @@ def overview():
 @staff_required
 def conversions():
     """Every payment Stripe told us about, attributed or not, filterable."""
-    period = analytics.period_from(request.args.get("start"), request.args.get("end"), default_days=90)
-    attributed = request.args.get("attributed", "")
+    period = analytics.period_from(inputs.date_arg("start"), inputs.date_arg("end"), default_days=90)
+    attributed = inputs.choice_arg("attributed", ATTRIBUTION_FILTERS, "")
     filters = {
         "attributed": ATTRIBUTION_FILTERS.get(attributed),
-        "currency": (request.args.get("currency") or "").strip().lower()[:3] or None,
-        "outcome": (request.args.get("outcome") or "").strip()[:32] or None,
-        "search": (request.args.get("q") or "").strip()[:255] or None,
+        "currency": (inputs.text_arg("currency", 3) or "").lower() or None,
+        "outcome": inputs.text_arg("outcome", 32),
+        "search": inputs.text_arg("q", 255),
         "start": period.start,
         "end": period.end,
     }
-    page_number, per_page = analytics.clamp_page(request.args.get("page", 1), request.args.get("per_page", 50))
+    page_number, per_page = inputs.page_arg(), inputs.per_page_arg(50)
     page = reward_queries.list_conversions(filters, page=page_number, per_page=per_page)
     return private_page(
         render_template(
@@ -110,13 +117,10 @@ def reward_cost():
 @staff_required
 def advocates():
     """Every advocate with their results, searchable."""
-    search = (request.args.get("q") or "").strip()[:320]
-    order = request.args.get("order", "signups")
-    if order not in analytics.ADVOCATE_ORDERS:
-        order = "signups"
+    search = inputs.text_arg("q", 320) or ""
+    order = inputs.choice_arg("order", analytics.ADVOCATE_ORDERS, "signups")
     page = analytics.advocate_rows(
-        search=search or None, order=order, page=request.args.get("page", 1),
-        per_page=request.args.get("per_page", 50),
+        search=search or None, order=order, page=inputs.page_arg(), per_page=inputs.per_page_arg(50),
     )
     return private_page(
         render_template(
@@ -126,7 +130,7 @@ def advocates():
     )
 
 
-@bp.get("/advocates/<int:advocate_id>")
+@bp.get("/advocates/<advocacy_id:advocate_id>")
 @staff_required
 def advocate(advocate_id: int):
     """One advocate: results, balances, rewards, payments, ledger, friends, adjustments."""
@@ -139,15 +143,14 @@ def _default_currency() -> str:
 
 
 def _render_advocate(found: Advocate, form: AdjustmentForm, status: int = 200):
-    page_number = request.args.get("page", 1)
     return private_page(
         render_template(
             config_value("ADMIN_ADVOCATE_TEMPLATE"),
             advocate=found,
             stats=referral_queries.advocate_stats(found),
-            referrals=analytics.referrals_of(found, page=page_number),
+            referrals=analytics.referrals_of(found, page=inputs.page_arg()),
             overview=reward_queries.advocate_overview(found),
-            entries=reward_queries.entries_for(found, page=request.args.get("entries_page", 1)),
+            entries=reward_queries.entries_for(found, page=inputs.page_arg("entries_page")),
             adjustments=audit.history("advocate", found.id),
             form=form,
             outcomes=REWARD_OUTCOMES,
@@ -156,7 +159,7 @@ def _render_advocate(found: Advocate, form: AdjustmentForm, status: int = 200):
     )
 
 
-@bp.post("/advocates/<int:advocate_id>/adjust")
+@bp.post("/advocates/<advocacy_id:advocate_id>/adjust")
 @staff_required
 def adjust(advocate_id: int):
     """Post a manual adjustment to the advocate's available balance, with its reason."""
@@ -168,9 +171,13 @@ def adjust(advocate_id: int):
         return _render_advocate(found, form, status=400)
     currency = form.currency.data.lower()
     amount = form.amount_minor
-    rewards.post_adjustment(
-        found, amount, currency, form.reason.data, g.advocacy_staff, idempotency_key=form.nonce.data
-    )
+    try:
+        rewards.post_adjustment(
+            found, amount, currency, form.reason.data, g.advocacy_staff, idempotency_key=form.nonce.data
+        )
+    except ledger.IdempotencyConflict:
+        get_session().rollback()
+        return render_error(409, FORM_USED_MESSAGE)
     get_session().commit()
     flash(f"Adjustment of {format_money(amount, currency)} posted.", "success")
     return redirect(url_for(".advocate", advocate_id=found.id), code=303)
@@ -180,7 +187,7 @@ def adjust(advocate_id: int):
 @staff_required
 def audit_log():
     """Every staff action, newest first."""
-    prefix = (request.args.get("action") or "").strip()[:64] or None
+    prefix = inputs.text_arg("action", 64)
     return private_page(
         render_template(
             config_value("ADMIN_AUDIT_TEMPLATE"),

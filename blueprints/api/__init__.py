@@ -8,9 +8,11 @@ are JSON; ``<prefix>/api/openapi.json`` describes them (OpenAPI 3.1).
 from flask import Blueprint
 
 from advocacy_portal.blueprints.api.auth import api_key_or_ip
+from advocacy_portal.blueprints.inputs import guard_input
 from advocacy_portal.blueprints.ratelimit import limit_blueprint
 
 bp = Blueprint("advocacy_api", __name__)
+guard_input(bp)
 limit_blueprint(
     bp,
     "API_KEY_RATE_LIMIT",

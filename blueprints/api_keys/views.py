@@ -62,7 +62,7 @@ def create():
     return _render(NewKeyForm(prefix=KEY_FORM_PREFIX, formdata=None), new_key=made)
 
 
-@bp.post("/<int:key_id>/revoke")
+@bp.post("/<advocacy_id:key_id>/revoke")
 @staff_required
 def revoke(key_id: int):
     """Revoke a key: every request with it is refused from now on."""

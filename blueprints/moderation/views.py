@@ -16,6 +16,7 @@ from flask import request
 from flask import url_for
 from werkzeug.datastructures import MultiDict
 
+from advocacy_portal.blueprints import inputs
 from advocacy_portal.blueprints.common import CSRF_MESSAGE
 from advocacy_portal.blueprints.common import private_page
 from advocacy_portal.blueprints.common import render_error
@@ -29,6 +30,7 @@ from advocacy_portal.blueprints.moderation.forms import QueueFilterForm
 from advocacy_portal.blueprints.testimonials.forms import select_choices
 from advocacy_portal.config import config_value
 from advocacy_portal.db import get_session
+from advocacy_portal.models import TESTIMONIAL_STATES
 from advocacy_portal.models import Testimonial
 from advocacy_portal.services import photos
 from advocacy_portal.services import testimonial_queries
@@ -37,15 +39,17 @@ from advocacy_portal.services import testimonials as testimonial_service
 
 def _filters(form: QueueFilterForm) -> testimonial_queries.QueueFilters:
     def day(value, plus_days=0):
+        value = inputs.parse_date(value)  # within the sane years, so a day more never overflows
         if value is None:
             return None
         return datetime.combine(value, time.min, tzinfo=timezone.utc) + timedelta(days=plus_days)
 
     return testimonial_queries.QueueFilters(
-        state=form.state.data or None,
-        rating=int(form.rating.data) if form.rating.data else None,
+        # ``Optional()`` lets a blank ("%20") through unchecked: only known choices go on.
+        state=inputs.choice_arg_value(form.state.data, TESTIMONIAL_STATES),
+        rating=inputs.whole_number(form.rating.data, 1, 5),
         product=form.product.data or None,
-        kind=form.kind.data or None,
+        kind=inputs.choice_arg_value(form.kind.data, ("testimonial", "review")),
         submitted_from=day(form.submitted_from.data),
         submitted_until=day(form.submitted_until.data, plus_days=1),  # the "until" day included
     )
@@ -66,10 +70,7 @@ def queue():
         for field in filter_form:
             if field.errors:
                 field.data = None
-    page_arg = request.args.get("page", "1")
-    page = testimonial_queries.moderation_queue(
-        _filters(filter_form), page=int(page_arg) if page_arg.isdigit() else 1
-    )
+    page = testimonial_queries.moderation_queue(_filters(filter_form), page=inputs.page_arg())
     figures = testimonial_queries.referral_figures(page.items)
     bulk_form = BulkForm(formdata=None, back=request.full_path)
     query = {key: value for key, value in request.args.items() if key != "page"}
@@ -95,7 +96,7 @@ def _get_or_404(testimonial_id: int) -> Testimonial:
     return testimonial
 
 
-@bp.get("/<int:testimonial_id>")
+@bp.get("/<advocacy_id:testimonial_id>")
 @staff_required
 def item(testimonial_id: int):
     """One testimonial: the whole text, its labels and consent, actions, highlight and history."""
@@ -134,7 +135,7 @@ def _render_item(testimonial: Testimonial, highlight_form: HighlightForm | None 
     )
 
 
-@bp.post("/<int:testimonial_id>/action")
+@bp.post("/<advocacy_id:testimonial_id>/action")
 @staff_required
 def act(testimonial_id: int):
     """Approve, reject, unpublish, feature or unfeature one testimonial."""
@@ -173,7 +174,7 @@ def _done(action: str, testimonial: Testimonial) -> str:
     return f"Testimonial {testimonial.id} {words[action]}."
 
 
-@bp.post("/<int:testimonial_id>/highlight")
+@bp.post("/<advocacy_id:testimonial_id>/highlight")
 @staff_required
 def highlight(testimonial_id: int):
     """Pick (or clear) the highlighted excerpt; the quote itself never changes."""
@@ -236,13 +237,15 @@ def bulk():
     done = 0
     for value in form.selected.data:
         testimonial_id, _, version = value.partition(":")
-        if not testimonial_id.isdigit() or not version.isdigit():
+        testimonial_id = inputs.whole_number(testimonial_id, 1, inputs.MAX_ID)
+        version = inputs.whole_number(version, 1, inputs.MAX_ID)
+        if testimonial_id is None or version is None:
             flash(f"Skipped {value!r}: not a testimonial.", "error")
             continue
         try:
             testimonial_service.moderate(
-                int(testimonial_id), action, g.advocacy_staff,
-                reason=form.reason.data, expected_version=int(version),
+                testimonial_id, action, g.advocacy_staff,
+                reason=form.reason.data, expected_version=version,
             )
             # Each item commits on its own: one refusal never undoes the others.
             get_session().commit()

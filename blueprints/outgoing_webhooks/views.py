@@ -11,6 +11,7 @@ from flask import render_template
 from flask import request
 from flask import url_for
 
+from advocacy_portal.blueprints import inputs
 from advocacy_portal.blueprints.common import CSRF_MESSAGE
 from advocacy_portal.blueprints.common import private_page
 from advocacy_portal.blueprints.common import render_error
@@ -26,7 +27,6 @@ from advocacy_portal.models import WebhookDelivery
 from advocacy_portal.models import WebhookEndpoint
 from advocacy_portal.services import outgoing_webhooks
 from advocacy_portal.services import webhook_queries
-from advocacy_portal.services.paging import clamp_page
 from advocacy_portal.services.webhook_events import EVENT_TYPES
 
 
@@ -95,12 +95,12 @@ def new():
     return redirect(url_for(".endpoint", endpoint_id=endpoint.id), code=303)
 
 
-@bp.get("/<int:endpoint_id>")
+@bp.get("/<advocacy_id:endpoint_id>")
 @staff_required
 def endpoint(endpoint_id: int):
     """One endpoint: its settings and secret, its actions, and every delivery with its attempts."""
     found = get_endpoint_or_404(endpoint_id)
-    page_number, per_page = clamp_page(request.args.get("page", 1), request.args.get("per_page", 25), 25)
+    page_number, per_page = inputs.page_arg(), inputs.per_page_arg(25)
     return private_page(
         render_template(
             config_value("ADMIN_WEBHOOK_TEMPLATE"),
@@ -114,7 +114,7 @@ def endpoint(endpoint_id: int):
     )
 
 
-@bp.route("/<int:endpoint_id>/edit", methods=["GET", "POST"])
+@bp.route("/<advocacy_id:endpoint_id>/edit", methods=["GET", "POST"])
 @staff_required
 def edit(endpoint_id: int):
     """Change an endpoint's URL, description and events."""
@@ -137,7 +137,7 @@ def edit(endpoint_id: int):
     return redirect(url_for(".endpoint", endpoint_id=found.id), code=303)
 
 
-@bp.post("/<int:endpoint_id>/enable")
+@bp.post("/<advocacy_id:endpoint_id>/enable")
 @staff_required
 def enable(endpoint_id: int):
     """Send this endpoint its events again."""
@@ -151,7 +151,7 @@ def enable(endpoint_id: int):
     return redirect(url_for(".endpoint", endpoint_id=found.id), code=303)
 
 
-@bp.post("/<int:endpoint_id>/disable")
+@bp.post("/<advocacy_id:endpoint_id>/disable")
 @staff_required
 def disable(endpoint_id: int):
     """Stop sending events to this endpoint."""
@@ -165,7 +165,7 @@ def disable(endpoint_id: int):
     return redirect(url_for(".endpoint", endpoint_id=found.id), code=303)
 
 
-@bp.post("/<int:endpoint_id>/rotate")
+@bp.post("/<advocacy_id:endpoint_id>/rotate")
 @staff_required
 def rotate(endpoint_id: int):
     """A new secret; the old one keeps signing during the rotation window."""
@@ -184,7 +184,7 @@ def rotate(endpoint_id: int):
     return redirect(url_for(".endpoint", endpoint_id=found.id), code=303)
 
 
-@bp.post("/<int:endpoint_id>/end-rotation")
+@bp.post("/<advocacy_id:endpoint_id>/end-rotation")
 @staff_required
 def end_rotation(endpoint_id: int):
     """Stop signing with the previous secret now."""
@@ -208,7 +208,7 @@ def _outcome_message(delivery_id: int, what: str) -> tuple[str, str]:
     return f"{what} not delivered: {delivery.last_error}", "error"
 
 
-@bp.post("/<int:endpoint_id>/test")
+@bp.post("/<advocacy_id:endpoint_id>/test")
 @staff_required
 def send_test(endpoint_id: int):
     """Send a ``webhook.test`` message to this endpoint now."""
@@ -223,7 +223,7 @@ def send_test(endpoint_id: int):
     return redirect(url_for(".endpoint", endpoint_id=found.id), code=303)
 
 
-@bp.post("/<int:endpoint_id>/deliveries/<int:delivery_id>/replay")
+@bp.post("/<advocacy_id:endpoint_id>/deliveries/<advocacy_id:delivery_id>/replay")
 @staff_required
 def replay(endpoint_id: int, delivery_id: int):
     """Send one delivery again, same message id and body."""
@@ -245,7 +245,7 @@ def replay(endpoint_id: int, delivery_id: int):
     return redirect(url_for(".endpoint", endpoint_id=found.id), code=303)
 
 
-@bp.post("/<int:endpoint_id>/delete")
+@bp.post("/<advocacy_id:endpoint_id>/delete")
 @staff_required
 def delete(endpoint_id: int):
     """Remove an endpoint and its delivery log (with a confirmation box)."""

@@ -11,6 +11,7 @@ from flask import render_template
 from flask import request
 from flask import url_for
 
+from advocacy_portal.blueprints import inputs
 from advocacy_portal.blueprints.common import CSRF_MESSAGE
 from advocacy_portal.blueprints.common import current_advocate
 from advocacy_portal.blueprints.common import customer_required
@@ -78,7 +79,7 @@ def ledger():
     """Balances and the full history of the customer's rewards."""
     advocate = current_advocate()
     balances = reward_queries.balances(advocate)
-    page = reward_queries.entries_for(advocate, page=request.args.get("page", 1))
+    page = reward_queries.entries_for(advocate, page=inputs.page_arg())
     page = replace(page, items=_one_line_per_transaction(page.items))
     history = redemptions.redemptions_of(advocate, limit=20)
     codes = redemptions.open_codes(advocate)

@@ -6,6 +6,7 @@
 from flask import Blueprint
 
 from advocacy_portal.blueprints.common import setup_blueprint
+from advocacy_portal.blueprints.inputs import guard_input
 from advocacy_portal.blueprints.ratelimit import customer_or_ip
 from advocacy_portal.blueprints.ratelimit import limit_blueprint
 
@@ -20,6 +21,7 @@ limit_blueprint(
 )
 
 api_bp = Blueprint("advocacy_testimonials_api", __name__)
+guard_input(api_bp)
 limit_blueprint(
     api_bp,
     "API_RATE_LIMIT",

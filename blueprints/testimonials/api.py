@@ -11,6 +11,7 @@ from __future__ import annotations
 from flask import jsonify
 from flask import request
 
+from advocacy_portal.blueprints import inputs
 from advocacy_portal.blueprints.common import allow_listed_origins
 from advocacy_portal.blueprints.common import json_error
 from advocacy_portal.blueprints.common import limit_request_size
@@ -41,12 +42,10 @@ def _bad(message: str):
 
 
 def _number(name: str, default: int, low: int, high: int):
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
-        raise ValueError(f"'{name}' must be a whole number from {low} to {high}")
-    return int(raw)
+    try:
+        return inputs.int_arg(name, default, low, high, strict=True)
+    except inputs.BadInput as error:
+        raise ValueError(error.description) from None
 
 
 @api_bp.route("/testimonials", methods=["GET", "OPTIONS"], provide_automatic_options=False)

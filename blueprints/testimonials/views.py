@@ -18,6 +18,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
+from advocacy_portal.blueprints import inputs
 from advocacy_portal.blueprints.common import CSRF_MESSAGE
 from advocacy_portal.blueprints.common import customer_required
 from advocacy_portal.blueprints.common import private_page
@@ -137,6 +138,13 @@ def new_review():
     return _render_form(form, status=400 if form.errors else 200)
 
 
+#: The answer (409) to a copy of a form that was already sent, with other content.
+FORM_USED_MESSAGE = (
+    "This form was already sent, so nothing new was saved. Open the form again to write another "
+    "testimonial, or edit the one you sent from your testimonials page."
+)
+
+
 def _submit(form, kind: str, photo_key: str | None):
     customer = g.advocacy_customer
     try:
@@ -154,6 +162,10 @@ def _submit(form, kind: str, photo_key: str | None):
             consent=form.consent.data,
         )
         get_session().commit()
+    except testimonial_service.FormAlreadyUsed:
+        get_session().rollback()
+        _discard_photo(photo_key)
+        return render_error(409, FORM_USED_MESSAGE)
     except ValueError as error:
         get_session().rollback()
         _discard_photo(photo_key)
@@ -191,7 +203,7 @@ def _own_or_404(testimonial_id: int) -> Testimonial:
         abort(404, "There is no such testimonial among yours.")
 
 
-@bp.route("/testimonials/<int:testimonial_id>/edit", methods=["GET", "POST"])
+@bp.route("/testimonials/<advocacy_id:testimonial_id>/edit", methods=["GET", "POST"])
 @customer_required
 def edit(testimonial_id: int):
     """Change a testimonial that still waits for review."""
@@ -242,7 +254,7 @@ def edit(testimonial_id: int):
     return redirect(url_for(".mine"), code=303)
 
 
-@bp.post("/testimonials/<int:testimonial_id>/withdraw")
+@bp.post("/testimonials/<advocacy_id:testimonial_id>/withdraw")
 @customer_required
 def withdraw(testimonial_id: int):
     """Withdraw consent: the testimonial comes down at once and is never published again."""
@@ -305,16 +317,6 @@ def _may_see_private(testimonial: Testimonial) -> bool:
 # -- the public wall -------------------------------------------------------------------------------------
 
 
-def _int_arg(name: str, low: int, high: int | None = None) -> int | None:
-    value = request.args.get(name, "")
-    if not value.isdigit():
-        return None
-    number = int(value)
-    if number < low or (high is not None and number > high):
-        return None
-    return number
-
-
 @bp.get("/wall")
 def wall():
     """Published testimonials and reviews: featured first, filters by rating and product, with
@@ -323,9 +325,9 @@ def wall():
     product = request.args.get("product") or None
     if product is not None and product not in products:
         product = None
-    rating = _int_arg("rating", 1, 5)
+    rating = inputs.int_arg("rating", None, 1, 5)
     page = testimonial_queries.published(
-        page=_int_arg("page", 1) or 1,
+        page=inputs.page_arg(),
         per_page=config_value("WALL_PAGE_SIZE"),
         product=product,
         rating=rating,

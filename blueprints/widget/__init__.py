@@ -8,10 +8,12 @@ from flask import Blueprint
 
 from advocacy_portal.blueprints.common import allow_listed_origins
 from advocacy_portal.blueprints.common import limit_request_size
+from advocacy_portal.blueprints.inputs import guard_input
 from advocacy_portal.blueprints.ratelimit import limit_blueprint
 
 bp = Blueprint("advocacy_widget", __name__)
 bp.url_value_preprocessor(limit_request_size)
+guard_input(bp)
 allow_listed_origins(bp, open_endpoints=("script", "hashed_script"))
 limit_blueprint(
     bp,

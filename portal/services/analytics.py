@@ -36,16 +36,31 @@ class Period:
         return (self.end - timedelta(microseconds=1)).date()
 
 
-def period_from(start: str | None, end: str | None, *, default_days: int = 30) -> Period:
+#: Years a period may start or end in: any later and extending it by a day would overflow.
+FIRST_YEAR = 2000
+LAST_YEAR = 2100
+
+
+def _day(value: date | str | None) -> date | None:
+    if isinstance(value, str):
+        if not value.isascii():
+            return None
+        try:
+            value = date.fromisoformat(value)
+        except ValueError:
+            return None
+    if not isinstance(value, date) or not FIRST_YEAR <= value.year <= LAST_YEAR:
+        return None
+    return value
+
+
+def period_from(start: date | str | None, end: date | str | None, *, default_days: int = 30) -> Period:
     """The period between two ISO dates (both days included); the last ``default_days`` days when
-    either is missing or unreadable, and the two swapped when given in the wrong order.
+    either is missing, unreadable or outside :data:`FIRST_YEAR`..:data:`LAST_YEAR`, and the two
+    swapped when given in the wrong order.
     """
     today = utcnow().date()
-    try:
-        first = date.fromisoformat(start) if start else None
-        last = date.fromisoformat(end) if end else None
-    except ValueError:
-        first = last = None
+    first, last = _day(start), _day(end)
     if first is None or last is None:
         last = today
         first = today - timedelta(days=default_days - 1)

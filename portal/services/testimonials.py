@@ -65,6 +65,14 @@ class Submission:
     created: bool
 
 
+class FormAlreadyUsed(ValueError):
+    """A submission nonce came back with other content, or from another author: a copy of a form
+    that was already sent (a 409 for the visitor)."""
+
+
+#: What a repeated submission must repeat to be the same one (a photo is stored anew each time).
+_SAME_SUBMISSION = ("kind", "rating", "title", "body", "display_name", "role", "product_key", "consent")
+
 _EDITABLE = ("rating", "title", "body", "display_name", "role", "photo_key", "product_key", "consent")
 
 
@@ -87,6 +95,7 @@ def submit(
 
     :param author: a :class:`advocacy_portal.extension.Customer`.
     :param nonce: the form's submission nonce: the same nonce twice stores one testimonial.
+    :raises FormAlreadyUsed: when ``nonce`` was used by another author or for other content.
     :raises ValueError: on a consent choice, kind or product that does not exist.
     """
     if consent not in CONSENT_CHOICES:
@@ -133,7 +142,12 @@ def submit(
     if new_id is None:
         existing = session.scalar(select(Testimonial).where(Testimonial.submission_nonce == nonce))
         if existing is None or existing.author_user_id != str(author.id):
-            raise ValueError("this form was already used")
+            raise FormAlreadyUsed("this form was already used")
+        wanted = {"kind": kind, "rating": int(rating), "title": title, "body": body,
+                  "display_name": display_name, "role": role or None, "product_key": product_key,
+                  "consent": consent}
+        if any(getattr(existing, name) != wanted[name] for name in _SAME_SUBMISSION):
+            raise FormAlreadyUsed("this form was already used for another testimonial")
         return Submission(existing, created=False)
     testimonial = session.get(Testimonial, new_id)
     audit.record_action(

@@ -151,10 +151,13 @@ def test_a_reused_nonce_by_another_author_is_refused(app):
         s.submit(staff_customer(first), nonce="n" * 24, rating=5, body=BODY, display_name="A",
                  consent="publish_named")
         get_session().commit()
-        again = s.submit(staff_customer(first), nonce="n" * 24, rating=1, body="Other words entirely here",
-                         display_name="A", consent="publish_named")
-        assert again.created is False and again.testimonial.rating == 5
-        with pytest.raises(ValueError):
+        again = s.submit(staff_customer(first), nonce="n" * 24, rating=5, body=BODY, display_name="A",
+                         consent="publish_named")
+        assert again.created is False and again.testimonial.rating == 5  # a double click
+        with pytest.raises(s.FormAlreadyUsed):  # the same form with other content is not a repeat
+            s.submit(staff_customer(first), nonce="n" * 24, rating=1, body="Other words entirely here",
+                     display_name="A", consent="publish_named")
+        with pytest.raises(s.FormAlreadyUsed):
             s.submit(staff_customer(second), nonce="n" * 24, rating=5, body=BODY, display_name="B",
                      consent="publish_named")
 
