@@ -19,7 +19,8 @@ from sqlalchemy import select
 from werkzeug.security import check_password_hash
 from werkzeug.security import generate_password_hash
 
-from advocacy_portal.services.links import safe_destination
+from advocacy_portal.services.links import same_site_destination
+from advocacy_portal.services.links import site_origin
 from demo.extensions import db
 from demo.extensions import portal
 from demo.forms import LoginForm
@@ -64,7 +65,7 @@ def login():
         password_hash = user.password_hash if user is not None else _UNKNOWN_USER_HASH
         if check_password_hash(password_hash, form.password.data) and user is not None:
             login_user(user)
-            target = safe_destination(request.args.get("next"), None)
+            target = same_site_destination(request.args.get("next"))
             return redirect(target or url_for("home"))
         form.password.errors.append("That email and password do not match.")
     return render_template("demo/login.html", form=form), 400 if form.errors else 200
@@ -105,8 +106,20 @@ def widget_demo():
     # the page of "another website" to the browser. A real partner page would get it the same way
     # from its own backend (single sign-on); the demo passes it in the URL.
     token = portal.widget_token(current_user) if current_user.is_authenticated else None
-    partner = twin_origin(request.host_url)
+    # The configured origin, not the Host header: a forged Host must not pick where this redirects.
+    origin = site_origin()
+    own = origin.url if origin is not None else request.host_url.rstrip("/")
+    partner = twin_origin(own)
+    if origin is None and not _is_loopback(request.host):
+        partner = ""  # no configured site: stay on this host (a relative redirect)
+    elif partner == own:
+        partner = ""
     return redirect(f"{partner}/partner" + (f"?token={token}" if token else ""))
+
+
+def _is_loopback(host: str) -> bool:
+    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    return name in ("localhost", "127.0.0.1")
 
 
 def partner_site():
