@@ -33,6 +33,9 @@ _UNKNOWN_USER_HASH = generate_password_hash("no account has this password")
 
 def register_views(app: Flask) -> None:
     """Add the demo's pages to ``app`` (endpoints ``home``, ``login``, ``signup``, ``logout``...)."""
+    if app.config.get("SESSION_COOKIE_SAMESITE") is None:
+        # Flask sends the session cookie with no SameSite; Lax keeps it off other sites' POSTs and frames.
+        app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     app.context_processor(_demo_globals)
     app.add_url_rule("/favicon.ico", view_func=favicon, methods=["GET"])
     app.add_url_rule("/", view_func=home, methods=["GET"])

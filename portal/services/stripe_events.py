@@ -301,7 +301,7 @@ def json_depth(payload: bytes) -> int:
 _JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _NOT_BRACKET = re.compile(rb"[^\[\]{}]+")
 _LEADING_ID = re.compile(rb'\A\s*\{\s*"id"\s*:\s*"([A-Za-z0-9_]{1,200})"')
-_LEADING_TYPE = re.compile(rb'"type"\s*:\s*"([a-z0-9_.]{1,100})"')
+_EVENT_TYPE = re.compile(rb'"type"\s*:\s*"([a-z0-9_]+\.[a-z0-9_.]{1,90})"')
 
 
 def stand_in_event(payload: bytes) -> dict:
@@ -310,7 +310,7 @@ def stand_in_event(payload: bytes) -> dict:
     is the same on every retry of one delivery."""
     found = _LEADING_ID.match(payload)
     event_id = found.group(1).decode() if found else "unreadable_" + hashlib.sha256(payload).hexdigest()[:40]
-    kind = _LEADING_TYPE.search(payload[:4096])
+    kind = _EVENT_TYPE.search(payload)
     return {"id": event_id, "type": kind.group(1).decode() if kind else "unknown"}
 
 

@@ -195,6 +195,8 @@ def test_the_demo_redirects_stay_on_site_with_a_forged_host(app):
                                      "csrf_token": csrf})
         assert response.status_code == 302
         assert_on_site(response, f"/login?next={target}")
+        session_cookie = [c for c in response.headers.getlist("Set-Cookie") if c.startswith("session=")]
+        assert session_cookie and "SameSite=Lax" in session_cookie[0]
         client.post("/logout", headers=FORGED, data={"csrf_token": csrf})
     seen = _sweep(app, client, token, csrf, prefix="")
     assert seen >= 50, seen
