@@ -228,3 +228,26 @@ def test_an_event_whose_effects_fail_for_good_is_parked_and_marked_failed(stripe
     login(staff, make_customer(stripe_app, "ops@example.com", staff=True))
     html = staff.get("/advocacy/admin/payments").get_data(as_text=True)
     assert f'data-event="{event["id"]}"' in html and "failed" in html
+
+
+@pytest.mark.settings(REWARD_RULES=PERCENT_RULES)
+def test_an_event_that_cannot_be_recorded_now_answers_503_and_its_retry_is_applied(stripe_app):
+    # A transient failure (here the events table is away, as during a failed migration or a database
+    # restart) is not a poison event: 503, nothing recorded, and Stripe's retry is applied once it is back.
+    from sqlalchemy import text
+
+    client = stripe_app.test_client()
+    referred = make_referral(stripe_app)
+    event = paid(referred)
+    with stripe_app.app_context():
+        get_session().execute(text("ALTER TABLE advocacy_stripe_events RENAME TO advocacy_stripe_events_away"))
+        get_session().commit()
+    answer = deliver(client, event)
+    assert answer.status_code == 503 and answer.get_json()["error"]["code"] == "try_again"
+    with stripe_app.app_context():
+        get_session().execute(text("ALTER TABLE advocacy_stripe_events_away RENAME TO advocacy_stripe_events"))
+        get_session().commit()
+    assert recorded(stripe_app)[0] == []
+    retry = deliver(client, event)
+    assert retry.status_code == 200 and retry.get_json()["outcome"] == "applied"
+    ledger_verifies(stripe_app)
