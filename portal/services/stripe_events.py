@@ -398,9 +398,10 @@ def verify_webhook(payload: bytes, signature: str | None) -> dict:
     plain JSON.
 
     :raises WebhookError: ``not_configured``, ``missing_signature``, ``invalid_signature`` (forged,
-        stale, wrong secret, malformed header) or ``malformed_payload``.
-    :raises PoisonEvent: when the signed body nests deeper than ``ADVOCACY_STRIPE_WEBHOOK_MAX_DEPTH``
-        (record it with :func:`stand_in_event`).
+        stale, wrong secret, malformed header) or ``malformed_payload`` (a body that cannot even be
+        decoded to check its signature).
+    :raises PoisonEvent: when the signed body nests deeper than ``ADVOCACY_STRIPE_WEBHOOK_MAX_DEPTH``,
+        is not JSON or not an event (record it with :func:`stand_in_event`).
     """
     secrets = config_value("STRIPE_WEBHOOK_SECRETS")
     if not secrets:
@@ -432,13 +433,10 @@ def verify_webhook(payload: bytes, signature: str | None) -> dict:
     try:
         event = json.loads(payload)
     except (ValueError, RecursionError):
-        # The signature matched, but the body is not JSON.
-        raise WebhookError("malformed_payload", "The body is not a JSON event.") from None
-    if (
-        not isinstance(event, dict)
-        or not isinstance(event.get("id"), str)
-        or not event["id"]
-        or not isinstance(event.get("type"), str)
-    ):
-        raise WebhookError("malformed_payload", "The body is not a Stripe event.")
+        # The signature matched, but the body is not JSON (or holds a number of over 4,300 digits).
+        raise PoisonEvent("The body is not JSON.") from None
+    if not isinstance(event, dict) or not isinstance(event.get("type"), str):
+        raise PoisonEvent("The body is not a Stripe event (no type).")
+    if not isinstance(event.get("id"), str) or not event["id"]:
+        raise PoisonEvent("The body is not a Stripe event (no id).")
     return event

@@ -251,3 +251,24 @@ def test_an_event_that_cannot_be_recorded_now_answers_503_and_its_retry_is_appli
     retry = deliver(client, event)
     assert retry.status_code == 200 and retry.get_json()["outcome"] == "applied"
     ledger_verifies(stripe_app)
+
+
+def test_a_signed_body_that_is_not_a_json_event_is_rejected_not_retried(stripe_app):
+    client = stripe_app.test_client()
+    bodies = {
+        b"{not json": "not JSON",
+        json.dumps([1, 2]).encode(): "no type",
+        json.dumps({"type": "charge.refunded"}).encode(): "no id",
+        # Python refuses to read an integer of over 4,300 digits: not JSON it can read.
+        b'{"id": "evt_big", "type": "charge.refunded", "created": ' + b"9" * 5000 + b"}": "not JSON",
+    }
+    for body, reason in bodies.items():
+        answer = client.post(WEBHOOK_PATH, data=body, headers={"Stripe-Signature": sign(body, WEBHOOK_SECRET)})
+        assert answer.status_code == 200, answer.get_data(as_text=True)
+        assert answer.get_json()["outcome"] == "rejected" and reason in answer.get_json()["reason"]
+        again = client.post(WEBHOOK_PATH, data=body, headers={"Stripe-Signature": sign(body, WEBHOOK_SECRET)})
+        assert again.get_json()["duplicate"] is True
+    events, conversion_count, ledger_count, tasks = recorded(stripe_app)
+    assert len(events) == 4 and {outcome for _, outcome, _ in events} == {"rejected"}
+    assert ("evt_big", "rejected", "The body is not JSON.") in events
+    assert conversion_count == ledger_count == tasks == 0
