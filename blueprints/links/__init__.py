@@ -8,8 +8,10 @@ emails), whatever Host header the request came with.
 import logging
 
 from flask import Blueprint
+from flask import appcontext_pushed
 from flask import current_app
 from flask import request
+from flask.globals import app_ctx
 from flask.globals import request_ctx
 
 from advocacy_portal.blueprints.common import setup_blueprint
@@ -53,6 +55,18 @@ def _site_origin(state):
             "ADVOCACY_REDIRECT_ALLOWED_HOSTS; set ADVOCACY_SITE_URL to the site's origin in production"
         )
     app.before_request(_build_urls_on_site_origin)
+    appcontext_pushed.connect(_app_context_urls_on_site_origin, app)
+
+
+def _app_context_urls_on_site_origin(app, **extra):
+    # Outside a request (the worker, a command) Flask builds external URLs only with SERVER_NAME; with
+    # ADVOCACY_SITE_URL alone they are built on it too (emails queued by a command, say).
+    if not app.config.get("ADVOCACY_SITE_URL") or app_ctx.url_adapter is not None:
+        return
+    origin = link_service.site_origin(app)
+    app_ctx.url_adapter = app.url_map.bind(
+        origin.netloc, script_name=app.config["APPLICATION_ROOT"], url_scheme=origin.scheme
+    )
 
 
 def _build_urls_on_site_origin():

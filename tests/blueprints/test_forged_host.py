@@ -104,6 +104,15 @@ def test_absolute_urls_are_built_on_the_site_not_the_host_header(app):
     assert f"{SITE}/r/" in page and EVIL not in page
 
 
+@pytest.mark.settings(**SITE_SETTINGS)
+def test_urls_built_outside_a_request_are_on_the_site(app):
+    from flask import url_for
+
+    with app.app_context():
+        assert url_for("advocacy_links.follow", token="abc", _external=True) == f"{SITE}/r/abc"
+        assert links.absolute_url("/pricing") == f"{SITE}/pricing"
+
+
 def test_a_bad_site_url_is_refused_at_start_up():
     from tests import host_app
 
