@@ -128,7 +128,9 @@ def _is_loopback(host: str) -> bool:
 def partner_site():
     nonce = secrets.token_urlsafe(16)
     partner_origin = request.host_url.rstrip("/")
-    shop_origin = twin_origin(request.host_url)
+    # The shop is the configured site when there is one: a forged Host must not choose the scripts.
+    site = site_origin()
+    shop_origin = site.url if site is not None else twin_origin(request.host_url)
     token = request.args.get("token")
     html = render_template(
         "demo/partner.html",

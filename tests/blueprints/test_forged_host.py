@@ -207,5 +207,9 @@ def test_the_demo_redirects_stay_on_site_with_a_forged_host(app):
         session_cookie = [c for c in response.headers.getlist("Set-Cookie") if c.startswith("session=")]
         assert session_cookie and "SameSite=Lax" in session_cookie[0]
         client.post("/logout", headers=FORGED, data={"csrf_token": csrf})
+    partner = client.get("/partner", headers=FORGED)
+    assert partner.status_code == 200
+    assert EVIL not in partner.headers["Content-Security-Policy"]
+    assert f"script-src {SITE}" in partner.headers["Content-Security-Policy"]
     seen = _sweep(app, client, token, csrf, prefix="")
     assert seen >= 50, seen
