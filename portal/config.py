@@ -362,8 +362,9 @@ DEFAULTS: dict[str, Any] = {
     #: The site's origin, e.g. ``"https://shop.example"``: what "same site" means for redirects and
     #: where every absolute URL the plugin builds (redirects, widget script URLs, emails, JSON-LD,
     #: ``flask advocacy link``) points. ``None`` falls back to ``SERVER_NAME`` (with
-    #: ``PREFERRED_URL_SCHEME``), then the first of Flask's ``TRUSTED_HOSTS``; with none of them set the
-    #: request's Host header is used, and the app logs a warning at start-up outside debug and testing.
+    #: ``PREFERRED_URL_SCHEME``), then the first plain name of Flask's ``TRUSTED_HOSTS``. With none of them
+    #: set, redirects accept only paths and ``REDIRECT_ALLOWED_HOSTS``, absolute URLs follow the request's
+    #: Host header, and the app logs a warning at start-up outside debug and testing.
     "SITE_URL": None,
 }
 
