@@ -19,7 +19,8 @@ from sqlalchemy import select
 from werkzeug.security import check_password_hash
 from werkzeug.security import generate_password_hash
 
-from advocacy_portal.services.links import safe_destination
+from advocacy_portal.services.links import same_site_destination
+from advocacy_portal.services.links import site_origin
 from demo.extensions import db
 from demo.extensions import portal
 from demo.forms import LoginForm
@@ -32,6 +33,9 @@ _UNKNOWN_USER_HASH = generate_password_hash("no account has this password")
 
 def register_views(app: Flask) -> None:
     """Add the demo's pages to ``app`` (endpoints ``home``, ``login``, ``signup``, ``logout``...)."""
+    if app.config.get("SESSION_COOKIE_SAMESITE") is None:
+        # Flask sends the session cookie with no SameSite; Lax keeps it off other sites' POSTs and frames.
+        app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     app.context_processor(_demo_globals)
     app.add_url_rule("/favicon.ico", view_func=favicon, methods=["GET"])
     app.add_url_rule("/", view_func=home, methods=["GET"])
@@ -64,7 +68,7 @@ def login():
         password_hash = user.password_hash if user is not None else _UNKNOWN_USER_HASH
         if check_password_hash(password_hash, form.password.data) and user is not None:
             login_user(user)
-            target = safe_destination(request.args.get("next"), None)
+            target = same_site_destination(request.args.get("next"))
             return redirect(target or url_for("home"))
         form.password.errors.append("That email and password do not match.")
     return render_template("demo/login.html", form=form), 400 if form.errors else 200
@@ -105,14 +109,28 @@ def widget_demo():
     # the page of "another website" to the browser. A real partner page would get it the same way
     # from its own backend (single sign-on); the demo passes it in the URL.
     token = portal.widget_token(current_user) if current_user.is_authenticated else None
-    partner = twin_origin(request.host_url)
+    # The configured origin, not the Host header: a forged Host must not pick where this redirects.
+    origin = site_origin()
+    own = origin.url if origin is not None else request.host_url.rstrip("/")
+    partner = twin_origin(own)
+    if origin is None and not _is_loopback(request.host):
+        partner = ""  # no configured site: stay on this host (a relative redirect)
+    elif partner == own:
+        partner = ""
     return redirect(f"{partner}/partner" + (f"?token={token}" if token else ""))
+
+
+def _is_loopback(host: str) -> bool:
+    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    return name in ("localhost", "127.0.0.1")
 
 
 def partner_site():
     nonce = secrets.token_urlsafe(16)
     partner_origin = request.host_url.rstrip("/")
-    shop_origin = twin_origin(request.host_url)
+    # The shop is the configured site when there is one: a forged Host must not choose the scripts.
+    site = site_origin()
+    shop_origin = site.url if site is not None else twin_origin(request.host_url)
     token = request.args.get("token")
     html = render_template(
         "demo/partner.html",

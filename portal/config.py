@@ -355,6 +355,17 @@ DEFAULTS: dict[str, Any] = {
     "ADMIN_WEBHOOK_TEMPLATE": "advocacy/admin/webhook.html",
     #: Staff page: the add / edit form of an endpoint.
     "ADMIN_WEBHOOK_FORM_TEMPLATE": "advocacy/admin/webhook_form.html",
+    # -- poison Stripe events and the site's origin ---------------------------------------------------
+    #: How deeply a Stripe webhook body may nest its JSON (Stripe's own events nest about 8 levels). A
+    #: signed body nested deeper is recorded as rejected and answered 200, so Stripe stops retrying.
+    "STRIPE_WEBHOOK_MAX_DEPTH": 32,
+    #: The site's origin, e.g. ``"https://shop.example"``: what "same site" means for redirects and
+    #: where every absolute URL the plugin builds (redirects, widget script URLs, emails, JSON-LD,
+    #: ``flask advocacy link``) points. ``None`` falls back to ``SERVER_NAME`` (with
+    #: ``PREFERRED_URL_SCHEME``), then the first plain name of Flask's ``TRUSTED_HOSTS``. With none of them
+    #: set, redirects accept only paths and ``REDIRECT_ALLOWED_HOSTS``, absolute URLs follow the request's
+    #: Host header, and the app logs a warning at start-up outside debug and testing.
+    "SITE_URL": None,
 }
 
 #: The values of ``ADVOCACY_REDEMPTION_METHOD``.

@@ -22,6 +22,7 @@ from advocacy_portal.db import get_session
 from advocacy_portal.models import Advocate
 from advocacy_portal.services import analytics
 from advocacy_portal.services import audit
+from advocacy_portal.services import conversions as conversion_service
 from advocacy_portal.services import referral_queries
 from advocacy_portal.services import reward_queries
 from advocacy_portal.services import ledger
@@ -81,7 +82,7 @@ def conversions():
         render_template(
             config_value("ADMIN_CONVERSIONS_TEMPLATE"),
             page=page, period=period, attributed=attributed, filters=filters,
-            outcomes=REWARD_OUTCOMES,
+            outcomes=REWARD_OUTCOMES, refused_events=conversion_service.refused_events(),
         )
     )
 

@@ -78,9 +78,8 @@ def _destination() -> str:
     landing = config_value("LANDING_URL")
     requested = request.args.get(config_value("NEXT_PARAM"))
     if requested:
-        safe = link_service.safe_destination(
-            requested, request.host, config_value("REDIRECT_ALLOWED_HOSTS")
-        )
+        # "Same site" is the configured origin, never the request's Host header (forgeable behind a proxy).
+        safe = link_service.same_site_destination(requested)
         if safe is not None:
             return safe
     return landing

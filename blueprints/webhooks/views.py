@@ -33,13 +33,29 @@ def stripe_webhook():
     except stripe_events.WebhookError as refused:
         log.warning("Refused a Stripe webhook delivery: %s", refused.code)
         return error(400, refused.code, refused.message)
+    except stripe_events.PoisonEvent as poison:
+        # Signed but unreadable: recorded as rejected under a stand-in id, answered 200 so Stripe stops.
+        return _answer(stripe_events.stand_in_event(payload), poison.reason)
+    return _answer(event)
+
+
+def _answer(event: dict, reason: str | None = None):
+    """Record the event (or its rejection) and say what happened: 200 once it is recorded, whatever
+    its outcome; 503 when it could not be recorded now (the database is down), so Stripe retries."""
     try:
-        result = conversions.receive_event(event)
+        if reason is None:
+            result = conversions.receive_event(event)
+        else:
+            result = conversions.receive_rejection(event, reason)
     except Exception:
         # Stripe retries a failed delivery later; the event id is not recorded, so it will be processed.
-        log.exception("Could not process Stripe event %s (%s)", event.get("id"), event.get("type"))
+        log.exception("Could not process Stripe event %s (%s)", str(event.get("id"))[:255],
+                      str(event.get("type"))[:100])
         return error(503, "try_again", "The event could not be processed now; Stripe will retry.")
-    return jsonify({"received": True, "duplicate": result.duplicate, "outcome": result.outcome})
+    answer = {"received": True, "duplicate": result.duplicate, "outcome": result.outcome}
+    if result.reason:
+        answer["reason"] = result.reason
+    return jsonify(answer)
 
 
 @bp.errorhandler(HTTPException)

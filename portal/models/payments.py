@@ -29,8 +29,12 @@ class StripeEvent(Base):
     type: Mapped[str] = mapped_column(String(100), index=True)
     livemode: Mapped[bool] = mapped_column(default=False)
     #: What processing did: ``applied``, ``ignored`` (a type the plugin does not handle), or why an
-    #: event changed nothing (``not_paid``, ``no_payment``, ...).
+    #: event changed nothing (``not_paid``, ``no_payment``, ...); ``rejected`` for a signed event that
+    #: can never be applied (answered 2xx, never posted), ``failed`` when applying it raised an error
+    #: that no retry can cure.
     outcome: Mapped[str] = mapped_column(String(64))
+    #: Why the event was ``rejected`` or ``failed``, for staff.
+    reason: Mapped[str | None] = mapped_column(String(500))
     conversion_id: Mapped[int | None] = mapped_column(
         ForeignKey("advocacy_conversions.id", ondelete="SET NULL")
     )

@@ -16,6 +16,8 @@ from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import InterfaceError
+from sqlalchemy.exc import OperationalError
 
 from advocacy_portal import outbox
 from advocacy_portal import signals
@@ -36,6 +38,9 @@ from advocacy_portal.services.payments import link_customer
 from advocacy_portal.services.payments import user_id_for_customer
 from advocacy_portal.services.stripe_events import EVENT_HANDLERS
 from advocacy_portal.services.stripe_events import PaymentFacts
+from advocacy_portal.services.stripe_events import PoisonEvent
+from advocacy_portal.services.stripe_events import recordable_id
+from advocacy_portal.services.stripe_events import rejection_reason
 from advocacy_portal.services.stripe_events import customer_link
 from advocacy_portal.services.stripe_events import event_time
 from advocacy_portal.services.stripe_events import event_object
@@ -51,6 +56,8 @@ class EventOutcome:
     outcome: str
     duplicate: bool = False
     conversion_id: int | None = None
+    #: Why a ``rejected`` or ``failed`` event changed nothing.
+    reason: str | None = None
 
 
 _ID_COLUMNS = ("payment_intent_id", "charge_id", "invoice_id", "checkout_session_id", "subscription_id",
@@ -224,17 +231,48 @@ def _event_group(event: dict) -> str | None:
     return f"stripe:{value}"[:255] if isinstance(value, str) and value else None
 
 
+#: The longest reason kept on an event's record.
+REASON_CHARS = 500
+
+
+def reject_event(event: dict, reason: str) -> EventOutcome:
+    """Record a verified event that can never be applied as ``rejected`` with ``reason`` (flushed; the
+    caller commits): nothing is queued or posted. Recorded under a digest of its id when the id itself
+    is the problem, so a retry of the same delivery is a duplicate.
+    """
+    event_id = recordable_id(event.get("id"))
+    event_type = event.get("type")
+    inserted = insert_or_ignore(
+        StripeEvent,
+        {
+            "event_id": event_id,
+            "type": event_type[:100] if isinstance(event_type, str) and event_type.isprintable() else "unknown",
+            "livemode": event.get("livemode") is True,
+            "outcome": "rejected",
+            "reason": reason[:REASON_CHARS],
+            "received_at": utcnow(),
+        },
+        ["event_id"],
+    )
+    if inserted is None:
+        return EventOutcome("duplicate", duplicate=True)
+    log.warning("Rejected Stripe event %s (%s): %s", event_id, str(event_type)[:100], reason)
+    return EventOutcome("rejected", reason=reason[:REASON_CHARS])
+
+
 def record_event(event: dict) -> EventOutcome:
     """Record one verified event once, and queue the application of its effects in the outbox (flushed;
-    the caller commits). A duplicate event id changes nothing and returns ``duplicate=True``.
+    the caller commits). A duplicate event id changes nothing and returns ``duplicate=True``. An event
+    that can never be applied (:func:`~advocacy_portal.services.stripe_events.rejection_reason`) is
+    recorded as ``rejected`` with its reason instead, and nothing is queued.
 
     :param event: the verified event as plain JSON (``{"id", "type", "data": {"object": ...}}``).
-    :raises ValueError: when the event has no id or type.
     """
-    event_id = event.get("id")
-    event_type = event.get("type")
-    if not isinstance(event_id, str) or not event_id or not isinstance(event_type, str):
-        raise ValueError("an event needs an id and a type")
+    reason = rejection_reason(event)
+    if reason is not None:
+        return reject_event(event, reason)
+    event_id = event["id"]
+    event_type = event["type"]
     inserted = insert_or_ignore(
         StripeEvent,
         {
@@ -308,11 +346,29 @@ def apply_effects(event: dict, row_id: int) -> EventOutcome:
 ATTEMPTS = 5
 
 
+#: Errors of the database that a later run can cure: a lost race, a connection gone, a lock timeout.
+_TRANSIENT = (OperationalError, InterfaceError, IntegrityError, ledger.IdempotencyConflict)
+
+
+def _mark_failed(row_id: int, reason: str) -> None:
+    """Record, in a transaction of its own, that an event's effects can never be applied."""
+    session = get_session()
+    session.rollback()
+    session.execute(
+        StripeEvent.__table__.update()
+        .where(StripeEvent.__table__.c.id == row_id)
+        .values(outcome="failed", reason=reason[:REASON_CHARS])
+    )
+    session.commit()
+
+
 @outbox.handler(EVENT_TOPIC, retry_seconds=1)
 def _apply_recorded_event(task: outbox.Task) -> None:
     """The outbox handler of ``stripe.event``: apply the effects, retrying a few times at once when a
     concurrent event of the same payment wins a race (deadlock, serialization failure, unique conflict,
-    ledger key clash); the relay retries later if every try loses."""
+    ledger key clash); the relay retries later if every try loses. Any other error (an event the
+    readers refuse, a value the database refuses) can never be cured by a retry: the event is marked
+    ``failed`` with the reason and the task parked (:class:`~advocacy_portal.outbox.GiveUp`)."""
     session = get_session()
     event, row_id = task.payload["event"], task.payload["row"]
     for attempt in range(1, ATTEMPTS + 1):
@@ -320,19 +376,32 @@ def _apply_recorded_event(task: outbox.Task) -> None:
             apply_effects(event, row_id)
             session.flush()
             return
-        except (DBAPIError, IntegrityError, ledger.IdempotencyConflict):
+        except _TRANSIENT:
             session.rollback()
             if attempt == ATTEMPTS:
                 raise
             log.info("Stripe event %s lost a race (attempt %s); retrying", event.get("id"), attempt)
             time.sleep(0.01 * attempt)
+        except PoisonEvent as poison:
+            reason = f"The event has {poison.reason}."
+            break
+        except (DBAPIError, ValueError, TypeError, LookupError, ArithmeticError) as error:
+            if isinstance(error, DBAPIError) and error.connection_invalidated:
+                raise
+            # DataError and the like: the database refuses this event's values, now and always.
+            first_line = (str(error).splitlines() or [""])[0]
+            reason = f"{type(error).__name__}: {first_line}" if first_line else type(error).__name__
+            break
+    log.error("Stripe event %s can never be applied: %s", event.get("id"), reason)
+    _mark_failed(row_id, reason)
+    raise outbox.GiveUp(reason)
 
 
 def apply_event(event: dict) -> EventOutcome:
     """Record one event and apply its effects in the current transaction (flushed; the caller commits),
     without the outbox: for scripts and tests that want it at once."""
     recorded = record_event(event)
-    if recorded.duplicate:
+    if recorded.duplicate or recorded.outcome == "rejected":
         return recorded
     row_id = get_session().scalar(select(StripeEvent.id).where(StripeEvent.event_id == event["id"]))
     key = f"stripe-event:{event['id']}"[:255]
@@ -343,6 +412,31 @@ def apply_event(event: dict) -> EventOutcome:
         .where(OutboxTask.__table__.c.key == key)
         .values(state="done", done_at=utcnow(), attempts=1)
     )
+    return result
+
+
+def refused_events(limit: int = 20) -> list[StripeEvent]:
+    """The latest events recorded as ``rejected`` or ``failed``, newest first: for the staff page."""
+    return list(
+        get_session().scalars(
+            select(StripeEvent)
+            .where(StripeEvent.outcome.in_(("rejected", "failed")))
+            .order_by(StripeEvent.received_at.desc(), StripeEvent.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def receive_rejection(event: dict, reason: str) -> EventOutcome:
+    """What the webhook does with a signed delivery it cannot read as an event: record it as
+    ``rejected`` with ``reason``, then commit."""
+    session = get_session()
+    try:
+        result = reject_event(event, reason)
+        session.commit()
+    except Exception:
+        session.rollback()
+        raise
     return result
 
 
@@ -362,8 +456,11 @@ def receive_event(event: dict) -> EventOutcome:
         raise
     if recorded.duplicate:
         return recorded
+    if recorded.outcome == "rejected":
+        return recorded
     row = session.execute(
-        select(StripeEvent.outcome, StripeEvent.conversion_id).where(StripeEvent.event_id == event["id"])
+        select(StripeEvent.outcome, StripeEvent.conversion_id, StripeEvent.reason)
+        .where(StripeEvent.event_id == event["id"])
     ).one()
     session.commit()
-    return EventOutcome(row.outcome, conversion_id=row.conversion_id)
+    return EventOutcome(row.outcome, conversion_id=row.conversion_id, reason=row.reason)

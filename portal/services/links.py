@@ -257,3 +257,98 @@ def safe_destination(target: str | None, own_host: str | None, allowed_hosts=())
     if hostname.lower().rstrip(".") in allowed:
         return target
     return None
+
+
+# -- the site's origin --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SiteOrigin:
+    """The site's own origin, from configuration (never from a request's Host header)."""
+
+    scheme: str
+    #: ``host`` or ``host:port``, as a URL's netloc.
+    netloc: str
+    #: Where the origin came from: ``ADVOCACY_SITE_URL``, ``SERVER_NAME`` or ``TRUSTED_HOSTS``.
+    source: str
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://{self.netloc}"
+
+    @property
+    def hostname(self) -> str:
+        return (urlsplit("//" + self.netloc).hostname or "").rstrip(".")
+
+
+def parse_site_url(value) -> tuple[str, str]:
+    """``(scheme, netloc)`` of an ``ADVOCACY_SITE_URL`` such as ``https://shop.example``.
+
+    :raises ValueError: when it is not an ``http``/``https`` origin (no path, query, user or fragment).
+    """
+    if not isinstance(value, str) or _UNSAFE_CHARS.search(value):
+        raise ValueError("the site URL must be a string without spaces or control characters")
+    parts = urlsplit(value.rstrip("/"))
+    try:
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError:
+        raise ValueError("the site URL has a malformed port") from None
+    if (
+        parts.scheme.lower() not in ("http", "https")
+        or not parts.hostname
+        or parts.path
+        or parts.query
+        or parts.fragment
+        or parts.username is not None
+        or parts.password is not None
+    ):
+        raise ValueError("the site URL must be an origin such as 'https://shop.example', with no path")
+    return parts.scheme.lower(), parts.netloc.lower()
+
+
+def site_origin(app=None) -> SiteOrigin | None:
+    """The site's origin from configuration: ``ADVOCACY_SITE_URL``, else ``SERVER_NAME`` with
+    ``PREFERRED_URL_SCHEME``, else the first plain name of Flask's ``TRUSTED_HOSTS`` (a pattern such as
+    ``.example.com`` names no one host) with ``PREFERRED_URL_SCHEME``; ``None`` when none is set."""
+    config = (app or current_app).config
+    configured = config.get("ADVOCACY_SITE_URL")
+    if configured:
+        scheme, netloc = parse_site_url(configured)
+        return SiteOrigin(scheme, netloc, "ADVOCACY_SITE_URL")
+    scheme = (config.get("PREFERRED_URL_SCHEME") or "http").lower()
+    if config.get("SERVER_NAME"):
+        return SiteOrigin(scheme, str(config["SERVER_NAME"]).lower(), "SERVER_NAME")
+    for host in config.get("TRUSTED_HOSTS") or ():
+        if isinstance(host, str) and host and not host.startswith("."):
+            return SiteOrigin(scheme, host.lower(), "TRUSTED_HOSTS")
+    return None
+
+
+def site_hosts(app=None) -> tuple[str, ...]:
+    """Every host name "same site" means: the configured origin's, and every plain name of
+    ``TRUSTED_HOSTS`` (Flask refuses requests for any other host)."""
+    config = (app or current_app).config
+    origin = site_origin(app)
+    hosts = [origin.hostname] if origin is not None else []
+    for host in config.get("TRUSTED_HOSTS") or ():
+        if isinstance(host, str) and host and not host.startswith("."):
+            name = urlsplit("//" + host).hostname
+            if name:
+                hosts.append(name.rstrip("."))
+    return tuple(dict.fromkeys(host for host in hosts if host))
+
+
+def same_site_destination(target: str | None, app=None) -> str | None:
+    """:func:`safe_destination` with "same site" taken from configuration (:func:`site_hosts`) and
+    ``ADVOCACY_REDIRECT_ALLOWED_HOSTS``; with no site configured only paths and allow-listed hosts pass."""
+    config = (app or current_app).config
+    allowed = tuple(config.get("ADVOCACY_REDIRECT_ALLOWED_HOSTS") or ()) + site_hosts(app)
+    return safe_destination(target, None, allowed)
+
+
+def absolute_url(path: str, app=None) -> str | None:
+    """``path`` (``/r/abc``) on the configured site origin, or ``None`` when no origin is configured."""
+    origin = site_origin(app)
+    if origin is None:
+        return None
+    return origin.url + (path if path.startswith("/") else "/" + path)

@@ -8,7 +8,10 @@ recorded, with their ledger effects, by :mod:`advocacy_portal.services.conversio
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from datetime import timezone
@@ -46,27 +49,68 @@ class PaymentFacts:
         return self.payment_intent_id or self.invoice_id or self.charge_id or self.checkout_session_id
 
 
+class PoisonEvent(ValueError):
+    """A correctly signed event that can never be applied (a field out of range, a shape Stripe never
+    sends): recorded as rejected with ``reason``, answered 2xx so Stripe stops retrying, never posted."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+#: Stripe ids (``evt_...``, ``pi_...``) and event types: letters, digits and ``_ - . :``, at most 255.
+_SANE_ID = re.compile(r"[A-Za-z0-9_\-.:]{1,255}")
+_SANE_TYPE = re.compile(r"[a-z0-9_.]{1,100}")
+_CURRENCY = re.compile(r"[A-Za-z]{3}")
+#: Amounts are minor units in a signed 64-bit column.
+MAX_AMOUNT = 2**63 - 1
+#: Stripe's times are Unix seconds after its founding and not far in the future.
+EARLIEST_TIME = int(datetime(2009, 1, 1, tzinfo=timezone.utc).timestamp())
+LATEST_TIME = int(datetime(2200, 1, 1, tzinfo=timezone.utc).timestamp())
+#: Longest user id read from metadata (the column's width).
+MAX_USER_ID = 255
+
+
 def _id(value) -> str | None:
-    """A Stripe reference, expanded (a dict with ``id``) or not (the id)."""
+    """A Stripe reference, expanded (a dict with ``id``) or not (the id).
+
+    :raises PoisonEvent: when the id is too long or has characters no Stripe id has.
+    """
     if isinstance(value, dict):
         value = value.get("id")
-    return value if isinstance(value, str) and value else None
+    if not isinstance(value, str) or not value:
+        return None
+    if not _SANE_ID.fullmatch(value):
+        raise PoisonEvent(f"a Stripe id of {len(value)} characters that is not a Stripe id")
+    return value
 
 
 def _time(value) -> datetime | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if value is None:
         return None
-    return datetime.fromtimestamp(int(value), tz=timezone.utc)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise PoisonEvent(f"a time that is not whole Unix seconds ({type(value).__name__})")
+    if not EARLIEST_TIME <= value <= LATEST_TIME:
+        raise PoisonEvent(f"a time out of range ({str(value)[:30]})")
+    return datetime.fromtimestamp(value, tz=timezone.utc)
 
 
 def _amount(value) -> int | None:
-    if isinstance(value, bool) or not isinstance(value, int):
+    if value is None:
         return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise PoisonEvent(f"an amount that is not a whole number ({type(value).__name__})")
+    if not 0 <= value <= MAX_AMOUNT:
+        raise PoisonEvent(f"an amount out of range ({str(value)[:30]})")
     return value
 
 
 def _currency(value) -> str | None:
-    return value.lower() if isinstance(value, str) and len(value) == 3 else None
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _CURRENCY.fullmatch(value):
+        raise PoisonEvent("a currency that is not a three-letter code")
+    return value.lower()
 
 
 def _metadata_user(*sources) -> str | None:
@@ -74,6 +118,8 @@ def _metadata_user(*sources) -> str | None:
         if isinstance(metadata, dict):
             value = metadata.get(USER_METADATA_KEY)
             if isinstance(value, str) and value:
+                if len(value) > MAX_USER_ID:
+                    raise PoisonEvent(f"a user id of {len(value)} characters in the metadata")
                 return value
     return None
 
@@ -103,9 +149,10 @@ _CHECKOUT_EVENTS = ("checkout.session.completed", "checkout.session.async_paymen
 
 
 def _checkout_user(obj: dict) -> str | None:
-    return _metadata_user(obj.get("metadata")) or (
-        obj.get("client_reference_id") if isinstance(obj.get("client_reference_id"), str) else None
-    )
+    reference = obj.get("client_reference_id")
+    if isinstance(reference, str) and len(reference) > MAX_USER_ID:
+        raise PoisonEvent(f"a client_reference_id of {len(reference)} characters")
+    return _metadata_user(obj.get("metadata")) or (reference if isinstance(reference, str) else None)
 
 
 def customer_link(event_type: str, obj) -> tuple[str, str] | None:
@@ -190,7 +237,7 @@ def _invoice_payment(event: dict, obj: dict) -> PaymentFacts | str:
 
 def _charge_refunded(event: dict, obj: dict) -> PaymentFacts | str:
     refunded = _amount(obj.get("amount_refunded"))
-    if refunded is None or refunded < 0:
+    if refunded is None:
         return "malformed"
     return PaymentFacts(
         payment_intent_id=_id(obj.get("payment_intent")),
@@ -232,6 +279,106 @@ EVENT_HANDLERS: dict[str, Callable[[dict, dict], PaymentFacts | str]] = {
 }
 
 
+# -- poison events --------------------------------------------------------------------------------
+
+
+def json_depth(payload: bytes) -> int:
+    """How deeply ``payload`` nests its arrays and objects, counted without parsing it (no recursion,
+    so a body of a million ``[`` cannot crash the check that refuses it). Brackets inside strings do
+    not count; the body need not be valid JSON."""
+    text = _JSON_STRING.sub(b"", payload)
+    depth = deepest = 0
+    for byte in _NOT_BRACKET.sub(b"", text):
+        if byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+        elif depth:
+            depth -= 1
+    return deepest
+
+
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_NOT_BRACKET = re.compile(rb"[^\[\]{}]+")
+_LEADING_ID = re.compile(rb'\A\s*\{\s*"id"\s*:\s*"([A-Za-z0-9_]{1,200})"')
+_EVENT_TYPE = re.compile(rb'"type"\s*:\s*"([a-z0-9_]+\.[a-z0-9_.]{1,90})"')
+
+
+def stand_in_event(payload: bytes) -> dict:
+    """An ``{"id", "type"}`` to record a signed body that cannot be read as an event under: its
+    leading ``"id"`` (Stripe writes it first) if it looks like one, else a digest of the body, which
+    is the same on every retry of one delivery."""
+    found = _LEADING_ID.match(payload)
+    event_id = found.group(1).decode() if found else "unreadable_" + hashlib.sha256(payload).hexdigest()[:40]
+    kind = _EVENT_TYPE.search(payload)
+    return {"id": event_id, "type": kind.group(1).decode() if kind else "unknown"}
+
+
+def recordable_id(value) -> str:
+    """The id to record an event under: its own when it is a Stripe id, else a digest of it."""
+    if isinstance(value, str) and _SANE_ID.fullmatch(value):
+        return value
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return "invalid_" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:40]
+
+
+def _unstorable_value(event) -> str | None:
+    """Why a value somewhere in the event cannot be stored (PostgreSQL refuses NUL in text and
+    ``NaN`` in JSON; a lone surrogate cannot be encoded), or ``None``."""
+    stack = [event]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+        elif isinstance(value, str):
+            if "\x00" in value:
+                return "a NUL character in a string"
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return "a lone surrogate in a string"
+        elif isinstance(value, bool) or value is None:
+            continue
+        elif isinstance(value, int):
+            if not -(2**63) <= value <= MAX_AMOUNT:
+                return "a number beyond 64 bits"
+        elif isinstance(value, float) and not math.isfinite(value):
+            return "a number that is not finite"
+    return None
+
+
+def rejection_reason(event: dict) -> str | None:
+    """Why a verified event can never be applied, or ``None`` if it can: a value the database cannot
+    store, an id, type, time, amount or currency out of range, an object of the wrong shape. The same
+    readers the handlers use decide, so an event accepted here reads without error there."""
+    problem = _unstorable_value(event)
+    if problem:
+        return f"The event holds {problem}."
+    event_id, event_type = event.get("id"), event.get("type")
+    if not isinstance(event_id, str) or not _SANE_ID.fullmatch(event_id):
+        length = len(event_id) if isinstance(event_id, str) else 0
+        return f"The event id is not a Stripe id ({length} characters)."
+    if not isinstance(event_type, str) or not _SANE_TYPE.fullmatch(event_type):
+        return "The event type is not a Stripe event type."
+    try:
+        event_time(event)
+        if event.get("created") is None:
+            raise PoisonEvent("no created time")
+        obj = event_object(event)
+        handler = EVENT_HANDLERS.get(event_type)
+        if handler is not None:
+            if not isinstance(obj, dict):
+                raise PoisonEvent("no data.object")
+            customer_link(event_type, obj)
+            handler(event, obj)
+    except PoisonEvent as poison:
+        return f"The event has {poison.reason}."
+    return None
+
+
 # -- the signature ------------------------------------------------------------------------------------
 
 
@@ -251,7 +398,10 @@ def verify_webhook(payload: bytes, signature: str | None) -> dict:
     plain JSON.
 
     :raises WebhookError: ``not_configured``, ``missing_signature``, ``invalid_signature`` (forged,
-        stale, wrong secret, malformed header) or ``malformed_payload``.
+        stale, wrong secret, malformed header) or ``malformed_payload`` (a body that cannot even be
+        decoded to check its signature).
+    :raises PoisonEvent: when the signed body nests deeper than ``ADVOCACY_STRIPE_WEBHOOK_MAX_DEPTH``,
+        is not JSON or not an event (record it with :func:`stand_in_event`).
     """
     secrets = config_value("STRIPE_WEBHOOK_SECRETS")
     if not secrets:
@@ -275,16 +425,18 @@ def verify_webhook(payload: bytes, signature: str | None) -> dict:
             "invalid_signature",
             "The signature does not match, or its timestamp is outside the tolerance.",
         )
+    depth_limit = config_value("STRIPE_WEBHOOK_MAX_DEPTH")
+    depth = json_depth(payload)
+    if depth > depth_limit:
+        # Signed, so Stripe sent it: refusing would only have it retried for three days.
+        raise PoisonEvent(f"The body nests {depth} levels deep; at most {depth_limit} are read.")
     try:
         event = json.loads(payload)
-    except ValueError:
-        # The signature matched, but the body is not JSON.
-        raise WebhookError("malformed_payload", "The body is not a JSON event.") from None
-    if (
-        not isinstance(event, dict)
-        or not isinstance(event.get("id"), str)
-        or not event["id"]
-        or not isinstance(event.get("type"), str)
-    ):
-        raise WebhookError("malformed_payload", "The body is not a Stripe event.")
+    except (ValueError, RecursionError):
+        # The signature matched, but the body is not JSON (or holds a number of over 4,300 digits).
+        raise PoisonEvent("The body is not JSON.") from None
+    if not isinstance(event, dict) or not isinstance(event.get("type"), str):
+        raise PoisonEvent("The body is not a Stripe event (no type).")
+    if not isinstance(event.get("id"), str) or not event["id"]:
+        raise PoisonEvent("The body is not a Stripe event (no id).")
     return event
