@@ -260,8 +260,7 @@ def _run_outbox(limit: int) -> None:
         batch = outbox.run_due(limit=min(limit - report.ran, config_value("OUTBOX_BATCH")))
         if not batch.ran:
             break
-        for name in ("done", "retried", "dead", "lost"):
-            setattr(report, name, getattr(report, name) + getattr(batch, name))
+        report.add_report(batch)
     click.echo(f"Ran {report.ran} task(s): {report.done} done, {report.retried} to retry later, "
                f"{report.dead} dead, {report.lost} taken over by another run.")
     if report.retried or report.dead:

@@ -207,11 +207,11 @@ def enqueue(
     if task_id is None:
         log.debug("Outbox task with key %s exists already; not written again", key)
         return None
-    _dispatch_after_commit(task_id, topic, payload, key, delayed=bool(delay))
+    _dispatch_after_commit(task_id, topic, payload, delayed=bool(delay))
     return task_id
 
 
-def _dispatch_after_commit(task_id: int, topic: str, payload: dict, key: str | None, delayed: bool) -> None:
+def _dispatch_after_commit(task_id: int, topic: str, payload: dict, delayed: bool) -> None:
     executor = config_value("TASK_EXECUTOR")
     app = current_app._get_current_object()
     if executor == "worker":
@@ -281,6 +281,11 @@ class RunReport:
 
     def add(self, outcome: str) -> None:
         setattr(self, outcome, getattr(self, outcome) + 1)
+
+    def add_report(self, other: "RunReport") -> None:
+        """Count another pass's tasks in this report."""
+        for name in ("done", "retried", "dead", "lost"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
 def _due_condition(now: datetime, table=None):
@@ -488,6 +493,16 @@ def run_task(key: str | int, app: Flask | None = None) -> str:
     return run_task_snapshot(app, claimed[0], lease)
 
 
+def run_for_queue(key: str | int, app: Flask | None = None) -> tuple[str, float | None]:
+    """A host queue's job: :func:`run_task`, then when the job should come back, in seconds, while the
+    task is still queued (to retry, not due yet, or held by another run): ``(outcome, seconds or None)``."""
+    app = app or current_app._get_current_object()
+    outcome = run_task(key, app=app)
+    if outcome in ("done", "dead"):
+        return outcome, None
+    return outcome, seconds_until_due(key, app=app)
+
+
 def seconds_until_due(key: str | int, app: Flask | None = None) -> float | None:
     """For a host queue's retries: seconds until a queued task's next attempt (``0`` when due now), or
     ``None`` when it needs no further run (done, dead, gone)."""
@@ -624,8 +639,7 @@ class Worker:
                     self.echo(f"advocacy worker: the relay failed ({type(error).__name__}); retrying")
                     report = RunReport()
                     self._stop.wait(min(self.poll_seconds * 5, 10))
-                for name in ("done", "retried", "dead", "lost"):
-                    setattr(self.totals, name, getattr(self.totals, name) + getattr(report, name))
+                self.totals.add_report(report)
                 if once or (max_seconds is not None and time.monotonic() - started >= max_seconds):
                     break
                 if not report.ran:
@@ -651,11 +665,13 @@ class Worker:
 # -- reading and replaying (staff page, CLI) ----------------------------------------------------------
 
 
-def state_counts() -> dict[str, int]:
-    """Tasks per state (every state present, zeros included)."""
+def state_counts(topic: str | None = None) -> dict[str, int]:
+    """Tasks (of ``topic`` if given) per state, every state present, zeros included."""
     counts = {state: 0 for state in ("queued", "done", "dead")}
-    rows = get_session().execute(select(OutboxTask.state, func.count()).group_by(OutboxTask.state))
-    for state, count in rows:
+    query = select(OutboxTask.state, func.count()).group_by(OutboxTask.state)
+    if topic is not None:
+        query = query.where(OutboxTask.topic == topic)
+    for state, count in get_session().execute(query):
         counts[state] = count
     return counts
 
@@ -703,5 +719,5 @@ def replay(task_id: int) -> bool:
     row.locked_until = None
     row.lease = None
     session.flush()
-    _dispatch_after_commit(row.id, row.topic, dict(row.payload or {}), row.key, delayed=False)
+    _dispatch_after_commit(row.id, row.topic, dict(row.payload or {}), delayed=False)
     return True

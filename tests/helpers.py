@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import re
+import time
 import uuid
 from itertools import count
 
@@ -105,3 +106,22 @@ def follow(
         headers={"User-Agent": user_agent, **headers},
         environ_base={"REMOTE_ADDR": ip},
     )
+
+
+def wait_for(condition, timeout: float = 30.0, interval: float = 0.05) -> bool:
+    """Poll ``condition()`` until it is true (``True``) or ``timeout`` seconds pass (``False``)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(interval)
+    return False
+
+
+def shop_notes(app) -> list[str]:
+    """The texts of the test shop's ``shop.note`` outbox tasks that ran (its ``Note`` rows), in order."""
+    from advocacy_portal.db import get_session
+
+    Note = host_of(app).Note
+    with app.app_context():
+        return list(get_session().scalars(Note.__table__.select().with_only_columns(Note.text).order_by(Note.id)))

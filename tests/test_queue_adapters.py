@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -19,7 +18,8 @@ from advocacy_portal import outbox
 from advocacy_portal.db import get_session
 from advocacy_portal.models import OutboxTask
 from tests.helpers import make_customer
-from tests.host_app import Note
+from tests.helpers import wait_for
+from tests.helpers import shop_notes as notes
 from tests.testimonials_support import make_testimonial
 from tests.webhook_receiver import LOCAL_DELIVERY
 
@@ -76,23 +76,9 @@ def webhook_events(receiver, secret) -> list[str]:
     return [payload["type"] for payload in receiver.verified(secret)]
 
 
-def wait_for(condition, timeout=45.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return False
-
-
 def states(app) -> list[tuple[str, str]]:
     with app.app_context():
         return [(t.topic, t.state) for t in get_session().scalars(select(OutboxTask).order_by(OutboxTask.id))]
-
-
-def notes(app) -> list[str]:
-    with app.app_context():
-        return list(get_session().scalars(select(Note.text)))
 
 
 def stop(process) -> str:
@@ -135,7 +121,7 @@ def test_celery_runs_the_outbox_emails_a_webhook_and_a_retry_through_a_real_work
     )
     try:
         assert wait_for(lambda: len(smtp.messages) == 2 and len(receiver.requests) == 1
-                        and notes(app) == ["retried through celery"]), stop(worker)
+                        and notes(app) == ["retried through celery"], timeout=45), stop(worker)
     finally:
         output = stop(worker)
         redis_connection.delete(queue)
@@ -176,7 +162,7 @@ def test_rq_runs_the_outbox_emails_a_webhook_and_a_retry_through_a_real_worker_o
     )
     try:
         assert wait_for(lambda: len(smtp.messages) == 2 and len(receiver.requests) == 1
-                        and notes(app) == ["retried through rq"]), stop(worker)
+                        and notes(app) == ["retried through rq"], timeout=45), stop(worker)
     finally:
         output = stop(worker)
         queue.empty()

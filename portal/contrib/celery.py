@@ -35,10 +35,8 @@ def init_celery(celery_app, flask_app: Flask, *, queue: str | None = None):
 
     @celery_app.task(name=RUN_TASK_NAME, ignore_result=True, acks_late=True)
     def run_outbox_task(key: str) -> str:
-        outcome = outbox.run_task(key, app=flask_app)
-        # Still queued (to retry, or not due yet, or held by another run): come back when it is due.
-        wait = outbox.seconds_until_due(key, app=flask_app)
-        if wait is not None:
+        outcome, wait = outbox.run_for_queue(key, app=flask_app)
+        if wait is not None:  # still queued: come back when it is due
             run_outbox_task.apply_async(args=[key], countdown=wait + 0.05, queue=queue)
         return outcome
 

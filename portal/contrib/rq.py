@@ -40,11 +40,8 @@ def _app(app_factory: str) -> Flask:
 def run_outbox_task(key: str, app_factory: str, queue_name: str | None = None) -> str:
     """The RQ job: run one outbox task; enqueue it again for its retry time if it must be retried."""
     app = _app(app_factory)
-    outcome = outbox.run_task(key, app=app)
-    # Still queued (to retry, or not due yet, or held by another run): come back when it is due. RQ's
-    # scheduler works in whole seconds.
-    wait = outbox.seconds_until_due(key, app=app)
-    if wait is not None:
+    outcome, wait = outbox.run_for_queue(key, app=app)
+    if wait is not None:  # still queued: come back when it is due (RQ's scheduler works in whole seconds)
         from rq import Queue
         from rq import get_current_job
 

@@ -170,10 +170,4 @@ def wake_waiting_mail() -> int | None:
 
 def outbox_counts() -> dict[str, int]:
     """How many emails are queued, sent (done) and dead."""
-    counts = {"queued": 0, "done": 0, "dead": 0}
-    rows = get_session().execute(
-        select(OutboxTask.state, func.count()).where(OutboxTask.topic == TOPIC).group_by(OutboxTask.state)
-    )
-    for state, count in rows:
-        counts[state] = count
-    return counts
+    return outbox.state_counts(topic=TOPIC)

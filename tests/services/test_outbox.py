@@ -23,7 +23,8 @@ from advocacy_portal.db import get_session
 from advocacy_portal.models import OutboxTask
 from advocacy_portal.models import utcnow
 from tests.fixtures import ON_POSTGRES
-from tests.host_app import Note
+from tests.helpers import shop_notes as notes
+from tests.helpers import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 worker_executor = pytest.mark.settings(TASK_EXECUTOR="worker")
@@ -35,11 +36,6 @@ def write_notes(app, *texts, **payload):
         ids = [outbox.enqueue("shop.note", {"text": text, **payload}) for text in texts]
         get_session().commit()
         return ids
-
-
-def notes(app) -> list[str]:
-    with app.app_context():
-        return list(get_session().scalars(select(Note.text).order_by(Note.id)))
 
 
 def task(app, task_id) -> dict:
@@ -236,15 +232,6 @@ def start_worker(database_url, *args, **config):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env=env)
-
-
-def wait_for(condition, timeout=30.0, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(interval)
-    return False
 
 
 @worker_executor
