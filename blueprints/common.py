@@ -23,6 +23,9 @@ from advocacy_portal.blueprints.inputs import guard_input
 from advocacy_portal.config import config_value
 from advocacy_portal.proxies import get_portal
 from advocacy_portal.services import referrals as referral_service
+from advocacy_portal.services.formatting import format_date
+from advocacy_portal.services.formatting import format_datetime
+from advocacy_portal.services.formatting import format_number
 from advocacy_portal.services.money import format_money
 
 log = logging.getLogger(__name__)
@@ -157,6 +160,9 @@ def template_globals():
         "advocacy_base": config_value("BASE_TEMPLATE"),
         "advocacy_program_name": config_value("PROGRAM_NAME"),
         "advocacy_money": format_money,
+        "advocacy_date": format_date,
+        "advocacy_datetime": format_datetime,
+        "advocacy_number": format_number,
         "advocacy_admin_nav": [
             (label, endpoint)
             for _order, label, endpoint in get_portal().state().admin_sections

@@ -120,6 +120,10 @@ DEFAULTS: dict[str, Any] = {
     #: Name of the business that testimonials are about, in the wall's structured data (schema.org
     #: ``Organization``). ``None``: the site's host name.
     "BUSINESS_NAME": None,
+    #: Babel locale for dates and numbers on every page, email and export (``en_US``, ``de_DE``, ...).
+    "LOCALE": "en_US",
+    #: IANA time zone in which dates and times are shown (stored times are always UTC).
+    "DISPLAY_TIMEZONE": "UTC",
     #: Testimonials per page on the wall and in the moderation queue.
     "WALL_PAGE_SIZE": 12,
     #: Default ``per_page`` of the JSON API.
