@@ -47,6 +47,8 @@ def create_app(config: dict | None = None) -> Flask:
         ADVOCACY_OFFER_TEXT="Give friends a warm welcome to Demo Shop: share your link.",
         # The demo's "other website" is the same server under its twin host name (see /widget-demo).
         ADVOCACY_WIDGET_ORIGINS=("http://localhost:5000", "http://127.0.0.1:5000"),
+        # The shop's own pages get the plugin's strict Content-Security-Policy and no framing too.
+        ADVOCACY_CSP_HOST_PAGES=True,
     )
     demo_stripe_defaults(app)
     app.config.from_prefixed_env("DEMO")

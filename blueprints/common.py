@@ -20,6 +20,7 @@ from markupsafe import escape
 from werkzeug.exceptions import HTTPException
 
 from advocacy_portal.blueprints.inputs import guard_input
+from advocacy_portal.blueprints.security import security_headers
 from advocacy_portal.config import config_value
 from advocacy_portal.proxies import get_portal
 from advocacy_portal.services import referrals as referral_service
@@ -118,15 +119,6 @@ def handle_csrf_error(error: CSRFError):
     return render_error(400, CSRF_MESSAGE)
 
 
-def deny_framing(response):
-    """Refuse to be framed by other sites (clickjacking)."""
-    if config_value("DENY_FRAMING"):
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        if "Content-Security-Policy" not in response.headers:
-            response.headers["Content-Security-Policy"] = "frame-ancestors 'none'"
-    return response
-
-
 def limit_request_size(endpoint, values):
     # A URL value preprocessor runs before every before_request function, so the limit is in place
     # before anything (the host's CSRF check included) reads the body.
@@ -155,14 +147,20 @@ def advocacy_head() -> Markup:
     ))
 
 
+#: The formatters every template gets (the host's too): one date, number and money format.
+FORMATTERS = {
+    "advocacy_money": format_money,
+    "advocacy_date": format_date,
+    "advocacy_datetime": format_datetime,
+    "advocacy_number": format_number,
+}
+
+
 def template_globals():
     return {
         "advocacy_base": config_value("BASE_TEMPLATE"),
         "advocacy_program_name": config_value("PROGRAM_NAME"),
-        "advocacy_money": format_money,
-        "advocacy_date": format_date,
-        "advocacy_datetime": format_datetime,
-        "advocacy_number": format_number,
+        **FORMATTERS,
         "advocacy_admin_nav": [
             (label, endpoint)
             for _order, label, endpoint in get_portal().state().admin_sections
@@ -176,7 +174,7 @@ def setup_blueprint(bp) -> None:
     guard_input(bp)
     bp.register_error_handler(CSRFError, handle_csrf_error)
     bp.register_error_handler(HTTPException, handle_http_error)
-    bp.after_request(deny_framing)
+    bp.after_request(security_headers)
     bp.context_processor(template_globals)
 
 

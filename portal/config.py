@@ -75,6 +75,23 @@ DEFAULTS: dict[str, Any] = {
     "VERSION_TABLE": "advocacy_alembic_version",
     #: Send ``X-Frame-Options: DENY`` and ``frame-ancestors 'none'`` on the plugin's own pages.
     "DENY_FRAMING": True,
+    #: Content-Security-Policy of the plugin's HTML pages, as directive → list of sources; ``"'nonce'"``
+    #: stands for the request's nonce (``{{ advocacy_csp_nonce() }}`` in a template). Add the sources a
+    #: host layout needs (a CDN stylesheet, photos on another host); ``None`` sends only
+    #: ``frame-ancestors 'none'`` (with ``DENY_FRAMING``). A view that sets its own header keeps it.
+    "CONTENT_SECURITY_POLICY": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'", "'nonce'"],
+        "style-src": ["'self'", "'nonce'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+    #: Send the same headers (``X-Frame-Options``, the policy above) on the host's own HTML pages too,
+    #: unless a page sets its own Content-Security-Policy.
+    "CSP_HOST_PAGES": False,
     #: Largest request body, in bytes, the plugin's own pages accept (their forms are small); more
     #: gets a 413 page. Applies only to the plugin's endpoints, never to the host's.
     "MAX_REQUEST_BYTES": 64 * 1024,

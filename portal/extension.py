@@ -23,6 +23,7 @@ from advocacy_portal import signals
 from advocacy_portal.blueprints.admin import bp as admin_bp
 from advocacy_portal.blueprints.api import bp as api_bp
 from advocacy_portal.blueprints.api_keys import bp as api_keys_bp
+from advocacy_portal.blueprints.common import FORMATTERS
 from advocacy_portal.blueprints.common import advocacy_head
 from advocacy_portal.blueprints.inputs import IdConverter
 from advocacy_portal.blueprints.links import bp as links_bp
@@ -31,6 +32,8 @@ from advocacy_portal.blueprints.outgoing_webhooks import bp as outgoing_webhooks
 from advocacy_portal.blueprints.referrals import bp as referrals_bp
 from advocacy_portal.blueprints.rewards import bp as rewards_bp
 from advocacy_portal.blueprints.schema import install as install_schema_check
+from advocacy_portal.blueprints.security import csp_nonce
+from advocacy_portal.blueprints.security import host_security_headers
 from advocacy_portal.blueprints.testimonials import api_bp as testimonials_api_bp
 from advocacy_portal.blueprints.testimonials import bp as testimonials_bp
 from advocacy_portal.blueprints.webhooks import bp as webhooks_bp
@@ -135,6 +138,11 @@ class AdvocacyPortal:
         app.add_template_global(self, "advocacy_portal")
         app.add_template_global(self.widget_token, "advocacy_widget_token")
         app.add_template_global(self.widget_script_url, "advocacy_widget_script_url")
+        app.add_template_global(csp_nonce, "advocacy_csp_nonce")
+        for name, formatter in FORMATTERS.items():
+            app.add_template_global(formatter, name)
+        if app.config["ADVOCACY_CSP_HOST_PAGES"]:
+            app.after_request(host_security_headers)
         signals.user_signed_up.connect(self._on_user_signed_up, weak=False)
         hide_tables_from_host_migrations(app)
         if "sqlalchemy" in app.extensions:  # else attached on first use, when the host has set it up

@@ -149,7 +149,7 @@ SHOP_TEMPLATES = {
   <meta name="viewport" content="width=device-width, initial-scale=1">
   <title>{% block title %}Test Shop{% endblock %}</title>
   {{ advocacy_head() }}
-  <style>
+  <style nonce="{{ advocacy_csp_nonce() }}">
     .shop-nav { display: flex; flex-wrap: wrap; gap: .5rem 1rem; align-items: center; padding: .75rem 1rem; background: #10243e; }
     .shop-nav span { overflow-wrap: anywhere; min-width: 0; }
     .shop-nav, .shop-nav a, .shop-nav button { color: #fff; font: inherit; }

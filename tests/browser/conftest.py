@@ -95,6 +95,12 @@ def new_context(browser, live_server):
     ``browser.new_context``. All contexts are closed after the test, before the server stops.
     """
     contexts = []
+    refused = []
+
+    def watch(page):
+        # Chromium reports every Content-Security-Policy refusal on the console ("Refused to ...").
+        page.on("console", lambda message: refused.append(f"{page.url}: {message.text}")
+                if "Content Security Policy" in message.text else None)
 
     def make(**options):
         options.setdefault("base_url", live_server.url)
@@ -102,12 +108,14 @@ def new_context(browser, live_server):
         context = browser.new_context(**options)
         context.set_default_timeout(TIMEOUT_MS)
         context.set_default_navigation_timeout(TIMEOUT_MS)
+        context.on("page", watch)
         contexts.append(context)
         return context
 
     yield make
     for context in contexts:
         context.close()
+    assert not refused, "Content-Security-Policy violations:\n" + "\n".join(refused)
 
 
 @dataclass
