@@ -28,6 +28,11 @@ from flask import url_for
 from PIL import Image
 from PIL import ImageOps
 from PIL import UnidentifiedImageError
+
+try:
+    from PIL import ImageCms
+except ImportError:  # Pillow built without LittleCMS: profiles are dropped without conversion
+    ImageCms = None
 from werkzeug.utils import import_string
 
 from advocacy_portal.config import config_value
@@ -106,16 +111,34 @@ def process_photo(data: bytes, filename: str | None = None, declared_type: str |
             has_alpha = image.mode in ("RGBA", "LA", "PA") or (
                 image.mode == "P" and "transparency" in image.info
             )
+            image = _pixels_only(image, "RGBA" if has_alpha else "RGB")
             out = io.BytesIO()
             if has_alpha:
-                image.convert("RGBA").save(out, "PNG", optimize=True)
+                image.save(out, "PNG", optimize=True)
                 content_type = "image/png"
             else:
-                image.convert("RGB").save(out, "JPEG", quality=85, optimize=True)
+                image.save(out, "JPEG", quality=85, optimize=True)
                 content_type = "image/jpeg"
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
         raise PhotoRejected("That photo is damaged: try another file.")
     return out.getvalue(), content_type
+
+
+def _pixels_only(image, mode: str):
+    """A new image holding only ``image``'s pixels in ``mode``: no EXIF, XMP, ICC profile, JPEG or GIF
+    comment, PNG text or any other ``info`` a save could write back. Colours in an embedded ICC profile
+    are converted to sRGB first, so dropping the profile does not change how the photo looks."""
+    profile = image.info.get("icc_profile")
+    if profile and ImageCms is not None and image.mode in ("RGB", "RGBA", "CMYK"):
+        try:
+            source = ImageCms.ImageCmsProfile(io.BytesIO(profile))
+            target_mode = "RGBA" if image.mode == "RGBA" else "RGB"
+            image = ImageCms.profileToProfile(image, source, ImageCms.createProfile("sRGB"),
+                                              outputMode=target_mode)
+        except (OSError, ValueError, ImageCms.PyCMSError):
+            pass  # an unreadable profile: keep the pixel values as they are
+    converted = image.convert(mode)
+    return Image.frombytes(mode, converted.size, converted.tobytes())
 
 
 def _size(n: int) -> str:
