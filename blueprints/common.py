@@ -23,6 +23,7 @@ from advocacy_portal.blueprints.inputs import guard_input
 from advocacy_portal.blueprints.security import security_headers
 from advocacy_portal.config import config_value
 from advocacy_portal.proxies import get_portal
+from advocacy_portal.services import links as link_service
 from advocacy_portal.services import referrals as referral_service
 from advocacy_portal.services.formatting import format_date
 from advocacy_portal.services.formatting import format_datetime
@@ -178,6 +179,16 @@ def setup_blueprint(bp) -> None:
     bp.context_processor(template_globals)
 
 
+def site_root() -> str:
+    """The site's origin (``https://shop.example``, no trailing slash) for an absolute URL or a "same
+    site" decision: the configured one (``ADVOCACY_SITE_URL``, ``SERVER_NAME`` or ``TRUSTED_HOSTS``),
+    and only when none is configured (development; the app warns at start-up) this request's host."""
+    origin = link_service.site_origin()
+    if origin is not None:
+        return origin.url
+    return request.host_url.rstrip("/")
+
+
 # -- cross-origin reads of the public JSON (the widget and the testimonials API) -----------------------
 
 #: Origins already reported as refused by this process, so the log says it once, not on every request.
@@ -188,7 +199,7 @@ def _foreign_origin() -> str | None:
     """The request's ``Origin`` when it is another site's (``None`` for same-origin and non-browser
     requests)."""
     origin = request.headers.get("Origin")
-    if not origin or origin == request.host_url.rstrip("/"):
+    if not origin or origin.lower() == site_root().lower():
         return None
     return origin
 

@@ -27,6 +27,7 @@ from advocacy_portal.models import StripeEvent
 from advocacy_portal.models import utcnow
 from advocacy_portal.proxies import get_portal
 from advocacy_portal.services import ledger
+from advocacy_portal.services import links
 from advocacy_portal.services import mail
 from advocacy_portal.services import payments
 from advocacy_portal.services import redemptions
@@ -121,7 +122,8 @@ def make_cli() -> AppGroup:
     @click.argument("user_id")
     @click.option("--campaign", default=None, help="Campaign slug the link carries.")
     @click.option("--base-url", default=None,
-                  help="Scheme and host to put in front (default: SERVER_NAME, else http://127.0.0.1:5000).")
+                  help="Scheme and host to put in front (default: the configured site, ADVOCACY_SITE_URL, "
+                       "SERVER_NAME or TRUSTED_HOSTS; else http://127.0.0.1:5000).")
     def link(user_id, campaign, base_url):
         """Print the absolute referral link of host user USER_ID (refused for a user that does not exist)."""
         user = find_host_user(user_id)
@@ -135,12 +137,14 @@ def make_cli() -> AppGroup:
         except ValueError as error:
             raise click.BadParameter(str(error), param_hint="--campaign") from None
         get_session().commit()
-        if base_url is None and current_app.config.get("SERVER_NAME"):
-            click.echo(url_for("advocacy_links.follow", token=token, _external=True))
-            return
         if base_url is None:
-            base_url = "http://127.0.0.1:5000"
-            click.echo(f"(SERVER_NAME is not set: using {base_url}; pass --base-url for another)", err=True)
+            origin = links.site_origin()
+            if origin is not None:
+                base_url = origin.url
+            else:
+                base_url = "http://127.0.0.1:5000"
+                click.echo(f"(none of ADVOCACY_SITE_URL, SERVER_NAME or TRUSTED_HOSTS is set: using {base_url}; "
+                           "pass --base-url for another)", err=True)
         with current_app.test_request_context("/", base_url=base_url):
             click.echo(url_for("advocacy_links.follow", token=token, _external=True))
 

@@ -57,7 +57,7 @@ def test_link_refuses_an_unknown_user_and_is_absolute_without_server_name(app, r
     printed = runner.invoke(args=["advocacy", "link", str(customer.id)])
     assert printed.exit_code == 0, printed.output
     assert printed.stdout.strip().startswith("http://127.0.0.1:5000/r/")
-    assert "SERVER_NAME is not set" in printed.stderr
+    assert "none of ADVOCACY_SITE_URL, SERVER_NAME or TRUSTED_HOSTS is set" in printed.stderr
     chosen = runner.invoke(args=["advocacy", "link", str(customer.id), "--base-url", "https://shop.example"])
     assert chosen.stdout.strip().startswith("https://shop.example/r/")
 

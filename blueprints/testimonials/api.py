@@ -15,6 +15,7 @@ from advocacy_portal.blueprints import inputs
 from advocacy_portal.blueprints.common import allow_listed_origins
 from advocacy_portal.blueprints.common import json_error
 from advocacy_portal.blueprints.common import limit_request_size
+from advocacy_portal.blueprints.common import site_root
 from advocacy_portal.blueprints.common import preflight
 from advocacy_portal.blueprints.common import read_only_json
 from advocacy_portal.blueprints.testimonials import api_bp
@@ -79,7 +80,7 @@ def testimonials():
     overall = testimonial_queries.overall_rating(product)
     body = {
         "items": [
-            testimonial_presenters.public_item(item, advocates, host_url=request.host_url)
+            testimonial_presenters.public_item(item, advocates, host_url=site_root() + "/")
             for item in page.items
         ],
         "page": page.page,

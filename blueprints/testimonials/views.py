@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlsplit
 
 from flask import abort
 from flask import current_app
@@ -23,6 +24,7 @@ from advocacy_portal.blueprints.common import CSRF_MESSAGE
 from advocacy_portal.blueprints.common import customer_required
 from advocacy_portal.blueprints.common import private_page
 from advocacy_portal.blueprints.common import render_error
+from advocacy_portal.blueprints.common import site_root
 from advocacy_portal.blueprints.testimonials import bp
 from advocacy_portal.blueprints.testimonials.forms import RATING_CHOICES
 from advocacy_portal.blueprints.testimonials.forms import ReviewForm
@@ -348,7 +350,7 @@ def wall_data(testimonials, product: str | None = None) -> dict:
     """What the wall (and the ``advocacy_testimonials`` template global) renders: public items,
     ratings and the schema.org JSON-LD."""
     advocates = testimonial_queries.advocates_of(testimonials)
-    host_url = request.host_url if has_request_context() else None
+    host_url = site_root() + "/" if has_request_context() else None
     items = [testimonial_presenters.public_item(t, advocates, host_url=host_url) for t in testimonials]
     ratings = testimonial_queries.ratings(product)
     overall = testimonial_queries.overall_rating(product)
@@ -363,7 +365,8 @@ def wall_data(testimonials, product: str | None = None) -> dict:
 def _business_name() -> str:
     if config_value("BUSINESS_NAME"):
         return config_value("BUSINESS_NAME")
-    return request.host if has_request_context() else "This business"
+    # The configured site's name, never the request's Host header.
+    return urlsplit(site_root()).hostname if has_request_context() else "This business"
 
 
 def _review_ld(item: dict, item_reviewed: dict) -> dict:
@@ -391,8 +394,8 @@ def json_ld(items: list[dict], ratings, product: str | None = None) -> dict:
     if testimonials or organization_rating:
         organization = {"@type": "Organization", "@id": "#organization", "name": _business_name()}
         if has_request_context():
-            organization["@id"] = request.host_url + "#organization"
-            organization["url"] = request.host_url
+            organization["@id"] = site_root() + "/#organization"
+            organization["url"] = site_root() + "/"
         if organization_rating:
             organization["aggregateRating"] = _aggregate(organization_rating.average, organization_rating.count)
         if testimonials:

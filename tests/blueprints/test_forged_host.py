@@ -213,3 +213,50 @@ def test_the_demo_redirects_stay_on_site_with_a_forged_host(app):
     assert f"script-src {SITE}" in partner.headers["Content-Security-Policy"]
     seen = _sweep(app, client, token, csrf, prefix="")
     assert seen >= 50, seen
+
+
+@pytest.mark.settings(**SITE_SETTINGS)
+def test_the_walls_structured_data_and_photo_urls_name_the_site_not_the_host_header(app):
+    import io
+
+    from tests.testimonials_support import png_bytes
+    from tests.testimonials_support import submit_testimonial
+
+    author = make_customer(app)
+    client = app.test_client()
+    from tests.helpers import login
+
+    login(client, author)
+    sent = submit_testimonial(client, photo=(io.BytesIO(png_bytes(size=(200, 150))), "me.png", "image/png"))
+    assert sent.status_code == 303, sent.get_data(as_text=True)
+    staff = make_customer(app, staff=True)
+    from tests.testimonials_support import moderate
+    from tests.testimonials_support import stored_testimonials
+
+    [row] = stored_testimonials(app)
+    moderate(app, row["id"], "approve", staff)
+
+    wall = app.test_client().get("/advocacy/wall", headers=FORGED).get_data(as_text=True)
+    assert f'"{SITE}/#organization"' in wall and EVIL not in wall
+    listed = app.test_client().get("/advocacy/api/testimonials", headers=FORGED).get_json()
+    [item] = listed["items"] if "items" in listed else listed["data"]
+    assert item["photo_url"].startswith(f"{SITE}/advocacy/photos/"), item["photo_url"]
+
+
+@pytest.mark.settings(**SITE_SETTINGS, WIDGET_ORIGINS=[])
+def test_a_forged_host_cannot_make_a_foreign_origin_look_same_site(app):
+    # Host and Origin both say evil.example: it is still another site, refused like any unlisted one.
+    client = app.test_client()
+    forged = client.get("/advocacy/widget/api/referral", headers={**FORGED, "Origin": f"https://{EVIL}"})
+    assert forged.status_code == 403
+    assert forged.get_json()["error"]["code"] == "origin_not_allowed"
+    same_site = client.get("/advocacy/widget/api/referral", headers={**FORGED, "Origin": SITE})
+    assert same_site.status_code == 200
+
+
+@pytest.mark.settings(**SITE_SETTINGS)
+def test_the_link_command_prints_a_link_on_the_configured_site(app):
+    customer = make_customer(app)
+    result = app.test_cli_runner().invoke(args=["advocacy", "link", str(customer.id)])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip().startswith(f"{SITE}/r/"), result.output
