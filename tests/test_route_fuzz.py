@@ -8,6 +8,7 @@ arguments and form fields rotate through the corpus), so a run stays well under 
 
 from __future__ import annotations
 
+import io
 import re
 import zlib
 from urllib.parse import quote
@@ -209,3 +210,40 @@ def test_no_post_route_answers_5xx_to_hostile_forms(app, clients):
                 past_csrf += page is not None and "This form expired" not in page
     assert not failures, f"{len(failures)} of {requests} requests failed:\n" + "\n".join(failures[:40])
     assert past_csrf > requests / 3  # the forms reached their views' validation, not only the CSRF check
+
+
+#: Files posted in multipart bodies: hostile names, types and contents (an image that lies about itself,
+#: a truncated PNG, HTML, an empty file, a NUL in the name, a path, a name 5,000 characters long).
+HOSTILE_FILES = [
+    ("photo.png", "image/png", b"<html><script>alert(1)</script></html>"),
+    ("photo.jpg", "image/jpeg", b"\x89PNG\r\n\x1a\n" + b"\x00" * 64),
+    ("../../etc/passwd", "text/plain", b"root:x:0:0"),
+    ("a\x00b.png", "image/png", b""),
+    ("x" * 5000 + ".gif", "image/gif", b"GIF89a" + b"\xff" * 40),
+    ("", "application/octet-stream", b"\x00" * 1024),
+    ("photo.webp", "image/webp; charset=%00", b"RIFF\x10\x00\x00\x00WEBPVP8 "),
+]
+
+
+@pytest.mark.settings(**FUZZ_SETTINGS)
+def test_no_post_route_answers_5xx_to_hostile_multipart_bodies(app, clients):
+    """Every POST rule, as every visitor, with a multipart body: the same hostile form fields plus
+    hostile files in ``photo`` and a field named like a file, with and without a valid CSRF token."""
+    failures: list[str] = []
+    requests = 0
+    post_rules = [rule for rule, methods in _rules(app) if "POST" in methods]
+    for rule in post_rules:
+        url = _fill(rule.rule, {})
+        for role, (client, token) in clients.items():
+            for step, (filename, content_type, content) in enumerate(HOSTILE_FILES):
+                value = _pick(f"{rule.rule} {role} multipart", len(HOSTILE_FILES))[step]
+                data = {f"{prefix}{field}": value for prefix in FORM_PREFIXES for field in FORM_FIELDS}
+                data["nonce"] = f"fuzzmultipart{requests:012d}"
+                data["photo"] = (io.BytesIO(content), filename, content_type)
+                data["body"] = (io.BytesIO(content), filename, content_type)  # a file where text is due
+                if token and step % 3:
+                    data.update({f"{prefix}csrf_token": token for prefix in FORM_PREFIXES})
+                _send(client, "POST", url, failures, data=data, content_type="multipart/form-data")
+                requests += 1
+    assert requests > 100
+    assert not failures, f"{len(failures)} of {requests} requests failed:\n" + "\n".join(failures[:40])

@@ -48,14 +48,15 @@ HONEYPOT = "website"
 
 
 def _strip(value):
-    return value.strip() if isinstance(value, str) else value
+    # A file posted where text is due (a multipart body with a file named like the field) is no text.
+    return value.strip() if isinstance(value, str) else None
 
 
 def _text(value):
     # One newline convention, as browsers show text: highlight offsets then match what staff select.
     if isinstance(value, str):
         return value.replace("\r\n", "\n").replace("\r", "\n").strip()
-    return value
+    return None
 
 
 def _no_control_characters(form, field):

@@ -365,3 +365,12 @@ def test_each_withdraw_button_says_which_testimonial_it_withdraws(app, customer_
     for testimonial_id in (first, second):
         assert (f'Withdraw my consent<span class="advocacy-visually-hidden"> for testimonial {testimonial_id}'
                 f'</span></button>') in page
+
+
+def test_a_file_posted_where_text_is_due_is_a_clear_error(app, customer_client):
+    response = submit_testimonial(customer_client, body=(io.BytesIO(b"not text\x00"), "words.txt", "text/plain"),
+                                  display_name=(io.BytesIO(b"Pat"), "name.txt", "text/plain"))
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "Write a few words." in page and "Tell us the name to show." in page
+    assert stored_testimonials(app) == []
