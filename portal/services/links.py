@@ -84,6 +84,46 @@ class _LinkSerializer(URLSafeTimedSerializer):
         return signer
 
 
+class _KeyCachingSigner(TimestampSigner):
+    """A timestamp signer that derives each key once (it lives in a cached serializer below)."""
+
+    def derive_key(self, secret_key=None) -> bytes:
+        derived = self.__dict__.setdefault("_derived", {})
+        key = derived.get(secret_key)
+        if key is None:
+            key = derived[secret_key] = super().derive_key(secret_key)
+        return key
+
+
+class _CachedSerializer(URLSafeTimedSerializer):
+    """A serializer that keeps its signers (and their derived keys) between calls."""
+
+    default_signer = _KeyCachingSigner
+
+    def make_signer(self, salt=None):
+        signers = self.__dict__.setdefault("_signers", {})
+        signer = signers.get(salt)
+        if signer is None:
+            signer = signers[salt] = super().make_signer(salt)
+        return signer
+
+
+#: ``(keys, salt) -> serializer``: built once per process and key set, not on every click.
+_serializers: dict[tuple, _CachedSerializer] = {}
+
+
+def cached_serializer(salt: str) -> URLSafeTimedSerializer:
+    """A serializer over the app's current :func:`secret_keys` and ``salt``, kept per process (a key
+    rotation simply makes a new one)."""
+    cache_key = (tuple(secret_keys()), salt)
+    serializer = _serializers.get(cache_key)
+    if serializer is None:
+        if len(_serializers) >= 64:
+            _serializers.clear()
+        serializer = _serializers[cache_key] = _CachedSerializer(list(cache_key[0]), salt=salt)
+    return serializer
+
+
 def secret_keys(app=None) -> list[str | bytes]:
     """Flask's signing keys, oldest first: every fallback, then ``SECRET_KEY`` (which signs).
 
@@ -157,7 +197,7 @@ def read_link_token(token: str) -> LinkClaim:
     if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
         raise InvalidLink("malformed")
     max_age_days = config_value("LINK_MAX_AGE_DAYS")
-    serializer = _LinkSerializer(secret_keys(), salt=config_value("LINK_SALT"))
+    serializer = cached_serializer(config_value("LINK_SALT"))
     try:
         payload, issued = serializer.loads(
             token,
@@ -184,7 +224,7 @@ def read_link_token(token: str) -> LinkClaim:
 
 
 def _cookie_serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(secret_keys(), salt=config_value("COOKIE_SALT"))
+    return cached_serializer(config_value("COOKIE_SALT"))
 
 
 def dump_attribution(advocate_code: str, campaign: str | None, click_id: int | None) -> str:

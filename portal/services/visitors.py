@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import ipaddress
 import re
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from advocacy_portal.config import config_value
@@ -85,12 +86,19 @@ def hash_ip(ip: str | None) -> str:
     """
     ip = _network_of(ip)
     secret = config_value("IP_HASH_SECRET")
+    key = _ip_hash_key(secret, secret_keys()[-1] if secret is None else None)
+    mac = key.copy()
+    mac.update((ip or "").encode())
+    return mac.hexdigest()[:32]
+
+
+@lru_cache(maxsize=8)
+def _ip_hash_key(secret, signing_key):
+    """The keyed HMAC state of the IP hash, made once per process and key (copied per address)."""
     if secret is None:
         # A key derived from SECRET_KEY, so leaking hashes reveals nothing without the app's secret.
-        secret = hmac.new(
-            _as_bytes(secret_keys()[-1]), b"advocacy.ip-hash", hashlib.sha256
-        ).digest()
-    return hmac.new(_as_bytes(secret), (ip or "").encode(), hashlib.sha256).hexdigest()[:32]
+        secret = hmac.new(_as_bytes(signing_key), b"advocacy.ip-hash", hashlib.sha256).digest()
+    return hmac.new(_as_bytes(secret), digestmod=hashlib.sha256)
 
 
 def _network_of(ip: str | None) -> str:
