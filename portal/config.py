@@ -151,6 +151,11 @@ DEFAULTS: dict[str, Any] = {
     #: Prefix of the counters' keys. ``None``: derived from the database URL, so two sites (or test
     #: databases) sharing one Redis never share counters.
     "RATELIMIT_KEY_PREFIX": None,
+    #: The referral redirect's limit (``LINK_FOLLOW_LIMIT``) is counted in each process, in fixed
+    #: windows, and shared with the storage every this many milliseconds by a background thread, so
+    #: no click waits on Redis; across processes it may let through up to one interval's hits per
+    #: process more than the limit.
+    "RATELIMIT_SYNC_MS": 50,
     #: Limit on posting testimonial and review forms (submit, edit, withdraw), per customer.
     "TESTIMONIAL_SUBMIT_LIMIT": "10 per minute;60 per day",
     #: Limit on the public JSON API, per IP address.

@@ -15,7 +15,7 @@ from flask.globals import app_ctx
 from flask.globals import request_ctx
 
 from advocacy_portal.blueprints.common import setup_blueprint
-from advocacy_portal.blueprints.ratelimit import limit_blueprint
+from advocacy_portal.blueprints.ratelimit import precount_blueprint
 from advocacy_portal.services import click_writer as click_service
 from advocacy_portal.services import links as link_service
 
@@ -24,7 +24,9 @@ log = logging.getLogger(__name__)
 bp = Blueprint("advocacy_links", __name__)
 setup_blueprint(bp)
 # A generous per-IP limit: it only blunts click spam (repeat clicks are not counted anyway).
-limit_blueprint(
+# Counted in the process and shared through the storage in the background: the redirect never waits
+# on Redis (see precount_blueprint).
+precount_blueprint(
     bp,
     "LINK_FOLLOW_LIMIT",
     methods=["GET"],

@@ -48,7 +48,9 @@ def follow(token: str):
     writer = click_writer.writer_for(current_app._get_current_object())
     try:
         outcome = referral_service.record_click(advocate, claim.campaign, visit, writer=writer)
-        get_session().commit()
+        session = get_session()()
+        if session.in_transaction():  # a batched click may have touched no connection at all
+            session.commit()
     except SQLAlchemyError:
         # The visitor still gets where they were going and keeps the claim; only the count misses.
         get_session().rollback()

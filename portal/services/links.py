@@ -9,8 +9,10 @@ can be rotated without breaking links already shared.
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from datetime import datetime
+from datetime import timedelta
 from datetime import timezone
 from urllib.parse import urlsplit
 
@@ -96,9 +98,16 @@ class _KeyCachingSigner(TimestampSigner):
 
 
 class _CachedSerializer(URLSafeTimedSerializer):
-    """A serializer that keeps its signers (and their derived keys) between calls."""
+    """A serializer that keeps its signers (and their derived keys) between calls, and writes its
+    payload uncompressed (zlib costs more than the redirect's signature on payloads this small;
+    compressed values signed before are still read)."""
 
     default_signer = _KeyCachingSigner
+
+    def dump_payload(self, obj) -> bytes:
+        from itsdangerous.encoding import base64_encode
+
+        return base64_encode(self.serializer.dumps(obj, **self.serializer_kwargs).encode("utf-8"))
 
     def make_signer(self, salt=None):
         signers = self.__dict__.setdefault("_signers", {})
@@ -197,6 +206,31 @@ def read_link_token(token: str) -> LinkClaim:
     if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
         raise InvalidLink("malformed")
     max_age_days = config_value("LINK_MAX_AGE_DAYS")
+    # A shared link is followed again and again: its verified claim is kept for a few seconds per
+    # process (never past its expiry, and only under the keys and salt that verified it).
+    ttl = config_value("LINK_CACHE_SECONDS")
+    if ttl:
+        context = (tuple(secret_keys()), config_value("LINK_SALT"), max_age_days)
+        cached = _verified_tokens.get(token)
+        if cached is not None and cached[1] == context and cached[2] > time.monotonic():
+            claim = cached[0]
+            if max_age_days is None or datetime.now(timezone.utc) - claim.issued_at < timedelta(
+                days=max_age_days
+            ):
+                return claim
+        claim = _read_link_token(token, max_age_days)
+        if len(_verified_tokens) >= 10_000:
+            _verified_tokens.clear()
+        _verified_tokens[token] = (claim, context, time.monotonic() + ttl)
+        return claim
+    return _read_link_token(token, max_age_days)
+
+
+#: ``token -> (LinkClaim, (keys, salt, max age), expiry)`` of recently verified referral tokens.
+_verified_tokens: dict[str, tuple] = {}
+
+
+def _read_link_token(token: str, max_age_days) -> LinkClaim:
     serializer = cached_serializer(config_value("LINK_SALT"))
     try:
         payload, issued = serializer.loads(

@@ -45,7 +45,12 @@ _DESKTOP = re.compile(r"windows nt|macintosh|x11|cros|linux", re.IGNORECASE)
 
 def bot_reason(user_agent: str | None, count_automated: bool = False) -> str | None:
     """Why a User-Agent is taken for a bot, in words for a log line, or ``None`` when it is not."""
-    user_agent = (user_agent or "")[:512]
+    return _bot_reason((user_agent or "")[:512], bool(count_automated))
+
+
+@lru_cache(maxsize=2048)
+def _bot_reason(user_agent: str, count_automated: bool) -> str | None:
+    # Cached: a viral link is followed by a few browsers' User-Agents over and over.
     preview = _PREVIEW_BOT.search(user_agent)
     if preview:
         return f"the User-Agent looks like a link-preview bot or crawler ({preview.group(0)!r})"
@@ -64,7 +69,11 @@ def device_class(user_agent: str | None, count_automated: bool = False) -> str:
     """
     if not user_agent:
         return "unknown"
-    user_agent = user_agent[:512]
+    return _device_class(user_agent[:512], bool(count_automated))
+
+
+@lru_cache(maxsize=2048)
+def _device_class(user_agent: str, count_automated: bool) -> str:
     if bot_reason(user_agent, count_automated):
         return "bot"
     lowered = user_agent.lower()
