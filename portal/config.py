@@ -153,8 +153,8 @@ DEFAULTS: dict[str, Any] = {
     "RATELIMIT_KEY_PREFIX": None,
     #: The referral redirect's limit (``LINK_FOLLOW_LIMIT``) is counted in each process, in fixed
     #: windows, and shared with the storage every this many milliseconds by a background thread, so
-    #: no click waits on Redis; across processes it may let through up to one interval's hits per
-    #: process more than the limit.
+    #: no click waits on Redis; across processes it may let through about one interval's hits per
+    #: process more than the limit (a process learns the others' counts when it sends its own).
     "RATELIMIT_SYNC_MS": 50,
     #: Limit on posting testimonial and review forms (submit, edit, withdraw), per customer.
     "TESTIMONIAL_SUBMIT_LIMIT": "10 per minute;60 per day",
