@@ -85,6 +85,9 @@ class ClickWriter:
         #: (advocate_id, ip_hash, device_class) -> clicked_at of the clicks not written yet.
         self._unwritten: dict[tuple, object] = {}
         self._ids: collections.deque = collections.deque()
+        #: A block reserved ahead by the flusher thread, so a request rarely waits for one.
+        self._spare: tuple[float, list[int]] | None = None
+        self._last_click = 0.0
         self._block_size = 8
         self._block_at = 0.0
         self._thread: threading.Thread | None = None
@@ -120,9 +123,28 @@ class ClickWriter:
                 self._block_size = max(8, self._block_size // 2)
             elif now - self._block_at < BLOCK_SECONDS:  # used up quickly: ask for more
                 self._block_size = min(MAX_BLOCK, self._block_size * 2)
-            self._ids = collections.deque(self._reserve(self._block_size))
-            self._block_at = now
+            spare, self._spare = self._spare, None
+            if spare is not None and now - spare[0] <= BLOCK_SECONDS:
+                self._block_at, self._ids = spare[0], collections.deque(spare[1])
+            else:
+                self._ids = collections.deque(self._reserve(self._block_size))
+                self._block_at = now
+        self._last_click = now
         return self._ids.popleft()
+
+    def _reserve_ahead(self) -> None:
+        """In the flusher thread: while clicks flow, keep a fresh block ready for the requests."""
+        now = time.monotonic()
+        if now - self._last_click > BLOCK_SECONDS:
+            return
+        spare = self._spare
+        if spare is not None and now - spare[0] < BLOCK_SECONDS / 2:
+            return
+        if len(self._ids) > self._block_size // 2 and now - self._block_at < BLOCK_SECONDS / 2:
+            return  # the block at hand lasts a while yet: reserve no ids that may go to waste
+        ids = self._reserve(self._block_size)
+        with self._lock:
+            self._spare = (time.monotonic(), ids)
 
     def _reserve(self, count: int) -> list[int]:
         """``count`` ids no one else will use, reserved in a short transaction of its own."""
@@ -170,6 +192,7 @@ class ClickWriter:
             time.sleep(self.interval)
             try:
                 self.flush()
+                self._reserve_ahead()
             except Exception:  # pragma: no cover - flush logs its own failures; never stop the thread
                 log.exception("The click writer failed")
 
