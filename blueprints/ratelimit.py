@@ -256,13 +256,13 @@ def precount_blueprint(bp, setting: str, *, methods: list[str], message: str) ->
             _key_prefix(app),
             app.config["ADVOCACY_RATELIMIT_SYNC_MS"] / 1000,
         )
-        get_portal(app).state(app).cache[f"precount:{setting}"] = limiter
+        get_portal(app).state(app).precount_limiters[setting] = limiter
 
     def _check():
         if request.method not in allowed:
             return None
         app = current_app._get_current_object()
-        limiter = get_portal(app).state(app).cache.get(f"precount:{setting}")
+        limiter = get_portal(app).state(app).precount_limiters.get(setting)
         if limiter is None or not app.config["ADVOCACY_RATELIMIT_ENABLED"]:
             return None
         retry_after = limiter.hit(f"ip:{get_remote_address()}")

@@ -73,6 +73,8 @@ class AppState:
     rules: tuple | None = None
     #: The staff pages' navigation: ``(order, label, endpoint)``, added by each admin blueprint.
     admin_sections: list = field(default_factory=list)
+    #: The in-process counters of limits counted before they are shared (``blueprints/ratelimit.py``).
+    precount_limiters: dict = field(default_factory=dict)
     #: Anything else a module of the plugin caches per app, by its own key.
     cache: dict = field(default_factory=dict)
 
