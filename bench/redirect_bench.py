@@ -10,31 +10,40 @@ drift of the machine hits both alike:
   signed ``advocacy_ref`` cookie.
 
 Every referral response must be a ``302`` setting ``advocacy_ref``, and the number of click rows must
-grow by exactly the number of referral requests made. Prints one line per round, then
+grow by exactly the number of referral requests made (counted after gunicorn's graceful stop, which
+flushes the clicks still batched in memory).
+
+The plugin's per-IP link limit (``ADVOCACY_LINK_FOLLOW_LIMIT``) stays on, on ``--limiter-storage``
+(Redis by default, as a multi-worker deployment runs it); the clients spread their requests over
+``--addresses`` source addresses of the loopback range (127.77.0.0/16), as real visitors come from many
+networks, so the limit never answers 429 to a fair share. Prints one line per round, then
 ``bare_rps=``, ``redirect_rps=`` and ``redirect_ratio=`` (the median of the per-round ratios).
 Goal: ``redirect_ratio >= 0.75``.
 
 Run from anywhere::
 
     .venv/bin/python bench/redirect_bench.py [--rounds 5] [--seconds 3] [--processes 2] [--threads 4]
+        [--database-url postgresql://postgres@127.0.0.1:5432/test] [--limiter-storage redis://127.0.0.1:6379]
 """
 
 from __future__ import annotations
 
 import argparse
 import http.client
+import itertools
 import multiprocessing
+import re
 import os
 import shutil
 import signal
 import socket
-import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 from dataclasses import field
 from pathlib import Path
@@ -65,12 +74,20 @@ class PhaseResult:
             self.errors[key] = self.errors.get(key, 0) + value
 
 
-def _one_request(port: int, path: str, expect_cookie: bool) -> str | None:
-    """One GET on a new connection (gunicorn's sync workers close after every response).
+def _source_address(number: int) -> str:
+    """The ``number``-th client address of 127.77.0.0/16 (every 127.x address is this machine's)."""
+    return f"127.77.{(number // 250) % 250}.{number % 250 + 1}"
+
+
+def _one_request(port: int, path: str, expect_cookie: bool, source: str | None = None) -> str | None:
+    """One GET on a new connection (gunicorn's sync workers close after every response), from the
+    loopback address ``source`` when given.
 
     Returns ``None`` when the response is what it should be, else a short description of the fault.
     """
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    connection = http.client.HTTPConnection(
+        "127.0.0.1", port, timeout=10, source_address=(source, 0) if source else None
+    )
     try:
         connection.request(
             "GET",
@@ -100,19 +117,24 @@ def _one_request(port: int, path: str, expect_cookie: bool) -> str | None:
 
 def _client_process(job: tuple) -> PhaseResult:
     """Run ``threads`` connections, one request at a time each, on ``path`` until ``deadline``."""
-    port, path, expect_cookie, threads, deadline = job
+    port, path, expect_cookie, threads, deadline, addresses, offset = job
     results = [PhaseResult() for _ in range(threads)]
 
-    def loop(result: PhaseResult) -> None:
+    def loop(result: PhaseResult, start: int) -> None:
+        numbers = itertools.count(start, threads)
         while time.time() < deadline and result.requests < MAX_REQUESTS_PER_CONNECTION:
-            fault = _one_request(port, path, expect_cookie)
+            source = _source_address(next(numbers) % addresses) if addresses else None
+            fault = _one_request(port, path, expect_cookie, source)
             result.requests += 1
             if fault is None:
                 result.ok += 1
             else:
                 result.errors[fault] = result.errors.get(fault, 0) + 1
 
-    workers = [threading.Thread(target=loop, args=(result,)) for result in results]
+    workers = [
+        threading.Thread(target=loop, args=(result, offset + index * 7919))
+        for index, result in enumerate(results)
+    ]
     for worker in workers:
         worker.start()
     for worker in workers:
@@ -146,17 +168,39 @@ def _flask(env: dict, *args: str) -> str:
     return done.stdout
 
 
-def _click_count(database: Path) -> int:
-    with sqlite3.connect(database, timeout=10) as connection:
-        return connection.execute("SELECT count(*) FROM advocacy_referral_clicks").fetchone()[0]
+def _scalar(database: str, sql: str, **params):
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(database)
+    try:
+        with engine.connect() as connection:
+            return connection.execute(sa.text(sql), params).scalar()
+    finally:
+        engine.dispose()
 
 
-def _user_id(database: Path, email: str) -> int:
-    with sqlite3.connect(database, timeout=10) as connection:
-        row = connection.execute("SELECT id FROM demo_users WHERE email = ?", (email,)).fetchone()
+def _click_count(database: str) -> int:
+    return _scalar(database, "SELECT count(*) FROM advocacy_referral_clicks")
+
+
+def _user_id(database: str, email: str) -> int:
+    row = _scalar(database, "SELECT id FROM demo_users WHERE email = :email", email=email)
     if row is None:
         raise SystemExit(f"seed-demo created no user {email}")
-    return row[0]
+    return row
+
+
+def sqlalchemy_url(url: str) -> str:
+    return re.sub(r"^postgres(ql)?://", "postgresql+psycopg://", url)
+
+
+def _redis_answers(uri: str) -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(uri, socket_timeout=2).ping())
+    except Exception:  # noqa: BLE001 - any failure means "not usable"
+        return False
 
 
 def _wait_until_serving(port: int, server: subprocess.Popen, log: Path, timeout: float = 30) -> None:
@@ -188,7 +232,10 @@ def _stop(server: subprocess.Popen) -> None:
 def _phase(pool, port: int, path: str, expect_cookie: bool, args, seconds: float):
     deadline = time.time() + seconds
     started = time.perf_counter()
-    jobs = [(port, path, expect_cookie, args.threads, deadline)] * args.processes
+    jobs = [
+        (port, path, expect_cookie, args.threads, deadline, args.addresses, number * 104_729)
+        for number in range(args.processes)
+    ]
     total = PhaseResult()
     for result in pool.map(_client_process, jobs):
         total.add(result)
@@ -204,6 +251,13 @@ def main(argv=None) -> int:
     parser.add_argument("--processes", type=int, default=2, help="client processes (default 2)")
     parser.add_argument("--threads", type=int, default=4, help="connections per process (default 4)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
+    parser.add_argument("--database-url", default=None,
+                        help="PostgreSQL URL (a schema of its own is made and dropped); default SQLite")
+    parser.add_argument("--limiter-storage", default=os.environ.get("ADVOCACY_RATELIMIT_STORAGE_URI")
+                        or "redis://127.0.0.1:6379/0",
+                        help="the rate limit's storage URI (default Redis on 127.0.0.1); 'off' disables it")
+    parser.add_argument("--addresses", type=int, default=4000,
+                        help="client source addresses in 127.77.0.0/16 (default 4000; 0: 127.0.0.1 only)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (database, log)")
     parser.add_argument(
         "--check", action="store_true", help=f"exit 1 when redirect_ratio is below {GOAL}"
@@ -214,22 +268,50 @@ def main(argv=None) -> int:
     if not 1 <= args.processes * args.threads <= 64:
         parser.error("use 1-64 connections in all")
 
+    if not 0 <= args.addresses <= 62_500:
+        parser.error("use 0-62500 addresses")
+
     workdir = Path(tempfile.mkdtemp(prefix="advocacy-bench-"))
-    database = workdir / "bench.sqlite"
     log = workdir / "gunicorn.log"
+    schema = admin = None
+    if args.database_url:
+        import sqlalchemy as sa
+
+        schema = f"advocacy_redirect_bench_{uuid.uuid4().hex[:10]}"
+        admin = sa.create_engine(sqlalchemy_url(args.database_url), isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+        separator = "&" if "?" in args.database_url else "?"
+        database = f"{sqlalchemy_url(args.database_url)}{separator}options=-csearch_path%3D{schema}"
+        where = f"PostgreSQL schema {schema}"
+    else:
+        database = f"sqlite:///{workdir / 'bench.sqlite'}"
+        where = f"SQLite in {workdir}"
     env = {
         **os.environ,
-        "DEMO_SQLALCHEMY_DATABASE_URI": f"sqlite:///{database}",
+        "DEMO_SQLALCHEMY_DATABASE_URI": database,
         "DEMO_ADVOCACY_CLICK_DEDUPE_SECONDS": "0",  # every request records a click: the real cost
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
     }
+    if args.limiter_storage == "off":
+        env["DEMO_ADVOCACY_RATELIMIT_ENABLED"] = "false"
+        limiter = "rate limit off"
+    else:
+        if args.limiter_storage.startswith("redis") and not _redis_answers(args.limiter_storage):
+            raise SystemExit(f"no Redis answers at {args.limiter_storage} (or pass --limiter-storage off)")
+        env["DEMO_ADVOCACY_RATELIMIT_ENABLED"] = "true"
+        env["DEMO_ADVOCACY_RATELIMIT_STORAGE_URI"] = args.limiter_storage
+        # Counters of this run only (a shared Redis may hold other runs' keys).
+        env["DEMO_ADVOCACY_RATELIMIT_KEY_PREFIX"] = f"advocacy-redirect-bench-{uuid.uuid4().hex[:8]}"
+        limiter = f"rate limit on, {args.limiter_storage}"
     server = None
     pool = None
     try:
         _flask(env, "advocacy", "seed-demo")
         alice = _user_id(database, "alice@example.com")
-        referral_path = _flask(env, "advocacy", "link", str(alice)).strip().splitlines()[-1]
-        if not referral_path.startswith("/r/"):
+        referral_url = _flask(env, "advocacy", "link", str(alice)).strip().splitlines()[-1]
+        referral_path = "/r/" + referral_url.split("/r/", 1)[-1]
+        if "/r/" not in referral_url:
             raise SystemExit(f"unexpected referral link {referral_path!r}")
 
         port = _free_port()
@@ -252,7 +334,8 @@ def main(argv=None) -> int:
         print(
             f"gunicorn: {args.workers} sync workers on 127.0.0.1:{port}; "
             f"load: {args.processes} processes x {args.threads} connections; "
-            f"{args.rounds} rounds of {args.seconds:g} s per route; SQLite in {workdir}"
+            f"{args.rounds} rounds of {args.seconds:g} s per route; {where}; {limiter}; "
+            f"{args.addresses or 1} client addresses"
         )
 
         clicks_before = _click_count(database)
@@ -282,6 +365,11 @@ def main(argv=None) -> int:
                 flush=True,
             )
 
+        # Clicks are written in batches off the request path: a graceful stop flushes what is left.
+        pool.terminate()
+        pool.join()
+        pool = None
+        _stop(server)
         clicks_made = _click_count(database) - clicks_before
         ok = True
         if faults.errors:
@@ -307,8 +395,13 @@ def main(argv=None) -> int:
             pool.join()
         if server is not None:
             _stop(server)
+        if admin is not None:
+            if not args.keep:
+                with admin.connect() as connection:
+                    connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+            admin.dispose()
         if args.keep:
-            print(f"kept {workdir}")
+            print(f"kept {workdir}" + (f" and schema {schema}" if schema else ""))
         else:
             shutil.rmtree(workdir, ignore_errors=True)
 

@@ -9,9 +9,17 @@ blueprints. A storage outage (Redis down) falls back to in-memory counting inste
 from __future__ import annotations
 
 import hashlib
+import logging
+import os
+import threading
+import time
+import weakref
 
 from flask import current_app
 from flask import request
+from limits import parse_many
+from limits.storage import storage_from_string
+from werkzeug.exceptions import TooManyRequests
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
@@ -72,7 +80,8 @@ def get_limiter(app) -> Limiter | None:
 
 
 def _outside_the_plugin() -> bool:
-    return not (request.blueprint or "").startswith("advocacy_")
+    blueprint = request.blueprint or ""
+    return not blueprint.startswith("advocacy_") or blueprint in _PRECOUNTED
 
 
 def limit_blueprint(bp, setting: str, *, methods: list[str], key_func=None, message: str) -> None:
@@ -91,3 +100,175 @@ def limit_blueprint(bp, setting: str, *, methods: list[str], key_func=None, mess
         )(bp)
 
     bp.record_once(_register)
+
+
+# -- the redirect's limit: counted in the process, shared through the storage ------------------------
+#
+# Flask-Limiter asks its storage on every request (a moving window: a script run in Redis, and a second
+# round trip for the headers), which on the redirect cost more than the rest of the request. The link
+# limit is counted in each process instead, in fixed windows, and every ``ADVOCACY_RATELIMIT_SYNC_MS``
+# a thread adds each key's new hits to the shared storage in one pipeline and learns the other
+# processes' counts. A process never waits on the storage; across processes the limit may let through
+# up to one sync interval's hits per process more than it says. With ``memory://`` the counts are the
+# process's own, as they are under Flask-Limiter's memory storage.
+
+log = logging.getLogger(__name__)
+
+#: Blueprints limited by :func:`precount_blueprint` (Flask-Limiter leaves them alone).
+_PRECOUNTED: set[str] = set()
+
+
+class PrecountLimiter:
+    """Fixed-window counters of one limit setting in one process, synchronised with the storage."""
+
+    def __init__(self, app, setting: str, storage_uri: str, prefix: str, sync_seconds: float):
+        self._app = weakref.ref(app)
+        self.setting = setting
+        self.storage_uri = storage_uri
+        self.prefix = f"{prefix}/precount/{setting.lower()}"
+        self.sync_seconds = sync_seconds
+        self._reset()
+
+    def _reset(self) -> None:
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+        #: storage key -> [window end (epoch seconds), hits not yet sent, the storage's count]
+        self._counts: dict[str, list] = {}
+        self._storage = None
+        self._thread = None
+
+    def _limits(self):
+        app = self._app()
+        value = app.config[PREFIX_KEY + self.setting] if app is not None else None
+        if not value:
+            return ()
+        cached = getattr(self, "_parsed", None)
+        if cached is None or cached[0] != value:
+            cached = self._parsed = (value, tuple(parse_many(value)))
+        return cached[1]
+
+    def hit(self, identity: str) -> float | None:
+        """Count one request of ``identity``: ``None`` when it is within every limit, else the
+        seconds until the window that refused it ends."""
+        if os.getpid() != self._pid:
+            self._reset()
+        now = time.time()
+        refused = None
+        with self._lock:
+            for item in self._limits():
+                expiry = item.get_expiry()
+                window = int(now // expiry)
+                key = f"{self.prefix}/{item.amount}/{expiry}/{identity}/{window}"
+                entry = self._counts.get(key)
+                if entry is None:
+                    entry = self._counts[key] = [(window + 1) * expiry, 0, 0]
+                if entry[1] + entry[2] >= item.amount:
+                    refused = max(refused or 0.0, entry[0] - now)
+            if refused is None:
+                for item in self._limits():
+                    expiry = item.get_expiry()
+                    key = f"{self.prefix}/{item.amount}/{expiry}/{identity}/{int(now // expiry)}"
+                    self._counts[key][1] += 1
+        if self._thread is None and not self.storage_uri.startswith("memory"):
+            self._start()
+        elif self.storage_uri.startswith("memory") and len(self._counts) > 10_000:
+            self._forget_ended(now)
+        return refused
+
+    def _forget_ended(self, now: float) -> None:
+        with self._lock:
+            for key in [key for key, entry in self._counts.items() if entry[0] <= now]:
+                del self._counts[key]
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._thread is not None:
+                return
+            self._thread = threading.Thread(target=self._run, name="advocacy-rate-limit", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        pid = self._pid
+        while os.getpid() == pid:
+            time.sleep(self.sync_seconds)
+            try:
+                self.sync()
+            except Exception:  # noqa: BLE001 - a storage outage: keep counting in the process
+                log.warning("Could not share the link rate-limit counts with %s", self.storage_uri,
+                            exc_info=True)
+
+    def sync(self) -> None:
+        """Send every key's new hits to the storage and learn each key's total."""
+        now = time.time()
+        self._forget_ended(now)
+        with self._lock:
+            batch = [(key, entry[1], int(entry[0] - now) + 1) for key, entry in self._counts.items()
+                     if entry[1]]
+            for key, sent, _expiry in batch:
+                self._counts[key][1] -= sent
+        if not batch:
+            return
+        try:
+            totals = self._send(batch)
+        except Exception:
+            with self._lock:  # not sent: count them again next time
+                for key, sent, _expiry in batch:
+                    if key in self._counts:
+                        self._counts[key][1] += sent
+            raise
+        with self._lock:
+            for (key, _sent, _expiry), total in zip(batch, totals):
+                entry = self._counts.get(key)
+                if entry is not None:
+                    entry[2] = max(entry[2], int(total))
+
+    def _send(self, batch: list) -> list[int]:
+        if self._storage is None:
+            self._storage = storage_from_string(self.storage_uri)
+        client = getattr(self._storage, "storage", None)
+        if client is not None and hasattr(client, "pipeline"):  # Redis: one round trip for all
+            pipe = client.pipeline(transaction=False)
+            for key, sent, expiry in batch:
+                pipe.incrby(key, sent)
+                pipe.expire(key, expiry)
+            return pipe.execute()[::2]
+        return [self._storage.incr(key, expiry, amount=sent) for key, sent, expiry in batch]
+
+
+PREFIX_KEY = "ADVOCACY_"
+
+
+def precount_blueprint(bp, setting: str, *, methods: list[str], message: str) -> None:
+    """Limit the ``methods`` requests of ``bp`` per client IP to the rate in setting ``setting``,
+    counted in the process and shared through ``ADVOCACY_RATELIMIT_STORAGE_URI`` every
+    ``ADVOCACY_RATELIMIT_SYNC_MS`` (see above); a breach answers 429 with ``message``."""
+    _PRECOUNTED.add(bp.name)
+    allowed = frozenset(method.upper() for method in methods)
+
+    def _register(state):
+        app = state.app
+        if not app.config["ADVOCACY_RATELIMIT_ENABLED"]:
+            return
+        limiter = PrecountLimiter(
+            app,
+            setting,
+            app.config["ADVOCACY_RATELIMIT_STORAGE_URI"],
+            _key_prefix(app),
+            app.config["ADVOCACY_RATELIMIT_SYNC_MS"] / 1000,
+        )
+        get_portal(app).state(app).precount_limiters[setting] = limiter
+
+    def _check():
+        if request.method not in allowed:
+            return None
+        app = current_app._get_current_object()
+        limiter = get_portal(app).state(app).precount_limiters.get(setting)
+        if limiter is None or not app.config["ADVOCACY_RATELIMIT_ENABLED"]:
+            return None
+        retry_after = limiter.hit(f"ip:{get_remote_address()}")
+        if retry_after is not None:
+            raise TooManyRequests(description=message, retry_after=max(1, int(retry_after + 0.999)))
+        return None
+
+    bp.record_once(_register)
+    bp.before_request(_check)

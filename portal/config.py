@@ -55,6 +55,15 @@ DEFAULTS: dict[str, Any] = {
     #: A second click on the same advocate's link from the same visitor (same hashed IP and device class)
     #: within this many seconds is not counted again. ``0`` counts every click.
     "CLICK_DEDUPE_SECONDS": 3600,
+    #: Clicks are written in batches off the request path: a thread of each process inserts the clicks
+    #: gathered every this many milliseconds, in one transaction, and at a graceful stop (a hard kill
+    #: loses at most one interval of clicks; the visitor still gets the cookie). ``0`` writes each click
+    #: in its own request. In tests (``app.testing``) each request flushes its click before it ends.
+    "CLICK_FLUSH_MS": 50,
+    #: How long each process keeps the advocate a link code names, so the redirect does not ask the
+    #: database on every click. A reset link stops working at once in the process that reset it and
+    #: within this many seconds in the others. ``0`` asks every time.
+    "LINK_CACHE_SECONDS": 5,
     #: Secret mixed into the one-way hash of visitors' IP addresses. ``None`` derives one from ``SECRET_KEY``.
     #: The raw IP address is never stored.
     "IP_HASH_SECRET": None,
@@ -159,6 +168,11 @@ DEFAULTS: dict[str, Any] = {
     #: Prefix of the counters' keys. ``None``: derived from the database URL, so two sites (or test
     #: databases) sharing one Redis never share counters.
     "RATELIMIT_KEY_PREFIX": None,
+    #: The referral redirect's limit (``LINK_FOLLOW_LIMIT``) is counted in each process, in fixed
+    #: windows, and shared with the storage every this many milliseconds by a background thread, so
+    #: no click waits on Redis; across processes it may let through about one interval's hits per
+    #: process more than the limit (a process learns the others' counts when it sends its own).
+    "RATELIMIT_SYNC_MS": 50,
     #: Limit on posting testimonial and review forms (submit, edit, withdraw), per customer.
     "TESTIMONIAL_SUBMIT_LIMIT": "10 per minute;60 per day",
     #: Limit on the public JSON API, per IP address.

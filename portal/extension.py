@@ -48,6 +48,7 @@ from advocacy_portal.identity import Customer
 from advocacy_portal.migrate import hide_tables_from_host_migrations
 from advocacy_portal.proxies import EXTENSION_KEY
 from advocacy_portal.proxies import get_portal
+from advocacy_portal.services import click_writer
 from advocacy_portal.services import links as link_service
 from advocacy_portal.services import mail as _mail  # noqa: F401  (registers the outbox's email handler)
 from advocacy_portal.services import outgoing_webhooks as _outgoing_webhooks  # noqa: F401  (registers the webhook.* handlers)
@@ -75,6 +76,8 @@ class AppState:
     rules: tuple | None = None
     #: The staff pages' navigation: ``(order, label, endpoint)``, added by each admin blueprint.
     admin_sections: list = field(default_factory=list)
+    #: The in-process counters of limits counted before they are shared (``blueprints/ratelimit.py``).
+    precount_limiters: dict = field(default_factory=dict)
     #: Anything else a module of the plugin caches per app, by its own key.
     cache: dict = field(default_factory=dict)
 
@@ -407,6 +410,12 @@ class AdvocacyPortal:
         get_session().commit()
         return code
 
+
+    def flush_clicks(self, app: Flask | None = None) -> int:
+        """Write the clicks this process still holds in memory now (they are batched off the request
+        path, see ``ADVOCACY_CLICK_FLUSH_MS``); returns how many rows were stored. For tests and
+        scripts that read clicks right after following a link."""
+        return click_writer.flush(app or current_app._get_current_object())
 
     # -- embeddable widget ------------------------------------------------------------------------------
 

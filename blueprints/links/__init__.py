@@ -15,7 +15,8 @@ from flask.globals import app_ctx
 from flask.globals import request_ctx
 
 from advocacy_portal.blueprints.common import setup_blueprint
-from advocacy_portal.blueprints.ratelimit import limit_blueprint
+from advocacy_portal.blueprints.ratelimit import precount_blueprint
+from advocacy_portal.services import click_writer as click_service
 from advocacy_portal.services import links as link_service
 
 log = logging.getLogger(__name__)
@@ -23,7 +24,9 @@ log = logging.getLogger(__name__)
 bp = Blueprint("advocacy_links", __name__)
 setup_blueprint(bp)
 # A generous per-IP limit: it only blunts click spam (repeat clicks are not counted anyway).
-limit_blueprint(
+# Counted in the process and shared through the storage in the background: the redirect never waits
+# on Redis (see precount_blueprint).
+precount_blueprint(
     bp,
     "LINK_FOLLOW_LIMIT",
     methods=["GET"],
@@ -39,6 +42,14 @@ def _add_follow_rule(state):
     state.add_url_rule(
         state.app.config["ADVOCACY_REDIRECT_PATH"], "follow", views.follow, methods=["GET", "HEAD"]
     )
+
+
+@bp.teardown_request
+def _flush_clicks_in_tests(exception=None):
+    # Tests read the clicks of a request right after it: write them before the request ends.
+    app = current_app._get_current_object()
+    if app.testing:
+        click_service.flush(app)
 
 
 @bp.record_once

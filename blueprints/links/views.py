@@ -5,15 +5,18 @@ from __future__ import annotations
 import logging
 
 from flask import current_app
+from flask import g
 from flask import redirect
 from flask import render_template
 from flask import request
+from flask import session
 from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
 
 from advocacy_portal.config import config_value
 from advocacy_portal.db import get_session
 from advocacy_portal.proxies import get_portal
+from advocacy_portal.services import click_writer
 from advocacy_portal.services import links as link_service
 from advocacy_portal.services import referrals as referral_service
 from advocacy_portal.services import widget as widget_service
@@ -42,9 +45,12 @@ def follow(token: str):
         user_id=_visitor_user_id(),
         source=widget_service.click_source(request.args.get("via")),
     )
+    writer = click_writer.writer_for(current_app._get_current_object())
     try:
-        outcome = referral_service.record_click(advocate, claim.campaign, visit)
-        get_session().commit()
+        outcome = referral_service.record_click(advocate, claim.campaign, visit, writer=writer)
+        session = get_session()()
+        if session.in_transaction():  # a batched click may have touched no connection at all
+            session.commit()
     except SQLAlchemyError:
         # The visitor still gets where they were going and keeps the claim; only the count misses.
         get_session().rollback()
@@ -68,7 +74,17 @@ def follow(token: str):
 
 
 def _visitor_user_id() -> str | None:
-    if getattr(current_app, "login_manager", None) is None:
+    login_manager = getattr(current_app, "login_manager", None)
+    if login_manager is None:
+        return None
+    # Loading the user costs a query; most visitors of a shared link are not signed in (no login
+    # session, no remember cookie, no request loader), so only a possible user is loaded.
+    if (
+        "_login_user" not in g
+        and getattr(login_manager, "_request_callback", None) is None
+        and "_user_id" not in session
+        and current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") not in request.cookies
+    ):
         return None
     customer = get_portal().identify(current_user._get_current_object())
     return customer.id if customer else None

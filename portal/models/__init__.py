@@ -7,6 +7,7 @@ from advocacy_portal.models.base import utcnow
 from advocacy_portal.models.referrals import DEVICE_CLASSES
 from advocacy_portal.models.referrals import REFERRAL_STATES
 from advocacy_portal.models.referrals import Advocate
+from advocacy_portal.models.referrals import IdBlock
 from advocacy_portal.models.referrals import Referral
 from advocacy_portal.models.referrals import ReferralClick
 from advocacy_portal.models.outbox import OUTBOX_STATES
@@ -38,6 +39,7 @@ from advocacy_portal.models.webhooks import WebhookMessage
 __all__ = [
     "Advocate",
     "ApiKey",
+    "IdBlock",
     "AuditEntry",
     "Base",
     "DEVICE_CLASSES",

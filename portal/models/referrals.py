@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import BigInteger
 from sqlalchemy import CheckConstraint
 from sqlalchemy import ForeignKey
 from sqlalchemy import Index
@@ -108,3 +109,15 @@ class Referral(Base):
     @property
     def is_flagged(self) -> bool:
         return self.status == "flagged"
+
+
+class IdBlock(Base):
+    """The next id free for rows that get their id before they are written: clicks batched off the
+    request path take theirs from here on SQLite, which has no sequences (PostgreSQL uses the table's
+    own sequence). Each process reserves a small block at a time."""
+
+    __tablename__ = "advocacy_id_blocks"
+
+    #: The table whose ids are handed out, e.g. ``advocacy_referral_clicks``.
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    next_id: Mapped[int] = mapped_column(BigInteger)

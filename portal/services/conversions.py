@@ -21,6 +21,7 @@ from sqlalchemy.exc import OperationalError
 
 from advocacy_portal import outbox
 from advocacy_portal import signals
+from advocacy_portal.config import config_value
 from advocacy_portal.db import dialect_insert
 from advocacy_portal.db import get_session
 from advocacy_portal.db import insert_or_ignore
@@ -87,28 +88,15 @@ def _merge(survivor: Conversion, other: Conversion) -> None:
     session.flush()
 
 
-def _attribution(facts: PaymentFacts) -> tuple[str | None, Referral | None]:
-    """The paying user and their referral, the referral's row locked (PostgreSQL) until the commit:
-    it is locked before the conversion, as :func:`~advocacy_portal.services.rewards.reconcile` does, so two
-    payments of one referral queue up instead of deadlocking."""
-    user_id = facts.user_id or user_id_for_customer(facts.stripe_customer_id)
-    if user_id is None:
-        return None, None
-    referral = get_session().scalar(
-        select(Referral)
-        .where(Referral.friend_user_id == str(user_id))
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    return user_id, referral
+def _payment_user(facts: PaymentFacts) -> str | None:
+    """The paying host user the event names (by metadata, or through its Stripe customer)."""
+    return facts.user_id or user_id_for_customer(facts.stripe_customer_id)
 
 
 _DISPUTE_RANK = {None: 0, "open": 1, "won": 2, "lost": 2}
 
 
-def _locked_conversions(facts: PaymentFacts) -> list[Conversion]:
-    """Every conversion one of the event's Stripe ids names (normally one or none), locked
-    (PostgreSQL) until the commit."""
+def _conversion_conditions(facts: PaymentFacts) -> list:
     conditions = []
     for column, value in (
         (Conversion.payment_key, facts.payment_key),
@@ -119,10 +107,59 @@ def _locked_conversions(facts: PaymentFacts) -> list[Conversion]:
     ):
         if value:
             conditions.append(column == value)
+    return conditions
+
+
+def lock_referrals(referral_ids) -> dict[int, Referral]:
+    """Lock the rows of these referrals (PostgreSQL), in id order, and return them by id.
+
+    The plugin's one lock order for money of a referral: **the referral's row first**, then its
+    conversions (id order), its rewards, and last the ledger accounts (id order, in
+    :func:`~advocacy_portal.services.ledger.post`). Stripe events, releases and refunds of one referral
+    therefore queue on its row instead of deadlocking; a redemption locks its advocate's row first.
+    """
+    ids = sorted({referral_id for referral_id in referral_ids if referral_id is not None})
+    if not ids:
+        return {}
+    return {
+        referral.id: referral
+        for referral in get_session().scalars(
+            select(Referral)
+            .where(Referral.id.in_(ids))
+            .order_by(Referral.id)
+            # FOR NO KEY UPDATE: the money of one referral queues up, while inserting a row that
+            # merely references it (a conversion, a reward) waits for no one.
+            .with_for_update(key_share=True)
+            .execution_options(populate_existing=True)
+        )
+    }
+
+
+def _attribution(facts: PaymentFacts) -> tuple[str | None, Referral | None, dict[int, Referral]]:
+    """The paying user, their referral, and every referral the event's payment is tied to, their rows
+    locked (PostgreSQL) in id order *before* any conversion row (see :func:`lock_referrals`): the
+    referral of the paying user, and the referral of a conversion the event's ids name already (read
+    without a lock first; a refund names no user)."""
+    session = get_session()
+    user_id = _payment_user(facts)
+    own = None
+    if user_id is not None:
+        own = session.scalar(select(Referral.id).where(Referral.friend_user_id == str(user_id)))
+    conditions = _conversion_conditions(facts)
+    named = set(session.scalars(
+        select(Conversion.referral_id).where(or_(*conditions), Conversion.referral_id.is_not(None))
+    )) if conditions else set()
+    locked = lock_referrals({own, *named})
+    return user_id, locked.get(own), locked
+
+
+def _locked_conversions(facts: PaymentFacts) -> list[Conversion]:
+    """Every conversion one of the event's Stripe ids names (normally one or none), locked
+    (PostgreSQL) until the commit, in id order."""
     return list(
         get_session().scalars(
             select(Conversion)
-            .where(or_(*conditions))
+            .where(or_(*_conversion_conditions(facts)))
             .order_by(Conversion.id)
             .with_for_update()
             .execution_options(populate_existing=True)
@@ -161,7 +198,7 @@ def record_facts(facts: PaymentFacts) -> tuple[Conversion, Referral | None, bool
         one that made it paid.
     """
     session = get_session()
-    user_id, referral = _attribution(facts)
+    user_id, referral, locked = _attribution(facts)
     rows = _locked_conversions(facts)
     if not rows:
         created = _insert_conversion(facts)
@@ -205,8 +242,9 @@ def record_facts(facts: PaymentFacts) -> tuple[Conversion, Referral | None, bool
         conversion.campaign = referral.campaign
     session.flush()
     if conversion.referral_id is not None and (referral is None or referral.id != conversion.referral_id):
-        # Attributed by an earlier event (another user id, or none this time): lock that referral.
-        referral = session.scalar(
+        # Attributed by an earlier event (another user id, or none this time): its row was locked
+        # before the conversion's; only a conversion attributed between that read and its lock is not.
+        referral = locked.get(conversion.referral_id) or session.scalar(
             select(Referral).where(Referral.id == conversion.referral_id).with_for_update()
         )
     return conversion, referral, not was_paid and conversion.paid_at is not None
@@ -380,7 +418,9 @@ def _apply_recorded_event(task: outbox.Task) -> None:
             session.rollback()
             if attempt == ATTEMPTS:
                 raise
-            log.info("Stripe event %s lost a race (attempt %s); retrying", event.get("id"), attempt)
+            # A warning: with the one lock order (lock_referrals) a deadlock should not happen.
+            log.warning("Stripe event %s lost a race (attempt %s); retrying", event.get("id"), attempt,
+                        exc_info=True)
             time.sleep(0.01 * attempt)
         except PoisonEvent as poison:
             reason = f"The event has {poison.reason}."
@@ -457,6 +497,9 @@ def receive_event(event: dict) -> EventOutcome:
     if recorded.duplicate:
         return recorded
     if recorded.outcome == "rejected":
+        return recorded
+    if config_value("TASK_EXECUTOR") != "inline":
+        # Queued for the worker or the host's queue: nothing ran yet, so there is nothing to read back.
         return recorded
     row = session.execute(
         select(StripeEvent.outcome, StripeEvent.conversion_id, StripeEvent.reason)

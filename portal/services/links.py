@@ -9,8 +9,10 @@ can be rotated without breaking links already shared.
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from datetime import datetime
+from datetime import timedelta
 from datetime import timezone
 from urllib.parse import urlsplit
 
@@ -82,6 +84,53 @@ class _LinkSerializer(URLSafeTimedSerializer):
         signer = super().make_signer(salt)
         signer.issued_at = self.issued_at
         return signer
+
+
+class _KeyCachingSigner(TimestampSigner):
+    """A timestamp signer that derives each key once (it lives in a cached serializer below)."""
+
+    def derive_key(self, secret_key=None) -> bytes:
+        derived = self.__dict__.setdefault("_derived", {})
+        key = derived.get(secret_key)
+        if key is None:
+            key = derived[secret_key] = super().derive_key(secret_key)
+        return key
+
+
+class _CachedSerializer(URLSafeTimedSerializer):
+    """A serializer that keeps its signers (and their derived keys) between calls, and writes its
+    payload uncompressed (zlib costs more than the redirect's signature on payloads this small;
+    compressed values signed before are still read)."""
+
+    default_signer = _KeyCachingSigner
+
+    def dump_payload(self, obj) -> bytes:
+        from itsdangerous.encoding import base64_encode
+
+        return base64_encode(self.serializer.dumps(obj, **self.serializer_kwargs).encode("utf-8"))
+
+    def make_signer(self, salt=None):
+        signers = self.__dict__.setdefault("_signers", {})
+        signer = signers.get(salt)
+        if signer is None:
+            signer = signers[salt] = super().make_signer(salt)
+        return signer
+
+
+#: ``(keys, salt) -> serializer``: built once per process and key set, not on every click.
+_serializers: dict[tuple, _CachedSerializer] = {}
+
+
+def cached_serializer(salt: str) -> URLSafeTimedSerializer:
+    """A serializer over the app's current :func:`secret_keys` and ``salt``, kept per process (a key
+    rotation simply makes a new one)."""
+    cache_key = (tuple(secret_keys()), salt)
+    serializer = _serializers.get(cache_key)
+    if serializer is None:
+        if len(_serializers) >= 64:
+            _serializers.clear()
+        serializer = _serializers[cache_key] = _CachedSerializer(list(cache_key[0]), salt=salt)
+    return serializer
 
 
 def secret_keys(app=None) -> list[str | bytes]:
@@ -157,7 +206,32 @@ def read_link_token(token: str) -> LinkClaim:
     if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
         raise InvalidLink("malformed")
     max_age_days = config_value("LINK_MAX_AGE_DAYS")
-    serializer = _LinkSerializer(secret_keys(), salt=config_value("LINK_SALT"))
+    # A shared link is followed again and again: its verified claim is kept for a few seconds per
+    # process (never past its expiry, and only under the keys and salt that verified it).
+    ttl = config_value("LINK_CACHE_SECONDS")
+    if ttl:
+        context = (tuple(secret_keys()), config_value("LINK_SALT"), max_age_days)
+        cached = _verified_tokens.get(token)
+        if cached is not None and cached[1] == context and cached[2] > time.monotonic():
+            claim = cached[0]
+            if max_age_days is None or datetime.now(timezone.utc) - claim.issued_at < timedelta(
+                days=max_age_days
+            ):
+                return claim
+        claim = _read_link_token(token, max_age_days)
+        if len(_verified_tokens) >= 10_000:
+            _verified_tokens.clear()
+        _verified_tokens[token] = (claim, context, time.monotonic() + ttl)
+        return claim
+    return _read_link_token(token, max_age_days)
+
+
+#: ``token -> (LinkClaim, (keys, salt, max age), expiry)`` of recently verified referral tokens.
+_verified_tokens: dict[str, tuple] = {}
+
+
+def _read_link_token(token: str, max_age_days) -> LinkClaim:
+    serializer = cached_serializer(config_value("LINK_SALT"))
     try:
         payload, issued = serializer.loads(
             token,
@@ -184,7 +258,7 @@ def read_link_token(token: str) -> LinkClaim:
 
 
 def _cookie_serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(secret_keys(), salt=config_value("COOKIE_SALT"))
+    return cached_serializer(config_value("COOKIE_SALT"))
 
 
 def dump_attribution(advocate_code: str, campaign: str | None, click_id: int | None) -> str:

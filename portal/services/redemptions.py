@@ -91,6 +91,11 @@ def reserve(
     ):
         raise RedemptionRefused("invalid_amount", "The amount must be a positive whole number.")
     session = get_session()
+    # The one lock order (see conversions.lock_referrals): the advocate's row first, then the
+    # accounts (created here on first use), then the balance.
+    # FOR NO KEY UPDATE: redemptions of one advocate queue up, while rows that merely reference the
+    # advocate (a release's ledger rows, a reward) are not held up by it.
+    session.scalar(select(Advocate.id).where(Advocate.id == advocate.id).with_for_update(key_share=True))
     available = ledger.advocate_account(advocate.id, "available", currency)
     reserved = ledger.advocate_account(advocate.id, "reserved", currency)
     balance = ledger.balance_for_update(available)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from datetime import timedelta
@@ -26,6 +27,8 @@ from advocacy_portal.models import Advocate
 from advocacy_portal.models import Referral
 from advocacy_portal.models import ReferralClick
 from advocacy_portal.models import utcnow
+from advocacy_portal.proxies import get_portal
+from advocacy_portal.services.click_writer import ClickWriter
 from advocacy_portal.services.links import AttributionClaim
 from advocacy_portal.services.links import InvalidLink
 from advocacy_portal.services import outgoing_webhooks
@@ -140,7 +143,12 @@ def link_token(advocate: Advocate, campaign: str | None = None) -> str:
 
 
 def reset_link(advocate: Advocate) -> Advocate:
-    """Retire every link the advocate has shared so far (they answer 404) and issue a new one."""
+    """Retire every link the advocate has shared so far (they answer 404) and issue a new one.
+
+    The retired code leaves this process's link cache at once; other processes drop it within
+    ``ADVOCACY_LINK_CACHE_SECONDS``.
+    """
+    forget_link_owner(advocate.code)
     advocate.code = new_advocate_code()
     advocate.link_issued_at = utcnow()
     get_session().flush()
@@ -166,13 +174,36 @@ _LINK_OWNER_BY_CODE = select(_advocates.c.id, _advocates.c.user_id, _advocates.c
 )
 
 
+#: Key of the code → (LinkOwner, expiry) cache in the app state's cache.
+_LINK_CACHE = "link_owners"
+#: Most link codes one process keeps (a viral day has few hot links; the cache is emptied when full).
+_LINK_CACHE_SIZE = 10_000
+
+
+def _link_cache() -> dict:
+    return get_portal().state().cache.setdefault(_LINK_CACHE, {})
+
+
+def forget_link_owner(code: str) -> None:
+    """Drop a link code from this process's cache (its link was reset or its advocate deleted)."""
+    _link_cache().pop(code, None)
+
+
 def resolve_link(token: str) -> tuple[LinkOwner, LinkClaim]:
-    """The advocate and campaign a referral token names.
+    """The advocate and campaign a referral token names. Each process keeps the advocate of a code
+    for ``ADVOCACY_LINK_CACHE_SECONDS``.
 
     :raises InvalidLink: for a bad token, or one naming an advocate that no longer exists (or whose
         links were reset).
     """
     claim = read_link_token(token)
+    ttl = config_value("LINK_CACHE_SECONDS")
+    cache = _link_cache() if ttl else None
+    now = time.monotonic()
+    if cache is not None:
+        cached = cache.get(claim.advocate_code)
+        if cached is not None and cached[1] > now:
+            return cached[0], claim
     row = (
         get_session()
         .connection(bind_arguments={"mapper": Advocate.__mapper__})
@@ -181,7 +212,12 @@ def resolve_link(token: str) -> tuple[LinkOwner, LinkClaim]:
     )
     if row is None:
         raise InvalidLink("unknown_advocate")
-    return LinkOwner(row.id, row.user_id, row.code), claim
+    owner = LinkOwner(row.id, row.user_id, row.code)
+    if cache is not None:
+        if len(cache) >= _LINK_CACHE_SIZE:
+            cache.clear()
+        cache[owner.code] = (owner, now + ttl)
+    return owner, claim
 
 
 # -- clicks -------------------------------------------------------------------------------------
@@ -244,7 +280,11 @@ _REPEAT_CLICK = (
 
 
 def record_click(
-    advocate: Advocate | LinkOwner, campaign: str | None, visit: Visit, now: datetime | None = None
+    advocate: Advocate | LinkOwner,
+    campaign: str | None,
+    visit: Visit,
+    now: datetime | None = None,
+    writer: ClickWriter | None = None,
 ) -> ClickOutcome:
     """Count one click on an advocate's link.
 
@@ -252,6 +292,10 @@ def record_click(
     advocate clicking their own link while logged in (``own_link``), nor for a repeat of the same
     visitor -- same hashed IP and device class -- within ``ADVOCACY_CLICK_DEDUPE_SECONDS``
     (``repeat``), so reloading or spamming a link does not inflate the count.
+
+    :param writer: a :class:`~advocacy_portal.services.click_writer.ClickWriter` to hand the row to
+        (written within ``ADVOCACY_CLICK_FLUSH_MS``, its id known at once); without one the row is
+        inserted in the session's transaction, which the caller commits.
     """
     now = now or utcnow()
     count_automated = config_value("COUNT_AUTOMATED_CLICKS")
@@ -263,34 +307,42 @@ def record_click(
     ip_hash = hash_ip(visit.ip)
     session = get_session()
     # Core statements on the session's connection and transaction: no ORM objects to build, flush
-    # and reload on this hot path; the caller's commit covers them like any other change.
-    connection = session.connection(bind_arguments={"mapper": ReferralClick.__mapper__})
+    # and reload on this hot path; the caller's commit covers them like any other change. (Asked for
+    # only when needed: a batched click without de-duplication touches no connection at all.)
+    def connection():
+        return session.connection(bind_arguments={"mapper": ReferralClick.__mapper__})
+
     window = config_value("CLICK_DEDUPE_SECONDS")
     if window:
-        repeat = connection.execute(
+        since = now - timedelta(seconds=window)
+        if writer is not None and writer.unwritten_repeat(advocate.id, ip_hash, device, since):
+            return ClickOutcome(REPEAT, reason=f"the same visitor (hashed IP and device) clicked within "
+                                               f"ADVOCACY_CLICK_DEDUPE_SECONDS ({window} s)")
+        repeat = connection().execute(
             _REPEAT_CLICK,
             {
                 "advocate_id": advocate.id,
                 "ip_hash": ip_hash,
                 "device_class": device,
-                "since": now - timedelta(seconds=window),
+                "since": since,
             },
         ).first()
         if repeat is not None:
             return ClickOutcome(REPEAT, reason=f"the same visitor (hashed IP and device) clicked within "
                                                f"ADVOCACY_CLICK_DEDUPE_SECONDS ({window} s)")
-    click_id = connection.execute(
-        _INSERT_CLICK,
-        {
-            "advocate_id": advocate.id,
-            "campaign": validate_campaign(campaign),
-            "clicked_at": now,
-            "referrer_host": referrer_host(visit.referrer),
-            "device_class": device,
-            "ip_hash": ip_hash,
-            "source": visit.source,
-        },
-    ).scalar_one()
+    values = {
+        "advocate_id": advocate.id,
+        "campaign": validate_campaign(campaign),
+        "clicked_at": now,
+        "referrer_host": referrer_host(visit.referrer),
+        "device_class": device,
+        "ip_hash": ip_hash,
+        "source": visit.source,
+    }
+    if writer is not None:
+        # The writer sends link_clicked once the row is written.
+        return ClickOutcome(COUNTED, writer.add(values))
+    click_id = connection().execute(_INSERT_CLICK, values).scalar_one()
     if signals.link_clicked.receivers:
         signals.send_after_commit(signals.link_clicked, click=session.get(ReferralClick, click_id))
     return ClickOutcome(COUNTED, click_id)

@@ -100,7 +100,7 @@ def reconcile(
     if referral is None or referral.id != conversion.referral_id:
         # The referral's row serialises every reconciliation of its payments (PostgreSQL).
         referral = session.scalar(
-            select(Referral).where(Referral.id == conversion.referral_id).with_for_update()
+            select(Referral).where(Referral.id == conversion.referral_id).with_for_update(key_share=True)
         )
     rule = current_rules().for_campaign(referral.campaign)
     # Ranking needs only a few columns of every paid payment; full rows are loaded only for the
@@ -208,7 +208,9 @@ def _create_reward(conversion: Conversion, referral: Referral, rule: RewardRule)
     month = conversion.paid_at.strftime("%Y-%m")
     if rule.monthly_cap_minor is not None:
         # The advocate's row serialises cap checks of one advocate (PostgreSQL).
-        session.scalar(select(Advocate.id).where(Advocate.id == referral.advocate_id).with_for_update())
+        session.scalar(
+            select(Advocate.id).where(Advocate.id == referral.advocate_id).with_for_update(key_share=True)
+        )
         earned = session.scalar(
             select(func.coalesce(func.sum(Reward.amount_minor), 0)).where(
                 Reward.advocate_id == referral.advocate_id,
@@ -359,6 +361,14 @@ def release(reward_id: int, now: datetime | None = None) -> bool:
     the reward's row is locked and the posting's key is fixed per reward."""
     session = get_session()
     now = now or utcnow()
+    # The one lock order (see conversions.lock_referrals): the referral's row before the reward's
+    # and the ledger accounts', so a release racing a refund or a dispute of the same referral waits
+    # instead of deadlocking.
+    referral_id = session.scalar(select(Reward.referral_id).where(Reward.id == reward_id))
+    if referral_id is not None:
+        session.scalar(
+            select(Referral.id).where(Referral.id == referral_id).with_for_update(key_share=True)
+        )
     reward = session.scalar(select(Reward).where(Reward.id == reward_id).with_for_update())
     if reward is None or reward.status != "pending" or reward.released_at is not None:
         return False

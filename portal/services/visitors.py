@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import ipaddress
 import re
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from advocacy_portal.config import config_value
@@ -44,7 +45,12 @@ _DESKTOP = re.compile(r"windows nt|macintosh|x11|cros|linux", re.IGNORECASE)
 
 def bot_reason(user_agent: str | None, count_automated: bool = False) -> str | None:
     """Why a User-Agent is taken for a bot, in words for a log line, or ``None`` when it is not."""
-    user_agent = (user_agent or "")[:512]
+    return _bot_reason((user_agent or "")[:512], bool(count_automated))
+
+
+@lru_cache(maxsize=2048)
+def _bot_reason(user_agent: str, count_automated: bool) -> str | None:
+    # Cached: a viral link is followed by a few browsers' User-Agents over and over.
     preview = _PREVIEW_BOT.search(user_agent)
     if preview:
         return f"the User-Agent looks like a link-preview bot or crawler ({preview.group(0)!r})"
@@ -63,7 +69,11 @@ def device_class(user_agent: str | None, count_automated: bool = False) -> str:
     """
     if not user_agent:
         return "unknown"
-    user_agent = user_agent[:512]
+    return _device_class(user_agent[:512], bool(count_automated))
+
+
+@lru_cache(maxsize=2048)
+def _device_class(user_agent: str, count_automated: bool) -> str:
     if bot_reason(user_agent, count_automated):
         return "bot"
     lowered = user_agent.lower()
@@ -85,12 +95,19 @@ def hash_ip(ip: str | None) -> str:
     """
     ip = _network_of(ip)
     secret = config_value("IP_HASH_SECRET")
+    key = _ip_hash_key(secret, secret_keys()[-1] if secret is None else None)
+    mac = key.copy()
+    mac.update((ip or "").encode())
+    return mac.hexdigest()[:32]
+
+
+@lru_cache(maxsize=8)
+def _ip_hash_key(secret, signing_key):
+    """The keyed HMAC state of the IP hash, made once per process and key (copied per address)."""
     if secret is None:
         # A key derived from SECRET_KEY, so leaking hashes reveals nothing without the app's secret.
-        secret = hmac.new(
-            _as_bytes(secret_keys()[-1]), b"advocacy.ip-hash", hashlib.sha256
-        ).digest()
-    return hmac.new(_as_bytes(secret), (ip or "").encode(), hashlib.sha256).hexdigest()[:32]
+        secret = hmac.new(_as_bytes(signing_key), b"advocacy.ip-hash", hashlib.sha256).digest()
+    return hmac.new(_as_bytes(secret), digestmod=hashlib.sha256)
 
 
 def _network_of(ip: str | None) -> str:

@@ -24,6 +24,7 @@ from itsdangerous import SignatureExpired
 from itsdangerous import URLSafeTimedSerializer
 
 from advocacy_portal.config import config_value
+from advocacy_portal.proxies import current_portal
 from advocacy_portal.resources import static_dir
 from advocacy_portal.services import referrals as referral_service
 from advocacy_portal.services import sharing
@@ -90,9 +91,31 @@ def offer(campaign: str | None = None) -> dict:
     """What referral mode says to everyone: title, offer text and the reward in words.
 
     The text is the campaign's entry in ``ADVOCACY_CAMPAIGN_OFFERS``, else ``ADVOCACY_OFFER_TEXT``; the
-    reward is described from the campaign's reward rule.
+    reward is described from the campaign's reward rule. Kept per process for each version of the
+    rules (the parsed rules object, made anew when the setting changes) and of the texts; treat the
+    answer as read-only.
     """
-    rule = current_rules().for_campaign(campaign)
+    rules = current_rules()
+    key = (
+        campaign,
+        id(rules),
+        config_value("PROGRAM_NAME"),
+        config_value("OFFER_TEXT"),
+        config_value("CAMPAIGN_OFFERS").get(campaign or ""),
+    )
+    cache = current_portal.state().cache.setdefault("widget_offers", {})
+    cached = cache.get(key)
+    if cached is not None and cached[0] is rules:
+        return cached[1]
+    if len(cache) >= 256:
+        cache.clear()
+    made = _offer(rules, campaign)
+    cache[key] = (rules, made)
+    return made
+
+
+def _offer(rules, campaign: str | None) -> dict:
+    rule = rules.for_campaign(campaign)
     reward = _describe_reward(rule)
     if rule.friend_reward is not None:
         reward += " " + _describe_friend_reward(rule.friend_reward)
