@@ -28,6 +28,8 @@ from advocacy_portal.blueprints.inputs import IdConverter
 from advocacy_portal.blueprints.links import bp as links_bp
 from advocacy_portal.blueprints.moderation import bp as moderation_bp
 from advocacy_portal.blueprints.outgoing_webhooks import bp as outgoing_webhooks_bp
+from advocacy_portal.blueprints.privacy import bp as privacy_bp
+from advocacy_portal.blueprints.privacy import consent_bp
 from advocacy_portal.blueprints.referrals import bp as referrals_bp
 from advocacy_portal.blueprints.rewards import bp as rewards_bp
 from advocacy_portal.blueprints.schema import install as install_schema_check
@@ -535,6 +537,9 @@ def _blueprints(prefix: str) -> list:
         (api_keys_bp, f"{prefix.rstrip('/')}/admin/api-keys"),
         # Outgoing webhooks' staff pages
         (outgoing_webhooks_bp, f"{prefix.rstrip('/')}/admin/webhooks"),
+        # Privacy: the customer's data export, and the attribution consent endpoint
+        (privacy_bp, f"{prefix.rstrip('/')}/privacy"),
+        (consent_bp, f"{prefix.rstrip('/')}/privacy"),
     ]
 
 
