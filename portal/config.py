@@ -374,11 +374,11 @@ DEFAULTS: dict[str, Any] = {
     #: ``"not_required"``: following a referral link sets the attribution cookie at once (the link is
     #: the visitor's request). ``"required"``: only when the ``@portal.attribution_consent`` hook says the
     #: visitor agreed (no hook: never); without consent the click is counted without any identifier
-    #: (no IP hash, no cookie) and the landing URL carries a signed ``advocacy_ref`` the host's consent
+    #: (no IP hash, no cookie) and the landing URL carries a signed ``advocacy_referral`` the host's consent
     #: banner posts to ``<prefix>/privacy/consent`` once the visitor agrees.
     "ATTRIBUTION_CONSENT": "not_required",
     #: Name of the landing URL's query parameter that carries the signed referral without consent.
-    "CONSENT_REF_PARAM": "advocacy_ref",
+    "CONSENT_REF_PARAM": "advocacy_referral",
     #: Salt of that parameter's signature.
     "CONSENT_REF_SALT": "advocacy.consent-ref",
     #: Secret of the one-way hashes of erased user ids in the erasure list (``advocacy_erasures``),

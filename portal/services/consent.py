@@ -1,7 +1,7 @@
 """Consent before the attribution cookie (``ADVOCACY_ATTRIBUTION_CONSENT``).
 
 Without the visitor's consent a click is counted without any identifier (no IP hash, no Referer host,
-no cookie), and the landing URL carries a signed ``advocacy_ref`` naming the advocate, campaign and
+no cookie), and the landing URL carries a signed ``advocacy_referral`` naming the advocate, campaign and
 click. When the visitor agrees, the host's consent banner posts that value to the consent endpoint,
 which sets the attribution cookie then, so the advocate is still credited.
 """
