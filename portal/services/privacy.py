@@ -259,7 +259,7 @@ class PurgeReport:
 
     def lines(self) -> list[str]:
         return [
-            f"Cleared the IP hashes of {self.ip_hashes} clicks (older than ADVOCACY_CLICK_DEDUPE_SECONDS).",
+            f"Cleared the IP hashes of {self.ip_hashes} clicks.",
             f"Deleted {self.mail_log} sent or abandoned emails from the mail log "
             f"(older than ADVOCACY_MAIL_LOG_RETENTION_DAYS).",
             f"Deleted {self.testimonials} rejected, unpublished or withdrawn testimonials "

@@ -165,3 +165,12 @@ def test_erasing_someone_unknown_still_lists_them(app):
         get_session().commit()
         assert report.total == 0
         assert privacy.erasure_of("no-such-user") is not None
+
+
+def test_the_readme_record_of_processing_names_every_table():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    record = readme.split("### Record of processing", 1)[1]
+    for table in privacy_rules.RULES:
+        assert f"`{table}`" in record, table
