@@ -31,6 +31,7 @@ Categories (``TableRule.category``):
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from dataclasses import dataclass
 from dataclasses import field
@@ -184,13 +185,8 @@ def scrub(value: Any, person: Person) -> Any:
     if isinstance(value, str):
         if value == person.user_id:
             return person.surrogate or ERASED
-        lowered = value.lower()
         for needle in person.needles():
-            start = lowered.find(needle)
-            while start != -1:
-                value = value[:start] + ERASED + value[start + len(needle):]
-                lowered = value.lower()
-                start = lowered.find(needle, start + len(ERASED))
+            value = re.sub(re.escape(needle), ERASED, value, flags=re.IGNORECASE)
         return value
     if isinstance(value, dict):
         return {key: scrub(item, person) for key, item in value.items()}
