@@ -174,3 +174,19 @@ def test_the_readme_record_of_processing_names_every_table():
     record = readme.split("### Record of processing", 1)[1]
     for table in privacy_rules.RULES:
         assert f"`{table}`" in record, table
+
+
+def test_the_export_command_writes_one_json_document(app, tmp_path):
+    from tests.helpers import make_customer
+    from tests.helpers import referral_path
+
+    customer = make_customer(app)
+    referral_path(app, customer)
+    target = tmp_path / "export.json"
+    result = app.test_cli_runner().invoke(args=["advocacy", "privacy", "export", str(customer.id), "-o", str(target)])
+    assert result.exit_code == 0, result.output
+    document = json.loads(target.read_text())
+    assert document["schema"] == "advocacy-portal.person-export"
+    assert document["tables"]["advocacy_advocates"][0]["user_id"] == str(customer.id)
+    printed = app.test_cli_runner().invoke(args=["advocacy", "privacy", "export", str(customer.id)])
+    assert json.loads(printed.output)["user_id"] == str(customer.id)
