@@ -165,10 +165,76 @@ def make_cli() -> AppGroup:
 
     @privacy_group.command("purge")
     def privacy_purge():
-        """Blank visitors' IP hashes once the click de-duplication window has passed (run daily)."""
-        cleared = referrals.forget_ip_hashes()
+        """Apply every retention setting: IP hashes, the mail log, old unpublished testimonials, erased
+        people's Stripe ids (run daily)."""
+        from advocacy_portal.services import privacy
+
+        report = privacy.purge()
         get_session().commit()
-        click.echo(f"Cleared the IP hashes of {cleared} clicks.")
+        for line in report.lines():
+            click.echo(line)
+
+    @privacy_group.command("erase")
+    @click.argument("user_id")
+    @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+    def privacy_erase(user_id, yes):
+        """Erase host user USER_ID everywhere (one transaction); financial records stay under a surrogate."""
+        if not yes:
+            click.confirm(f"Erase user {user_id} from every Advocacy Portal table? This cannot be undone",
+                          abort=True)
+        user = find_host_user(user_id)
+        target = user if user is not None and not isinstance(user, Customer) else user_id
+        try:
+            report = get_portal().forget_customer(target)
+        except ValueError as error:
+            raise click.ClickException(str(error)) from None
+        click.echo(f"Erased (erasure #{report.erasure_id}): {report.total} rows in {len(report.counts)} tables, "
+                   f"{report.photos_deleted} photos.")
+        for table, count in sorted(report.counts.items()):
+            click.echo(f"  {table}: {count}")
+
+    @privacy_group.command("export")
+    @click.argument("user_id")
+    @click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), default=None,
+                  help="Write the JSON to this file instead of standard output.")
+    def privacy_export(user_id, output):
+        """Print (or write) everything the plugin holds about host user USER_ID as one JSON document."""
+        import json
+
+        user = find_host_user(user_id)
+        target = user if user is not None and not isinstance(user, Customer) else user_id
+        base_url = config_value("SITE_URL") or (
+            f"{current_app.config.get('PREFERRED_URL_SCHEME', 'http')}://{current_app.config['SERVER_NAME']}"
+            if current_app.config.get("SERVER_NAME") else "http://127.0.0.1:5000")
+        with current_app.test_request_context("/", base_url=base_url):
+            document = get_portal().export_person(target)
+        text = json.dumps(document, indent=2, ensure_ascii=False, default=str)
+        if output:
+            with open(output, "w", encoding="utf-8") as handle:
+                handle.write(text + "\n")
+            click.echo(f"Wrote the export of user {user_id} to {output}.", err=True)
+        else:
+            click.echo(text)
+
+    @privacy_group.command("erasure-list")
+    def privacy_erasure_list():
+        """Print the erasure list's hashes, one a line: keep a copy apart from the database backups."""
+        from advocacy_portal.models import Erasure
+
+        for user_hash in get_session().scalars(select(Erasure.user_hash).order_by(Erasure.id)):
+            click.echo(user_hash)
+
+    @privacy_group.command("replay-erasures")
+    @click.option("--hashes", type=click.File("r"), default=None,
+                  help="A saved `privacy erasure-list` (erasures newer than the restored backup).")
+    @click.argument("user_ids", nargs=-1)
+    def privacy_replay(hashes, user_ids):
+        """After restoring a backup: erase again everyone on the erasure list (and USER_IDS)."""
+        from advocacy_portal.services import privacy
+
+        reports = privacy.replay_erasures(hashes.read().split() if hashes else (), user_ids)
+        get_session().commit()
+        click.echo(f"Erased again {len(reports)} people found in the restored data.")
 
     @cli.command("stats")
     def stats():

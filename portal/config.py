@@ -401,7 +401,45 @@ DEFAULTS: dict[str, Any] = {
     #: set, redirects accept only paths and ``REDIRECT_ALLOWED_HOSTS``, absolute URLs follow the request's
     #: Host header, and the app logs a warning at start-up outside debug and testing.
     "SITE_URL": None,
+    # -- Privacy: consent, export, erasure, retention (advocacy_portal.services.privacy) -------------
+    #: ``"not_required"``: following a referral link sets the attribution cookie at once (the link is
+    #: the visitor's request). ``"required"``: only when the ``@portal.attribution_consent`` hook says the
+    #: visitor agreed (no hook: never); without consent the click is counted without any identifier
+    #: (no IP hash, no cookie) and the landing URL carries a signed ``advocacy_referral`` the host's consent
+    #: banner posts to ``<prefix>/privacy/consent`` once the visitor agrees.
+    "ATTRIBUTION_CONSENT": "not_required",
+    #: Name of the landing URL's query parameter that carries the signed referral without consent.
+    "CONSENT_REF_PARAM": "advocacy_referral",
+    #: Salt of that parameter's signature.
+    "CONSENT_REF_SALT": "advocacy.consent-ref",
+    #: Secret of the one-way hashes of erased user ids in the erasure list (``advocacy_erasures``),
+    #: which ``flask advocacy privacy replay-erasures`` matches after a backup restore. ``None``: derived
+    #: from ``SECRET_KEY`` (and its fallbacks). Set it explicitly if ``SECRET_KEY`` may ever be replaced
+    #: without keeping the old key in ``SECRET_KEY_FALLBACKS``.
+    "ERASURE_HASH_SECRET": None,
+    #: Days an erased person's financial records (payments, rewards, redemptions, their ledger lines,
+    #: kept under a random surrogate) keep their Stripe ids; ``privacy purge`` then removes those ids
+    #: and the Stripe customer mapping. Amounts stay: the ledger is append-only and must balance.
+    "FINANCIAL_RETENTION_DAYS": 3650,
+    #: Days the mail log (sent or given-up ``email`` tasks of the outbox, with their addresses and
+    #: text) is kept before ``privacy purge`` deletes it.
+    "MAIL_LOG_RETENTION_DAYS": 90,
+    #: Days a rejected, unpublished or withdrawn testimonial (and its photo) is kept after its last
+    #: change before ``privacy purge`` deletes it.
+    "UNPUBLISHED_TESTIMONIAL_RETENTION_DAYS": 365,
+    #: A customer downloading their own export must have logged in within this many seconds (read from
+    #: the ``@portal.last_login`` hook), unless a ``@portal.password_check`` hook asks for the password.
+    "EXPORT_REAUTH_SECONDS": 900,
+    #: Limit on downloading one's own export, per customer.
+    "EXPORT_RATE_LIMIT": "5 per hour",
+    #: Template of the customer's privacy page (download my data).
+    "PRIVACY_TEMPLATE": "advocacy/privacy/page.html",
+    #: Template of the staff confirmation step before erasing a customer.
+    "ADMIN_ERASE_TEMPLATE": "advocacy/admin/erase.html",
 }
+
+#: The values of ``ADVOCACY_ATTRIBUTION_CONSENT``.
+ATTRIBUTION_CONSENT_MODES = ("not_required", "required")
 
 #: The values of ``ADVOCACY_REDEMPTION_METHOD``.
 REDEMPTION_METHODS = ("balance_credit", "promotion_code")
@@ -453,6 +491,7 @@ def apply_defaults(app) -> None:
     _check_widget_settings(app)
     _check_api_key_settings(app)
     _check_outgoing_webhook_settings(app)
+    _check_privacy_settings(app)
 
 
 def _check_testimonial_settings(app) -> None:
@@ -532,3 +571,21 @@ def _check_outgoing_webhook_settings(app) -> None:
         value = app.config[PREFIX + key]
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
             raise RuntimeError(f"{PREFIX}{key} must be a number > 0, not {value!r}")
+
+
+def _check_privacy_settings(app) -> None:
+    """Refuse consent and retention settings that would only fail at a click or a purge."""
+    mode = app.config[PREFIX + "ATTRIBUTION_CONSENT"]
+    if mode not in ATTRIBUTION_CONSENT_MODES:
+        raise RuntimeError(
+            f"{PREFIX}ATTRIBUTION_CONSENT must be one of {', '.join(ATTRIBUTION_CONSENT_MODES)}, not {mode!r}"
+        )
+    for key in ("FINANCIAL_RETENTION_DAYS", "MAIL_LOG_RETENTION_DAYS", "UNPUBLISHED_TESTIMONIAL_RETENTION_DAYS",
+                "EXPORT_REAUTH_SECONDS"):
+        value = app.config[PREFIX + key]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise RuntimeError(f"{PREFIX}{key} must be a whole number >= 0, not {value!r}")
+    try:
+        parse_many(app.config[PREFIX + "EXPORT_RATE_LIMIT"])
+    except ValueError:
+        raise RuntimeError(f"{PREFIX}EXPORT_RATE_LIMIT is not a rate limit such as '5 per hour'") from None

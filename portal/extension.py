@@ -29,6 +29,8 @@ from advocacy_portal.blueprints.inputs import IdConverter
 from advocacy_portal.blueprints.links import bp as links_bp
 from advocacy_portal.blueprints.moderation import bp as moderation_bp
 from advocacy_portal.blueprints.outgoing_webhooks import bp as outgoing_webhooks_bp
+from advocacy_portal.blueprints.privacy import bp as privacy_bp
+from advocacy_portal.blueprints.privacy import consent_bp
 from advocacy_portal.blueprints.referrals import bp as referrals_bp
 from advocacy_portal.blueprints.rewards import bp as rewards_bp
 from advocacy_portal.blueprints.schema import install as install_schema_check
@@ -100,6 +102,9 @@ class AdvocacyPortal:
         self._product_catalogue_callback: Callable[[], dict] | None = None
         self._photo_storage_callback: Callable[[Flask], Any] | None = None
         self._stripe_customer_callback: Callable[[Customer], str | None] | None = None
+        self._attribution_consent_callback: Callable[[], bool] | None = None
+        self._password_check_callback: Callable[[Any, str], bool] | None = None
+        self._last_login_callback: Callable[[Any], Any] | None = None
         self._states: WeakKeyDictionary[Flask, AppState] = WeakKeyDictionary()
         if app is not None:
             self.init_app(app)
@@ -147,6 +152,7 @@ class AdvocacyPortal:
         if app.config["ADVOCACY_CSP_HOST_PAGES"]:
             app.after_request(host_security_headers)
         signals.user_signed_up.connect(self._on_user_signed_up, weak=False)
+        signals.user_deleted.connect(self._on_user_deleted, weak=False)
         hide_tables_from_host_migrations(app)
         if "sqlalchemy" in app.extensions:  # else attached on first use, when the host has set it up
             listen(app.extensions["sqlalchemy"])
@@ -417,6 +423,93 @@ class AdvocacyPortal:
         scripts that read clicks right after following a link."""
         return click_writer.flush(app or current_app._get_current_object())
 
+    # -- privacy: consent, export, erasure ------------------------------------------------------------
+
+    def attribution_consent(self, check: Callable[[], bool]) -> Callable[[], bool]:
+        """Decorator: whether the current visitor agreed to the attribution cookie, read from the host's
+        consent manager (its cookie, its session) during the request. Asked only under
+        ``ADVOCACY_ATTRIBUTION_CONSENT = "required"``; without the hook no visitor has consented."""
+        self._attribution_consent_callback = check
+        return check
+
+    def password_check(self, check: Callable[[Any, str], bool]) -> Callable[[Any, str], bool]:
+        """Decorator: ``check(user, password) -> bool``. When set, a customer downloading their data
+        export types their password again first."""
+        self._password_check_callback = check
+        return check
+
+    def last_login(self, loader: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        """Decorator: ``loader(user) -> datetime | None``, when the user last logged in (timezone-aware).
+        Without a ``password_check`` hook, the data export needs a login within
+        ``ADVOCACY_EXPORT_REAUTH_SECONDS``; without either hook, a fresh Flask-Login session."""
+        self._last_login_callback = loader
+        return loader
+
+    @property
+    def attribution_consent_callback(self) -> Callable[[], bool] | None:
+        """The function given to :meth:`attribution_consent`, or ``None``."""
+        return self._attribution_consent_callback
+
+    @property
+    def password_check_callback(self) -> Callable[[Any, str], bool] | None:
+        """The function given to :meth:`password_check`, or ``None``."""
+        return self._password_check_callback
+
+    @property
+    def last_login_callback(self) -> Callable[[Any], Any] | None:
+        """The function given to :meth:`last_login`, or ``None``."""
+        return self._last_login_callback
+
+    def _person_of(self, user: Any) -> tuple[str, list[str], list[str]]:
+        if isinstance(user, (str, int)):
+            return str(user), [], []
+        customer = self.identify(user)
+        if customer is None:
+            raise ValueError("this user has no id")
+        name = getattr(user, "name", None)
+        return customer.id, [customer.email] if customer.email else [], [name] if isinstance(name, str) else []
+
+    def forget_customer(self, user: Any, *, actor: Any = None, names=(), commit: bool = True):
+        """Erase a customer (a host user object, or their user id) from every plugin table in one
+        transaction, and commit it unless ``commit`` is false. See
+        :func:`advocacy_portal.services.privacy.erase` and the README's "Privacy".
+
+        :param actor: the staff member acting (a :class:`Customer`), for the audit log; ``None``: the system.
+        :returns: an :class:`advocacy_portal.services.privacy.ErasureReport`.
+        """
+        from advocacy_portal.services import privacy
+
+        user_id, emails, host_names = self._person_of(user)
+        try:
+            report = privacy.erase(user_id, emails=emails, names=[*host_names, *names], actor=actor)
+        except Exception:
+            get_session().rollback()
+            raise
+        if commit:
+            get_session().commit()
+        return report
+
+    def export_person(self, user: Any) -> dict:
+        """Everything the plugin holds about a customer (a host user object, or their user id), as
+        one JSON-ready document (schema ``advocacy-portal.person-export``, version 1; see the README)."""
+        from advocacy_portal.services import privacy
+
+        user_id, emails, names = self._person_of(user)
+        return privacy.export_person(user_id, emails=emails, names=names)
+
+    def _on_user_deleted(self, sender: Any, user: Any = None, user_id: Any = None, **extra: Any) -> None:
+        app = sender if isinstance(sender, Flask) else (current_app._get_current_object() if has_app_context() else None)
+        if app is None or app.extensions.get(EXTENSION_KEY) is not self:
+            return
+        target = user if user is not None else user_id
+        if target is None:
+            return
+        if has_app_context() and current_app._get_current_object() is app:
+            self.forget_customer(target, commit=extra.get("commit", True))
+        else:
+            with app.app_context():
+                self.forget_customer(target, commit=extra.get("commit", True))
+
     # -- embeddable widget ------------------------------------------------------------------------------
 
     def widget_token(self, user: Any, commit: bool = True) -> str:
@@ -461,6 +554,9 @@ def _blueprints(prefix: str) -> list:
         (api_keys_bp, f"{prefix.rstrip('/')}/admin/api-keys"),
         # Outgoing webhooks' staff pages
         (outgoing_webhooks_bp, f"{prefix.rstrip('/')}/admin/webhooks"),
+        # Privacy: the customer's data export, and the attribution consent endpoint
+        (privacy_bp, f"{prefix.rstrip('/')}/privacy"),
+        (consent_bp, f"{prefix.rstrip('/')}/privacy"),
     ]
 
 

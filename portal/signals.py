@@ -34,6 +34,13 @@ _signals = Namespace()
 #: referral link the visitor followed, exactly as :meth:`AdvocacyPortal.attribute_signup` does.
 user_signed_up = _signals.signal("user-signed-up")
 
+#: Sent by the host when it deletes a user (or a customer asks to be forgotten), as
+#: ``user_deleted.send(app, user=user)`` or ``user_deleted.send(app, user_id="42")``. The plugin erases
+#: the person everywhere, exactly as :meth:`AdvocacyPortal.forget_customer` does, and commits (pass
+#: ``commit=False`` to commit it with the host's own deletion). Send it in the request or command that
+#: deletes the user: a user the host no longer knows cannot be looked up afterwards, but the id is enough.
+user_deleted = _signals.signal("user-deleted")
+
 # -- referrals ----------------------------------------------------------------------------------------
 
 #: ``click`` (a :class:`advocacy_portal.models.ReferralClick`): a counted click on a referral link.

@@ -60,6 +60,9 @@ PAGES = {
     "ADMIN_WEBHOOKS_TEMPLATE": ("/advocacy/admin/webhooks/", "staff", 200),
     "ADMIN_WEBHOOK_FORM_TEMPLATE": ("/advocacy/admin/webhooks/new", "staff", 200),
     "ADMIN_WEBHOOK_TEMPLATE": (lambda app, staff: f"/advocacy/admin/webhooks/{_webhook_endpoint_id(app)}", "staff", 200),
+    "PRIVACY_TEMPLATE": ("/advocacy/privacy/", "customer", 200),
+    "ADMIN_ERASE_TEMPLATE": (
+        lambda app, staff: f"/advocacy/admin/advocates/{_advocate_id(app, make_customer(app))}/erase", "staff", 200),
 }
 #: Settings whose template needs state no single page view sets up (a balance to redeem, a sent email):
 #: their setting is resolved through the app's template loader, as the plugin renders it.

@@ -7,7 +7,10 @@ from flask import flash
 from flask import g
 from flask import redirect
 from flask import render_template
+from flask import request
 from flask import url_for
+from sqlalchemy import func
+from sqlalchemy import select
 
 from advocacy_portal.blueprints import inputs
 from advocacy_portal.blueprints.admin import bp
@@ -20,6 +23,8 @@ from advocacy_portal.blueprints.common import staff_required
 from advocacy_portal.config import config_value
 from advocacy_portal.db import get_session
 from advocacy_portal.models import Advocate
+from advocacy_portal.models import LedgerAccount
+from advocacy_portal.models import Testimonial
 from advocacy_portal.services import analytics
 from advocacy_portal.services import audit
 from advocacy_portal.services import conversions as conversion_service
@@ -196,3 +201,38 @@ def audit_log():
             action=prefix or "",
         )
     )
+
+
+@bp.route("/advocates/<advocacy_id:advocate_id>/erase", methods=["GET", "POST"])
+@staff_required
+def erase(advocate_id: int):
+    """Erase the advocate's customer everywhere, after a confirmation step (typing their user id)."""
+    from advocacy_portal.blueprints.privacy.forms import ERASE_FORM_PREFIX
+    from advocacy_portal.blueprints.privacy.forms import EraseForm
+    from advocacy_portal.proxies import get_portal
+    from advocacy_portal.services.privacy import SURROGATE_PREFIX
+
+    found = get_advocate_or_404(advocate_id)
+    if found.user_id.startswith(SURROGATE_PREFIX):
+        return render_error(410, "This customer was erased already.")
+    form = EraseForm(prefix=ERASE_FORM_PREFIX)
+    if request.method == "POST":
+        if form.validate_on_submit() and form.confirm_user_id.data.strip() != found.user_id:
+            form.confirm_user_id.errors.append("That is not this customer's user id.")
+        elif form.validate_on_submit():
+            user_id = found.user_id
+            report = get_portal().forget_customer(user_id, actor=g.advocacy_staff)
+            flash(f"Customer {user_id} was erased (erasure #{report.erasure_id}, {report.total} records changed).",
+                  "success")
+            return redirect(url_for(".advocates"), code=303)
+        elif form.csrf_token.errors:
+            return render_error(400, CSRF_MESSAGE)
+    counts = {
+        "referrals": referral_queries.advocate_stats(found).signups,
+        "testimonials": get_session().scalar(
+            select(func.count()).select_from(Testimonial).where(Testimonial.author_user_id == found.user_id)) or 0,
+        "ledger_accounts": get_session().scalar(
+            select(func.count()).select_from(LedgerAccount).where(LedgerAccount.advocate_id == found.id)) or 0,
+    }
+    return private_page(render_template(config_value("ADMIN_ERASE_TEMPLATE"), advocate=found, form=form,
+                                        counts=counts), 400 if form.errors else 200)

@@ -15,8 +15,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from advocacy_portal.config import config_value
 from advocacy_portal.db import get_session
+from advocacy_portal.blueprints.privacy.views import follow_without_consent
 from advocacy_portal.proxies import get_portal
 from advocacy_portal.services import click_writer
+from advocacy_portal.services import consent
 from advocacy_portal.services import links as link_service
 from advocacy_portal.services import referrals as referral_service
 from advocacy_portal.services import widget as widget_service
@@ -38,6 +40,8 @@ def follow(token: str):
         log.debug("Click on advocate %s's link not counted: a HEAD request (link checkers and previews)",
                   advocate.id)
         return response  # link checkers and previews: no click, no cookie
+    if not consent.attribution_allowed():  # ADVOCACY_ATTRIBUTION_CONSENT = "required", not given
+        return follow_without_consent(advocate, claim, destination)
     visit = referral_service.Visit(
         ip=request.remote_addr,
         user_agent=request.user_agent.string,

@@ -30,6 +30,7 @@ from advocacy_portal.models.payments import DISPUTE_STATES
 from advocacy_portal.models.payments import Conversion
 from advocacy_portal.models.payments import StripeCustomer
 from advocacy_portal.models.payments import StripeEvent
+from advocacy_portal.models.privacy import Erasure
 from advocacy_portal.models.webhooks import WEBHOOK_DELIVERY_STATES
 from advocacy_portal.models.webhooks import WebhookAttempt
 from advocacy_portal.models.webhooks import WebhookDelivery
@@ -58,6 +59,7 @@ __all__ = [
     "ADVOCATE_ACCOUNT_KINDS",
     "Conversion",
     "DISPUTE_STATES",
+    "Erasure",
     "FriendPromotionCode",
     "LedgerAccount",
     "LedgerEntry",

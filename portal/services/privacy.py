@@ -1,0 +1,324 @@
+"""Privacy: a person's export, their erasure (and its replay after a backup restore), and retention.
+
+Every table's handling is a rule of :mod:`advocacy_portal.services.privacy_rules`; this module walks
+them. Like every service it flushes and leaves the commit to the caller, so an erasure is one
+transaction: it happens everywhere or nowhere. Photos are deleted from their storage only once it commits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import timedelta
+from typing import Any
+from typing import Iterable
+
+import sqlalchemy as sa
+from sqlalchemy import select
+
+from advocacy_portal.config import config_value
+from advocacy_portal.db import after_commit
+from advocacy_portal.db import get_session
+from advocacy_portal.models import Advocate
+from advocacy_portal.models import AuditEntry
+from advocacy_portal.models import Conversion
+from advocacy_portal.models import Erasure
+from advocacy_portal.models import OutboxTask
+from advocacy_portal.models import Redemption
+from advocacy_portal.models import Referral
+from advocacy_portal.models import StripeCustomer
+from advocacy_portal.models import Testimonial
+from advocacy_portal.models import utcnow
+from advocacy_portal.services import audit
+from advocacy_portal.services.links import secret_keys
+from advocacy_portal.services.privacy_rules import RULES
+from advocacy_portal.services.privacy_rules import Person
+from advocacy_portal.services.privacy_rules import plain
+
+log = logging.getLogger(__name__)
+
+#: The export document's ``schema`` and ``version`` (bumped on an incompatible change).
+EXPORT_SCHEMA = "advocacy-portal.person-export"
+EXPORT_VERSION = 1
+#: Surrogates start with this, so a surrogate is never taken for a host user id.
+SURROGATE_PREFIX = "erased-"
+
+
+# -- finding a person ------------------------------------------------------------------------------
+
+
+def find_person(user_id, emails: Iterable[str] = (), names: Iterable[str] = ()) -> Person:
+    """Everything that identifies host user ``user_id`` in the plugin's tables: their advocate row,
+    the emails stored for them and the names they wrote testimonials under, plus ``emails`` and
+    ``names`` the caller knows (the host user's current address and name)."""
+    session = get_session()
+    user_id = str(user_id)
+    person = Person(user_id=user_id)
+    person.emails.update(email.strip().lower() for email in emails if email)
+    person.names.update(name.strip() for name in names if name and name.strip())
+    for advocate in session.scalars(select(Advocate).where(Advocate.user_id == user_id)):
+        person.advocate_ids.append(advocate.id)
+        person.emails.update(e.lower() for e in (advocate.email, advocate.email_normalized) if e)
+    for email, name in session.execute(
+        select(Testimonial.author_email, Testimonial.display_name).where(Testimonial.author_user_id == user_id)
+    ):
+        if email:
+            person.emails.add(email.lower())
+        if name and name.strip():
+            person.names.add(name.strip())
+    friend_email = session.scalar(select(Referral.friend_email_normalized).where(Referral.friend_user_id == user_id))
+    if friend_email:
+        person.emails.add(friend_email.lower())
+    from advocacy_portal.services.referrals import normalize_email
+
+    person.emails.update({normalize_email(email) for email in person.emails} - {None})
+    return person
+
+
+# -- the erasure list --------------------------------------------------------------------------------
+
+
+def _hash_keys() -> list[bytes]:
+    configured = config_value("ERASURE_HASH_SECRET")
+    if configured:
+        return [configured.encode() if isinstance(configured, str) else configured]
+    # Newest key first: it hashes new erasures; the fallbacks still recognise older ones.
+    return [
+        hmac.new(key if isinstance(key, bytes) else str(key).encode(), b"advocacy.erasure", hashlib.sha256).digest()
+        for key in reversed(secret_keys())
+    ]
+
+
+def user_hashes(user_id) -> list[str]:
+    """The erasure-list hashes of a host user id, under the current key first, then every fallback."""
+    return [hmac.new(key, str(user_id).encode(), hashlib.sha256).hexdigest() for key in _hash_keys()]
+
+
+def erasure_of(user_id) -> Erasure | None:
+    """The erasure-list entry of a host user id, or ``None``."""
+    return get_session().scalar(select(Erasure).where(Erasure.user_hash.in_(user_hashes(user_id))))
+
+
+# -- erasure ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class ErasureReport:
+    """What an erasure did: the erasure-list entry's id and surrogate, and the rows changed per table."""
+
+    erasure_id: int
+    surrogate: str
+    counts: dict[str, int] = field(default_factory=dict)
+    photos_deleted: int = 0
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+def erase(user_id, *, emails: Iterable[str] = (), names: Iterable[str] = (), actor=None,
+          reason: str | None = None) -> ErasureReport:
+    """Erase host user ``user_id`` from every plugin table, as the advocate and as a friend (flushed;
+    the caller commits, once, so it is all or nothing).
+
+    Their testimonials (and, after the commit, their photos) are deleted; their ids, emails and names
+    are removed from referrals, clicks, the outbox (mail log), webhook messages and the audit log;
+    their financial records stay under a random surrogate with amounts, dates and Stripe ids, so the
+    ledger still balances; their advocate row gets a new code, so every link minted before answers 404.
+    The user id goes on the erasure list as a keyed hash only; the audit entry names no one.
+
+    Erasing someone erased before (or with no data at all) is safe: it reuses their surrogate.
+
+    :param emails: addresses the host knows for the user (searched for too).
+    :param names: names the host knows for the user.
+    :param actor: the staff member acting (a :class:`~advocacy_portal.Customer`), or ``None``.
+    """
+    session = get_session()
+    user_id = str(user_id)
+    if user_id.startswith(SURROGATE_PREFIX):
+        raise ValueError("this is the surrogate of an erased person, not a host user id")
+    entry = erasure_of(user_id)
+    if entry is None:
+        entry = Erasure(user_hash=user_hashes(user_id)[0], surrogate=SURROGATE_PREFIX + secrets.token_hex(12))
+        session.add(entry)
+        session.flush()
+    person = find_person(user_id, emails, names)
+    person.surrogate = entry.surrogate
+    report = ErasureReport(entry.id, entry.surrogate)
+    for rule in sorted(RULES.values(), key=lambda rule: (rule.order, rule.table)):
+        if rule.erase is not None:
+            changed = rule.erase(session, person)
+            if changed:
+                report.counts[rule.table] = changed
+    session.flush()
+    report.photos_deleted = len(person.photo_keys)
+    if person.photo_keys:
+        keys = list(person.photo_keys)
+        after_commit(lambda: _delete_photos(keys))
+    audit.record_action(actor, "privacy.erase", "erasure", entry.id, after={"rows": report.counts,
+                        "photos": report.photos_deleted}, reason=reason)
+    log.info("Erased a person (erasure %s): %s rows in %s tables", entry.id, report.total, len(report.counts))
+    return report
+
+
+def _delete_photos(keys: list[str]) -> None:
+    from advocacy_portal.services.photos import get_storage
+
+    storage = get_storage()
+    for key in keys:
+        try:
+            storage.delete(key)
+        except Exception:  # the row is gone; a photo the storage cannot delete is logged for staff
+            log.exception("Could not delete an erased person's photo from the photo storage")
+
+
+#: Columns that hold host user ids: after a backup restore, erased people are found through them.
+IDENTITY_COLUMNS = (
+    Advocate.user_id, Referral.friend_user_id, Testimonial.author_user_id, Conversion.customer_user_id,
+    StripeCustomer.user_id, Redemption.requested_by_user_id, AuditEntry.actor_user_id,
+)
+
+
+def replay_erasures(extra_hashes: Iterable[str] = (), user_ids: Iterable[str] = ()) -> list[ErasureReport]:
+    """Erase again everyone on the erasure list who is back (a backup restored from before their
+    erasure): every user id in the plugin's tables whose hash is on the list, in ``extra_hashes`` (the
+    list as saved by ``flask advocacy privacy erasure-list``, kept apart from the database backups),
+    or in ``user_ids`` (ids the host knows it deleted). Flushed; the caller commits.
+    """
+    session = get_session()
+    wanted = set(session.scalars(select(Erasure.user_hash))) | {h.strip() for h in extra_hashes if h.strip()}
+    forced = {str(user_id) for user_id in user_ids}
+    reports = []
+    seen: set[str] = set()
+    for column in IDENTITY_COLUMNS:
+        for user_id in session.scalars(select(column).where(column.is_not(None)).distinct()):
+            if user_id in seen or user_id.startswith(SURROGATE_PREFIX):
+                continue
+            seen.add(user_id)
+            if user_id in forced or wanted.intersection(user_hashes(user_id)):
+                reports.append(erase(user_id, reason="replayed after a restore"))
+    for user_id in forced - seen:
+        if erasure_of(user_id) is None:  # nothing left of them here; keep them on the list
+            reports.append(erase(user_id, reason="replayed after a restore"))
+    for user_hash in wanted:
+        if session.scalar(select(Erasure.id).where(Erasure.user_hash == user_hash)) is None:
+            # A restored database lost this entry: put it back (a fresh surrogate; the old rows are gone).
+            session.add(Erasure(user_hash=user_hash, surrogate=SURROGATE_PREFIX + secrets.token_hex(12)))
+    session.flush()
+    return reports
+
+
+# -- export -------------------------------------------------------------------------------------------
+
+
+def export_person(user_id, *, emails: Iterable[str] = (), names: Iterable[str] = ()) -> dict[str, Any]:
+    """Everything the plugin holds about host user ``user_id``, as one JSON-ready document::
+
+        {"schema": "advocacy-portal.person-export", "version": 1, "generated_at": "...",
+         "user_id": "42", "balances": {...}, "tables": {"advocacy_advocates": [...], ...}}
+
+    ``tables`` has a key for every table whose rule exports (see the README's record of processing),
+    an empty list when the person has nothing there. The other person of a referral is masked
+    (``j***@example.com``); IP hashes are never exported (clicks are counted per month instead).
+    """
+    session = get_session()
+    person = find_person(user_id, emails, names)
+    tables = {}
+    for name in sorted(RULES):
+        rule = RULES[name]
+        if rule.export is not None:
+            tables[name] = rule.export(session, person)
+    balances: dict[str, dict[str, int]] = {}
+    for account in tables.get("advocacy_ledger_accounts", []):
+        balances.setdefault(account["kind"], {})[account["currency"]] = account["balance_minor"]
+    return {
+        "schema": EXPORT_SCHEMA,
+        "version": EXPORT_VERSION,
+        "generated_at": plain(utcnow()),
+        "user_id": person.user_id,
+        "balances": balances,
+        "tables": tables,
+    }
+
+
+# -- retention -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class PurgeReport:
+    """What ``privacy purge`` removed, per kind of data."""
+
+    ip_hashes: int = 0
+    mail_log: int = 0
+    testimonials: int = 0
+    financial: int = 0
+
+    def lines(self) -> list[str]:
+        return [
+            f"Cleared the IP hashes of {self.ip_hashes} clicks.",
+            f"Deleted {self.mail_log} sent or abandoned emails from the mail log "
+            f"(older than ADVOCACY_MAIL_LOG_RETENTION_DAYS).",
+            f"Deleted {self.testimonials} rejected, unpublished or withdrawn testimonials "
+            f"(older than ADVOCACY_UNPUBLISHED_TESTIMONIAL_RETENTION_DAYS).",
+            f"Removed the Stripe ids of {self.financial} erased people's financial records "
+            f"(older than ADVOCACY_FINANCIAL_RETENTION_DAYS).",
+        ]
+
+
+def purge(now=None) -> PurgeReport:
+    """Apply every retention setting (flushed; the caller commits). See :class:`PurgeReport`."""
+    from advocacy_portal.services.mail import TOPIC
+    from advocacy_portal.services.referrals import forget_ip_hashes
+
+    session = get_session()
+    now = now or utcnow()
+    report = PurgeReport(ip_hashes=forget_ip_hashes(now))
+
+    mail_cutoff = now - timedelta(days=config_value("MAIL_LOG_RETENTION_DAYS"))
+    report.mail_log = session.execute(
+        sa.delete(OutboxTask)
+        .where(OutboxTask.topic == TOPIC, OutboxTask.state.in_(("done", "dead")), OutboxTask.created_at < mail_cutoff)
+        .execution_options(synchronize_session=False)
+    ).rowcount or 0
+
+    testimonial_cutoff = now - timedelta(days=config_value("UNPUBLISHED_TESTIMONIAL_RETENTION_DAYS"))
+    old = list(session.scalars(select(Testimonial).where(
+        Testimonial.state.in_(("rejected", "unpublished", "withdrawn")), Testimonial.updated_at < testimonial_cutoff
+    )))
+    keys = [testimonial.photo_key for testimonial in old if testimonial.photo_key]
+    for testimonial in old:
+        session.delete(testimonial)
+    report.testimonials = len(old)
+    if keys:
+        after_commit(lambda: _delete_photos(keys))
+
+    financial_cutoff = now - timedelta(days=config_value("FINANCIAL_RETENTION_DAYS"))
+    for entry in session.scalars(select(Erasure).where(
+        Erasure.erased_at < financial_cutoff, Erasure.financial_purged_at.is_(None)
+    )):
+        _purge_financial(session, entry.surrogate)
+        entry.financial_purged_at = now
+        report.financial += 1
+    session.flush()
+    return report
+
+
+def _purge_financial(session, surrogate: str) -> None:
+    """Remove the Stripe ids of a surrogate's payments and payouts and its Stripe customer mapping;
+    amounts and dates stay, the ledger is append-only and must keep balancing."""
+    for conversion in session.scalars(select(Conversion).where(Conversion.customer_user_id == surrogate)):
+        conversion.payment_key = f"erased:{conversion.id}"
+        for column in ("checkout_session_id", "payment_intent_id", "charge_id", "invoice_id", "subscription_id",
+                       "stripe_customer_id", "dispute_id"):
+            setattr(conversion, column, None)
+    advocate_ids = select(Advocate.id).where(Advocate.user_id == surrogate)
+    for redemption in session.scalars(select(Redemption).where(Redemption.advocate_id.in_(advocate_ids))):
+        for column in ("stripe_customer_id", "stripe_balance_transaction_id", "stripe_coupon_id",
+                       "stripe_promotion_code_id"):
+            setattr(redemption, column, None)
+    session.execute(sa.delete(StripeCustomer).where(StripeCustomer.user_id == surrogate)
+                    .execution_options(synchronize_session=False))
