@@ -17,10 +17,11 @@ from wtforms.validators import InputRequired
 from wtforms.validators import Length
 from wtforms.validators import Optional
 
+from advocacy_portal.blueprints.testimonials.forms import select_choices
 from advocacy_portal.models.nps import CASE_STATUSES
 from advocacy_portal.services.nps import STATUS_LABELS
 
-SCORE_CHOICES = [(score, str(score)) for score in range(11)]
+SCORE_CHOICES = select_choices([(score, str(score)) for score in range(11)])
 
 
 class ScoreForm(FlaskForm):
@@ -56,8 +57,8 @@ class SendForm(FlaskForm):
     recipients = TextAreaField("Customers: one id or email per line, or a CSV of id,email",
                                validators=[Optional(), Length(max=100_000)])
     use_audience = BooleanField("Send to the shop's whole list (the survey_audience hook)")
-    channel = SelectField("Channel", choices=[("email", "Email with score links"),
-                                              ("in_app", "Only on their portal pages")], default="email")
+    channel = SelectField("Channel", choices=select_choices([("email", "Email with score links"),
+                                                             ("in_app", "Only on their portal pages")]), default="email")
     submit = SubmitField("Send the survey")
 
 
@@ -67,7 +68,7 @@ class AssignForm(FlaskForm):
 
 
 class StatusForm(FlaskForm):
-    status = SelectField("Status", choices=[(s, STATUS_LABELS[s]) for s in CASE_STATUSES])
+    status = SelectField("Status", choices=select_choices([(s, STATUS_LABELS[s]) for s in CASE_STATUSES]))
     root_cause = SelectField("Root cause (required to resolve)", coerce=str, validators=[Optional()])
     root_cause_text = StringField("…or describe it", validators=[Optional(), Length(max=500)])
     submit = SubmitField("Change status")

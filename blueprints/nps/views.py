@@ -74,6 +74,8 @@ def score(token: str):
     if not form.validate_on_submit():
         if form.csrf_token.errors:
             return render_error(400, CSRF_MESSAGE)
+        if form.score.errors:
+            form.score.errors = ["Choose a score from 0 to 10."]
         return _score_page(form, invitation, token, existing, 400)
     try:
         nps.record_answer(invitation, form.score.data, form.comment.data, "email")

@@ -29,6 +29,7 @@ from advocacy_portal.blueprints.nps.forms import RootCauseForm
 from advocacy_portal.blueprints.nps.forms import SendForm
 from advocacy_portal.blueprints.nps.forms import StatusForm
 from advocacy_portal.blueprints.nps_admin import bp
+from advocacy_portal.blueprints.testimonials.forms import select_choices
 from advocacy_portal.config import config_value
 from advocacy_portal.db import get_session
 from advocacy_portal.models import NpsCase
@@ -136,6 +137,8 @@ def _case_filters() -> nps_queries.CaseFilters:
 def cases():
     """The case queue: overdue first; filters; bulk close; root causes and cases per root cause."""
     filters = _case_filters()
+    nps.root_cause_choices()
+    get_session().commit()  # the default root causes, written on first use
     return private_page(render_template(
         config_value("ADMIN_NPS_CASES_TEMPLATE"), cases=nps_queries.case_queue(filters), filters=filters,
         status_arg=request.args.get("status", ""), owners=nps_queries.case_owners(),
@@ -216,11 +219,15 @@ def _owner_choices() -> list[tuple[str, str]]:
     return choices
 
 
+def _root_cause_choices() -> list:
+    return select_choices([("", "Choose…")] + [(str(c.id), c.label) for c in nps.root_cause_choices()])
+
+
 def _case_forms(case: NpsCase, **overrides) -> dict:
     assign_form = overrides.get("assign_form") or AssignForm(owner=case.owner_user_id or g.advocacy_staff.id)
-    assign_form.owner.choices = _owner_choices()
+    assign_form.owner.choices = select_choices(_owner_choices())
     status_form = overrides.get("status_form") or StatusForm(status=case.status)
-    status_form.root_cause.choices = [("", "Choose…")] + [(str(c.id), c.label) for c in nps.root_cause_choices()]
+    status_form.root_cause.choices = _root_cause_choices()
     due_form = overrides.get("due_form") or DueForm(due_at=case.due_at.astimezone(timezone.utc).replace(tzinfo=None))
     return {
         "assign_form": assign_form, "status_form": status_form, "due_form": due_form,
@@ -242,16 +249,19 @@ def _render_case(case: NpsCase, status: int = 200, **overrides):
 @staff_required
 def case(case_id: int):
     """One case: the customer's answer, the timeline with notes, and every action."""
-    return _render_case(get_case_or_404(case_id))
+    found = get_case_or_404(case_id)
+    nps.root_cause_choices()
+    get_session().commit()  # the default root causes, written on first use
+    return _render_case(found)
 
 
 def _case_action(case_id: int, form_class, form_key: str, act):
     found = get_case_or_404(case_id)
     form = form_class()
     if form_key in ("assign_form",):
-        form.owner.choices = _owner_choices()
+        form.owner.choices = select_choices(_owner_choices())
     if form_key == "status_form":
-        form.root_cause.choices = [("", "Choose…")] + [(str(c.id), c.label) for c in nps.root_cause_choices()]
+        form.root_cause.choices = _root_cause_choices()
     if not form.validate_on_submit():
         if form.csrf_token.errors:
             return render_error(400, CSRF_MESSAGE)
