@@ -258,3 +258,45 @@ def nps_staff():
     from advocacy_portal import Customer
 
     return Customer(id="900", email="sam@shop.test")
+
+
+def test_a_testimonial_written_from_the_thank_you_page_is_labelled_as_collected_via_the_survey(app, client, auth):
+    from tests.testimonials_support import form_tokens
+    from tests.testimonials_support import stored_testimonials
+    from tests.testimonials_support import testimonial_data
+
+    customer = make_customer(app)
+    auth.login(customer)
+    path = score_path(app, invite(app, customer), 3)
+    thanks = client.get(confirm(client, path, 3, "Slow").headers["Location"]).get_data(as_text=True)
+    assert "/advocacy/testimonials/new?source=nps" in thanks
+    form_page = client.get("/advocacy/testimonials/new?source=nps").get_data(as_text=True)
+    assert 'name="source" value="nps"' in form_page
+    tokens = form_tokens(client, "/advocacy/testimonials/new?source=nps")
+    data = {**tokens, **testimonial_data(rating="2"), "source": "nps"}
+    assert client.post("/advocacy/testimonials/new", data=data, content_type="multipart/form-data").status_code == 303
+    [row] = stored_testimonials(app)
+    assert row["source"] == "nps" and row["rating"] == 2
+
+
+def test_rejection_reasons_are_limited_to_content_neutral_ones(app):
+    from advocacy_portal import Customer
+    from advocacy_portal.db import get_session
+    from advocacy_portal.services import testimonials as service
+    from advocacy_portal.services.testimonial_queries import TestimonialError
+    from tests.testimonials_support import make_testimonial
+    from tests.testimonials_support import stored_testimonials
+
+    testimonial_id = make_testimonial(app, make_customer(app))
+    staff = Customer(id="1", email="s@example.com")
+    with app.app_context():
+        for sentiment in ("Too negative", "Mentions a competitor", "We disagree"):
+            with pytest.raises(TestimonialError, match="content-neutral"):
+                service.moderate(testimonial_id, "reject", staff, reason=sentiment)
+        get_session().rollback()
+    assert stored_testimonials(app)[0]["state"] == "pending"
+    with app.app_context():
+        service.moderate(testimonial_id, "reject", staff, reason="private_data")
+        get_session().commit()
+    assert stored_testimonials(app)[0]["rejection_reason"] == "Contains someone's private data"
+    assert set(service.REJECTION_REASONS) == {"abusive", "off_topic", "private_data", "fake", "confidential"}
