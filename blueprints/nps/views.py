@@ -11,6 +11,7 @@ from flask import render_template
 from flask import request
 from flask import url_for
 from flask_login import current_user
+from sqlalchemy.exc import SQLAlchemyError
 
 from advocacy_portal.blueprints.common import CSRF_MESSAGE
 from advocacy_portal.blueprints.common import customer_required
@@ -264,7 +265,12 @@ def prompt_context():
     if getattr(current_app, "login_manager", None) is None or not current_user.is_authenticated:
         return {}
     customer = get_portal().identify(current_user._get_current_object())
-    if customer is None or nps.open_invitation(customer.id) is None:
+    try:
+        invitation = nps.open_invitation(customer.id) if customer is not None else None
+    except SQLAlchemyError:  # e.g. the 503 page of a database not migrated yet: no question there
+        get_session().rollback()
+        return {}
+    if invitation is None:
         return {}
     return {"advocacy_nps_prompt": {
         "form": ScoreForm(prefix="nps", formdata=None), "question": nps.question(),

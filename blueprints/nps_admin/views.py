@@ -13,6 +13,7 @@ from flask import request
 from flask import url_for
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from advocacy_portal.blueprints import inputs
 from advocacy_portal.blueprints.common import CSRF_MESSAGE
@@ -385,7 +386,11 @@ def overdue_context():
                         for _order, _label, endpoint in get_portal().state().admin_sections}
     if request.blueprint not in staff_blueprints or getattr(g, "advocacy_staff", None) is None:
         return {}
-    return {"advocacy_nps_overdue": nps_queries.overdue_count()}
+    try:
+        return {"advocacy_nps_overdue": nps_queries.overdue_count()}
+    except SQLAlchemyError:  # e.g. the 503 page of a database not migrated yet
+        get_session().rollback()
+        return {}
 
 
 @bp.record_once
