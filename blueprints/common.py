@@ -126,6 +126,10 @@ def limit_request_size(endpoint, values):
     request.max_content_length = config_value("MAX_REQUEST_BYTES")
 
 
+#: Blueprints whose pages use the NPS stylesheet (the customer pages show the in-app question).
+NPS_BLUEPRINTS = ("advocacy_nps", "advocacy_nps_admin", "advocacy_referrals", "advocacy_rewards",
+                  "advocacy_testimonials")
+
 #: Blueprints whose pages use the testimonials stylesheet.
 TESTIMONIAL_BLUEPRINTS = ("advocacy_testimonials", "advocacy_moderation")
 
@@ -133,7 +137,8 @@ TESTIMONIAL_BLUEPRINTS = ("advocacy_testimonials", "advocacy_moderation")
 def advocacy_head() -> Markup:
     """``{{ advocacy_head() }}``: the ``<link>`` tags of the stylesheets the current plugin page needs:
     ``advocacy.css``, ``advocacy-admin.css`` on staff pages (every blueprint with an admin section),
-    ``advocacy-testimonials.css`` on testimonial pages. Put it in the ``<head>`` of a host layout set as
+    ``advocacy-testimonials.css`` on testimonial pages, ``advocacy-nps.css`` on NPS pages and the customer
+    pages that may show the survey question. Put it in the ``<head>`` of a host layout set as
     ``ADVOCACY_BASE_TEMPLATE``; the plugin's own ``advocacy/base.html`` uses it."""
     blueprint = request.blueprint if has_request_context() else None
     names = ["advocacy.css"]
@@ -142,6 +147,8 @@ def advocacy_head() -> Markup:
         names.append("advocacy-admin.css")
     if blueprint in TESTIMONIAL_BLUEPRINTS:
         names.append("advocacy-testimonials.css")
+    if blueprint in NPS_BLUEPRINTS:
+        names.append("advocacy-nps.css")
     return Markup("\n".join(
         f'<link rel="stylesheet" href="{escape(url_for("advocacy_referrals.static", filename=name))}">'
         for name in names

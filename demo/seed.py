@@ -93,10 +93,13 @@ def seed_demo(force: bool) -> None:
     )
     seed_demo_testimonials(now)
     db.session.commit()
+    seed_demo_nps(now, rng, password_hash)
+    db.session.commit()
     seed_demo_payments(now)
     click.echo(
         "Seeded demo users (password 'demo-password'): staff@example.com, alice@example.com, "
-        "bob@example.com, carol@example.com and five of Alice's friends; payments in every state."
+        "bob@example.com, carol@example.com and five of Alice's friends; payments in every state; "
+        "six months of NPS answers and follow-up cases in every status."
     )
 
 
@@ -180,7 +183,7 @@ def seed_demo_testimonials(now) -> None:
             start = submitted.body.index("Ordering")
             testimonials.set_highlight(submitted.id, staff, start, submitted.body.index(",", start))
         elif outcome == "reject":
-            testimonials.moderate(submitted.id, "reject", staff, reason="Advertising, not a review.")
+            testimonials.moderate(submitted.id, "reject", staff, reason="fake")
         elif outcome == "unpublish":
             testimonials.moderate(submitted.id, "unpublish", staff, reason="Mentions an old offer.")
         elif outcome == "withdraw":
@@ -197,3 +200,81 @@ def seed_demo_testimonials(now) -> None:
             referrer="https://shop.example/",
         )
         referrals.record_click(advocate, featured.campaign, visit, now=now - timedelta(hours=n))
+
+
+def seed_demo_nps(now, rng, password_hash) -> None:
+    """Six months of NPS surveys and answers (a trend that improves), some never answered, and
+    follow-up cases in every status, one overdue."""
+    from advocacy_portal.models import NpsCase
+    from advocacy_portal.models import NpsCaseEvent
+    from advocacy_portal.services import nps
+
+    staff = Customer(id=str(db.session.scalar(select(User.id).where(User.email == "staff@example.com"))),
+                     email="staff@example.com")
+    comments = {
+        "promoter": ["Fast delivery and friendly support.", "Exactly what I needed.", "Great value."],
+        "passive": ["Fine, but the app is slow at times.", "Good, a bit pricey."],
+        "detractor": ["My order arrived damaged.", "Support took a week to answer.", "Billed twice this month."],
+    }
+    cases = []
+    serial = 0
+    for months_ago in range(5, -1, -1):
+        # Later months have more promoters and fewer detractors: the trend goes up.
+        weights = [max(1, 4 - months_ago), 3, max(1, 1 + months_ago)]
+        for _ in range(9):
+            serial += 1
+            customer = User(email=f"survey{serial}@example.com", name=f"Survey Customer {serial}",
+                            password_hash=password_hash)
+            db.session.add(customer)
+            db.session.flush()
+            asked_at = now - timedelta(days=30 * months_ago + rng.randint(1, 25))
+            invitation = nps.send_survey(str(customer.id), customer.email,
+                                         channel=rng.choice(["email", "email", "in_app"]))
+            invitation.created_at = asked_at
+            invitation.expires_at = asked_at + timedelta(days=30)
+            if rng.random() < 0.2:
+                continue  # asked, never answered: the response rate is under 100 %
+            kind = rng.choices(["promoter", "passive", "detractor"], weights=weights)[0]
+            score = {"promoter": rng.choice([9, 10]), "passive": rng.choice([7, 8]),
+                     "detractor": rng.randint(0, 6)}[kind]
+            invitation.expires_at = now + timedelta(days=1)  # answerable while seeding
+            response, _first = nps.record_answer(invitation, score, rng.choice(comments[kind] + [None]),
+                                                 invitation.channel)
+            answered_at = asked_at + timedelta(hours=rng.randint(1, 48))
+            invitation.expires_at = asked_at + timedelta(days=30)
+            invitation.answered_at = response.created_at = response.updated_at = answered_at
+            case = db.session.scalar(select(NpsCase).where(NpsCase.response_id == response.id))
+            if case is not None:
+                case.opened_at = case.updated_at = answered_at
+                case.due_at = answered_at + timedelta(hours=48)
+                for event in db.session.scalars(select(NpsCaseEvent).where(NpsCaseEvent.case_id == case.id)):
+                    event.created_at = answered_at
+                cases.append(case)
+    db.session.flush()
+    causes = {cause.label: cause for cause in nps.root_cause_choices()}
+    # Older cases were resolved or closed; the newest ones are still being worked on.
+    cases.sort(key=lambda case: case.opened_at)
+    if len(cases) < 5:  # the seeded randomness always gives more; never fail a seed on it
+        return
+    newest = cases[-4:]
+    for case in cases[:-4]:
+        nps.assign(case, staff.id, staff.email, "Sam", staff)
+        nps.post_message(case, "Sorry about this. We are on it and will update you tomorrow.", staff, "Sam")
+        if rng.random() < 0.25:
+            nps.set_status(case, "closed", staff)
+        else:
+            nps.set_status(case, "resolved", staff,
+                           root_cause_id=causes[rng.choice(["Product defect", "Delivery or shipping",
+                                                            "Billing", "Support response"])].id)
+        case.resolved_at = case.opened_at + timedelta(days=rng.randint(1, 5)) if case.status == "resolved" else None
+    statuses = ["open", "in_progress", "waiting_on_customer", "in_progress"]
+    for case, status in zip(newest, statuses):
+        if status != "open":
+            nps.assign(case, staff.id, staff.email, "Sam", staff)
+            nps.set_status(case, status, staff)
+    # One open case is overdue, so the queue and the admin pages show it first.
+    newest[0].due_at = now - timedelta(hours=6)
+    # A customer's own "I have a problem" request, waiting for an owner.
+    carol = db.session.scalar(select(User).where(User.email == "carol@example.com"))
+    nps.open_case(str(carol.id), carol.email, source="request", subject="I cannot download my invoice",
+                  body="The download button on the billing page does nothing.")

@@ -424,6 +424,9 @@ DEFAULTS: dict[str, Any] = {
     #: Days the mail log (sent or given-up ``email`` tasks of the outbox, with their addresses and
     #: text) is kept before ``privacy purge`` deletes it.
     "MAIL_LOG_RETENTION_DAYS": 90,
+    #: Days a closed NPS follow-up case (and its messages) is kept after closing; `privacy purge` deletes
+    #: older ones. The answers stay for the NPS figures.
+    "NPS_CASE_RETENTION_DAYS": 730,
     #: Days a rejected, unpublished or withdrawn testimonial (and its photo) is kept after its last
     #: change before ``privacy purge`` deletes it.
     "UNPUBLISHED_TESTIMONIAL_RETENTION_DAYS": 365,
@@ -436,6 +439,82 @@ DEFAULTS: dict[str, Any] = {
     "PRIVACY_TEMPLATE": "advocacy/privacy/page.html",
     #: Template of the staff confirmation step before erasing a customer.
     "ADMIN_ERASE_TEMPLATE": "advocacy/admin/erase.html",
+    # -- NPS surveys and detractor follow-up cases (the advocacy loop) -------------------------------
+    #: The survey's question; ``{shop}`` is replaced by ``BUSINESS_NAME`` (else ``PROGRAM_NAME``'s site).
+    "NPS_QUESTION": "How likely are you to recommend {shop} to a friend?",
+    #: The optional follow-up question.
+    "NPS_REASON_QUESTION": "What is the main reason for your score?",
+    #: At most one survey per person in this many days, across every channel (email and in-app). A
+    #: throttled send is skipped and logged, never queued.
+    "NPS_THROTTLE_DAYS": 90,
+    #: Never two surveys to one person within this many hours, whatever ``NPS_THROTTLE_DAYS`` says.
+    "NPS_MIN_HOURS_BETWEEN": 24,
+    #: Days an invitation (and its signed score links) stays open; a second answer within them updates
+    #: the first.
+    "NPS_INVITATION_DAYS": 30,
+    #: Record the score when a link in the email is opened, without the confirm step. Off by default:
+    #: mail scanners follow every link, so a score is recorded only when the person confirms it.
+    "NPS_RECORD_ON_CLICK": False,
+    #: Salt of the score links' signatures (their own: no other signed value passes as one).
+    "NPS_TOKEN_SALT": "advocacy.nps-score",
+    #: Salt of the unsubscribe links' signatures.
+    "NPS_UNSUBSCRIBE_SALT": "advocacy.nps-unsubscribe",
+    #: Salt of the customer's signed link to their case.
+    "NPS_CASE_SALT": "advocacy.nps-case",
+    #: Days a signed case link (in every case email) keeps working.
+    "NPS_CASE_LINK_DAYS": 90,
+    #: Scores up to this (0–6 by default) are detractors' and open a follow-up case.
+    "NPS_DETRACTOR_THRESHOLD": 6,
+    #: Hours after opening that a case is due.
+    "NPS_CASE_DUE_HOURS": 48,
+    #: Most characters of an answer's comment, a case message or a note.
+    "NPS_COMMENT_MAX_LENGTH": 2000,
+    #: Send the survey automatically: ``None`` (never), ``"first_payment"`` (after a referred friend's
+    #: first payment) or ``"any_payment"`` (after any Stripe payment of a known customer).
+    "NPS_AUTO_SEND": None,
+    #: Days after that payment the automatic survey goes out (an outbox task delayed that long).
+    "NPS_AUTO_SEND_DAYS": 14,
+    #: Days after a case is resolved that the customer is surveyed again (at the earliest; later when
+    #: throttling says so). ``None``: no re-survey.
+    "NPS_RESURVEY_DAYS": 14,
+    #: The root causes a new shop starts with (staff edit the list on the case pages).
+    "NPS_DEFAULT_ROOT_CAUSES": ("Product defect", "Delivery or shipping", "Billing", "Support response",
+                                "Missing feature", "Other"),
+    #: Customer page: a score link's confirm step.
+    "NPS_SCORE_TEMPLATE": "advocacy/nps/score.html",
+    #: Customer page: thanks, with the invitations to write a testimonial (everyone) and to share the
+    #: referral link (promoters).
+    "NPS_THANKS_TEMPLATE": "advocacy/nps/thanks.html",
+    #: Customer page: a tampered, expired or unknown survey, unsubscribe or case link.
+    "NPS_LINK_ERROR_TEMPLATE": "advocacy/nps/link_error.html",
+    #: Customer page: the unsubscribe confirmation.
+    "NPS_UNSUBSCRIBE_TEMPLATE": "advocacy/nps/unsubscribe.html",
+    #: Customer page: "I have a problem", and the customer's cases.
+    "NPS_HELP_TEMPLATE": "advocacy/nps/help.html",
+    #: Customer page: one case (status, owner's first name, messages), with the reply form.
+    "NPS_CASE_TEMPLATE": "advocacy/nps/case.html",
+    #: The in-app question, included on the customer's portal pages while an invitation is open.
+    "NPS_PROMPT_TEMPLATE": "advocacy/nps/_prompt.html",
+    #: Staff page: NPS figures, trend, distribution, segments and comments.
+    "ADMIN_NPS_TEMPLATE": "advocacy/admin/nps/figures.html",
+    #: Staff page: the case queue.
+    "ADMIN_NPS_CASES_TEMPLATE": "advocacy/admin/nps/cases.html",
+    #: Staff page: one case.
+    "ADMIN_NPS_CASE_TEMPLATE": "advocacy/admin/nps/case.html",
+    #: Staff page: send the survey, and the log of every ask.
+    "ADMIN_NPS_SEND_TEMPLATE": "advocacy/admin/nps/send.html",
+    #: Plain text part of the survey email.
+    "MAIL_NPS_SURVEY_TEXT_TEMPLATE": "advocacy/email/nps_survey.txt",
+    #: HTML part of the survey email (eleven score links).
+    "MAIL_NPS_SURVEY_HTML_TEMPLATE": "advocacy/email/nps_survey.html",
+    #: Subject of the survey email; ``{shop}`` as in ``NPS_QUESTION``.
+    "MAIL_NPS_SURVEY_SUBJECT": "A quick question from {shop}",
+    #: Plain text part of a case update email (status change or message).
+    "MAIL_NPS_CASE_TEXT_TEMPLATE": "advocacy/email/nps_case.txt",
+    #: HTML part of a case update email.
+    "MAIL_NPS_CASE_HTML_TEMPLATE": "advocacy/email/nps_case.html",
+    #: Subject of a case update email; ``{case}`` is the case number.
+    "MAIL_NPS_CASE_SUBJECT": "Update on your request #{case}",
 }
 
 #: The values of ``ADVOCACY_ATTRIBUTION_CONSENT``.
@@ -580,7 +659,7 @@ def _check_privacy_settings(app) -> None:
         raise RuntimeError(
             f"{PREFIX}ATTRIBUTION_CONSENT must be one of {', '.join(ATTRIBUTION_CONSENT_MODES)}, not {mode!r}"
         )
-    for key in ("FINANCIAL_RETENTION_DAYS", "MAIL_LOG_RETENTION_DAYS", "UNPUBLISHED_TESTIMONIAL_RETENTION_DAYS",
+    for key in ("FINANCIAL_RETENTION_DAYS", "MAIL_LOG_RETENTION_DAYS", "NPS_CASE_RETENTION_DAYS", "UNPUBLISHED_TESTIMONIAL_RETENTION_DAYS",
                 "EXPORT_REAUTH_SECONDS"):
         value = app.config[PREFIX + key]
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:

@@ -28,6 +28,8 @@ from advocacy_portal.blueprints.common import advocacy_head
 from advocacy_portal.blueprints.inputs import IdConverter
 from advocacy_portal.blueprints.links import bp as links_bp
 from advocacy_portal.blueprints.moderation import bp as moderation_bp
+from advocacy_portal.blueprints.nps import bp as nps_bp
+from advocacy_portal.blueprints.nps_admin import bp as nps_admin_bp
 from advocacy_portal.blueprints.outgoing_webhooks import bp as outgoing_webhooks_bp
 from advocacy_portal.blueprints.privacy import bp as privacy_bp
 from advocacy_portal.blueprints.privacy import consent_bp
@@ -105,6 +107,8 @@ class AdvocacyPortal:
         self._attribution_consent_callback: Callable[[], bool] | None = None
         self._password_check_callback: Callable[[Any, str], bool] | None = None
         self._last_login_callback: Callable[[Any], Any] | None = None
+        self._survey_customer_callback: Callable[[str], Any] | None = None
+        self._survey_audience_callback: Callable[[], Any] | None = None
         self._states: WeakKeyDictionary[Flask, AppState] = WeakKeyDictionary()
         if app is not None:
             self.init_app(app)
@@ -371,6 +375,31 @@ class AdvocacyPortal:
             with app.app_context():
                 self.attribute_signup(user, commit=extra.get("commit", True))
 
+    # -- NPS surveys: host hooks --------------------------------------------------------------------------
+
+    def survey_customer(self, loader: Callable[[str], Any]) -> Callable[[str], Any]:
+        """Decorator: find a customer by their id or email (as text), for the NPS survey's lists and
+        automatic sends. Return a :class:`Customer`, an ``(id, email)`` pair or ``None``. Without it the
+        plugin knows the customers it has seen (advocates, referred friends, testimonial authors)."""
+        self._survey_customer_callback = loader
+        return loader
+
+    def survey_audience(self, audience: Callable[[], Any]) -> Callable[[], Any]:
+        """Decorator: the customers "Send to the shop's list" surveys, as an iterable of
+        :class:`Customer` or ``(id, email)`` pairs."""
+        self._survey_audience_callback = audience
+        return audience
+
+    @property
+    def survey_customer_callback(self) -> Callable[[str], Any] | None:
+        """The function given to :meth:`survey_customer`, or ``None``."""
+        return self._survey_customer_callback
+
+    @property
+    def survey_audience_callback(self) -> Callable[[], Any] | None:
+        """The function given to :meth:`survey_audience`, or ``None``."""
+        return self._survey_audience_callback
+
     # -- rewards and Stripe ---------------------------------------------------------------------------
 
     def checkout_params(self, user: Any, mode: str = "payment") -> dict:
@@ -557,6 +586,9 @@ def _blueprints(prefix: str) -> list:
         # Privacy: the customer's data export, and the attribution consent endpoint
         (privacy_bp, f"{prefix.rstrip('/')}/privacy"),
         (consent_bp, f"{prefix.rstrip('/')}/privacy"),
+        # NPS surveys and follow-up cases: the customer's pages and the staff's
+        (nps_bp, f"{prefix.rstrip('/')}/nps"),
+        (nps_admin_bp, f"{prefix.rstrip('/')}/admin/nps"),
     ]
 
 

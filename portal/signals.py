@@ -79,6 +79,27 @@ testimonial_published = _signals.signal("testimonial-published")
 #: consent taken back).
 testimonial_unpublished = _signals.signal("testimonial-unpublished")
 
+# -- NPS surveys and follow-up cases ------------------------------------------------------------------
+
+#: ``invitation`` (a :class:`advocacy_portal.models.NpsInvitation`): a survey was sent (email or in-app).
+#: Skipped (throttled, unsubscribed) asks send nothing.
+survey_sent = _signals.signal("survey-sent")
+
+#: ``response`` (a :class:`advocacy_portal.models.NpsResponse`) and ``first`` (``False`` when the answer
+#: changed an earlier one): a survey answer was recorded.
+response_recorded = _signals.signal("response-recorded")
+
+#: ``case`` (a :class:`advocacy_portal.models.NpsCase`): a follow-up case was opened (a detractor's
+#: score, or the customer's own "I have a problem").
+case_opened = _signals.signal("case-opened")
+
+#: ``case`` and ``action`` (``nps.case.assign``, ``nps.case.status``, ``nps.case.message``,
+#: ``nps.case.reply``, ...): a case changed.
+case_updated = _signals.signal("case-updated")
+
+#: ``case``: a case was resolved (with its root cause).
+case_resolved = _signals.signal("case-resolved")
+
 #: Every signal above, by name (the README lists them).
 ALL = {signal.name: signal for signal in _signals.values()}
 

@@ -64,11 +64,60 @@ PAGES = {
     "ADMIN_ERASE_TEMPLATE": (
         lambda app, staff: f"/advocacy/admin/advocates/{_advocate_id(app, make_customer(app))}/erase", "staff", 200),
 }
+def _nps_case(app) -> int:
+    from tests.nps_support import open_case
+
+    return open_case(app, make_customer(app))
+
+
+def _nps_score_path(app) -> str:
+    from tests.nps_support import invite
+    from tests.nps_support import score_path
+
+    return score_path(app, invite(app, make_customer(app)), 7)
+
+
+def _nps_unsubscribe_path(app) -> str:
+    from advocacy_portal.services import nps
+
+    with app.app_context():
+        return "/advocacy/nps/unsubscribe/" + nps.unsubscribe_token("77", "x@example.com")
+
+
+def _nps_thanks_path(app) -> str:
+    from advocacy_portal.db import get_session
+    from advocacy_portal.models import NpsInvitation
+    from advocacy_portal.services import nps
+    from tests.nps_support import invite
+
+    invitation_id = invite(app, make_customer(app))
+    with app.app_context():
+        invitation = get_session().get(NpsInvitation, invitation_id)
+        nps.record_answer(invitation, 8, None, "email")
+        get_session().commit()
+        return "/advocacy/nps/thanks/" + nps.score_token(invitation)
+
+
+PAGES.update({
+    "NPS_SCORE_TEMPLATE": (lambda app, staff: _nps_score_path(app), None, 200),
+    "NPS_THANKS_TEMPLATE": (lambda app, staff: _nps_thanks_path(app), None, 200),
+    "NPS_LINK_ERROR_TEMPLATE": ("/advocacy/nps/s/not-a-token", None, 400),
+    "NPS_UNSUBSCRIBE_TEMPLATE": (lambda app, staff: _nps_unsubscribe_path(app), None, 200),
+    "NPS_HELP_TEMPLATE": ("/advocacy/nps/help", "customer", 200),
+    "NPS_CASE_TEMPLATE": (lambda app, staff: __import__("tests.nps_support", fromlist=["case_path"]).case_path(
+        app, _nps_case(app)), None, 200),
+    "ADMIN_NPS_TEMPLATE": ("/advocacy/admin/nps/", "staff", 200),
+    "ADMIN_NPS_CASES_TEMPLATE": ("/advocacy/admin/nps/cases", "staff", 200),
+    "ADMIN_NPS_CASE_TEMPLATE": (lambda app, staff: f"/advocacy/admin/nps/cases/{_nps_case(app)}", "staff", 200),
+    "ADMIN_NPS_SEND_TEMPLATE": ("/advocacy/admin/nps/send", "staff", 200),
+})
 #: Settings whose template needs state no single page view sets up (a balance to redeem, a sent email):
 #: their setting is resolved through the app's template loader, as the plugin renders it.
 RESOLVED_ONLY = {
     "REDEEM_TEMPLATE", "MAIL_THANKS_TEXT_TEMPLATE", "MAIL_THANKS_HTML_TEMPLATE",
     "MAIL_PUBLISHED_TEXT_TEMPLATE", "MAIL_PUBLISHED_HTML_TEMPLATE",
+    "NPS_PROMPT_TEMPLATE", "MAIL_NPS_SURVEY_TEXT_TEMPLATE", "MAIL_NPS_SURVEY_HTML_TEMPLATE",
+    "MAIL_NPS_CASE_TEXT_TEMPLATE", "MAIL_NPS_CASE_HTML_TEMPLATE",
 }
 #: The base layout is checked on the wall page: the host's layout must carry the page's content.
 LAYOUT_PAGE = "/advocacy/wall"

@@ -16,10 +16,13 @@ def stylesheets(page: str) -> list[str]:
 def test_advocacy_head_links_what_each_page_needs_in_the_hosts_layout(app, client, auth):
     user = make_customer(app, staff=True)
     auth.login(user)
-    assert stylesheets(client.get("/advocacy/").get_data(as_text=True)) == ["advocacy.css"]
+    # Customer pages may show the NPS question, so they carry its stylesheet.
+    assert stylesheets(client.get("/advocacy/").get_data(as_text=True)) == ["advocacy.css", "advocacy-nps.css"]
+    assert stylesheets(client.get("/advocacy/admin/nps/").get_data(as_text=True)) == [
+        "advocacy.css", "advocacy-admin.css", "advocacy-nps.css"]
     assert stylesheets(client.get("/advocacy/admin/").get_data(as_text=True)) == ["advocacy.css", "advocacy-admin.css"]
     assert stylesheets(client.get("/advocacy/testimonials/").get_data(as_text=True)) == [
-        "advocacy.css", "advocacy-testimonials.css"]
+        "advocacy.css", "advocacy-testimonials.css", "advocacy-nps.css"]
     assert stylesheets(client.get("/advocacy/admin/testimonials/").get_data(as_text=True)) == [
         "advocacy.css", "advocacy-admin.css", "advocacy-testimonials.css"]
 

@@ -112,7 +112,7 @@ def make_testimonial(app, author, *, state: str = "pending", staff=None, **field
     if state == "unpublished":
         moderate(app, testimonial_id, "unpublish", staff)
     if state == "rejected":
-        moderate(app, testimonial_id, "reject", staff, reason="Off topic")
+        moderate(app, testimonial_id, "reject", staff, reason="off_topic")
     return testimonial_id
 
 

@@ -359,6 +359,7 @@ class PublicTestimonial(Schema):
         verified_customer = fields.Boolean(required=True)
         incentivised = fields.Boolean(required=True)
         incentive_disclosure = _nullable(fields.String)
+        collected_via_survey = fields.Boolean(required=True)
 
     class Highlight(Schema):
         start = fields.Integer(required=True)

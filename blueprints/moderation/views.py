@@ -85,6 +85,7 @@ def queue():
             counts=testimonial_queries.state_counts(),
             products=products,
             query=query,
+            rejection_reasons=testimonial_service.REJECTION_REASONS,
         )
     )
 
@@ -117,6 +118,7 @@ def _render_item(testimonial: Testimonial, highlight_form: HighlightForm | None 
         render_template(
             config_value("MODERATION_ITEM_TEMPLATE"),
             testimonial=testimonial,
+            rejection_reasons=testimonial_service.REJECTION_REASONS,
             action_form=ActionForm(formdata=None, version=testimonial.version),
             highlight_form=highlight_form,
             actions=[

@@ -162,6 +162,7 @@ def _submit(form, kind: str, photo_key: str | None):
             photo_key=photo_key,
             product_key=form.product.data if kind == "review" else None,
             consent=form.consent.data,
+            source="nps" if request.form.get("source") == "nps" else None,
         )
         get_session().commit()
     except testimonial_service.FormAlreadyUsed:

@@ -1,7 +1,7 @@
 """privacy: the erasure list
 
 Revision ID: 3e8a5c2d9f17
-Revises: 9d4f2a7c1b63
+Revises: 4c8e1f2a9b57
 Create Date: 2026-12-02 17:00:00.000000+00:00
 """
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = '3e8a5c2d9f17'
-down_revision = '9d4f2a7c1b63'
+down_revision = '4c8e1f2a9b57'
 branch_labels = None
 depends_on = None
 

@@ -31,6 +31,14 @@ from advocacy_portal.models.payments import Conversion
 from advocacy_portal.models.payments import StripeCustomer
 from advocacy_portal.models.payments import StripeEvent
 from advocacy_portal.models.privacy import Erasure
+from advocacy_portal.models.nps import CASE_STATUSES
+from advocacy_portal.models.nps import NPS_CHANNELS
+from advocacy_portal.models.nps import NpsCase
+from advocacy_portal.models.nps import NpsCaseEvent
+from advocacy_portal.models.nps import NpsInvitation
+from advocacy_portal.models.nps import NpsResponse
+from advocacy_portal.models.nps import NpsRootCause
+from advocacy_portal.models.nps import NpsUnsubscribe
 from advocacy_portal.models.webhooks import WEBHOOK_DELIVERY_STATES
 from advocacy_portal.models.webhooks import WebhookAttempt
 from advocacy_portal.models.webhooks import WebhookDelivery
@@ -71,6 +79,15 @@ __all__ = [
     "Reward",
     "StripeCustomer",
     "StripeEvent",
+    # NPS and detractor follow-up cases
+    "CASE_STATUSES",
+    "NPS_CHANNELS",
+    "NpsCase",
+    "NpsCaseEvent",
+    "NpsInvitation",
+    "NpsResponse",
+    "NpsRootCause",
+    "NpsUnsubscribe",
     # outgoing webhooks
     "WEBHOOK_DELIVERY_STATES",
     "WebhookAttempt",

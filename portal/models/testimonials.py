@@ -93,6 +93,10 @@ class Testimonial(Base):
     moderated_by_user_id: Mapped[str | None] = mapped_column(String(255))
     moderated_by_email: Mapped[str | None] = mapped_column(String(320))
 
+    #: Where it was asked for: ``"nps"`` when the customer came from the NPS survey's thank-you page
+    #: (labelled "Collected via our customer survey"); ``None`` otherwise.
+    source: Mapped[str | None] = mapped_column(String(16))
+
     #: A random value of the form the author filled in: a double-clicked submit stores one row.
     submission_nonce: Mapped[str] = mapped_column(String(64), unique=True)
     #: Bumped by every change, so a staff action on a page that is out of date is refused.

@@ -32,6 +32,7 @@ from advocacy_portal.models import StripeEvent
 from advocacy_portal.models import utcnow
 from advocacy_portal.services import ledger
 from advocacy_portal.services import redemptions
+from advocacy_portal.services import nps
 from advocacy_portal.services import rewards
 from advocacy_portal.services import outgoing_webhooks
 from advocacy_portal.services import webhook_events
@@ -363,6 +364,11 @@ def apply_effects(event: dict, row_id: int) -> EventOutcome:
             rewards.reconcile(conversion, ranking_changed=newly_paid, referral=referral)
             redemptions.record_code_use(conversion, facts.promotion_code_ids)
             outcome = "applied"
+            if newly_paid:
+                nps.after_payment(
+                    conversion, referral,
+                    first_friend_payment=referral is not None and referral.first_paid_at is None,
+                )
             if newly_paid and conversion.referral_id is not None:
                 if referral.first_paid_at is None or referral.first_paid_at > conversion.paid_at:
                     referral.first_paid_at = conversion.paid_at

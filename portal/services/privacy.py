@@ -256,6 +256,7 @@ class PurgeReport:
     mail_log: int = 0
     testimonials: int = 0
     financial: int = 0
+    nps_cases: int = 0
 
     def lines(self) -> list[str]:
         return [
@@ -266,6 +267,8 @@ class PurgeReport:
             f"(older than ADVOCACY_UNPUBLISHED_TESTIMONIAL_RETENTION_DAYS).",
             f"Removed the Stripe ids of {self.financial} erased people's financial records "
             f"(older than ADVOCACY_FINANCIAL_RETENTION_DAYS).",
+            f"Deleted {self.nps_cases} closed follow-up cases with their messages "
+            f"(closed before ADVOCACY_NPS_CASE_RETENTION_DAYS).",
         ]
 
 
@@ -303,6 +306,18 @@ def purge(now=None) -> PurgeReport:
         _purge_financial(session, entry.surrogate)
         entry.financial_purged_at = now
         report.financial += 1
+
+    from advocacy_portal.models import NpsCase
+    from advocacy_portal.models import NpsCaseEvent
+
+    case_cutoff = now - timedelta(days=config_value("NPS_CASE_RETENTION_DAYS"))
+    old_cases = select(NpsCase.id).where(NpsCase.status == "closed", NpsCase.closed_at < case_cutoff)
+    session.execute(sa.delete(NpsCaseEvent).where(NpsCaseEvent.case_id.in_(old_cases))
+                    .execution_options(synchronize_session=False))
+    report.nps_cases = session.execute(
+        sa.delete(NpsCase).where(NpsCase.status == "closed", NpsCase.closed_at < case_cutoff)
+        .execution_options(synchronize_session=False)
+    ).rowcount or 0
     session.flush()
     return report
 

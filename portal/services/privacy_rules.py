@@ -751,3 +751,97 @@ _COVERED = (Advocate, ApiKey, AuditEntry, Conversion, Erasure, FriendPromotionCo
 def missing_rules(metadata) -> list[str]:
     """Tables of ``metadata`` without a rule (the registry test fails on any)."""
     return sorted(name for name in metadata.tables if name not in RULES)
+
+
+# -- NPS surveys and follow-up cases ---------------------------------------------------------------
+
+
+def _nps_models():
+    from advocacy_portal.models import NpsCase
+    from advocacy_portal.models import NpsCaseEvent
+    from advocacy_portal.models import NpsInvitation
+    from advocacy_portal.models import NpsResponse
+    from advocacy_portal.models import NpsUnsubscribe
+
+    return NpsInvitation, NpsResponse, NpsCase, NpsCaseEvent, NpsUnsubscribe
+
+
+def _export_nps_invitations(session, person):
+    invitation = _nps_models()[0]
+    return rows(session, invitation, invitation.user_id == person.user_id)
+
+
+def _export_nps_responses(session, person):
+    response = _nps_models()[1]
+    return rows(session, response, response.user_id == person.user_id)
+
+
+def _export_nps_cases(session, person):
+    case = _nps_models()[2]
+    return rows(session, case, case.user_id == person.user_id)
+
+
+def _export_nps_case_events(session, person):
+    case, event = _nps_models()[2], _nps_models()[3]
+    own_cases = select(case.id).where(case.user_id == person.user_id)
+    return rows(session, event, or_(event.case_id.in_(own_cases), event.author_user_id == person.user_id))
+
+
+def _export_nps_unsubscribes(session, person):
+    unsubscribe = _nps_models()[4]
+    return rows(session, unsubscribe, unsubscribe.user_id == person.user_id)
+
+
+def _erase_nps(session, person):
+    """The person's asks, answers and cases (with their messages) are theirs: deleted. Where the person
+    is the staff member who owned a case, wrote in one or sent a survey, their id and name go."""
+    invitation, response, case, event, unsubscribe = _nps_models()
+    changed = 0
+    own_cases = select(case.id).where(case.user_id == person.user_id)
+    changed += delete_where(session, event, event.case_id.in_(own_cases))
+    changed += delete_where(session, case, case.user_id == person.user_id)
+    changed += delete_where(session, response, response.user_id == person.user_id)
+    changed += delete_where(session, invitation, invitation.user_id == person.user_id)
+    changed += delete_where(session, unsubscribe, unsubscribe.user_id == person.user_id)
+    for statement in (
+        sa.update(case).where(case.owner_user_id == person.user_id)
+        .values(owner_user_id=None, owner_email=None, owner_first_name=None),
+        sa.update(event).where(event.author_user_id == person.user_id).values(author_user_id=None, author_name=None),
+        sa.update(invitation).where(invitation.sent_by_user_id == person.user_id).values(sent_by_user_id=None),
+    ):
+        changed += session.execute(statement.execution_options(synchronize_session=False)).rowcount or 0
+    session.flush()
+    return changed
+
+
+_NPS_RETENTION = "Until erased; closed cases removed by `privacy purge` after ADVOCACY_NPS_CASE_RETENTION_DAYS"
+
+register(TableRule(
+    "advocacy_nps_case_events", DELETE,
+    purpose="The history of a follow-up case: messages between the customer and staff, notes, status changes",
+    retention=_NPS_RETENTION, export=_export_nps_case_events, order=12,
+))
+register(TableRule(
+    "advocacy_nps_cases", DELETE,
+    purpose="Following up a customer's problem (a low score or their own request) to resolution",
+    retention=_NPS_RETENTION, export=_export_nps_cases, order=13,
+))
+register(TableRule(
+    "advocacy_nps_responses", DELETE,
+    purpose="The customer's NPS answer and comment, for the score and the follow-up",
+    retention="Until erased", export=_export_nps_responses, order=14,
+))
+register(TableRule(
+    "advocacy_nps_invitations", DELETE,
+    purpose="The log of every survey asked (to whom, when, through what), for throttling and response rates",
+    retention="Until erased", export=_export_nps_invitations, erase=_erase_nps, order=15,
+))
+register(TableRule(
+    "advocacy_nps_unsubscribes", DELETE,
+    purpose="Honouring a customer's request to get no more surveys",
+    retention="Until erased", export=_export_nps_unsubscribes, order=16,
+))
+register(TableRule(
+    "advocacy_nps_root_causes", NOT_PERSONAL,
+    purpose="The shop's list of root causes for cases (no customer data)", retention="Until staff retire one",
+))

@@ -60,6 +60,7 @@ def public_item(
             "verified_customer": testimonial.verified_customer,
             "incentivised": testimonial.incentivised,
             "incentive_disclosure": testimonial.incentive_reason if testimonial.incentivised else None,
+            "collected_via_survey": testimonial.source == "nps",
         },
         "featured": testimonial.featured,
         "published_at": testimonial.published_at.isoformat() if testimonial.published_at else None,

@@ -89,6 +89,7 @@ def submit(
     role: str | None = None,
     photo_key: str | None = None,
     product_key: str | None = None,
+    source: str | None = None,
 ) -> Submission:
     """Store a new testimonial or review (pending), with its trust labels and the consent wording
     shown, and queue the "thanks" email.
@@ -134,6 +135,7 @@ def submit(
             "submitted_at": now,
             "updated_at": now,
             "submission_nonce": nonce,
+            "source": "nps" if source == "nps" else None,
             "version": 1,
         },
         ["submission_nonce"],
@@ -269,6 +271,26 @@ def _for_staff(testimonial_id, expected_version: int | None) -> Testimonial:
     return testimonial
 
 
+#: The only reasons a testimonial or review may be rejected for: content-neutral ones (16 CFR 465:
+#: no suppression by sentiment), so the wall can truthfully say it shows every approved review.
+REJECTION_REASONS = {
+    "abusive": "Abusive, hateful or obscene language",
+    "off_topic": "Off-topic: not about our products or service",
+    "private_data": "Contains someone's private data",
+    "fake": "Fake or spam: not a genuine customer experience",
+    "confidential": "Reveals confidential information",
+}
+
+
+def rejection_reason(value: str | None) -> str | None:
+    """The label of a content-neutral rejection reason named by its key or label, else ``None``."""
+    value = (value or "").strip()
+    for key, label in REJECTION_REASONS.items():
+        if value.lower() in (key, label.lower()):
+            return label
+    return None
+
+
 def moderate(
     testimonial_id,
     action: str,
@@ -277,7 +299,8 @@ def moderate(
     reason: str | None = None,
     expected_version: int | None = None,
 ) -> Testimonial:
-    """Apply one staff action: ``approve``, ``reject`` (needs ``reason``), ``unpublish``, ``feature``
+    """Apply one staff action: ``approve``, ``reject`` (needs ``reason``: a key or label of
+    :data:`REJECTION_REASONS`, nothing else), ``unpublish``, ``feature``
     or ``unfeature``; recorded in the audit log with the fields before and after.
 
     :param expected_version: the version the staff member saw; a different one means someone else
@@ -292,6 +315,14 @@ def moderate(
     reason = (reason or "").strip() or None
     if action == "reject" and not reason:
         raise TestimonialError("Give a reason to reject a testimonial.")
+    if action == "reject":
+        reason = rejection_reason(reason)
+        if reason is None:
+            raise TestimonialError(
+                "Choose one of the content-neutral reasons to reject ("
+                + "; ".join(REJECTION_REASONS.values())
+                + "): a review is never refused for being negative."
+            )
     if testimonial.state not in ACTIONS[action]:
         if action == "approve" and testimonial.state == "approved":
             raise TestimonialError(f"Testimonial {testimonial.id} is already approved.")

@@ -48,7 +48,8 @@ def test_the_api_lists_only_approved_and_consented_items_with_anonymous_names_hi
     assert set(named) >= {"id", "kind", "rating", "body", "title", "display_name", "role", "product",
                           "labels", "featured", "published_at", "photo_url", "referral_url", "highlight"}
     assert named["role"] == "CTO, Acme"
-    assert named["labels"] == {"verified_customer": False, "incentivised": False, "incentive_disclosure": None}
+    assert named["labels"] == {"verified_customer": False, "incentivised": False, "incentive_disclosure": None,
+                               "collected_via_survey": False}
     assert named["referral_url"].startswith("http://shop.test/r/")
     assert body["total"] == 4
     assert body["ratings"]["products"] == [{"key": "pro", "name": "Pro plan", "average": 3.0, "count": 2}]

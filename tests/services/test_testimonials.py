@@ -41,9 +41,9 @@ def test_the_moderation_state_rules(app):
         with pytest.raises(queries().TestimonialError, match="already approved"):
             s.moderate(testimonial_id, "approve", who)
         with pytest.raises(queries().TestimonialError, match="cannot be rejected"):
-            s.moderate(testimonial_id, "reject", who, reason="x")
+            s.moderate(testimonial_id, "reject", who, reason="abusive")
         s.moderate(testimonial_id, "unpublish", who)
-        s.moderate(testimonial_id, "reject", who, reason="On reflection, off topic")
+        s.moderate(testimonial_id, "reject", who, reason="off_topic")
         s.moderate(testimonial_id, "approve", who)  # staff may reconsider
         with pytest.raises(queries().NotFound):
             s.moderate(424242, "approve", who)
@@ -258,7 +258,7 @@ def test_every_state_transition(app, start):
                 if action == "withdraw":
                     s.withdraw(testimonial, Customer(id=str(author.id), email=None))
                 else:
-                    s.moderate(testimonial_id, action, staff_customer(staff), reason="Off topic",
+                    s.moderate(testimonial_id, action, staff_customer(staff), reason="off_topic",
                                expected_version=testimonial.version)
                 get_session().commit()
                 refused = None
