@@ -111,6 +111,17 @@ def build_subject(app, fake_stripe, receiver=None) -> Subject:
         testimonial_id = get_session().scalar(select(Testimonial.id).where(Testimonial.author_user_id == str(person.id)))
     moderate(app, testimonial_id, "approve", staff)
 
+    # An NPS survey answered as a detractor (a follow-up case with a reply), and an unsubscribe.
+    from advocacy_portal.services import nps
+
+    with app.test_request_context("/"):
+        invitation = nps.send_survey(str(person.id), person.email)
+        _response, _first = nps.record_answer(invitation, 3, f"Slow delivery, says {name}", "email")
+        case = get_session().scalar(select(nps.NpsCase).where(nps.NpsCase.user_id == str(person.id)))
+        nps.customer_reply(case, f"Still waiting, {name}")
+        nps.unsubscribe(str(person.id), person.email)
+        get_session().commit()
+
     class Friend:
         id = friend_id
         email = friend_email

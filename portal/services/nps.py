@@ -192,7 +192,7 @@ def unsubscribe(user_id: str, email: str | None) -> bool:
         return False
     get_session().add(NpsUnsubscribe(user_id=str(user_id), email=email))
     get_session().flush()
-    audit.record_action(None, "nps.unsubscribe", "nps_customer", user_id)
+    audit.record_action(None, "nps.unsubscribe", "customer", user_id)
     return True
 
 
@@ -403,7 +403,7 @@ def schedule_survey(user_id: str, email: str | None, reason: str, *, at: datetim
     delay = max(at - utcnow(), timedelta(0))
     return outbox.enqueue(
         AUTO_TOPIC, {"user_id": str(user_id), "email": email, "reason": reason, "case_id": case_id},
-        delay=delay or None, subject_type="nps_customer", subject_id=user_id,
+        delay=delay or None, subject_type="customer", subject_id=user_id,
     )
 
 

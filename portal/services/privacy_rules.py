@@ -845,3 +845,10 @@ register(TableRule(
     "advocacy_nps_root_causes", NOT_PERSONAL,
     purpose="The shop's list of root causes for cases (no customer data)", retention="Until staff retire one",
 ))
+
+
+register(TableRule(
+    "advocacy_id_blocks", NOT_PERSONAL,
+    purpose="Blocks of click ids reserved by each process (SQLite), so batched clicks keep their ids",
+    retention="Kept (a counter per table)",
+))
