@@ -20,6 +20,7 @@ from advocacy_portal.blueprints.common import staff_required
 from advocacy_portal.config import config_value
 from advocacy_portal.db import get_session
 from advocacy_portal.models import Advocate
+from advocacy_portal.services import adjustments
 from advocacy_portal.services import analytics
 from advocacy_portal.services import audit
 from advocacy_portal.services import conversions as conversion_service
@@ -28,6 +29,7 @@ from advocacy_portal.services import reward_queries
 from advocacy_portal.services import ledger
 from advocacy_portal.services import rewards
 from advocacy_portal.services.money import format_money
+from advocacy_portal.services.rules import current_rules
 
 #: The answer (409) when a form's nonce comes back with other content: a copy of an old form.
 FORM_USED_MESSAGE = (
@@ -140,7 +142,7 @@ def advocate(advocate_id: int):
 
 
 def _default_currency() -> str:
-    return config_value("REWARD_RULES").get("default", {}).get("currency", "usd").upper()
+    return current_rules().default.currency.upper()
 
 
 def _render_advocate(found: Advocate, form: AdjustmentForm, status: int = 200):
@@ -172,6 +174,14 @@ def adjust(advocate_id: int):
         return _render_advocate(found, form, status=400)
     currency = form.currency.data.lower()
     amount = form.amount_minor
+    outlook = adjustments.preview(found, amount, currency)
+    if outlook.needs_confirmation and form.confirmed.data != "yes":
+        # A debit or a large amount: show the balance it leads to, post only on the second form.
+        return private_page(
+            render_template(
+                config_value("ADMIN_ADJUST_CONFIRM_TEMPLATE"), advocate=found, form=form, preview=outlook
+            )
+        )
     try:
         rewards.post_adjustment(
             found, amount, currency, form.reason.data, g.advocacy_staff, idempotency_key=form.nonce.data

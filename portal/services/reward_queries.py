@@ -189,7 +189,10 @@ def list_conversions(filters: dict[str, Any] | None = None, page: int = 1, per_p
 
 def reward_cost_by_state() -> dict[str, dict[str, int]]:
     """What the program owes and has paid, per currency: ``{"usd": {"pending", "available",
-    "reserved", "redeemed", "clawed_back", "adjustments", "expense"}}``."""
+    "reserved", "redeemed", "clawed_back", "adjustments", "expense", "total"}}``. ``expense`` is what
+    rewards cost (less what was voided before release), ``clawed_back`` what refunds took back after
+    release (negative), ``adjustments`` the staff adjustments, and ``total`` all three: what the program
+    has given advocates, equal to pending + available + reserved + redeemed."""
     result: dict[str, dict[str, int]] = {}
     is_program = (LedgerAccount.owner == ledger.PROGRAM).label("is_program")
     rows = get_session().execute(
@@ -200,13 +203,14 @@ def reward_cost_by_state() -> dict[str, dict[str, int]]:
         row = result.setdefault(
             currency,
             {"pending": 0, "available": 0, "reserved": 0, "redeemed": 0, "clawed_back": 0,
-             "adjustments": 0, "expense": 0},
+             "adjustments": 0, "expense": 0, "total": 0},
         )
         total = int(total or 0)
         if program:
             # Program accounts hold the other side of the advocates' balances: show them positive.
             name = {"reward_expense": "expense", "clawbacks": "clawed_back", "adjustments": "adjustments"}[kind]
             row[name] += -total
+            row["total"] += -total
         else:
             row[kind] += total
     return result

@@ -373,9 +373,36 @@ def rejection_reason(event: dict) -> str | None:
             if not isinstance(obj, dict):
                 raise PoisonEvent("no data.object")
             customer_link(event_type, obj)
-            handler(event, obj)
+            facts = handler(event, obj)
+            refused = payment_refusal(facts)
+            if refused:
+                return refused
     except PoisonEvent as poison:
         return f"The event has {poison.reason}."
+    return None
+
+
+def _known_currencies() -> frozenset[str]:
+    from babel.numbers import list_currencies
+
+    return frozenset(code.lower() for code in list_currencies())
+
+
+def payment_refusal(facts) -> str | None:
+    """Why the payment an event reports must never be counted or rewarded, or ``None``: a paid
+    payment of zero (or less), or in a currency that is not ISO 4217 or not in
+    ``ADVOCACY_PAYMENT_CURRENCIES``. Such an event is recorded as rejected with this reason (shown on
+    the staff payments page) and changes no figure and no balance."""
+    if not isinstance(facts, PaymentFacts):
+        return None
+    if facts.currency is not None:
+        allowed = config_value("PAYMENT_CURRENCIES")
+        allowed = {str(code).lower() for code in allowed} if allowed else _known_currencies()
+        if facts.currency not in allowed:
+            return f"A payment in {facts.currency.upper()}, which is not a currency the program accepts."
+    if facts.paid_at is not None and facts.amount_minor is not None and facts.amount_minor <= 0:
+        return f"A paid payment of {facts.amount_minor} {(facts.currency or '').upper()}".rstrip() + \
+            ", which is not a positive amount: not counted, never rewarded."
     return None
 
 
