@@ -26,6 +26,7 @@ from advocacy_portal.models import ReferralClick
 from advocacy_portal.models import StripeEvent
 from advocacy_portal.models import utcnow
 from advocacy_portal.proxies import get_portal
+from advocacy_portal.services import fraud
 from advocacy_portal.services import ledger
 from advocacy_portal.services import mail
 from advocacy_portal.services import payments
@@ -357,7 +358,12 @@ def _add_rewards_commands(cli: AppGroup) -> None:
 
     @rewards_group.command("release")
     def rewards_release():
-        """Make rewards whose hold has ended available (idempotent; safe to run twice at once)."""
+        """Make rewards whose hold has ended available (idempotent; safe to run twice at once). Rewards
+        held for fraud review stay held; ADVOCACY_FRAUD_DEADLINE_ACTION applies to those past their deadline."""
+        decided = fraud.apply_deadline()
+        get_session().commit()
+        if decided:
+            click.echo(f"Fraud review deadline passed for {decided} held rewards ({current_app.config['ADVOCACY_FRAUD_DEADLINE_ACTION']}).")
         summary = rewards.release_due()
         click.echo(
             f"Released {summary.released} rewards ({_money(summary.amounts)}); "

@@ -394,9 +394,10 @@ DEFAULTS: dict[str, Any] = {
     #: ``FRAUD_VELOCITY_MINUTES``.
     "FRAUD_VELOCITY_COUNT": 5,
     "FRAUD_VELOCITY_MINUTES": 60,
-    #: Hold a reward when the friend's email looks like the advocate's (difflib ratio of the normalised
-    #: addresses at or above this, 0-1).
-    "FRAUD_SIMILAR_EMAIL_RATIO": 0.85,
+    #: Hold a reward when the friend's email looks like the advocate's: the letters of the local parts
+    #: are the same (``john.smith`` / ``johnsmith2``) or alike at this difflib ratio (0-1). ``None``
+    #: switches the rule off.
+    "FRAUD_SIMILAR_EMAIL_RATIO": 0.9,
     #: More disposable email domains (lower-case) whose friends' rewards are held, added to the short
     #: list shipped in ``advocacy_portal.services.fraud.DISPOSABLE_DOMAINS``.
     "FRAUD_DISPOSABLE_DOMAINS": (),
