@@ -89,3 +89,31 @@ class AdjustmentForm(FlaskForm):
         if self._minor is None:
             raise ValueError("validate the form first")
         return self._minor
+
+
+class FraudDecisionForm(FlaskForm):
+    """Approve, void or reopen a held reward (the pressed button names the decision), with the reason."""
+
+    decision = HiddenField(validators=[DataRequired(message="Choose approve, void or reopen.")])
+    reason = TextAreaField(
+        "Reason",
+        validators=[
+            DataRequired(message="Say why: the reason is kept in the audit log."),
+            Length(max=500, message="Keep the reason under 500 characters."),
+        ],
+    )
+
+
+class AllowanceForm(FlaskForm):
+    """Put the household of a review on the allow-list: its advocate and friend pair, or its IP hash."""
+
+    review_id = HiddenField(validators=[DataRequired()])
+    kind = HiddenField(validators=[DataRequired()])
+    reason = StringField(
+        "Why is this household allowed?",
+        validators=[DataRequired(message="Say why this household is allowed."), Length(max=500)],
+    )
+
+
+class CsrfOnlyForm(FlaskForm):
+    """A button whose only field is the CSRF token (take a household off the allow-list)."""

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from datetime import time
+from datetime import timedelta
+from datetime import timezone
+
 from flask import abort
 from flask import flash
 from flask import g
@@ -23,7 +28,9 @@ from advocacy_portal.models import Advocate
 from advocacy_portal.services import adjustments
 from advocacy_portal.services import analytics
 from advocacy_portal.services import audit
+from advocacy_portal.services import audit_presenters
 from advocacy_portal.services import conversions as conversion_service
+from advocacy_portal.services import fraud
 from advocacy_portal.services import referral_queries
 from advocacy_portal.services import reward_queries
 from advocacy_portal.services import ledger
@@ -60,6 +67,7 @@ def overview():
             funnel=analytics.funnel(period),
             revenue=reward_queries.revenue_summary(period.start, period.end),
             cost=reward_queries.reward_cost_by_state(),
+            fraud_figures=fraud.review_figures(),
         )
     )
 
@@ -197,12 +205,29 @@ def adjust(advocate_id: int):
 @bp.get("/audit")
 @staff_required
 def audit_log():
-    """Every staff action, newest first."""
-    prefix = inputs.text_arg("action", 64)
+    """Every staff action, newest first, as the fields it changed; filter by who, what and when."""
+    first, last = inputs.date_arg("start"), inputs.date_arg("end")
+    if first and last and first > last:
+        first, last = last, first
+    start = datetime.combine(first, time.min, tzinfo=timezone.utc) if first else None
+    end = datetime.combine(last + timedelta(days=1), time.min, tzinfo=timezone.utc) if last else None
+    filters = {
+        "actor": inputs.text_arg("who", 320) or "",
+        "action": inputs.text_arg("action", 64) or "",
+        "subject": inputs.text_arg("subject", 32) or "",
+        "start": first.isoformat() if first else "",
+        "end": last.isoformat() if last else "",
+    }
+    page = audit.search(
+        actor=filters["actor"] or None, action_prefix=filters["action"] or None,
+        subject_type=filters["subject"] or None, start=start, end=end,
+        page=inputs.page_arg(), per_page=inputs.per_page_arg(50),
+    )
     return private_page(
         render_template(
             config_value("ADMIN_AUDIT_TEMPLATE"),
-            entries=audit.recent_actions(200, action_prefix=prefix),
-            action=prefix or "",
+            page=page, entries=page.items, filters=filters, action=filters["action"],
+            subject_types=audit.subject_types(), presenter=audit_presenters,
+            actions=audit_presenters.ACTION_LABELS,
         )
     )
