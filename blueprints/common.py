@@ -22,6 +22,7 @@ from werkzeug.exceptions import HTTPException
 from advocacy_portal.blueprints.inputs import guard_input
 from advocacy_portal.config import config_value
 from advocacy_portal.proxies import get_portal
+from advocacy_portal.services import audit_presenters
 from advocacy_portal.services import referrals as referral_service
 from advocacy_portal.services.formatting import format_date
 from advocacy_portal.services.formatting import format_datetime
@@ -163,6 +164,8 @@ def template_globals():
         "advocacy_date": format_date,
         "advocacy_datetime": format_datetime,
         "advocacy_number": format_number,
+        "advocacy_audit_changes": audit_presenters.changes,
+        "advocacy_action_label": audit_presenters.action_label,
         "advocacy_admin_nav": [
             (label, endpoint)
             for _order, label, endpoint in get_portal().state().admin_sections

@@ -93,6 +93,7 @@ def conversions():
             config_value("ADMIN_CONVERSIONS_TEMPLATE"),
             page=page, period=period, attributed=attributed, filters=filters,
             outcomes=REWARD_OUTCOMES, refused_events=conversion_service.refused_events(),
+            people=reward_queries.people_of(page.items), event_outcomes=EVENT_OUTCOMES,
         )
     )
 
@@ -108,6 +109,18 @@ REWARD_OUTCOMES = {
     "flagged_referral": "Refused referral",
     "no_amount": "No amount",
     "not_paid": "Not paid (yet)",
+    "fraud_blocked": "Blocked by a fraud rule",
+    "held_for_review": "Held for fraud review",
+    "fraud_voided": "Voided after fraud review",
+}
+
+#: What happened to a Stripe event (``StripeEvent.outcome``), in words.
+EVENT_OUTCOMES = {
+    "rejected": "Refused",
+    "failed": "Failed",
+    "ignored": "Ignored",
+    "applied": "Applied",
+    "queued": "Waiting",
 }
 
 
@@ -115,11 +128,14 @@ REWARD_OUTCOMES = {
 @staff_required
 def reward_cost():
     """What rewards cost, by state and currency, and the latest manual adjustments."""
+    adjustments = audit.recent_actions(50, action_prefix="ledger.")
+    ids = [int(entry.subject_id) for entry in adjustments if entry.subject_id.isdigit()]
     return private_page(
         render_template(
             config_value("ADMIN_REWARDS_TEMPLATE"),
             cost=reward_queries.reward_cost_by_state(),
-            adjustments=audit.recent_actions(50, action_prefix="ledger."),
+            adjustments=adjustments,
+            people=reward_queries.people_of(advocate_ids=ids),
         )
     )
 
@@ -165,6 +181,7 @@ def _render_advocate(found: Advocate, form: AdjustmentForm, status: int = 200):
             adjustments=audit.history("advocate", found.id),
             form=form,
             outcomes=REWARD_OUTCOMES,
+            people=None,
         ),
         status,
     )
