@@ -116,7 +116,7 @@ REWARD_OUTCOMES = {
 
 #: What happened to a Stripe event (``StripeEvent.outcome``), in words.
 EVENT_OUTCOMES = {
-    "rejected": "Refused",
+    "rejected": "Rejected",
     "failed": "Failed",
     "ignored": "Ignored",
     "applied": "Applied",
