@@ -262,7 +262,8 @@ def settle(reward: Reward, conversion: Conversion, referral: Referral, target: i
             conversion.reward_outcome = FRAUD_BLOCKED
             session.flush()
             return 0
-    if review is None and target > 0 and config_value("FRAUD_REVIEW"):
+    if review is None and target > 0 and reward.version == 0 and config_value("FRAUD_REVIEW"):
+        # Hold rules look at a reward once, before its first posting: later events never hold it.
         rules, ip_hash = hold_rules(conversion, referral)
         if rules and not is_allowed(referral, ip_hash):
             review = _open_review(conversion, referral, reward, "held", rules, ip_hash)
