@@ -24,6 +24,7 @@ from advocacy_portal.blueprints.security import security_headers
 from advocacy_portal.config import config_value
 from advocacy_portal.proxies import get_portal
 from advocacy_portal.services import links as link_service
+from advocacy_portal.services import audit_presenters
 from advocacy_portal.services import referrals as referral_service
 from advocacy_portal.services.formatting import format_date
 from advocacy_portal.services.formatting import format_datetime
@@ -169,6 +170,8 @@ def template_globals():
         "advocacy_base": config_value("BASE_TEMPLATE"),
         "advocacy_program_name": config_value("PROGRAM_NAME"),
         **FORMATTERS,
+        "advocacy_audit_changes": audit_presenters.changes,
+        "advocacy_action_label": audit_presenters.action_label,
         "advocacy_admin_nav": [
             (label, endpoint)
             for _order, label, endpoint in get_portal().state().admin_sections

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from datetime import timedelta
+from datetime import timezone
 
 import click
 import requests
@@ -26,6 +27,8 @@ from advocacy_portal.models import ReferralClick
 from advocacy_portal.models import StripeEvent
 from advocacy_portal.models import utcnow
 from advocacy_portal.proxies import get_portal
+from advocacy_portal.services import exports
+from advocacy_portal.services import fraud
 from advocacy_portal.services import ledger
 from advocacy_portal.services import links
 from advocacy_portal.services import mail
@@ -253,6 +256,7 @@ def make_cli() -> AppGroup:
 
     _add_testimonial_commands(cli)
     _add_rewards_commands(cli)
+    _add_export_command(cli)
     _add_outbox_commands(cli)
     return cli
 
@@ -427,7 +431,12 @@ def _add_rewards_commands(cli: AppGroup) -> None:
 
     @rewards_group.command("release")
     def rewards_release():
-        """Make rewards whose hold has ended available (idempotent; safe to run twice at once)."""
+        """Make rewards whose hold has ended available (idempotent; safe to run twice at once). Rewards
+        held for fraud review stay held; ADVOCACY_FRAUD_DEADLINE_ACTION applies to those past their deadline."""
+        decided = fraud.apply_deadline()
+        get_session().commit()
+        if decided:
+            click.echo(f"Fraud review deadline passed for {decided} held rewards ({current_app.config['ADVOCACY_FRAUD_DEADLINE_ACTION']}).")
         summary = rewards.release_due()
         click.echo(
             f"Released {summary.released} rewards ({_money(summary.amounts)}); "
@@ -566,3 +575,26 @@ def _add_rewards_commands(cli: AppGroup) -> None:
         )
         for event in rows:
             click.echo(f"{event.received_at:%Y-%m-%d %H:%M:%S} {event.event_id} {event.type} {event.outcome}")
+
+
+def _add_export_command(cli: AppGroup) -> None:
+    @cli.command("export")
+    @click.argument("kind", type=click.Choice(sorted(exports.EXPORTS)))
+    @click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]), help="First day (UTC), included.")
+    @click.option("--until", type=click.DateTime(formats=["%Y-%m-%d"]), help="Last day (UTC), included.")
+    @click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True, allow_dash=True),
+                  default="-", show_default=True, help="The CSV file to write ('-': standard output).")
+    def export(kind, since, until, output):
+        """Write referrals, conversions, ledger entries or audit entries of a period as CSV, streamed in
+        batches (constant memory), with a progress bar on standard error."""
+        if since and until and since > until:
+            since, until = until, since
+        start = since.replace(tzinfo=timezone.utc) if since else None
+        end = until.replace(tzinfo=timezone.utc) + timedelta(days=1) if until else None
+        total = exports.count(kind, start, end)
+        with click.open_file(output, "w", encoding="utf-8") as out, click.progressbar(
+            length=total, label=f"Exporting {total} {kind}", file=sys.stderr
+        ) as bar:
+            for chunk in exports.csv_chunks(kind, start, end, on_row=lambda: bar.update(1)):
+                out.write(chunk)
+        click.echo(f"Exported {total} {kind} row(s) to {'standard output' if output == '-' else output}.", err=True)

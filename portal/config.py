@@ -515,6 +515,51 @@ DEFAULTS: dict[str, Any] = {
     "MAIL_NPS_CASE_HTML_TEMPLATE": "advocacy/email/nps_case.html",
     #: Subject of a case update email; ``{case}`` is the case number.
     "MAIL_NPS_CASE_SUBJECT": "Update on your request #{case}",
+    # -- money guardrails, fraud review, staff exports (issue #14) -----------------------------------
+    #: Currencies staff may post manual adjustments in (lower-case ISO codes). ``None``: the currencies of
+    #: ``REWARD_RULES`` (the default rule and every campaign) and those advocates already hold.
+    "ADJUSTMENT_CURRENCIES": None,
+    #: Largest manual adjustment, in major units of its currency (``1000`` = $1,000.00, ¥1,000): a
+    #: number, or a dict of currency to number with ``"*"`` for the others.
+    "ADJUSTMENT_MAX": {"*": 10000, "jpy": 1000000, "krw": 10000000},
+    #: A manual adjustment at or above this (major units, same shape as ``ADJUSTMENT_MAX``), or any
+    #: debit, is posted only after a confirmation step that shows the resulting balance.
+    "ADJUSTMENT_CONFIRM_ABOVE": {"*": 500, "jpy": 50000, "krw": 500000},
+    #: Currencies the webhook accepts payments in (lower-case ISO codes). ``None``: any ISO 4217
+    #: currency. A paid payment in another currency, or of zero, is recorded as rejected with the reason
+    #: and never counted or rewarded.
+    "PAYMENT_CURRENCIES": None,
+    #: Hold rewards that look suspicious for staff review (``/admin/fraud``); the block rules apply
+    #: whatever this says.
+    "FRAUD_REVIEW": True,
+    #: Hold a reward when more than this many referred payments of one advocate came through clicks
+    #: from one (hashed) IP address.
+    "FRAUD_MAX_PURCHASES_PER_IP": 3,
+    #: Hold a reward when an advocate's referred payments exceed ``FRAUD_VELOCITY_COUNT`` within
+    #: ``FRAUD_VELOCITY_MINUTES``.
+    "FRAUD_VELOCITY_COUNT": 5,
+    "FRAUD_VELOCITY_MINUTES": 60,
+    #: Hold a reward when the friend's email looks like the advocate's: the letters of the local parts
+    #: are the same (``john.smith`` / ``johnsmith2``) or alike at this difflib ratio (0-1). ``None``
+    #: switches the rule off.
+    "FRAUD_SIMILAR_EMAIL_RATIO": 0.9,
+    #: More disposable email domains (lower-case) whose friends' rewards are held, added to the short
+    #: list shipped in ``advocacy_portal.services.fraud.DISPOSABLE_DOMAINS``.
+    "FRAUD_DISPOSABLE_DOMAINS": (),
+    #: Days a held reward waits for a decision before ``FRAUD_DEADLINE_ACTION`` applies
+    #: (``flask advocacy rewards release`` applies it).
+    "FRAUD_DEADLINE_DAYS": 30,
+    #: What happens to a reward still held at the deadline: ``"keep"`` (keep holding; never paid
+    #: without a decision), ``"void"``, or ``"approve"``.
+    "FRAUD_DEADLINE_ACTION": "keep",
+    #: The staff queue of held rewards.
+    "ADMIN_FRAUD_TEMPLATE": "advocacy/admin/fraud.html",
+    #: The confirmation step of a large or negative manual adjustment.
+    "ADMIN_ADJUST_CONFIRM_TEMPLATE": "advocacy/admin/adjust_confirm.html",
+    #: The staff export page (CSV downloads).
+    "ADMIN_EXPORT_TEMPLATE": "advocacy/admin/export.html",
+    #: Rows fetched from the database at a time while streaming an export.
+    "EXPORT_BATCH_ROWS": 500,
 }
 
 #: The values of ``ADVOCACY_ATTRIBUTION_CONSENT``.

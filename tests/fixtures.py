@@ -86,6 +86,9 @@ def app(database_url, request):
         "SECRET_KEY": "test-secret-key",
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SERVER_NAME": "shop.test",
+        # make_customer() makes up look-alike addresses (customer1-..., customer2-...): the similar-email
+        # fraud rule is tested on its own (tests/services/test_fraud.py).
+        "ADVOCACY_FRAUD_SIMILAR_EMAIL_RATIO": None,
     }
     config.update(_settings(request))
     app = host.create_app(config)

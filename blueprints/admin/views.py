@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from datetime import time
+from datetime import timedelta
+from datetime import timezone
+
 from flask import abort
 from flask import flash
 from flask import g
@@ -25,14 +30,18 @@ from advocacy_portal.db import get_session
 from advocacy_portal.models import Advocate
 from advocacy_portal.models import LedgerAccount
 from advocacy_portal.models import Testimonial
+from advocacy_portal.services import adjustments
 from advocacy_portal.services import analytics
 from advocacy_portal.services import audit
+from advocacy_portal.services import audit_presenters
 from advocacy_portal.services import conversions as conversion_service
+from advocacy_portal.services import fraud
 from advocacy_portal.services import referral_queries
 from advocacy_portal.services import reward_queries
 from advocacy_portal.services import ledger
 from advocacy_portal.services import rewards
 from advocacy_portal.services.money import format_money
+from advocacy_portal.services.rules import current_rules
 
 #: The answer (409) when a form's nonce comes back with other content: a copy of an old form.
 FORM_USED_MESSAGE = (
@@ -63,6 +72,7 @@ def overview():
             funnel=analytics.funnel(period),
             revenue=reward_queries.revenue_summary(period.start, period.end),
             cost=reward_queries.reward_cost_by_state(),
+            fraud_figures=fraud.review_figures(),
         )
     )
 
@@ -88,6 +98,7 @@ def conversions():
             config_value("ADMIN_CONVERSIONS_TEMPLATE"),
             page=page, period=period, attributed=attributed, filters=filters,
             outcomes=REWARD_OUTCOMES, refused_events=conversion_service.refused_events(),
+            people=reward_queries.people_of(page.items), event_outcomes=EVENT_OUTCOMES,
         )
     )
 
@@ -103,6 +114,18 @@ REWARD_OUTCOMES = {
     "flagged_referral": "Refused referral",
     "no_amount": "No amount",
     "not_paid": "Not paid (yet)",
+    "fraud_blocked": "Blocked by a fraud rule",
+    "held_for_review": "Held for fraud review",
+    "fraud_voided": "Voided after fraud review",
+}
+
+#: What happened to a Stripe event (``StripeEvent.outcome``), in words.
+EVENT_OUTCOMES = {
+    "rejected": "Rejected",
+    "failed": "Failed",
+    "ignored": "Ignored",
+    "applied": "Applied",
+    "queued": "Waiting",
 }
 
 
@@ -110,11 +133,14 @@ REWARD_OUTCOMES = {
 @staff_required
 def reward_cost():
     """What rewards cost, by state and currency, and the latest manual adjustments."""
+    adjustments = audit.recent_actions(50, action_prefix="ledger.")
+    ids = [int(entry.subject_id) for entry in adjustments if entry.subject_id.isdigit()]
     return private_page(
         render_template(
             config_value("ADMIN_REWARDS_TEMPLATE"),
             cost=reward_queries.reward_cost_by_state(),
-            adjustments=audit.recent_actions(50, action_prefix="ledger."),
+            adjustments=adjustments,
+            people=reward_queries.people_of(advocate_ids=ids),
         )
     )
 
@@ -145,7 +171,7 @@ def advocate(advocate_id: int):
 
 
 def _default_currency() -> str:
-    return config_value("REWARD_RULES").get("default", {}).get("currency", "usd").upper()
+    return current_rules().default.currency.upper()
 
 
 def _render_advocate(found: Advocate, form: AdjustmentForm, status: int = 200):
@@ -160,6 +186,7 @@ def _render_advocate(found: Advocate, form: AdjustmentForm, status: int = 200):
             adjustments=audit.history("advocate", found.id),
             form=form,
             outcomes=REWARD_OUTCOMES,
+            people=None,
         ),
         status,
     )
@@ -177,6 +204,14 @@ def adjust(advocate_id: int):
         return _render_advocate(found, form, status=400)
     currency = form.currency.data.lower()
     amount = form.amount_minor
+    outlook = adjustments.preview(found, amount, currency)
+    if outlook.needs_confirmation and form.confirmed.data != "yes":
+        # A debit or a large amount: show the balance it leads to, post only on the second form.
+        return private_page(
+            render_template(
+                config_value("ADMIN_ADJUST_CONFIRM_TEMPLATE"), advocate=found, form=form, preview=outlook
+            )
+        )
     try:
         rewards.post_adjustment(
             found, amount, currency, form.reason.data, g.advocacy_staff, idempotency_key=form.nonce.data
@@ -192,13 +227,30 @@ def adjust(advocate_id: int):
 @bp.get("/audit")
 @staff_required
 def audit_log():
-    """Every staff action, newest first."""
-    prefix = inputs.text_arg("action", 64)
+    """Every staff action, newest first, as the fields it changed; filter by who, what and when."""
+    first, last = inputs.date_arg("start"), inputs.date_arg("end")
+    if first and last and first > last:
+        first, last = last, first
+    start = datetime.combine(first, time.min, tzinfo=timezone.utc) if first else None
+    end = datetime.combine(last + timedelta(days=1), time.min, tzinfo=timezone.utc) if last else None
+    filters = {
+        "actor": inputs.text_arg("who", 320) or "",
+        "action": inputs.text_arg("action", 64) or "",
+        "subject": inputs.text_arg("subject", 32) or "",
+        "start": first.isoformat() if first else "",
+        "end": last.isoformat() if last else "",
+    }
+    page = audit.search(
+        actor=filters["actor"] or None, action_prefix=filters["action"] or None,
+        subject_type=filters["subject"] or None, start=start, end=end,
+        page=inputs.page_arg(), per_page=inputs.per_page_arg(50),
+    )
     return private_page(
         render_template(
             config_value("ADMIN_AUDIT_TEMPLATE"),
-            entries=audit.recent_actions(200, action_prefix=prefix),
-            action=prefix or "",
+            page=page, entries=page.items, filters=filters, action=filters["action"],
+            subject_types=audit.subject_types(), presenter=audit_presenters,
+            actions=audit_presenters.ACTION_LABELS,
         )
     )
 

@@ -4,6 +4,10 @@ from advocacy_portal.models.api_keys import ApiKey
 from advocacy_portal.models.audit import AuditEntry
 from advocacy_portal.models.base import Base
 from advocacy_portal.models.base import utcnow
+from advocacy_portal.models.fraud import FRAUD_ALLOWANCE_KINDS
+from advocacy_portal.models.fraud import FRAUD_REVIEW_STATES
+from advocacy_portal.models.fraud import FraudAllowance
+from advocacy_portal.models.fraud import FraudReview
 from advocacy_portal.models.referrals import DEVICE_CLASSES
 from advocacy_portal.models.referrals import REFERRAL_STATES
 from advocacy_portal.models.referrals import Advocate
@@ -88,6 +92,11 @@ __all__ = [
     "NpsResponse",
     "NpsRootCause",
     "NpsUnsubscribe",
+    # fraud review
+    "FRAUD_ALLOWANCE_KINDS",
+    "FRAUD_REVIEW_STATES",
+    "FraudAllowance",
+    "FraudReview",
     # outgoing webhooks
     "WEBHOOK_DELIVERY_STATES",
     "WebhookAttempt",

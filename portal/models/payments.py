@@ -84,6 +84,9 @@ class Conversion(Base):
     invoice_id: Mapped[str | None] = mapped_column(String(255), index=True)
     subscription_id: Mapped[str | None] = mapped_column(String(255), index=True)
     stripe_customer_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    #: The card's fingerprint (Stripe's ``payment_method_details.card.fingerprint``), when an event
+    #: carried it: the fraud rules compare it with the advocate's own cards.
+    card_fingerprint: Mapped[str | None] = mapped_column(String(255), index=True)
     #: The paying host user, when known.
     customer_user_id: Mapped[str | None] = mapped_column(String(255), index=True)
     referral_id: Mapped[int | None] = mapped_column(

@@ -64,3 +64,51 @@ def recent_actions(limit: int = 100, *, action_prefix: str | None = None) -> lis
     if action_prefix:
         query = query.where(AuditEntry.action.startswith(action_prefix, autoescape=True))
     return list(get_session().scalars(query.limit(limit)))
+
+
+def search(
+    *,
+    actor: str | None = None,
+    action_prefix: str | None = None,
+    subject_type: str | None = None,
+    start=None,
+    end=None,
+    page: int = 1,
+    per_page: int = 50,
+):
+    """Audit entries, newest first, filtered by who (part of the actor's email or their user id), what
+    (an action prefix such as ``testimonial.``, or the kind of record) and when (``[start, end)``,
+    datetimes): a :class:`~advocacy_portal.services.paging.Page`."""
+    from advocacy_portal.services.paging import Page
+    from advocacy_portal.services.paging import clamp_page
+
+    page, per_page = clamp_page(page, per_page, default_per_page=50)
+    query = sa.select(AuditEntry)
+    if actor:
+        if actor.lower() == "system":
+            query = query.where(AuditEntry.actor_user_id.is_(None))
+        else:
+            query = query.where(sa.or_(
+                sa.func.lower(AuditEntry.actor_email).contains(actor.lower(), autoescape=True),
+                AuditEntry.actor_user_id == actor,
+            ))
+    if action_prefix:
+        query = query.where(AuditEntry.action.startswith(action_prefix, autoescape=True))
+    if subject_type:
+        query = query.where(AuditEntry.subject_type == subject_type)
+    if start is not None:
+        query = query.where(AuditEntry.created_at >= start)
+    if end is not None:
+        query = query.where(AuditEntry.created_at < end)
+    session = get_session()
+    total = session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0
+    items = list(session.scalars(
+        query.order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc())
+        .offset((page - 1) * per_page).limit(per_page)
+    ))
+    return Page(items, page, per_page, total)
+
+
+def subject_types() -> list[str]:
+    """The kinds of records the log holds entries about (for the filter)."""
+    return sorted(get_session().scalars(sa.select(AuditEntry.subject_type).distinct()))

@@ -63,7 +63,7 @@ class EventOutcome:
 
 
 _ID_COLUMNS = ("payment_intent_id", "charge_id", "invoice_id", "checkout_session_id", "subscription_id",
-               "stripe_customer_id")
+               "stripe_customer_id", "card_fingerprint")
 
 
 def _merge(survivor: Conversion, other: Conversion) -> None:

@@ -7,6 +7,7 @@ differ from ISO 4217 for a few currencies; the symbol and the number format come
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 from babel import Locale
@@ -49,3 +50,33 @@ def format_money(amount_minor: int | None, currency: str | None, locale: str = "
     return pattern.apply(
         to_major(amount_minor, currency), babel_locale, currency=currency.upper(), currency_digits=False
     )
+
+
+#: A plain decimal amount: an optional sign, digits with optional thousands commas, optional fraction.
+#: No exponent (``1e3``), no spaces inside, no currency symbol, nothing else.
+_PLAIN_AMOUNT = re.compile(r"[+\-\u2212]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?")
+
+
+class AmountError(ValueError):
+    """An amount a person typed that is not a valid amount of the currency; the message says why."""
+
+
+def parse_amount(text: str | None, currency: str) -> int:
+    """Strictly read an amount a person typed, in major units of ``currency``, as minor units:
+    ``"12.50", "usd"`` → ``1250``; ``"-1,000", "jpy"`` → ``-1000``.
+
+    :raises AmountError: for anything but a plain decimal number (``1e3``, ``12,5``, ``$5``, ``NaN``),
+        or with more decimals than the currency has (``"1.5"`` yen, ``"1.234"`` dollars).
+    """
+    value = (text or "").strip()
+    if not value:
+        raise AmountError("Enter an amount.")
+    if not _PLAIN_AMOUNT.fullmatch(value):
+        raise AmountError("Enter a plain number such as 12.50 or -12.50 (no exponent, no symbol).")
+    places = exponent(currency)
+    whole, _, fraction = value.replace(",", "").replace("\u2212", "-").partition(".")
+    if len(fraction) > places:
+        if places == 0:
+            raise AmountError(f"{currency.upper()} has no decimal places: enter a whole number.")
+        raise AmountError(f"{currency.upper()} has {places} decimal places at most.")
+    return int((Decimal(whole + "." + (fraction or "0"))).scaleb(places))

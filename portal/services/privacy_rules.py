@@ -852,3 +852,66 @@ register(TableRule(
     purpose="Blocks of click ids reserved by each process (SQLite), so batched clicks keep their ids",
     retention="Kept (a counter per table)",
 ))
+
+
+# -- fraud review ----------------------------------------------------------------------------------------
+
+
+def _fraud_models():
+    from advocacy_portal.models import FraudAllowance
+    from advocacy_portal.models import FraudReview
+
+    return FraudReview, FraudAllowance
+
+
+def _export_fraud_reviews(session, person):
+    review = _fraud_models()[0]
+    if not person.advocate_ids:
+        return []
+    # Only the outcome about the person's own rewards: the rules' detail names the friend too.
+    return rows(session, review, review.advocate_id.in_(person.advocate_ids), exclude=("ip_hash", "detail"))
+
+
+def _erase_fraud_reviews(session, person):
+    """Reviews stay with the (surrogate) reward they decided; a staff member's id and email go, and the
+    person's identifiers inside the free text."""
+    review = _fraud_models()[0]
+    changed = session.execute(
+        sa.update(review).where(review.decided_by_user_id == person.user_id)
+        .values(decided_by_user_id=person.surrogate, decided_by_email=None)
+        .execution_options(synchronize_session=False)
+    ).rowcount or 0
+    return changed + scrub_columns(session, review, ["detail", "decision_reason", "decided_by_email"], person)
+
+
+def _export_fraud_allowances(session, person):
+    allowance = _fraud_models()[1]
+    conditions = [allowance.friend_user_id == person.user_id]
+    if person.advocate_ids:
+        conditions.append(allowance.advocate_id.in_(person.advocate_ids))
+    return rows(session, allowance, or_(*conditions), exclude=("ip_hash",))
+
+
+def _erase_fraud_allowances(session, person):
+    allowance = _fraud_models()[1]
+    changed = delete_where(session, allowance, allowance.friend_user_id == person.user_id)
+    changed += session.execute(
+        sa.update(allowance).where(allowance.created_by_user_id == person.user_id)
+        .values(created_by_user_id=person.surrogate, created_by_email=None)
+        .execution_options(synchronize_session=False)
+    ).rowcount or 0
+    return changed + scrub_columns(session, allowance, ["reason", "created_by_email"], person)
+
+
+register(TableRule(
+    "advocacy_fraud_reviews", SURROGATE,
+    purpose="Why a reward was blocked or held for review, and the staff decision on it",
+    retention="Kept with the reward (accounting); under the surrogate advocate after erasure",
+    export=_export_fraud_reviews, erase=_erase_fraud_reviews, order=45,
+))
+register(TableRule(
+    "advocacy_fraud_allowances", ANONYMISE,
+    purpose="Households staff allowed (an advocate and friend pair, or an IP hash) past the hold rules",
+    retention="Until staff remove it; deleted when the friend is erased",
+    export=_export_fraud_allowances, erase=_erase_fraud_allowances, order=45,
+))

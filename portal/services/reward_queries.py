@@ -189,7 +189,10 @@ def list_conversions(filters: dict[str, Any] | None = None, page: int = 1, per_p
 
 def reward_cost_by_state() -> dict[str, dict[str, int]]:
     """What the program owes and has paid, per currency: ``{"usd": {"pending", "available",
-    "reserved", "redeemed", "clawed_back", "adjustments", "expense"}}``."""
+    "reserved", "redeemed", "clawed_back", "adjustments", "expense", "total"}}``. ``expense`` is what
+    rewards cost (less what was voided before release), ``clawed_back`` what refunds took back after
+    release (negative), ``adjustments`` the staff adjustments, and ``total`` all three: what the program
+    has given advocates, equal to pending + available + reserved + redeemed."""
     result: dict[str, dict[str, int]] = {}
     is_program = (LedgerAccount.owner == ledger.PROGRAM).label("is_program")
     rows = get_session().execute(
@@ -200,13 +203,14 @@ def reward_cost_by_state() -> dict[str, dict[str, int]]:
         row = result.setdefault(
             currency,
             {"pending": 0, "available": 0, "reserved": 0, "redeemed": 0, "clawed_back": 0,
-             "adjustments": 0, "expense": 0},
+             "adjustments": 0, "expense": 0, "total": 0},
         )
         total = int(total or 0)
         if program:
             # Program accounts hold the other side of the advocates' balances: show them positive.
             name = {"reward_expense": "expense", "clawbacks": "clawed_back", "adjustments": "adjustments"}[kind]
             row[name] += -total
+            row["total"] += -total
         else:
             row[kind] += total
     return result
@@ -241,3 +245,45 @@ def advocate_overview(advocate: Advocate) -> dict[str, Any]:
         "conversion_count": conversions.total,
         "referral_count": referrals,
     }
+
+
+@dataclass(frozen=True)
+class People:
+    """Who is behind payments: ``payers`` maps a host user id to an email, ``advocates`` an advocate
+    id to their email (or user id)."""
+
+    payers: dict[str, str]
+    advocates: dict[int, str]
+
+    def payer(self, conversion) -> str | None:
+        return self.payers.get(conversion.customer_user_id) if conversion.customer_user_id else None
+
+    def advocate(self, advocate_id) -> str | None:
+        return self.advocates.get(advocate_id) if advocate_id is not None else None
+
+
+def people_of(conversions=(), advocate_ids=()) -> People:
+    """The emails of the payers and advocates of ``conversions`` (and of ``advocate_ids``), in three reads
+    whatever their number: a payer is known by their referral (the friend's email) or as an advocate."""
+    session = get_session()
+    conversions = list(conversions)
+    user_ids = {c.customer_user_id for c in conversions if c.customer_user_id}
+    wanted = {c.advocate_id for c in conversions if c.advocate_id is not None} | set(advocate_ids)
+    payers: dict[str, str] = {}
+    if user_ids:
+        for user_id, email in session.execute(
+            select(Advocate.user_id, Advocate.email).where(Advocate.user_id.in_(user_ids), Advocate.email.is_not(None))
+        ):
+            payers[user_id] = email
+        for user_id, email in session.execute(
+            select(Referral.friend_user_id, Referral.friend_email_normalized)
+            .where(Referral.friend_user_id.in_(user_ids), Referral.friend_email_normalized.is_not(None))
+        ):
+            payers.setdefault(user_id, email)
+    advocates: dict[int, str] = {}
+    if wanted:
+        for advocate_id, email, user_id in session.execute(
+            select(Advocate.id, Advocate.email, Advocate.user_id).where(Advocate.id.in_(wanted))
+        ):
+            advocates[advocate_id] = email or f"user {user_id}"
+    return People(payers, advocates)

@@ -34,6 +34,7 @@ from advocacy_portal.models import Referral
 from advocacy_portal.models import Reward
 from advocacy_portal.models import utcnow
 from advocacy_portal.services import audit
+from advocacy_portal.services import fraud
 from advocacy_portal.services import ledger
 from advocacy_portal.services import outgoing_webhooks
 from advocacy_portal.services import webhook_events
@@ -179,6 +180,9 @@ def _reconcile_payment(
         conversion.reward_outcome = NOT_REWARDED_PAYMENT
     elif conversion.reward_outcome != REWARDED:
         conversion.reward_outcome = REWARDED
+    if eligible:
+        # Block and hold rules, and staff decisions (advocacy_portal.services.fraud).
+        target = fraud.settle(reward, conversion, referral, target)
     _move_to(reward, conversion, target)
 
 
@@ -347,7 +351,8 @@ def due_reward_ids(now: datetime | None = None, limit: int | None = None) -> lis
     """Ids of the pending rewards whose hold has ended."""
     query = (
         select(Reward.id)
-        .where(Reward.status == "pending", Reward.hold_until <= (now or utcnow()), Reward.pending_minor > 0)
+        .where(Reward.status == "pending", Reward.hold_until <= (now or utcnow()), Reward.pending_minor > 0,
+               fraud.release_allowed())
         .order_by(Reward.hold_until, Reward.id)
     )
     if limit:
@@ -374,6 +379,8 @@ def release(reward_id: int, now: datetime | None = None) -> bool:
         return False
     if reward.hold_until > now or reward.pending_minor <= 0:
         return False
+    if fraud.release_refused(reward.id):
+        return False  # held for review, voided or blocked
     conversion = session.get(Conversion, reward.conversion_id)
     if conversion.dispute_status == "open":
         return False

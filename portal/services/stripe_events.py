@@ -43,6 +43,8 @@ class PaymentFacts:
     dispute_id: str | None = None
     #: The promotion codes the payment used (a Checkout Session's ``discounts``).
     promotion_code_ids: tuple[str, ...] = ()
+    #: The card's fingerprint, when the event carries the charge (for the fraud rules).
+    card_fingerprint: str | None = None
 
     @property
     def payment_key(self) -> str | None:
@@ -185,7 +187,13 @@ def _checkout_session(event: dict, obj: dict) -> PaymentFacts | str:
         currency=_currency(obj.get("currency")),
         paid_at=_time(event.get("created")) if paid else None,
         promotion_code_ids=_promotion_codes(obj) if paid else (),
+        card_fingerprint=_fingerprint(_dig(obj, "payment_intent", "latest_charge")),
     )
+
+
+def _fingerprint(charge) -> str | None:
+    """The card fingerprint of a charge (``payment_method_details.card.fingerprint``), if any."""
+    return _id(_dig(charge, "payment_method_details", "card", "fingerprint"))
 
 
 def _promotion_codes(obj: dict) -> tuple[str, ...]:
@@ -246,6 +254,22 @@ def _charge_refunded(event: dict, obj: dict) -> PaymentFacts | str:
         stripe_customer_id=_id(obj.get("customer")),
         user_id=_metadata_user(obj.get("metadata")),
         refunded_minor=refunded,
+        card_fingerprint=_fingerprint(obj),
+    )
+
+
+def _charge_succeeded(event: dict, obj: dict) -> PaymentFacts | str:
+    # Only the card: the payment itself is counted from its Checkout Session or invoice.
+    fingerprint = _fingerprint(obj)
+    if fingerprint is None:
+        return "no_card"
+    return PaymentFacts(
+        payment_intent_id=_id(obj.get("payment_intent")),
+        charge_id=_id(obj.get("id")),
+        invoice_id=_id(obj.get("invoice")),
+        stripe_customer_id=_id(obj.get("customer")),
+        user_id=_metadata_user(obj.get("metadata")),
+        card_fingerprint=fingerprint,
     )
 
 
@@ -274,6 +298,7 @@ EVENT_HANDLERS: dict[str, Callable[[dict, dict], PaymentFacts | str]] = {
     "invoice.paid": _invoice,
     "invoice_payment.paid": _invoice_payment,
     "charge.refunded": _charge_refunded,
+    "charge.succeeded": _charge_succeeded,
     "charge.dispute.created": _dispute("open"),
     "charge.dispute.closed": _dispute(None),
 }
@@ -373,9 +398,36 @@ def rejection_reason(event: dict) -> str | None:
             if not isinstance(obj, dict):
                 raise PoisonEvent("no data.object")
             customer_link(event_type, obj)
-            handler(event, obj)
+            facts = handler(event, obj)
+            refused = payment_refusal(facts)
+            if refused:
+                return refused
     except PoisonEvent as poison:
         return f"The event has {poison.reason}."
+    return None
+
+
+def _known_currencies() -> frozenset[str]:
+    from babel.numbers import list_currencies
+
+    return frozenset(code.lower() for code in list_currencies())
+
+
+def payment_refusal(facts) -> str | None:
+    """Why the payment an event reports must never be counted or rewarded, or ``None``: a paid
+    payment of zero (or less), or in a currency that is not ISO 4217 or not in
+    ``ADVOCACY_PAYMENT_CURRENCIES``. Such an event is recorded as rejected with this reason (shown on
+    the staff payments page) and changes no figure and no balance."""
+    if not isinstance(facts, PaymentFacts):
+        return None
+    if facts.currency is not None:
+        allowed = config_value("PAYMENT_CURRENCIES")
+        allowed = {str(code).lower() for code in allowed} if allowed else _known_currencies()
+        if facts.currency not in allowed:
+            return f"A payment in {facts.currency.upper()}, which is not a currency the program accepts."
+    if facts.paid_at is not None and facts.amount_minor is not None and facts.amount_minor <= 0:
+        return f"A paid payment of {facts.amount_minor} {(facts.currency or '').upper()}".rstrip() + \
+            ", which is not a positive amount: not counted, never rewarded."
     return None
 
 

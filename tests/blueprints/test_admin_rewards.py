@@ -132,12 +132,19 @@ def test_a_debit_may_take_the_balance_below_zero(stripe_app, staff, payments):
         advocate_id = referral_service.get_advocate(str(payments.advocate.id)).id
     page_url = f"{ADMIN}/advocates/{advocate_id}"
     token = csrf_token(staff, page_url)
-    page = staff.post(page_url + "/adjust", data={
+    form = {
         "advocacy-adjust-csrf_token": token, "advocacy-adjust-nonce": "n" * 20,
         "advocacy-adjust-amount": "-3", "advocacy-adjust-currency": "usd",
         "advocacy-adjust-reason": "Duplicate reward reversed",
-    }, follow_redirects=True).get_data(as_text=True)
+    }
+    # A debit comes back as a confirmation step first, with the balance it leads to.
+    step = staff.post(page_url + "/adjust", data=form).get_data(as_text=True)
+    assert 'data-preview="resulting">-$3.00<' in step and "goes below zero" in step
+    assert flat(advocate_balances(stripe_app, advocate_id))["available"] == 0
+    page = staff.post(page_url + "/adjust", data=dict(form, **{"advocacy-adjust-confirmed": "yes"}),
+                      follow_redirects=True).get_data(as_text=True)
     assert _cell(page, "balances", "usd", "available") == "-$3.00"
+    assert 'advocacy-negative" data-balance="available"' in page
 
 
 @pytest.mark.settings(REWARD_RULES=PERCENT_RULES)

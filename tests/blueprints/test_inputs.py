@@ -117,7 +117,7 @@ def test_an_adjustment_form_sent_again_with_other_content_is_a_409(app, staff_cl
     form = _adjustment_form(staff_client, advocate_id, "5.00")
     assert staff_client.post(f"{ADMIN}/advocates/{advocate_id}/adjust", data=form).status_code == 303
 
-    for url, changed in ((f"{ADMIN}/advocates/{advocate_id}/adjust", {"advocacy-adjust-amount": "500.00"}),
+    for url, changed in ((f"{ADMIN}/advocates/{advocate_id}/adjust", {"advocacy-adjust-amount": "50.00"}),
                          (f"{ADMIN}/advocates/{other_id}/adjust", {})):
         again = staff_client.post(url, data={**form, **changed})
         assert again.status_code == 409, url

@@ -43,7 +43,7 @@ def test_staff_see_rejected_events_with_their_reasons(stripe_app, live_server, n
     expect(page.locator("#advocacy-rejected-events")).to_contain_text("beyond 64 bits")
     expect(page.locator("#advocacy-rejected-events")).to_contain_text("not a Stripe id (5004 characters)")
     expect(page.locator("#advocacy-rejected-events")).to_contain_text("nests 45 levels deep")
-    expect(page.locator(f'tr[data-event="{huge["id"]}"]')).to_contain_text("rejected")
+    expect(page.locator(f'tr[data-event="{huge["id"]}"]')).to_contain_text("Rejected")
     # The good payment is still listed above, alone.
     expect(page.locator("table.advocacy-table").first.locator("tbody tr")).to_have_count(1)
     look_at(page, "admin-payments-rejected")

@@ -214,8 +214,7 @@ def test_the_monthly_cap_limits_what_one_advocate_earns(stripe_app):
 @pytest.mark.settings(REWARD_RULES=PERCENT_RULES)
 def test_unrewarded_currencies_and_empty_amounts_are_stored_with_their_reason(stripe_app, caplog):
     client = stripe_app.test_client()
-    cases = {"currency_not_rewarded": dict(amount_total=5000, currency="eur"),
-             "no_amount": dict(amount_total=0)}
+    cases = {"currency_not_rewarded": dict(amount_total=5000, currency="eur")}
     for outcome, fields in cases.items():
         referred = make_referral(stripe_app)
         with caplog.at_level("INFO"):
@@ -232,7 +231,11 @@ def test_unrewarded_currencies_and_empty_amounts_are_stored_with_their_reason(st
     assert "amount out of range" in answer.get_json()["reason"]
     with stripe_app.app_context():
         outcomes = sorted(c.reward_outcome for c in get_session().scalars(select(Conversion)))
-        assert outcomes == ["currency_not_rewarded", "no_amount"]
+        assert outcomes == ["currency_not_rewarded"]
+    # A paid payment of zero is refused the same way: never counted, never rewarded.
+    free = make_referral(stripe_app)
+    answer = deliver(client, stripe_events.checkout_session_completed(metadata=free.metadata, amount_total=0))
+    assert answer.get_json()["outcome"] == "rejected" and "not a positive amount" in answer.get_json()["reason"]
     assert snapshot(stripe_app) == {}
 
 
