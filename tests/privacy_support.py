@@ -122,6 +122,24 @@ def build_subject(app, fake_stripe, receiver=None) -> Subject:
         nps.unsubscribe(str(person.id), person.email)
         get_session().commit()
 
+    # A fraud review of one of the advocate's rewards (approved by staff) and a household allowance.
+    from advocacy_portal.models import Conversion
+    from advocacy_portal.models import FraudAllowance
+    from advocacy_portal.models import FraudReview
+    from advocacy_portal.models import Referral
+
+    with app.app_context():
+        session = get_session()
+        conversion_id = session.scalar(select(Conversion.id).join(Referral, Conversion.referral_id == Referral.id)
+                                       .where(Referral.advocate_id == advocate_id).limit(1))
+        assert conversion_id is not None
+        session.add(FraudReview(conversion_id=conversion_id, advocate_id=advocate_id, state="approved",
+                                rules=["similar_email"], detail="looks alike", amount_minor=500, currency="usd",
+                                decided_by_user_id=str(staff.id), decision_reason="Known household"))
+        session.add(FraudAllowance(kind="pair", advocate_id=advocate_id, friend_user_id=str(person.id),
+                                   reason=f"{name} lives with their friend"))
+        session.commit()
+
     class Friend:
         id = friend_id
         email = friend_email

@@ -61,6 +61,8 @@ PAGES = {
     "ADMIN_WEBHOOK_FORM_TEMPLATE": ("/advocacy/admin/webhooks/new", "staff", 200),
     "ADMIN_WEBHOOK_TEMPLATE": (lambda app, staff: f"/advocacy/admin/webhooks/{_webhook_endpoint_id(app)}", "staff", 200),
     "PRIVACY_TEMPLATE": ("/advocacy/privacy/", "customer", 200),
+    "ADMIN_FRAUD_TEMPLATE": ("/advocacy/admin/fraud", "staff", 200),
+    "ADMIN_EXPORT_TEMPLATE": ("/advocacy/admin/export", "staff", 200),
     "ADMIN_ERASE_TEMPLATE": (
         lambda app, staff: f"/advocacy/admin/advocates/{_advocate_id(app, make_customer(app))}/erase", "staff", 200),
 }
@@ -118,6 +120,7 @@ RESOLVED_ONLY = {
     "MAIL_PUBLISHED_TEXT_TEMPLATE", "MAIL_PUBLISHED_HTML_TEMPLATE",
     "NPS_PROMPT_TEMPLATE", "MAIL_NPS_SURVEY_TEXT_TEMPLATE", "MAIL_NPS_SURVEY_HTML_TEMPLATE",
     "MAIL_NPS_CASE_TEXT_TEMPLATE", "MAIL_NPS_CASE_HTML_TEMPLATE",
+    "ADMIN_ADJUST_CONFIRM_TEMPLATE",  # shown after a posted adjustment (tests/blueprints/test_adjustment_guardrails.py)
 }
 #: The base layout is checked on the wall page: the host's layout must carry the page's content.
 LAYOUT_PAGE = "/advocacy/wall"
