@@ -207,11 +207,12 @@ def _per_day(first: date, last: date) -> dict[date, Totals]:
     ):
         at(day).first_payments += count
 
+    # A referred friend's payments that day less their first payments that day are the repeat ones
+    # (``first_paid_at`` is the time of the first): no join of referrals needed.
     paid = _day(Conversion.paid_at)
     net = net_minor_sql()
     referred = Conversion.referral_id.is_not(None)
-    repeat = sa.and_(referred, Referral.first_paid_at.is_not(None), Conversion.paid_at > Referral.first_paid_at)
-    for day, currency, amount, referral_amount, net_amount, referral_net, repeats in session.execute(
+    for day, currency, amount, referral_amount, net_amount, referral_net, referred_count in session.execute(
         sa.select(
             paid,
             Conversion.currency,
@@ -219,10 +220,8 @@ def _per_day(first: date, last: date) -> dict[date, Totals]:
             sa.func.sum(sa.case((referred, sa.func.coalesce(Conversion.amount_minor, 0)), else_=0)),
             sa.func.sum(net),
             sa.func.sum(sa.case((referred, net), else_=0)),
-            sa.func.sum(sa.case((repeat, 1), else_=0)),
+            sa.func.sum(sa.case((referred, 1), else_=0)),
         )
-        .select_from(Conversion)
-        .outerjoin(Referral, Referral.id == Conversion.referral_id)
         .where(Conversion.paid_at >= start, Conversion.paid_at < end)
         .group_by(paid, Conversion.currency)
     ):
@@ -233,7 +232,9 @@ def _per_day(first: date, last: date) -> dict[date, Totals]:
             (totals.net_revenue, net_amount), (totals.referral_net_revenue, referral_net),
         ):
             target[currency] = target.get(currency, 0) + int(value or 0)
-        totals.repeat_payments += int(repeats or 0)
+        totals.repeat_payments += int(referred_count or 0)
+    for totals in days.values():
+        totals.repeat_payments = max(0, totals.repeat_payments - totals.first_payments)
     return days
 
 
@@ -476,48 +477,38 @@ def lifetime_value(now: datetime | None = None) -> dict[str, Any]:
     currency = report_currency()
     session = get_session()
     customer = sa.func.coalesce(Conversion.customer_user_id, Conversion.stripe_customer_id)
+    # One pass: each payment with its customer's first payment time and referred flag (window
+    # functions), then per customer, then per group and window.
     paid = (
         sa.select(
-            customer.label("customer"), Conversion.paid_at.label("paid_at"),
-            net_minor_sql().label("net"), Conversion.referral_id.label("referral_id"),
+            customer.label("customer"), Conversion.paid_at.label("paid_at"), net_minor_sql().label("net"),
+            sa.func.min(Conversion.paid_at).over(partition_by=customer).label("first_at"),
+            sa.func.max(sa.case((Conversion.referral_id.is_not(None), 1), else_=0))
+            .over(partition_by=customer).label("referred"),
         )
         .where(Conversion.paid_at.is_not(None), Conversion.currency == currency, customer.is_not(None))
-        .cte("paid")
+        .subquery("paid")
     )
-    firsts = (
-        sa.select(
-            paid.c.customer,
-            sa.func.min(paid.c.paid_at).label("first_at"),
-            sa.func.max(sa.case((paid.c.referral_id.is_not(None), 1), else_=0)).label("referred"),
-        )
-        .group_by(paid.c.customer)
-        .cte("firsts")
-    )
-    result: dict[str, Any] = {"currency": currency, "referred": [], "others": []}
+    columns = [paid.c.customer, paid.c.referred, paid.c.first_at]
     for days in LIFETIME_WINDOWS:
-        cutoff = now - timedelta(days=days)
-        horizon = _plus_days(firsts.c.first_at, days)
-        per_customer = (
-            sa.select(
-                firsts.c.customer,
-                firsts.c.referred,
-                sa.func.sum(sa.case((paid.c.paid_at < horizon, paid.c.net), else_=0)).label("revenue"),
-                sa.func.max(sa.case((paid.c.paid_at >= horizon, 1), else_=0)).label("retained"),
-            )
-            .join(paid, paid.c.customer == firsts.c.customer)
-            .where(firsts.c.first_at <= cutoff)
-            .group_by(firsts.c.customer, firsts.c.referred)
-            .subquery()
-        )
-        rows = session.execute(
-            sa.select(
-                per_customer.c.referred, sa.func.count(), sa.func.sum(per_customer.c.revenue),
-                sa.func.sum(per_customer.c.retained),
-            ).group_by(per_customer.c.referred)
-        ).all()
-        found = {int(referred): (count, revenue, retained) for referred, count, revenue, retained in rows}
-        for key, flag in (("referred", 1), ("others", 0)):
-            count, revenue, retained = found.get(flag, (0, 0, 0))
+        horizon = _plus_days(paid.c.first_at, days)
+        columns.append(sa.func.sum(sa.case((paid.c.paid_at < horizon, paid.c.net), else_=0)).label(f"revenue_{days}"))
+        columns.append(sa.func.max(sa.case((paid.c.paid_at >= horizon, 1), else_=0)).label(f"retained_{days}"))
+    per_customer = sa.select(*columns).group_by(paid.c.customer, paid.c.referred, paid.c.first_at).subquery("per_customer")
+    figures = [per_customer.c.referred]
+    for days in LIFETIME_WINDOWS:
+        old_enough = per_customer.c.first_at <= now - timedelta(days=days)
+        figures += [
+            sa.func.sum(sa.case((old_enough, 1), else_=0)),
+            sa.func.sum(sa.case((old_enough, getattr(per_customer.c, f"revenue_{days}")), else_=0)),
+            sa.func.sum(sa.case((old_enough, getattr(per_customer.c, f"retained_{days}")), else_=0)),
+        ]
+    rows = {int(row[0]): row[1:] for row in session.execute(sa.select(*figures).group_by(per_customer.c.referred))}
+    result: dict[str, Any] = {"currency": currency, "referred": [], "others": []}
+    for key, flag in (("referred", 1), ("others", 0)):
+        values = rows.get(flag) or (0,) * (3 * len(LIFETIME_WINDOWS))
+        for index, days in enumerate(LIFETIME_WINDOWS):
+            count, revenue, retained = values[3 * index : 3 * index + 3]
             result[key].append(Cohort(days, int(count or 0), int(revenue or 0), int(retained or 0)))
     return result
 
@@ -559,18 +550,18 @@ def advocate_funnel(advocate_id: int, months: int = 12, today: date | None = Non
     ):
         at(day).first_payments += count
     paid = _day(Conversion.paid_at)
-    repeat = sa.and_(Referral.first_paid_at.is_not(None), Conversion.paid_at > Referral.first_paid_at)
-    for day, currency, net, repeats in session.execute(
-        sa.select(paid, Conversion.currency, sa.func.sum(net_minor_sql()), sa.func.sum(sa.case((repeat, 1), else_=0)))
-        .select_from(Conversion)
-        .outerjoin(Referral, Referral.id == Conversion.referral_id)
+    for day, currency, net, referred_count in session.execute(
+        sa.select(paid, Conversion.currency, sa.func.sum(net_minor_sql()),
+                  sa.func.sum(sa.case((Conversion.referral_id.is_not(None), 1), else_=0)))
         .where(Conversion.advocate_id == advocate_id, Conversion.paid_at >= start, Conversion.paid_at < end)
         .group_by(paid, Conversion.currency)
     ):
         totals = at(day)
         currency = currency or "???"
         totals.referral_net_revenue[currency] = totals.referral_net_revenue.get(currency, 0) + int(net or 0)
-        totals.repeat_payments += int(repeats or 0)
+        totals.repeat_payments += int(referred_count or 0)
+    for _, totals in series.items():
+        totals.repeat_payments = max(0, totals.repeat_payments - totals.first_payments)
     return sorted(series.items())
 
 

@@ -78,9 +78,10 @@ def seed_program(plan: ScalePlan, engine=None, progress: Callable[[int], None] |
     begin = now - timedelta(days=plan.days)
 
     def moment(after: datetime | None = None) -> datetime:
-        low = after or begin
-        span = max(1.0, (now - low).total_seconds() - 1)
-        return low + timedelta(seconds=rng.random() * span)
+        if after is not None:  # a few weeks later, on average; never in the future
+            later = after + timedelta(days=rng.expovariate(1 / 21))
+            return min(later, now - timedelta(seconds=1))
+        return begin + timedelta(seconds=rng.random() * max(1.0, (now - begin).total_seconds() - 1))
 
     with engine.begin() as connection:
         if connection.execute(
