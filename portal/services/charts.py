@@ -63,7 +63,7 @@ def column_chart(
     max_x_labels: int = 8,
 ) -> Chart:
     """Grouped columns: one group per label, one column per series (``(name, css class, values)``)."""
-    left, right, top, bottom = 64.0, 8.0, 8.0, height - 28.0
+    left, right, top, bottom = 88.0, 8.0, 8.0, height - 28.0
     chart = Chart(width=width, height=height, left=left, bottom=bottom,
                   legend=[(css, name) for name, css, _ in series])
     peak = max((value for _, _, values in series for value in values), default=0)
