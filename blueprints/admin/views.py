@@ -129,10 +129,10 @@ def reward_cost():
 def advocates():
     """The advocates leaderboard (searchable, sortable), and what referred customers are worth."""
     search = inputs.text_arg("q", 320) or ""
-    order = inputs.choice_arg("order", program_report.LEADERBOARD_ORDERS, "revenue", strict=True)
+    order = inputs.choice_arg("order", program_report.LEADERBOARD_ORDERS, "revenue")
     rollups.fold_if_due()
     page = program_report.leaderboard(
-        order=order, search=search or None, page=inputs.page_arg(strict=True),
+        order=order, search=search or None, page=inputs.page_arg(),
         per_page=inputs.per_page_arg(50),
     )
     if page.page > page.pages:
