@@ -171,3 +171,34 @@ def refuse_bad_characters(endpoint, values) -> None:
 def guard_input(bp) -> None:
     """Refuse NUL and surrogate characters on every request of ``bp`` (see :func:`refuse_bad_characters`)."""
     bp.url_value_preprocessor(refuse_bad_characters)
+
+
+def period_args(default_days: int, max_days: int, *, start: str = "start", end: str = "end",
+                today: date | None = None) -> tuple[date, date]:
+    """The first and last day (both included) of the period in query arguments ``start`` and
+    ``end``; the last ``default_days`` days when both are missing, one missing one taken from the other.
+
+    :raises BadInput: when a date is unreadable or outside the allowed years, when the period ends
+        before it starts, or when it is longer than ``max_days`` days.
+    """
+    from datetime import datetime
+    from datetime import timedelta
+    from datetime import timezone
+
+    first, last = date_arg(start, strict=True), date_arg(end, strict=True)
+    today = today or datetime.now(timezone.utc).date()
+    if first is None and last is None:
+        last = today
+        first = today - timedelta(days=default_days - 1)
+    elif first is None:
+        first = last - timedelta(days=default_days - 1)
+    elif last is None:
+        last = max(first, min(today, first + timedelta(days=default_days - 1)))
+    if first > last:
+        raise BadInput(
+            f"The period ends ({last.isoformat()}) before it starts ({first.isoformat()}): "
+            f"choose a start on or before the end."
+        )
+    if (last - first).days + 1 > max_days:
+        raise BadInput(f"The period is longer than {max_days} days: choose a shorter one.")
+    return first, last

@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from advocacy_portal import migrate
 from advocacy_portal import outbox
+from advocacy_portal.cli_scale import add_scale_commands
 from advocacy_portal.config import config_value
 from advocacy_portal.db import get_session
 from advocacy_portal.identity import Customer
@@ -258,6 +259,7 @@ def make_cli() -> AppGroup:
     _add_rewards_commands(cli)
     _add_export_command(cli)
     _add_outbox_commands(cli)
+    add_scale_commands(cli)
     return cli
 
 

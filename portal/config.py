@@ -266,6 +266,20 @@ DEFAULTS: dict[str, Any] = {
     "ADMIN_REWARDS_TEMPLATE": "advocacy/admin/rewards.html",
     #: Template of the staff audit log.
     "ADMIN_AUDIT_TEMPLATE": "advocacy/admin/audit.html",
+    # -- Staff figures at scale: rollups and charts ----------------------------------------------------
+    #: A staff page folds the new clicks into the rollups when the last fold is older than this many
+    #: seconds (``None``: only ``flask advocacy rollups fold`` does, e.g. from cron). Figures are exact
+    #: either way: clicks above the watermark are counted live.
+    "ROLLUP_FOLD_SECONDS": 60,
+    #: PostgreSQL: longest wait, in milliseconds, of a fold for the instant lock that finds its safe
+    #: high-water mark (click inserts wait behind it at most this long); on timeout the fold skips a turn.
+    "ROLLUP_LOCK_TIMEOUT_MS": 200,
+    #: Longest period, in days, the overview and the payments list accept (a longer one is a 400).
+    "REPORT_MAX_DAYS": 3 * 366,
+    #: Template of the overview's SVG charts (macros).
+    "ADMIN_CHARTS_TEMPLATE": "advocacy/admin/_charts.html",
+    #: Template of the funnel over time on the staff page of one advocate (included in it).
+    "ADMIN_ADVOCATE_FUNNEL_TEMPLATE": "advocacy/admin/_advocate_funnel.html",
     # -- Customer rewards pages -----------------------------------------------------------------------
     #: Template of the customer's rewards page (balances and history).
     "REWARDS_PAGE_TEMPLATE": "advocacy/rewards/ledger.html",

@@ -36,10 +36,12 @@ from advocacy_portal.services import audit
 from advocacy_portal.services import audit_presenters
 from advocacy_portal.services import conversions as conversion_service
 from advocacy_portal.services import fraud
+from advocacy_portal.services import program_report
 from advocacy_portal.services import referral_queries
 from advocacy_portal.services import reward_queries
 from advocacy_portal.services import ledger
 from advocacy_portal.services import rewards
+from advocacy_portal.services import rollups
 from advocacy_portal.services.money import format_money
 from advocacy_portal.services.rules import current_rules
 
@@ -63,14 +65,22 @@ def get_advocate_or_404(advocate_id: int) -> Advocate:
 @bp.get("/")
 @staff_required
 def overview():
-    """The program at a glance over a chosen period: funnel, revenue, what rewards cost."""
-    period = analytics.period_from(inputs.date_arg("start"), inputs.date_arg("end"))
+    """The program over a chosen period, by day, week or month: revenue, funnel, reward cost, ROI,
+    each against the period before, with charts."""
+    first, last = inputs.period_args(30, config_value("REPORT_MAX_DAYS"))
+    by = inputs.choice_arg("by", program_report.GRANULARITIES, "day", strict=True)
+    rollups.fold_if_due()
+    report = program_report.overview(first, last, by)
+    period = analytics.period_from(first, last)
     return private_page(
         render_template(
             config_value("ADMIN_OVERVIEW_TEMPLATE"),
             period=period,
-            funnel=analytics.funnel(period),
-            revenue=reward_queries.revenue_summary(period.start, period.end),
+            report=report,
+            charts=program_report.overview_charts(report),
+            granularities=program_report.GRANULARITIES,
+            charts_template=config_value("ADMIN_CHARTS_TEMPLATE"),
+            revenue=program_report.revenue_summary(period.start, period.end),
             cost=reward_queries.reward_cost_by_state(),
             fraud_figures=fraud.review_figures(),
         )
@@ -148,16 +158,21 @@ def reward_cost():
 @bp.get("/advocates")
 @staff_required
 def advocates():
-    """Every advocate with their results, searchable."""
+    """The advocates leaderboard (searchable, sortable), and what referred customers are worth."""
     search = inputs.text_arg("q", 320) or ""
-    order = inputs.choice_arg("order", analytics.ADVOCATE_ORDERS, "signups")
-    page = analytics.advocate_rows(
-        search=search or None, order=order, page=inputs.page_arg(), per_page=inputs.per_page_arg(50),
+    order = inputs.choice_arg("order", program_report.LEADERBOARD_ORDERS, "revenue")
+    rollups.fold_if_due()
+    page = program_report.leaderboard(
+        order=order, search=search or None, page=inputs.page_arg(),
+        per_page=inputs.per_page_arg(50),
     )
+    if page.page > page.pages:
+        abort(404, f"There is no page {page.page}: the list has {page.pages} page(s).")
     return private_page(
         render_template(
             config_value("ADMIN_ADVOCATES_TEMPLATE"),
-            page=page, search=search, order=order, orders=analytics.ADVOCATE_ORDERS,
+            page=page, search=search, order=order, orders=program_report.LEADERBOARD_ORDERS,
+            lifetime=program_report.lifetime_value() if page.page == 1 and not search else None,
         )
     )
 
@@ -180,6 +195,10 @@ def _render_advocate(found: Advocate, form: AdjustmentForm, status: int = 200):
             config_value("ADMIN_ADVOCATE_TEMPLATE"),
             advocate=found,
             stats=referral_queries.advocate_stats(found),
+            funnel_template=config_value("ADMIN_ADVOCATE_FUNNEL_TEMPLATE"),
+            funnel=(series := program_report.advocate_funnel(found.id)),
+            funnel_chart=program_report.advocate_funnel_chart(series),
+            charts_template=config_value("ADMIN_CHARTS_TEMPLATE"),
             referrals=analytics.referrals_of(found, page=inputs.page_arg()),
             overview=reward_queries.advocate_overview(found),
             entries=reward_queries.entries_for(found, page=inputs.page_arg("entries_page")),

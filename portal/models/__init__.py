@@ -15,6 +15,10 @@ from advocacy_portal.models.referrals import IdBlock
 from advocacy_portal.models.referrals import Referral
 from advocacy_portal.models.referrals import ReferralClick
 from advocacy_portal.models.outbox import OUTBOX_STATES
+from advocacy_portal.models.rollups import AdvocateClickDay
+from advocacy_portal.models.rollups import AdvocateClickTotal
+from advocacy_portal.models.rollups import ClickDay
+from advocacy_portal.models.rollups import RollupMark
 from advocacy_portal.models.outbox import OutboxTask
 from advocacy_portal.models.testimonials import CONSENT_CHOICES
 from advocacy_portal.models.testimonials import TESTIMONIAL_KINDS
@@ -97,6 +101,11 @@ __all__ = [
     "FRAUD_REVIEW_STATES",
     "FraudAllowance",
     "FraudReview",
+    # rollups
+    "AdvocateClickDay",
+    "AdvocateClickTotal",
+    "ClickDay",
+    "RollupMark",
     # outgoing webhooks
     "WEBHOOK_DELIVERY_STATES",
     "WebhookAttempt",

@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from advocacy_portal.db import get_session
 from advocacy_portal.models import Advocate
 from advocacy_portal.models import Referral
-from advocacy_portal.models import ReferralClick
 from advocacy_portal.models import utcnow
+from advocacy_portal.services import rollups
 from advocacy_portal.services.paging import MAX_PER_PAGE  # noqa: F401  (re-exported)
 from advocacy_portal.services.paging import Page
 from advocacy_portal.services.paging import clamp_page
@@ -94,20 +94,16 @@ def funnel(period: Period) -> Funnel:
     """The referral funnel of ``period``: counted clicks, attributed signups, flagged signups, and
     referred friends whose first payment fell in the period."""
     session = get_session()
-    clicks = session.scalar(
-        sa.select(sa.func.count(ReferralClick.id)).where(
-            ReferralClick.clicked_at >= period.start, ReferralClick.clicked_at < period.end
-        )
-    )
+    clicks = rollups.clicks_between(period.first_day, period.last_day)
     in_period = sa.and_(Referral.created_at >= period.start, Referral.created_at < period.end)
     signups = session.scalar(
-        sa.select(sa.func.count(Referral.id)).where(in_period, Referral.status == "signed_up")
+        sa.select(sa.func.count()).where(in_period, Referral.status == "signed_up")
     )
     flagged = session.scalar(
-        sa.select(sa.func.count(Referral.id)).where(in_period, Referral.status == "flagged")
+        sa.select(sa.func.count()).where(in_period, Referral.status == "flagged")
     )
     paying = session.scalar(
-        sa.select(sa.func.count(Referral.id)).where(
+        sa.select(sa.func.count()).where(
             Referral.first_paid_at >= period.start, Referral.first_paid_at < period.end
         )
     )
@@ -138,28 +134,27 @@ def advocate_rows(
     :param order: one of :data:`ADVOCATE_ORDERS`; anything else orders by signups.
     """
     page, per_page = clamp_page(page, per_page)
-    clicks = (
-        sa.select(sa.func.count(ReferralClick.id))
-        .where(ReferralClick.advocate_id == Advocate.id)
-        .scalar_subquery()
-    )
+    click_counts = rollups.advocate_clicks_column()
+    clicks = sa.func.coalesce(click_counts.c.clicks, 0)
     signups = (
-        sa.select(sa.func.count(Referral.id))
+        sa.select(sa.func.count())
         .where(Referral.advocate_id == Advocate.id, Referral.status == "signed_up")
         .scalar_subquery()
     )
     flagged = (
-        sa.select(sa.func.count(Referral.id))
+        sa.select(sa.func.count())
         .where(Referral.advocate_id == Advocate.id, Referral.status == "flagged")
         .scalar_subquery()
     )
     paying = (
-        sa.select(sa.func.count(Referral.id))
+        sa.select(sa.func.count())
         .where(Referral.advocate_id == Advocate.id, Referral.first_paid_at.is_not(None))
         .scalar_subquery()
     )
-    query = sa.select(Advocate, clicks, signups, flagged, paying)
-    count = sa.select(sa.func.count(Advocate.id))
+    query = sa.select(Advocate, clicks, signups, flagged, paying).outerjoin(
+        click_counts, click_counts.c.advocate_id == Advocate.id
+    )
+    count = sa.select(sa.func.count()).select_from(Advocate)
     if search:
         needle = search.strip()
         condition = sa.or_(
@@ -199,6 +194,6 @@ def referrals_of(advocate: Advocate, page: int = 1, per_page: int = 50) -> Page[
         )
     )
     total = session.scalar(
-        sa.select(sa.func.count(Referral.id)).where(Referral.advocate_id == advocate.id)
+        sa.select(sa.func.count()).where(Referral.advocate_id == advocate.id)
     )
     return Page(items=items, page=page, per_page=per_page, total=total or 0)

@@ -915,3 +915,15 @@ register(TableRule(
     retention="Until staff remove it; deleted when the friend is erased",
     export=_export_fraud_allowances, erase=_erase_fraud_allowances, order=45,
 ))
+
+
+# -- rollups: counts per day, per advocate and in total (no person named) ----------------------------
+
+for _table, _purpose in (
+    ("advocacy_click_days", "Clicks per day, for the staff figures"),
+    ("advocacy_advocate_click_days", "Clicks per advocate and day (an advocate id and a count), for the staff figures"),
+    ("advocacy_advocate_click_totals", "Clicks per advocate in all (an advocate id and a count)"),
+    ("advocacy_rollup_marks", "How far the click rollups are folded (a watermark)"),
+):
+    register(TableRule(_table, NOT_PERSONAL, purpose=_purpose,
+                       retention="Kept; rebuilt from the clicks by `flask advocacy rollups rebuild`"))

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from advocacy_portal.db import get_session
 from advocacy_portal.models import Advocate
 from advocacy_portal.models import Referral
-from advocacy_portal.models import ReferralClick
+from advocacy_portal.services import rollups
 
 
 @dataclass(frozen=True)
@@ -29,9 +29,7 @@ class AdvocateStats:
 def advocate_stats(advocate: Advocate) -> AdvocateStats:
     """Counted clicks, credited signups (flagged ones excluded) and friends who have paid."""
     session = get_session()
-    clicks = session.scalar(
-        select(func.count()).select_from(ReferralClick).where(ReferralClick.advocate_id == advocate.id)
-    )
+    clicks = rollups.clicks_of_advocate(advocate.id)
     signups, paying = session.execute(
         select(func.count(), func.count(Referral.first_paid_at)).where(
             Referral.advocate_id == advocate.id, Referral.status == "signed_up"

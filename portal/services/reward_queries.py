@@ -119,28 +119,11 @@ def entries_for(advocate: Advocate, page: int = 1, per_page: int = 25) -> Page:
 def revenue_summary(start: datetime | None = None, end: datetime | None = None) -> dict[str, dict[str, int]]:
     """Revenue of paid payments in ``[start, end)`` per currency: ``{"usd": {"total_minor",
     "attributed_minor", "payments", "attributed_payments", "refunded_minor", "net_minor",
-    "attributed_net_minor"}}``. Net excludes refunds and open or lost disputes."""
-    query = select(Conversion).where(Conversion.paid_at.is_not(None))
-    if start is not None:
-        query = query.where(Conversion.paid_at >= start)
-    if end is not None:
-        query = query.where(Conversion.paid_at < end)
-    summary: dict[str, dict[str, int]] = {}
-    keys = ("total_minor", "attributed_minor", "payments", "attributed_payments", "refunded_minor",
-            "net_minor", "attributed_net_minor")
-    for conversion in get_session().scalars(query.execution_options(yield_per=500)):
-        row = summary.setdefault(conversion.currency or "???", dict.fromkeys(keys, 0))
-        amount = conversion.amount_minor or 0
-        attributed = conversion.referral_id is not None
-        row["total_minor"] += amount
-        row["payments"] += 1
-        row["refunded_minor"] += conversion.refunded_minor
-        row["net_minor"] += conversion.net_minor
-        if attributed:
-            row["attributed_minor"] += amount
-            row["attributed_payments"] += 1
-            row["attributed_net_minor"] += conversion.net_minor
-    return summary
+    "attributed_net_minor"}}``. Net excludes refunds and open or lost disputes. One grouped SQL
+    statement (:func:`advocacy_portal.services.program_report.revenue_summary`)."""
+    from advocacy_portal.services.program_report import revenue_summary as summary_in_sql
+
+    return summary_in_sql(start, end)
 
 
 def list_conversions(filters: dict[str, Any] | None = None, page: int = 1, per_page: int = 25) -> Page:

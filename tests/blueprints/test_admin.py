@@ -67,8 +67,17 @@ def test_overview_shows_the_funnel_of_the_period(app, staff_client, program):
     assert _figure(long_ago, "clicks") == 0
     assert 'value="2020-01-01"' in long_ago
 
-    # A mangled period falls back to the last 30 days instead of failing.
-    assert staff_client.get("/advocacy/admin/?start=yesterday&end=2020-99-01").status_code == 200
+    # A mangled, inverted or absurd period is a clear 400, never a 500.
+    for query, message in (
+        ("start=yesterday&end=2020-99-01", "must be a date"),
+        ("start=2026-03-01&end=2026-02-01", "before it starts"),
+        ("start=2000-01-01&end=2100-12-31", "longer than"),
+        ("start=1999-12-31", "must be a date"),
+        ("by=hour", "must be one of"),
+    ):
+        response = staff_client.get(f"/advocacy/admin/?{query}")
+        assert response.status_code == 400, query
+        assert message in response.get_data(as_text=True), query
 
 
 def test_advocates_are_listed_best_first_and_searchable(app, staff_client, program):
@@ -81,8 +90,11 @@ def test_advocates_are_listed_best_first_and_searchable(app, staff_client, progr
     none = staff_client.get("/advocacy/admin/advocates?q=%25_nobody").get_data(as_text=True)
     assert "No advocate matches" in none
 
-    # Untrusted paging input is clamped, never an error.
+    # Untrusted paging input is clamped and an unknown order ignored (the house rule of list pages); a
+    # real page past the end is a 404 that says so.
     assert staff_client.get("/advocacy/admin/advocates?page=-3&per_page=100000&order=evil").status_code == 200
+    past = staff_client.get("/advocacy/admin/advocates?page=99")
+    assert past.status_code == 404 and "There is no page 99" in past.get_data(as_text=True)
 
 
 def test_one_advocate_shows_their_friends(app, staff_client, program):

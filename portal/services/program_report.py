@@ -1,0 +1,643 @@
+"""The program's figures for the staff overview and the advocates pages, aggregated in SQL.
+
+Clicks come from the rollups (:mod:`advocacy_portal.services.rollups`, rolled-up days plus the live
+clicks above the watermark); signups, payments and rewards are grouped by day in SQL from their own
+tables through indexes on their timestamps (none is loaded into Python row by row). Days are UTC days.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import date
+from datetime import datetime
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from advocacy_portal.config import config_value
+from advocacy_portal.db import get_session
+from advocacy_portal.models import Advocate
+from advocacy_portal.models import Conversion
+from advocacy_portal.models import Referral
+from advocacy_portal.models import Reward
+from advocacy_portal.models import utcnow
+from advocacy_portal.services import rollups
+from advocacy_portal.services.paging import Page
+from advocacy_portal.services.paging import clamp_page
+
+#: How the overview groups days (``?by=``).
+GRANULARITIES = ("day", "week", "month")
+
+#: Orders of the advocates leaderboard (``?order=``), best first.
+LEADERBOARD_ORDERS = ("revenue", "friends", "paying", "conversion", "cost", "clicks", "newest")
+
+#: Days after a customer's first payment over which lifetime value and retention are measured.
+LIFETIME_WINDOWS = (30, 90, 365)
+
+
+def report_currency() -> str:
+    """The currency the leaderboard ranks revenue and cost in: the default reward rule's."""
+    rules = config_value("REWARD_RULES") or {}
+    return str((rules.get("default") or {}).get("currency") or "usd").lower()
+
+
+def _dialect() -> str:
+    return rollups.dialect_name()
+
+
+def _day(column):
+    return rollups.day_of(column, _dialect())
+
+
+def net_minor_sql():
+    """What the business kept of a paid payment, as SQL (see :attr:`Conversion.net_minor`)."""
+    kept = sa.func.coalesce(Conversion.amount_minor, 0) - Conversion.refunded_minor
+    return sa.case(
+        (Conversion.paid_at.is_(None), 0),
+        (Conversion.dispute_status.in_(("open", "lost")), 0),
+        (kept < 0, 0),
+        else_=kept,
+    )
+
+
+def bucket_of(day: date, by: str) -> date:
+    """The first day of the bucket ``day`` falls in: itself, its week's Monday, its month's 1st."""
+    if by == "week":
+        return day - timedelta(days=day.weekday())
+    if by == "month":
+        return day.replace(day=1)
+    return day
+
+
+def bucket_starts(first: date, last: date, by: str) -> list[date]:
+    starts: list[date] = []
+    current = bucket_of(first, by)
+    while current <= last:
+        starts.append(current)
+        if by == "month":
+            current = (current.replace(day=28) + timedelta(days=4)).replace(day=1)
+        elif by == "week":
+            current += timedelta(days=7)
+        else:
+            current += timedelta(days=1)
+    return starts
+
+
+@dataclass
+class Totals:
+    """The figures of one period or one bucket. Money is ``{currency: minor}``."""
+
+    clicks: int = 0
+    signups: int = 0
+    flagged: int = 0
+    first_payments: int = 0
+    repeat_payments: int = 0
+    revenue: dict[str, int] = field(default_factory=dict)
+    referral_revenue: dict[str, int] = field(default_factory=dict)
+    net_revenue: dict[str, int] = field(default_factory=dict)
+    referral_net_revenue: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def signup_rate(self) -> float | None:
+        return self.signups / self.clicks if self.clicks else None
+
+    @property
+    def first_payment_rate(self) -> float | None:
+        return self.first_payments / self.signups if self.signups else None
+
+    @property
+    def repeat_rate(self) -> float | None:
+        return self.repeat_payments / self.first_payments if self.first_payments else None
+
+
+@dataclass
+class RewardCost:
+    """What the rewards earned in a period cost, in one currency: what is still pending, what is
+    available (or spent) and what refunds and disputes took back."""
+
+    pending: int = 0
+    available: int = 0
+    clawed_back: int = 0
+    rewards: int = 0
+
+    @property
+    def cost(self) -> int:
+        return self.pending + self.available
+
+
+@dataclass
+class Report:
+    """The overview of one period: totals, the same totals of the period before, a series by bucket."""
+
+    first: date
+    last: date
+    by: str
+    totals: Totals
+    previous: Totals
+    previous_first: date
+    previous_last: date
+    buckets: list[tuple[date, Totals]]
+    cost: dict[str, RewardCost]
+    previous_cost: dict[str, RewardCost]
+
+    @property
+    def currencies(self) -> list[str]:
+        found = set(self.totals.revenue) | set(self.cost) | set(self.previous.revenue)
+        return sorted(found)
+
+    def roi(self, currency: str, previous: bool = False) -> float | None:
+        """(referral net revenue − reward cost) / reward cost; ``None`` without any cost."""
+        totals = self.previous if previous else self.totals
+        cost = (self.previous_cost if previous else self.cost).get(currency)
+        if cost is None or cost.cost <= 0:
+            return None
+        return (totals.referral_net_revenue.get(currency, 0) - cost.cost) / cost.cost
+
+    def cost_per_customer(self, currency: str, previous: bool = False) -> float | None:
+        """Reward cost per referred friend who paid for the first time in the period (minor units)."""
+        totals = self.previous if previous else self.totals
+        cost = (self.previous_cost if previous else self.cost).get(currency)
+        if cost is None or not totals.first_payments:
+            return None
+        return cost.cost / totals.first_payments
+
+
+def change(current: float | int | None, previous: float | int | None) -> float | None:
+    """The relative change from ``previous`` to ``current`` (``0.25`` = 25 % up); ``None`` when the
+    previous value is zero or missing."""
+    if current is None or previous is None or previous == 0:
+        return None
+    return (current - previous) / abs(previous)
+
+
+def _bounds(first: date, last: date) -> tuple[datetime, datetime]:
+    return rollups._day_bounds(first, last)
+
+
+def _per_day(first: date, last: date) -> dict[date, Totals]:
+    """Every figure of the days from ``first`` to ``last``, by day (days with nothing are absent)."""
+    session = get_session()
+    start, end = _bounds(first, last)
+    days: dict[date, Totals] = {}
+
+    def at(value) -> Totals:
+        return days.setdefault(rollups.as_date(value), Totals())
+
+    for day, clicks in rollups.clicks_by_day(first, last).items():
+        at(day).clicks = clicks
+
+    created = _day(Referral.created_at)
+    for day, status, count in session.execute(
+        sa.select(created, Referral.status, sa.func.count())
+        .where(Referral.created_at >= start, Referral.created_at < end)
+        .group_by(created, Referral.status)
+    ):
+        if status == "flagged":
+            at(day).flagged += count
+        else:
+            at(day).signups += count
+
+    first_paid = _day(Referral.first_paid_at)
+    for day, count in session.execute(
+        sa.select(first_paid, sa.func.count())
+        .where(Referral.first_paid_at >= start, Referral.first_paid_at < end)
+        .group_by(first_paid)
+    ):
+        at(day).first_payments += count
+
+    # A referred friend's payments that day less their first payments that day are the repeat ones
+    # (``first_paid_at`` is the time of the first): no join of referrals needed.
+    paid = _day(Conversion.paid_at)
+    net = net_minor_sql()
+    referred = Conversion.referral_id.is_not(None)
+    for day, currency, amount, referral_amount, net_amount, referral_net, referred_count in session.execute(
+        sa.select(
+            paid,
+            Conversion.currency,
+            sa.func.sum(sa.func.coalesce(Conversion.amount_minor, 0)),
+            sa.func.sum(sa.case((referred, sa.func.coalesce(Conversion.amount_minor, 0)), else_=0)),
+            sa.func.sum(net),
+            sa.func.sum(sa.case((referred, net), else_=0)),
+            sa.func.sum(sa.case((referred, 1), else_=0)),
+        )
+        .where(Conversion.paid_at >= start, Conversion.paid_at < end)
+        .group_by(paid, Conversion.currency)
+    ):
+        totals = at(day)
+        currency = currency or "???"
+        for target, value in (
+            (totals.revenue, amount), (totals.referral_revenue, referral_amount),
+            (totals.net_revenue, net_amount), (totals.referral_net_revenue, referral_net),
+        ):
+            target[currency] = target.get(currency, 0) + int(value or 0)
+        totals.repeat_payments += int(referred_count or 0)
+    for totals in days.values():
+        totals.repeat_payments = max(0, totals.repeat_payments - totals.first_payments)
+    return days
+
+
+def _add(into: Totals, other: Totals) -> None:
+    for name in ("clicks", "signups", "flagged", "first_payments", "repeat_payments"):
+        setattr(into, name, getattr(into, name) + getattr(other, name))
+    for name in ("revenue", "referral_revenue", "net_revenue", "referral_net_revenue"):
+        target = getattr(into, name)
+        for currency, value in getattr(other, name).items():
+            target[currency] = target.get(currency, 0) + value
+
+
+def reward_cost(first: date, last: date) -> dict[str, RewardCost]:
+    """What the rewards of the payments paid from ``first`` to ``last`` cost, per currency."""
+    start, end = _bounds(first, last)
+    result: dict[str, RewardCost] = {}
+    rows = get_session().execute(
+        sa.select(
+            Reward.currency,
+            sa.func.count(),
+            sa.func.sum(Reward.pending_minor),
+            sa.func.sum(Reward.available_minor),
+            sa.func.sum(Reward.amount_minor - Reward.pending_minor - Reward.available_minor),
+        )
+        .join(Conversion, Conversion.id == Reward.conversion_id)
+        .where(Conversion.paid_at >= start, Conversion.paid_at < end)
+        .group_by(Reward.currency)
+    )
+    for currency, count, pending, available, clawed in rows:
+        result[currency] = RewardCost(
+            pending=int(pending or 0), available=int(available or 0),
+            clawed_back=max(0, int(clawed or 0)), rewards=int(count or 0),
+        )
+    return result
+
+
+def overview(first: date, last: date, by: str = "day") -> Report:
+    """The overview of the days ``first`` to ``last``, grouped ``by`` day, week or month, with the
+    totals of the period of the same length just before."""
+    if by not in GRANULARITIES:
+        by = "day"
+    length = (last - first).days + 1
+    previous_last = first - timedelta(days=1)
+    previous_first = previous_last - timedelta(days=length - 1)
+    current_days = _per_day(first, last)
+    previous_days = _per_day(previous_first, previous_last)
+    series = {start: Totals() for start in bucket_starts(first, last, by)}
+    totals = Totals()
+    for day, figures in current_days.items():
+        _add(series.setdefault(bucket_of(day, by), Totals()), figures)
+        _add(totals, figures)
+    previous = Totals()
+    for figures in previous_days.values():
+        _add(previous, figures)
+    return Report(
+        first=first, last=last, by=by, totals=totals, previous=previous,
+        previous_first=previous_first, previous_last=previous_last,
+        buckets=sorted(series.items()),
+        cost=reward_cost(first, last), previous_cost=reward_cost(previous_first, previous_last),
+    )
+
+
+def revenue_summary(start: datetime | None, end: datetime | None) -> dict[str, dict[str, int]]:
+    """Revenue of paid payments in ``[start, end)`` per currency, in one grouped SQL statement (the keys
+    of :func:`advocacy_portal.services.reward_queries.revenue_summary`)."""
+    referred = Conversion.referral_id.is_not(None)
+    net = net_minor_sql()
+    amount = sa.func.coalesce(Conversion.amount_minor, 0)
+    query = sa.select(
+        Conversion.currency,
+        sa.func.sum(amount),
+        sa.func.sum(sa.case((referred, amount), else_=0)),
+        sa.func.count(),
+        sa.func.sum(sa.case((referred, 1), else_=0)),
+        sa.func.sum(Conversion.refunded_minor),
+        sa.func.sum(net),
+        sa.func.sum(sa.case((referred, net), else_=0)),
+    ).where(Conversion.paid_at.is_not(None))
+    if start is not None:
+        query = query.where(Conversion.paid_at >= start)
+    if end is not None:
+        query = query.where(Conversion.paid_at < end)
+    keys = ("total_minor", "attributed_minor", "payments", "attributed_payments", "refunded_minor",
+            "net_minor", "attributed_net_minor")
+    summary = {}
+    for currency, *values in get_session().execute(query.group_by(Conversion.currency)):
+        summary[currency or "???"] = {key: int(value or 0) for key, value in zip(keys, values)}
+    return summary
+
+
+# -- the advocates leaderboard ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LeaderboardRow:
+    """One advocate with what their friends brought and what their rewards cost (in ``currency``)."""
+
+    advocate_id: int
+    email: str | None
+    user_id: str
+    created_at: datetime
+    clicks: int
+    friends: int
+    flagged: int
+    paying_friends: int
+    revenue_minor: int
+    cost_minor: int
+    currency: str
+
+    @property
+    def conversion_rate(self) -> float | None:
+        return self.paying_friends / self.friends if self.friends else None
+
+    @property
+    def label(self) -> str:
+        return self.email or self.user_id
+
+
+def leaderboard(
+    order: str = "revenue", search: str | None = None, page: int = 1, per_page: int = 50
+) -> Page[LeaderboardRow]:
+    """Advocates ranked by ``order`` (one of :data:`LEADERBOARD_ORDERS`), all time.
+
+    Each figure is one grouped subquery joined once (no per-advocate subquery); clicks come from the
+    rollups.
+    """
+    page, per_page = clamp_page(page, per_page)
+    currency = report_currency()
+    clicks = rollups.advocate_clicks_column()
+    referrals = (
+        sa.select(
+            Referral.advocate_id.label("advocate_id"),
+            sa.func.sum(sa.case((Referral.status == "signed_up", 1), else_=0)).label("friends"),
+            sa.func.sum(sa.case((Referral.status == "flagged", 1), else_=0)).label("flagged"),
+            sa.func.sum(
+                sa.case((sa.and_(Referral.status == "signed_up", Referral.first_paid_at.is_not(None)), 1), else_=0)
+            ).label("paying"),
+        )
+        .group_by(Referral.advocate_id)
+        .subquery("referral_counts")
+    )
+    revenue = (
+        sa.select(Conversion.advocate_id.label("advocate_id"), sa.func.sum(net_minor_sql()).label("revenue"))
+        .where(Conversion.advocate_id.is_not(None), Conversion.paid_at.is_not(None), Conversion.currency == currency)
+        .group_by(Conversion.advocate_id)
+        .subquery("revenue")
+    )
+    cost = (
+        sa.select(
+            Reward.advocate_id.label("advocate_id"),
+            sa.func.sum(Reward.pending_minor + Reward.available_minor).label("cost"),
+        )
+        .where(Reward.currency == currency)
+        .group_by(Reward.advocate_id)
+        .subquery("cost")
+    )
+    c_clicks = sa.func.coalesce(clicks.c.clicks, 0)
+    c_friends = sa.func.coalesce(referrals.c.friends, 0)
+    c_flagged = sa.func.coalesce(referrals.c.flagged, 0)
+    c_paying = sa.func.coalesce(referrals.c.paying, 0)
+    c_revenue = sa.func.coalesce(revenue.c.revenue, 0)
+    c_cost = sa.func.coalesce(cost.c.cost, 0)
+    rate = sa.case((c_friends > 0, sa.cast(c_paying, sa.Float) / c_friends), else_=-1.0)
+    query = (
+        sa.select(Advocate.id, Advocate.email, Advocate.user_id, Advocate.created_at,
+                  c_clicks, c_friends, c_flagged, c_paying, c_revenue, c_cost)
+        .select_from(Advocate)
+        .outerjoin(clicks, clicks.c.advocate_id == Advocate.id)
+        .outerjoin(referrals, referrals.c.advocate_id == Advocate.id)
+        .outerjoin(revenue, revenue.c.advocate_id == Advocate.id)
+        .outerjoin(cost, cost.c.advocate_id == Advocate.id)
+    )
+    count = sa.select(sa.func.count()).select_from(Advocate)
+    if search:
+        needle = search.strip()
+        condition = sa.or_(
+            sa.func.lower(Advocate.email).contains(needle.lower(), autoescape=True),
+            Advocate.user_id == needle,
+        )
+        query = query.where(condition)
+        count = count.where(condition)
+    ordering = {
+        "revenue": [c_revenue.desc(), c_paying.desc()],
+        "friends": [c_friends.desc(), c_paying.desc()],
+        "paying": [c_paying.desc(), c_friends.desc()],
+        "conversion": [rate.desc(), c_friends.desc()],
+        "cost": [c_cost.desc()],
+        "clicks": [c_clicks.desc()],
+        "newest": [Advocate.created_at.desc()],
+    }.get(order, [c_revenue.desc(), c_paying.desc()])
+    session = get_session()
+    rows = session.execute(query.order_by(*ordering, Advocate.id).limit(per_page).offset((page - 1) * per_page)).all()
+    items = [
+        LeaderboardRow(
+            advocate_id=row[0], email=row[1], user_id=row[2], created_at=row[3], clicks=int(row[4]),
+            friends=int(row[5]), flagged=int(row[6]), paying_friends=int(row[7]), revenue_minor=int(row[8]),
+            cost_minor=int(row[9]), currency=currency,
+        )
+        for row in rows
+    ]
+    return Page(items=items, page=page, per_page=per_page, total=session.scalar(count) or 0)
+
+
+# -- lifetime value and retention ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Cohort:
+    """Customers of one group whose first payment is at least ``days`` old."""
+
+    days: int
+    customers: int
+    revenue_minor: int
+    retained: int
+
+    @property
+    def revenue_per_customer(self) -> float | None:
+        return self.revenue_minor / self.customers if self.customers else None
+
+    @property
+    def retention(self) -> float | None:
+        return self.retained / self.customers if self.customers else None
+
+
+def _plus_days(column, days: int):
+    if _dialect() == "postgresql":
+        return column + sa.text(f"interval '{int(days)} days'")
+    return sa.func.strftime("%Y-%m-%d %H:%M:%f", column, f"+{int(days)} days")
+
+
+def lifetime_value(now: datetime | None = None) -> dict[str, Any]:
+    """Revenue per customer within 30/90/365 days of their first payment, and retention (a payment
+    at least that many days after the first), for referred customers and all others, in the report
+    currency. A customer is the paying host user (else their Stripe customer); referred when any of
+    their payments came through a referral. Only customers whose first payment is old enough count.
+
+    :returns: ``{"currency": ..., "referred": [Cohort...], "others": [Cohort...]}``.
+    """
+    now = now or utcnow()
+    currency = report_currency()
+    session = get_session()
+    customer = sa.func.coalesce(Conversion.customer_user_id, Conversion.stripe_customer_id)
+    # One pass: each payment with its customer's first payment time and referred flag (window
+    # functions), then per customer, then per group and window.
+    paid = (
+        sa.select(
+            customer.label("customer"), Conversion.paid_at.label("paid_at"), net_minor_sql().label("net"),
+            sa.func.min(Conversion.paid_at).over(partition_by=customer).label("first_at"),
+            sa.func.max(sa.case((Conversion.referral_id.is_not(None), 1), else_=0))
+            .over(partition_by=customer).label("referred"),
+        )
+        .where(Conversion.paid_at.is_not(None), Conversion.currency == currency, customer.is_not(None))
+        .subquery("paid")
+    )
+    columns = [paid.c.customer, paid.c.referred, paid.c.first_at]
+    for days in LIFETIME_WINDOWS:
+        horizon = _plus_days(paid.c.first_at, days)
+        columns.append(sa.func.sum(sa.case((paid.c.paid_at < horizon, paid.c.net), else_=0)).label(f"revenue_{days}"))
+        columns.append(sa.func.max(sa.case((paid.c.paid_at >= horizon, 1), else_=0)).label(f"retained_{days}"))
+    per_customer = sa.select(*columns).group_by(paid.c.customer, paid.c.referred, paid.c.first_at).subquery("per_customer")
+    figures = [per_customer.c.referred]
+    for days in LIFETIME_WINDOWS:
+        old_enough = per_customer.c.first_at <= now - timedelta(days=days)
+        figures += [
+            sa.func.sum(sa.case((old_enough, 1), else_=0)),
+            sa.func.sum(sa.case((old_enough, getattr(per_customer.c, f"revenue_{days}")), else_=0)),
+            sa.func.sum(sa.case((old_enough, getattr(per_customer.c, f"retained_{days}")), else_=0)),
+        ]
+    rows = {int(row[0]): row[1:] for row in session.execute(sa.select(*figures).group_by(per_customer.c.referred))}
+    result: dict[str, Any] = {"currency": currency, "referred": [], "others": []}
+    for key, flag in (("referred", 1), ("others", 0)):
+        values = rows.get(flag) or (0,) * (3 * len(LIFETIME_WINDOWS))
+        for index, days in enumerate(LIFETIME_WINDOWS):
+            count, revenue, retained = values[3 * index : 3 * index + 3]
+            result[key].append(Cohort(days, int(count or 0), int(revenue or 0), int(retained or 0)))
+    return result
+
+
+# -- one advocate ----------------------------------------------------------------------------------
+
+
+def advocate_funnel(advocate_id: int, months: int = 12, today: date | None = None) -> list[tuple[date, Totals]]:
+    """One advocate's clicks, friends, first and repeat payments and revenue by month, for the last
+    ``months`` months (the current one included)."""
+    today = today or utcnow().date()
+    first = today.replace(day=1)
+    for _ in range(months - 1):
+        first = (first - timedelta(days=1)).replace(day=1)
+    start, end = _bounds(first, today)
+    session = get_session()
+    series = {month: Totals() for month in bucket_starts(first, today, "month")}
+
+    def at(day) -> Totals:
+        return series.setdefault(bucket_of(rollups.as_date(day), "month"), Totals())
+
+    for day, clicks in rollups.clicks_by_day(first, today, advocate_id).items():
+        at(day).clicks += clicks
+    created = _day(Referral.created_at)
+    for day, status, count in session.execute(
+        sa.select(created, Referral.status, sa.func.count())
+        .where(Referral.advocate_id == advocate_id, Referral.created_at >= start, Referral.created_at < end)
+        .group_by(created, Referral.status)
+    ):
+        if status == "flagged":
+            at(day).flagged += count
+        else:
+            at(day).signups += count
+    first_paid = _day(Referral.first_paid_at)
+    for day, count in session.execute(
+        sa.select(first_paid, sa.func.count())
+        .where(Referral.advocate_id == advocate_id, Referral.first_paid_at >= start, Referral.first_paid_at < end)
+        .group_by(first_paid)
+    ):
+        at(day).first_payments += count
+    paid = _day(Conversion.paid_at)
+    for day, currency, net, referred_count in session.execute(
+        sa.select(paid, Conversion.currency, sa.func.sum(net_minor_sql()),
+                  sa.func.sum(sa.case((Conversion.referral_id.is_not(None), 1), else_=0)))
+        .where(Conversion.advocate_id == advocate_id, Conversion.paid_at >= start, Conversion.paid_at < end)
+        .group_by(paid, Conversion.currency)
+    ):
+        totals = at(day)
+        currency = currency or "???"
+        totals.referral_net_revenue[currency] = totals.referral_net_revenue.get(currency, 0) + int(net or 0)
+        totals.repeat_payments += int(referred_count or 0)
+    for _, totals in series.items():
+        totals.repeat_payments = max(0, totals.repeat_payments - totals.first_payments)
+    return sorted(series.items())
+
+
+# -- charts ----------------------------------------------------------------------------------------
+
+
+def bucket_label(start: date, by: str) -> str:
+    from advocacy_portal.services.formatting import format_date
+
+    if by == "month":
+        return format_date(start, "MMM yyyy")
+    return format_date(start, "MMM d")
+
+
+def overview_charts(report: Report) -> dict[str, Any]:
+    """The overview's charts: revenue by bucket per currency (referral vs all), the funnel, and reward
+    cost by state per currency."""
+    from advocacy_portal.services import charts
+    from advocacy_portal.services.formatting import format_number
+    from advocacy_portal.services.money import format_money
+
+    labels = [bucket_label(start, report.by) for start, _ in report.buckets]
+    revenue = {}
+    for currency in sorted(set(report.totals.revenue) | {c for _, t in report.buckets for c in t.revenue}):
+        revenue[currency] = charts.column_chart(
+            labels,
+            [
+                ("All revenue", "advocacy-bar-all", [t.revenue.get(currency, 0) for _, t in report.buckets]),
+                ("Referral revenue", "advocacy-bar-referral",
+                 [t.referral_revenue.get(currency, 0) for _, t in report.buckets]),
+            ],
+            lambda value, currency=currency: format_money(int(value), currency),
+        )
+    totals = report.totals
+    funnel = charts.bar_chart(
+        [
+            ("Clicks", "advocacy-bar-clicks", totals.clicks),
+            ("Signups", "advocacy-bar-signups", totals.signups),
+            ("First payments", "advocacy-bar-first", totals.first_payments),
+            ("Repeat payments", "advocacy-bar-repeat", totals.repeat_payments),
+        ],
+        lambda value: format_number(int(value)),
+    )
+    trend = charts.column_chart(
+        labels,
+        [
+            ("Signups", "advocacy-bar-signups", [t.signups for _, t in report.buckets]),
+            ("First payments", "advocacy-bar-first", [t.first_payments for _, t in report.buckets]),
+        ],
+        lambda value: format_number(round(value, 1)),
+    )
+    cost = {}
+    for currency, figures in sorted(report.cost.items()):
+        cost[currency] = charts.bar_chart(
+            [
+                ("Pending", "advocacy-bar-pending", figures.pending),
+                ("Available or spent", "advocacy-bar-available", figures.available),
+                ("Clawed back", "advocacy-bar-clawed", figures.clawed_back),
+            ],
+            lambda value, currency=currency: format_money(int(value), currency),
+        )
+    return {"labels": labels, "revenue": revenue, "funnel": funnel, "trend": trend, "cost": cost}
+
+
+def advocate_funnel_chart(series: list[tuple[date, Totals]]):
+    from advocacy_portal.services import charts
+    from advocacy_portal.services.formatting import format_number
+
+    labels = [bucket_label(start, "month") for start, _ in series]
+    return charts.column_chart(
+        labels,
+        [
+            ("Clicks", "advocacy-bar-clicks", [t.clicks for _, t in series]),
+            ("Signups", "advocacy-bar-signups", [t.signups for _, t in series]),
+            ("First payments", "advocacy-bar-first", [t.first_payments for _, t in series]),
+        ],
+        lambda value: format_number(round(value, 1)),
+        max_x_labels=6,
+    )
