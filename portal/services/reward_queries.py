@@ -24,6 +24,7 @@ from advocacy_portal.models import Redemption
 from advocacy_portal.models import Referral
 from advocacy_portal.models import Reward
 from advocacy_portal.services import ledger
+from advocacy_portal.services import offer_text
 from advocacy_portal.services.money import format_money
 from advocacy_portal.services.paging import Page
 from advocacy_portal.services.paging import clamp_page
@@ -57,16 +58,8 @@ def balances(advocate: Advocate) -> dict[str, dict[str, int]]:
 
 
 def describe_rule(rule: dict[str, Any] | None) -> str | None:
-    """A rule snapshot in words."""
-    if not rule:
-        return None
-    if rule.get("type") == "fixed":
-        text = f"{format_money(rule['amount_minor'], rule['currency'])} per rewarded payment"
-    else:
-        text = f"{rule.get('percent')}% of the payment"
-    months = rule.get("recurring_months") or 0
-    text += f", for {months} months of a subscription" if months else ", first payment only"
-    return text
+    """A rule snapshot in words (:func:`advocacy_portal.services.offer_text.rule_in_words`)."""
+    return offer_text.rule_in_words(rule)
 
 
 def _page_args(page: int, per_page: int) -> tuple[int, int]:
