@@ -99,6 +99,13 @@ DEFAULTS: dict[str, Any] = {
     "CONSENT_PUBLISH_ANONYMOUS_TEXT": "You may publish my testimonial without my name or photo.",
     #: Wording of the choice to keep the testimonial private (staff read it; it is never published).
     "CONSENT_DO_NOT_PUBLISH_TEXT": "Do not publish my testimonial; it is feedback for the team only.",
+    #: Wording of the named consent choice on the product review form (which has a name, but no role
+    #: or photo).
+    "CONSENT_REVIEW_PUBLISH_NAMED_TEXT": "You may publish my review with the name I give.",
+    #: Wording of the anonymous consent choice on the product review form.
+    "CONSENT_REVIEW_PUBLISH_ANONYMOUS_TEXT": "You may publish my review without my name.",
+    #: Wording of the choice to keep a product review private.
+    "CONSENT_REVIEW_DO_NOT_PUBLISH_TEXT": "Do not publish my review; it is feedback for the team only.",
     #: Wording stored as the consent answer when an author withdraws consent.
     "CONSENT_WITHDRAWN_TEXT": "I withdraw my consent: do not publish this testimonial any more.",
     #: A reward promised for writing a testimonial, e.g. "a $10 voucher". When set it is disclosed on

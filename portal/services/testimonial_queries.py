@@ -45,19 +45,20 @@ class StaleTestimonial(TestimonialError):
     """The testimonial changed since the page that asked for the action was loaded."""
 
 
-def consent_wording(choice: str) -> str:
-    """The exact wording shown for a consent choice (from the settings)."""
+def consent_wording(choice: str, kind: str = "testimonial") -> str:
+    """The exact wording shown for a consent choice (from the settings): a review's names only what
+    its form asks for (a name, no role or photo)."""
     key = {
-        "publish_named": "CONSENT_PUBLISH_NAMED_TEXT",
-        "publish_anonymous": "CONSENT_PUBLISH_ANONYMOUS_TEXT",
-        "do_not_publish": "CONSENT_DO_NOT_PUBLISH_TEXT",
+        "publish_named": "CONSENT_{}PUBLISH_NAMED_TEXT",
+        "publish_anonymous": "CONSENT_{}PUBLISH_ANONYMOUS_TEXT",
+        "do_not_publish": "CONSENT_{}DO_NOT_PUBLISH_TEXT",
     }[choice]
-    return config_value(key)
+    return config_value(key.format("REVIEW_" if kind == "review" else ""))
 
 
-def consent_choices() -> list[tuple[str, str]]:
-    """``[(choice, wording), ...]`` in the order the form shows them."""
-    return [(choice, consent_wording(choice)) for choice in CONSENT_CHOICES]
+def consent_choices(kind: str = "testimonial") -> list[tuple[str, str]]:
+    """``[(choice, wording), ...]`` in the order the form of ``kind`` shows them."""
+    return [(choice, consent_wording(choice, kind)) for choice in CONSENT_CHOICES]
 
 
 def reviews_enabled() -> bool:
