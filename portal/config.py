@@ -125,7 +125,8 @@ DEFAULTS: dict[str, Any] = {
     #: The ``@portal.photo_storage`` hook wins over this setting.
     "PHOTO_STORAGE": None,
     #: Name of the business that testimonials are about, in the wall's structured data (schema.org
-    #: ``Organization``). ``None``: the site's host name.
+    #: ``Organization``) and wherever the business is named. ``None``: ``ADVOCACY_PROGRAM_NAME`` (never
+    #: the request's host name). Set it.
     "BUSINESS_NAME": None,
     #: Babel locale for dates and numbers on every page, email and export (``en_US``, ``de_DE``, ...).
     "LOCALE": "en_US",

@@ -383,7 +383,8 @@ def wall_data(testimonials, product: str | None = None) -> dict:
 def _business_name() -> str:
     if config_value("BUSINESS_NAME"):
         return config_value("BUSINESS_NAME")
-    return request.host if has_request_context() else "This business"
+    # Never the host name ("127.0.0.1:5000"): the program's name is at least a name people gave it.
+    return config_value("PROGRAM_NAME")
 
 
 def _review_ld(item: dict, item_reviewed: dict) -> dict:
@@ -407,7 +408,8 @@ def json_ld(items: list[dict], ratings, product: str | None = None) -> dict:
     graph = []
     testimonials = [item for item in items if item["kind"] == "testimonial"]
     # A page about one product describes that product only.
-    organization_rating = None if product else testimonial_queries.overall_rating(kind="testimonial")
+    # The same figure as the wall, the widget and the API show: every published item (one rating).
+    organization_rating = None if product else testimonial_queries.overall_rating()
     if testimonials or organization_rating:
         organization = {"@type": "Organization", "@id": "#organization", "name": _business_name()}
         if has_request_context():

@@ -6,6 +6,9 @@ The writes are in :mod:`advocacy_portal.services.testimonials`.
 
 from __future__ import annotations
 
+from decimal import ROUND_HALF_UP
+from decimal import Decimal
+
 import math
 from dataclasses import dataclass
 from dataclasses import field
@@ -187,6 +190,12 @@ def published(
     return _paginate(query, page, per_page)
 
 
+def rounded_rating(average) -> float:
+    """The one rounding of an average rating, for the wall, the widget, the JSON-LD and the API: one
+    decimal, halves up (``4.666…`` → ``4.7``, ``4.25`` → ``4.3``)."""
+    return float(Decimal(str(average)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+
+
 @dataclass(frozen=True)
 class Rating:
     """Average rating and number of published reviews of one product (``product`` ``None``: all
@@ -215,7 +224,7 @@ def ratings(product: str | None = None) -> list[Rating]:
         query = query.where(Testimonial.product_key == product)
     names = products()
     return [
-        Rating(product=key, name=names.get(key, key), average=round(float(average), 2), count=count)
+        Rating(product=key, name=names.get(key, key), average=rounded_rating(average), count=count)
         for key, average, count in get_session().execute(query)
     ]
 
@@ -234,7 +243,7 @@ def overall_rating(product: str | None = None, kind: str | None = None) -> Ratin
     if not count:
         return None
     return Rating(product=product, name=products().get(product) if product else None,
-                  average=round(float(average), 2), count=count)
+                  average=rounded_rating(average), count=count)
 
 
 def referral_token(testimonial: Testimonial, advocates: dict[str, Advocate] | None = None) -> str | None:

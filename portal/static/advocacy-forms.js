@@ -47,7 +47,7 @@
     var checked = form.querySelector('input[name="rating"]:checked');
     var rating = checked ? parseInt(checked.value, 10) : 0, stars = part("stars");
     stars.textContent = "★★★★★".slice(0, rating) + "☆☆☆☆☆".slice(0, 5 - rating);
-    stars.setAttribute("aria-label", rating ? rating + " out of 5 " + (rating === 1 ? "star" : "stars") : "No rating yet");
+    stars.setAttribute("aria-label", rating ? "Rated " + rating + (rating === 1 ? " star" : " stars") + " out of 5" : "No rating yet");
     var body = field("body");
     part("body").textContent = body && body.value.trim() ? body.value.trim() : "Your words appear here.";
     var consent = form.querySelector('input[name="consent"]:checked');
