@@ -102,7 +102,7 @@ def test_a_released_reward_is_redeemed_once_as_account_credit(stripe_app, advoca
     history = page[page.index('id="advocacy-history-heading"'):]
     assert history.count("$12.00") == 3  # +12.00 earned, 12.00 now available, −12.00 redeemed
     assert history.count('class="advocacy-amount--plus"') == 1 and history.count('class="advocacy-amount--minus"') == 1
-    assert page.count('data-redemption-state="completed"') == 1 and "credited to your account" in page
+    assert page.count('data-redemption-state="completed"') == 1 and "Credited to your account" in page
     assert _balance(page, "earned") == "$12.00"
     credits = fake_stripe.requests_to("/v1/customers/*/balance_transactions", method="POST")
     assert [request.params["amount"] for request in credits] == ["-1200"]
