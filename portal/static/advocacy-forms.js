@@ -33,7 +33,7 @@
   document.querySelectorAll("[data-advocacy-stars]").forEach(function (picker) {
     var value = picker.querySelector("[data-advocacy-stars-value]");
     picker.addEventListener("change", function (event) {
-      var label = picker.querySelector('label[for="' + event.target.id + '"]');
+      var label = picker.querySelector('label[for="' + event.target.id + '"] .advocacy-visually-hidden');
       if (value && label) { value.textContent = label.textContent; }
     });
   });

@@ -154,7 +154,8 @@ def test_every_customer_page_and_the_demo_chrome(stripe_app, live_server, new_co
     summary = page.get_by_role("alert").get_by_role("listitem")
     expect(summary.first).to_contain_text("Your rating")
     texts = summary.all_inner_texts()
-    assert [text.split(":")[0] for text in texts] == ["Your rating", "Your words", "Name to show", "May we publish it?"]
+    assert texts == ["Your rating: Choose a rating from 1 to 5 stars.", "Your words: Write a few words.",
+                     "Name to show: Tell us the name to show.", "May we publish it? Choose whether we may publish it."]
     look_at(page, "customer-testimonial-errors", schemes=BOTH)
     # The star picker is keyboard friendly: focus a star, arrow keys choose.
     page.get_by_label("3 stars: fine").focus()
