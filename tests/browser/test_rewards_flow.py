@@ -145,7 +145,8 @@ def test_friend_pays_advocate_redeems_once_and_staff_adjust(
     expect(accrued.get_by_role("cell").last).to_have_text("+$12.00")
     expect(page.get_by_text(referred.friend.email)).to_have_count(0)
     expect(page.get_by_role("link", name=re.compile("^Redeem"))).to_have_count(0)
-    expect(page.get_by_text("You can redeem once at least $5.00 is available.")).to_be_visible()
+    expect(page.get_by_text("$0.00 of the $5.00 you need to redeem")).to_be_visible()
+    expect(page.get_by_text("$12.00 for " + friend + "’s payment")).to_be_visible()  # and when it comes
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "rewards-page-pending.png"), full_page=True)
 
