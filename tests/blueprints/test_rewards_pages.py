@@ -168,3 +168,20 @@ def test_a_forged_redeem_form_is_refused(stripe_app, advocate_client):
                                                     "advocacy-redeem-confirm": "y"})
     assert mangled.status_code == 400
     assert "<script>" not in mangled.get_data(as_text=True)
+
+
+@pytest.mark.settings(REWARD_RULES=PERCENT_RULES)
+def test_the_history_says_refunded_or_disputed_not_either(stripe_app, advocate_client):
+    client, referred = advocate_client
+    webhook = stripe_app.test_client()
+    pi = f"pi_{referred.referral_id}_1"
+    deliver(webhook, stripe_events.checkout_session_completed(amount_total=5000, payment_intent=pi,
+                                                              metadata=referred.metadata))
+    deliver(webhook, stripe_events.charge_refunded(amount=5000, amount_refunded=1000, payment_intent=pi,
+                                                   charge_id="ch_refund_1"))
+    deliver(webhook, stripe_events.charge_dispute_created(charge="ch_refund_1", payment_intent=pi))
+    page = client.get(REWARDS).get_data(as_text=True)
+    assert "Reward reduced: part of the payment was refunded" in page
+    assert "Reward reduced: the payment is disputed: on hold until the dispute is decided" in page
+    assert "refunded or disputed" not in page
+    assert page.count('class="advocacy-amount--minus"') == 2
