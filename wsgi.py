@@ -36,7 +36,8 @@ __all__ = ["User", "app", "create_app", "csrf", "db", "portal"]
 
 def create_app(config: dict | None = None) -> Flask:
     """Build the demo shop. ``config`` overrides the defaults and ``DEMO_*`` environment variables."""
-    app = Flask(__name__, instance_relative_config=True, template_folder="demo/templates")
+    app = Flask(__name__, instance_relative_config=True, template_folder="demo/templates",
+                static_folder="demo/static")
     os.makedirs(app.instance_path, exist_ok=True)
     app.config.update(
         SECRET_KEY="demo-secret-key-change-me",
@@ -44,6 +45,7 @@ def create_app(config: dict | None = None) -> Flask:
         ADVOCACY_LANDING_URL="/signup",
         ADVOCACY_BASE_TEMPLATE="demo/layout.html",
         ADVOCACY_PROGRAM_NAME="Demo Shop referrals",
+        ADVOCACY_BUSINESS_NAME="Demo Shop",
         ADVOCACY_OFFER_TEXT="Give friends a warm welcome to Demo Shop: share your link.",
         # The demo's "other website" is the same server under its twin host name (see /widget-demo).
         ADVOCACY_WIDGET_ORIGINS=("http://localhost:5000", "http://127.0.0.1:5000"),

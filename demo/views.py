@@ -16,6 +16,8 @@ from flask_login import login_required
 from flask_login import login_user
 from flask_login import logout_user
 from sqlalchemy import select
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
 from werkzeug.security import check_password_hash
 from werkzeug.security import generate_password_hash
 
@@ -44,11 +46,40 @@ def register_views(app: Flask) -> None:
     app.add_url_rule("/logout", view_func=logout, methods=["POST"])
     app.add_url_rule("/widget-demo", view_func=widget_demo, methods=["GET"])
     app.add_url_rule("/partner", view_func=partner_site, methods=["GET"])
+    # The shop's own error pages, in its layout (the plugin's pages have theirs: ADVOCACY_ERROR_TEMPLATE).
+    app.register_error_handler(CSRFError, csrf_failed)
+    app.register_error_handler(HTTPException, http_error)
 
 
 def _demo_globals():
     # formdata=None: the nav form never reads the request body (which may be refused as too large).
     return {"logout_form": LogoutForm(formdata=None)}
+
+
+#: Titles of the shop's error pages, by status.
+ERROR_TITLES = {400: "Something was wrong with that request", 403: "Not allowed", 404: "Page not found",
+                405: "That action isn't available here", 413: "That was too large", 429: "Too many requests"}
+
+
+def http_error(error: HTTPException):
+    status = error.code or 500
+    message = {404: "There is no page at this address. Check the link, or start again from the home page."}.get(
+        status, error.description)
+    return render_template("demo/error.html", title=ERROR_TITLES.get(status, "Something went wrong"),
+                           message=message, retry_url=None), status
+
+
+def csrf_failed(error: CSRFError):
+    # The form expired (the session ended) or another site sent it: say so, and offer the form again.
+    retry = {"login": (url_for("login"), "Log in again"), "signup": (url_for("signup"), "Back to sign up"),
+             "logout": (url_for("home"), "Back to the shop")}.get(request.endpoint, (None, None))
+    if request.endpoint == "logout":
+        message = ("You were not logged out: the page you used had expired. Reload the page and press "
+                   "Log out again.")
+    else:
+        message = "This form expired or was not sent from this site, so nothing was done. Open it again and retry."
+    return render_template("demo/error.html", title="This form expired", message=message,
+                           retry_url=retry[0], retry_label=retry[1]), 400
 
 
 def favicon():

@@ -125,6 +125,13 @@ DEFAULTS: dict[str, Any] = {
     "CONSENT_PUBLISH_ANONYMOUS_TEXT": "You may publish my testimonial without my name or photo.",
     #: Wording of the choice to keep the testimonial private (staff read it; it is never published).
     "CONSENT_DO_NOT_PUBLISH_TEXT": "Do not publish my testimonial; it is feedback for the team only.",
+    #: Wording of the named consent choice on the product review form (which has a name, but no role
+    #: or photo).
+    "CONSENT_REVIEW_PUBLISH_NAMED_TEXT": "You may publish my review with the name I give.",
+    #: Wording of the anonymous consent choice on the product review form.
+    "CONSENT_REVIEW_PUBLISH_ANONYMOUS_TEXT": "You may publish my review without my name.",
+    #: Wording of the choice to keep a product review private.
+    "CONSENT_REVIEW_DO_NOT_PUBLISH_TEXT": "Do not publish my review; it is feedback for the team only.",
     #: Wording stored as the consent answer when an author withdraws consent.
     "CONSENT_WITHDRAWN_TEXT": "I withdraw my consent: do not publish this testimonial any more.",
     #: A reward promised for writing a testimonial, e.g. "a $10 voucher". When set it is disclosed on
@@ -144,7 +151,8 @@ DEFAULTS: dict[str, Any] = {
     #: The ``@portal.photo_storage`` hook wins over this setting.
     "PHOTO_STORAGE": None,
     #: Name of the business that testimonials are about, in the wall's structured data (schema.org
-    #: ``Organization``). ``None``: the site's host name.
+    #: ``Organization``) and wherever the business is named. ``None``: ``ADVOCACY_PROGRAM_NAME`` (never
+    #: the request's host name). Set it.
     "BUSINESS_NAME": None,
     #: Babel locale for dates and numbers on every page, email and export (``en_US``, ``de_DE``, ...).
     "LOCALE": "en_US",

@@ -25,6 +25,9 @@ from advocacy_portal.blueprints.api import bp as api_bp
 from advocacy_portal.blueprints.api_keys import bp as api_keys_bp
 from advocacy_portal.blueprints.common import FORMATTERS
 from advocacy_portal.blueprints.common import advocacy_head
+from advocacy_portal.services.formatting import format_date
+from advocacy_portal.services.formatting import format_number
+from advocacy_portal.services.money import format_money
 from advocacy_portal.blueprints.inputs import IdConverter
 from advocacy_portal.blueprints.links import bp as links_bp
 from advocacy_portal.blueprints.moderation import bp as moderation_bp
@@ -147,6 +150,10 @@ class AdvocacyPortal:
         install_schema_check(app)
         # For every template, the host's own too: the stylesheets, the extension, the widget helpers.
         app.add_template_global(advocacy_head, "advocacy_head")
+        # The formats too, so the plugin's macros (testimonial_wall, friend_welcome) work on host pages.
+        app.add_template_global(format_date, "advocacy_date")
+        app.add_template_global(format_number, "advocacy_number")
+        app.add_template_global(format_money, "advocacy_money")
         app.add_template_global(self, "advocacy_portal")
         app.add_template_global(self.widget_token, "advocacy_widget_token")
         app.add_template_global(self.widget_script_url, "advocacy_widget_script_url")

@@ -229,7 +229,8 @@ SHOP_TEMPLATES = {
 {% block title %}Sign up · Test Shop{% endblock %}
 {% block content %}
 <h1>Create your account</h1>
-{% if referred %}<p class="advocacy-offer">A friend invited you: welcome!</p>{% endif %}
+{% from "advocacy/referrals/welcome.html" import friend_welcome %}
+{{ friend_welcome(advocacy_friend_welcome()) }}
 <form method="post" novalidate>
   {{ form.csrf_token }}
   {{ field(form.name) }}

@@ -40,3 +40,25 @@ def test_signup_refuses_a_taken_email_and_malformed_input(app, client):
     assert "exists already" in taken.get_data(as_text=True)
     malformed = signup(client, "not-an-email", password="short")
     assert malformed.status_code == 400
+
+
+def test_the_demos_own_404_and_expired_forms_are_friendly_pages(app, client):
+    missing = client.get("/no-such-page")
+    page = missing.get_data(as_text=True)
+    assert missing.status_code == 404
+    assert "<h1>Page not found</h1>" in page and 'class="demo-nav"' in page
+    assert "Werkzeug" not in page and "The requested URL was not found" not in page
+
+    expired_login = client.post("/login", data={"email": "a@example.com", "password": "x"})
+    page = expired_login.get_data(as_text=True)
+    assert expired_login.status_code == 400
+    assert "This form expired" in page and 'href="/login"' in page and "Log in again" in page
+
+    customer = make_customer(app)
+    from tests.helpers import login
+
+    login(client, customer)
+    expired_logout = client.post("/logout", data={})
+    assert expired_logout.status_code == 400
+    assert "You were not logged out" in expired_logout.get_data(as_text=True)
+    assert client.get("/advocacy/").status_code == 200  # still logged in

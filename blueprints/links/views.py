@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 
 from flask import current_app
+from flask import flash
 from flask import g
 from flask import redirect
 from flask import render_template
 from flask import request
 from flask import session
+from flask import url_for
 from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -40,13 +42,19 @@ def follow(token: str):
         log.debug("Click on advocate %s's link not counted: a HEAD request (link checkers and previews)",
                   advocate.id)
         return response  # link checkers and previews: no click, no cookie
+    visitor_id = _visitor_user_id()
+    if visitor_id is not None and visitor_id == advocate.user_id:
+        # The advocate trying their own link: show them their page, not the friend's signup.
+        flash("That is your own referral link: it works. Share it with friends; opening it yourself "
+              "earns nothing.", "info")
+        return redirect(url_for("advocacy_referrals.page"), code=303)
     if not consent.attribution_allowed():  # ADVOCACY_ATTRIBUTION_CONSENT = "required", not given
         return follow_without_consent(advocate, claim, destination)
     visit = referral_service.Visit(
         ip=request.remote_addr,
         user_agent=request.user_agent.string,
         referrer=request.referrer,
-        user_id=_visitor_user_id(),
+        user_id=visitor_id,
         source=widget_service.click_source(request.args.get("via")),
     )
     writer = click_writer.writer_for(current_app._get_current_object())

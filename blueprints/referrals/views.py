@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 from flask import Response
+from flask import current_app
 from flask import flash
 from flask import redirect
 from flask import render_template
 from flask import request
 from flask import url_for
+from flask_login import current_user
 
 from advocacy_portal.blueprints.common import CSRF_MESSAGE
 from advocacy_portal.blueprints.common import current_advocate
 from advocacy_portal.blueprints.common import customer_required
 from advocacy_portal.blueprints.common import render_error
 from advocacy_portal.blueprints.referrals import bp
+from advocacy_portal.blueprints.referrals.forms import INVITER_FORM_PREFIX
 from advocacy_portal.blueprints.referrals.forms import RESET_FORM_PREFIX
+from advocacy_portal.blueprints.referrals.forms import InviterNameForm
 from advocacy_portal.blueprints.referrals.forms import ResetLinkForm
 from advocacy_portal.config import config_value
 from advocacy_portal.db import get_session
+from advocacy_portal.proxies import get_portal
+from advocacy_portal.services import friend_welcome
+from advocacy_portal.services import offer_text
 from advocacy_portal.services import referral_queries
 from advocacy_portal.services import referrals as referral_service
 from advocacy_portal.services import sharing
@@ -35,8 +42,17 @@ def page():
     return _render_page(ResetLinkForm(prefix=RESET_FORM_PREFIX))
 
 
-def _render_page(reset_form: ResetLinkForm, status: int = 200):
+def _inviter_form(advocate, formdata=None) -> InviterNameForm:
+    form = InviterNameForm(prefix=INVITER_FORM_PREFIX, formdata=formdata)
+    if formdata is None:
+        form.name.data = advocate.inviter_name or ""
+    return form
+
+
+def _render_page(reset_form: ResetLinkForm, status: int = 200, inviter_form: InviterNameForm | None = None):
     advocate = current_advocate()
+    inviter_form = inviter_form or _inviter_form(advocate)
+    offer = offer_text.offer_for(None)
     link = _link_for(advocate)
     stats = referral_queries.advocate_stats(advocate)
     referrals = referral_queries.recent_referrals(advocate)
@@ -47,9 +63,12 @@ def _render_page(reset_form: ResetLinkForm, status: int = 200):
         stats=stats,
         referrals=referrals,
         mask_email=referral_queries.mask_email,
-        share_links=sharing.share_links(link),
+        share_links=sharing.share_links(link, offer.share),
         offer_text=config_value("OFFER_TEXT"),
+        offer=offer,
         reset_form=reset_form,
+        inviter_form=inviter_form,
+        inviter_name=advocate.inviter_name,
     )
     # A personal page: never kept by shared caches or shown from history to the next user.
     return html, status, {"Cache-Control": "private, no-store"}
@@ -83,3 +102,48 @@ def reset_link():
     get_session().commit()
     flash("Here is your new link. Links you shared before no longer work.", "success")
     return redirect(url_for(".page"), code=303)
+
+
+@bp.post("/inviter-name")
+@customer_required
+def inviter_name():
+    """Choose the first name friends see on the landing page ("Sam invited you"), or none."""
+    advocate = current_advocate()
+    form = _inviter_form(advocate, formdata=request.form)
+    if not form.validate_on_submit():
+        if form.csrf_token.errors:
+            return render_error(400, CSRF_MESSAGE)
+        return _render_page(ResetLinkForm(prefix=RESET_FORM_PREFIX, formdata=None), status=400, inviter_form=form)
+    name = None if form.hide.data else form.name.data
+    friend_welcome.set_inviter_name(advocate, name)
+    get_session().commit()
+    if advocate.inviter_name:
+        flash(f"Friends you invite now read “{advocate.inviter_name} invited you”.", "success")
+    else:
+        flash("Friends you invite now read “A friend invited you”: your name is not shown.", "success")
+    return redirect(url_for(".page"), code=303)
+
+
+def advocacy_friend_welcome():
+    """Template global for the host's landing page: the referred friend's
+    :class:`~advocacy_portal.services.friend_welcome.FriendWelcome`, or ``None`` for other visitors.
+
+    A signed-in friend's promotion code is created at Stripe on first view (once per referral), so
+    this commits the session.
+    """
+    welcome = None
+    if getattr(current_app, "login_manager", None) is not None and current_user.is_authenticated:
+        customer = get_portal().identify(current_user._get_current_object())
+        if customer is not None:
+            welcome = friend_welcome.welcome_for_customer(customer)
+            get_session().commit()
+            if welcome is not None:
+                return welcome
+    welcome = friend_welcome.welcome_for_visitor(request.cookies.get(config_value("COOKIE_NAME")))
+    get_session().commit()
+    return welcome
+
+
+@bp.record_once
+def _add_template_global(state):
+    state.app.add_template_global(advocacy_friend_welcome, "advocacy_friend_welcome")

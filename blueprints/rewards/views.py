@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from dataclasses import replace
 
 from flask import flash
@@ -22,8 +23,10 @@ from advocacy_portal.blueprints.rewards.forms import REDEEM_FORM_PREFIX
 from advocacy_portal.blueprints.rewards.forms import RedeemForm
 from advocacy_portal.config import config_value
 from advocacy_portal.db import get_session
+from advocacy_portal.services import offer_text
 from advocacy_portal.services import redemptions
 from advocacy_portal.services import reward_queries
+from advocacy_portal.services.formatting import format_date
 from advocacy_portal.services.money import format_money
 
 #: What the customer reads for each outcome of a redemption as a promotion code.
@@ -50,17 +53,57 @@ REDEMPTION_MESSAGES = {
 }
 
 
-def _one_line_per_transaction(lines):
-    """A move between two of the customer's own balances (release, redemption) shows once, as the
-    balance it went to; a change against the program (reward, clawback, adjustment) shows as it is."""
+#: Moves between the customer's own balances that the history leaves out: the redemption list says
+#: how each redemption ended, so its "reserved → redeemed" step would only repeat the amount.
+_HIDDEN_MOVES = frozenset({"redemption.confirm", "redemption.code"})
+#: Moves into the available balance from elsewhere of the customer's own (not new money): no sign.
+_NEUTRAL_MOVES = frozenset({"reward.release"})
+
+
+@dataclass(frozen=True)
+class HistoryLine:
+    """One line of the customer's history: the ledger line and how its amount reads (``sign``:
+    ``plus``, ``minus`` or ``move``)."""
+
+    line: object
+    amount_minor: int
+    sign: str
+
+
+def _one_line_per_transaction(lines) -> list[HistoryLine]:
+    """One line per ledger transaction, as the customer sees their money: a reward or a clawback
+    against the program as it is, a redemption as the amount leaving the available balance (and any
+    return as it coming back), a release after the hold as a move without a sign."""
     by_transaction: dict[int, list] = {}
     for line in lines:
         by_transaction.setdefault(line.transaction_id, []).append(line)
-    return [
-        line
-        for line in lines
-        if len(by_transaction[line.transaction_id]) == 1 or line.amount_minor > 0
-    ]
+    shown = []
+    for line in lines:
+        group = by_transaction[line.transaction_id]
+        if len(group) > 1:
+            if line.reason in _HIDDEN_MOVES:
+                continue
+            # A move between two of the customer's balances: show the side of "available" once.
+            if line.account != "available" and any(other.account == "available" for other in group):
+                continue
+            if line.account != "available" and line.amount_minor < 0:
+                continue
+        if line.reason in _NEUTRAL_MOVES:
+            shown.append(HistoryLine(line, abs(line.amount_minor), "move"))
+        else:
+            shown.append(HistoryLine(line, line.amount_minor, "plus" if line.amount_minor > 0 else "minus"))
+    return shown
+
+
+def _totals(balances: dict[str, dict[str, int]], currencies: list[str]) -> dict[str, dict[str, int]]:
+    """Per currency: earned in all (net of refunds), pending, available, being redeemed, redeemed."""
+    totals = {}
+    for currency in currencies:
+        row = {state: balances.get(state, {}).get(currency, 0)
+               for state in ("pending", "available", "reserved", "redeemed")}
+        row["earned"] = sum(row.values())
+        totals[currency] = row
+    return totals
 
 
 def _redeemable(balances: dict[str, dict[str, int]]) -> dict[str, int]:
@@ -83,6 +126,8 @@ def ledger():
     page = replace(page, items=_one_line_per_transaction(page.items))
     history = redemptions.redemptions_of(advocate, limit=20)
     codes = redemptions.open_codes(advocate)
+    on_hold = reward_queries.pending_rewards(advocate)
+    offer = offer_text.offer_for(None)
     get_session().commit()
     currencies = sorted({currency for by_currency in balances.values() for currency in by_currency})
     return private_page(
@@ -97,6 +142,10 @@ def ledger():
             redemptions=history,
             methods={currency: redemptions.method_for(currency) for currency in currencies},
             open_codes=codes,
+            totals=_totals(balances, currencies),
+            pending_rewards=on_hold,
+            offer=offer,
+            redemptions_by_id={redemption.id: redemption for redemption in history},
         )
     )
 
@@ -153,7 +202,7 @@ def redeem():
     flash(message.format(
         amount=format_money(redemption.amount_minor, redemption.currency),
         code=redemption.promotion_code,
-        expires=redemption.expires_at.date().isoformat() if redemption.expires_at else "",
+        expires=format_date(redemption.expires_at) if redemption.expires_at else "",
     ), category)
     return redirect(url_for(".ledger"), code=303)
 

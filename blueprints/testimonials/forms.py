@@ -65,6 +65,10 @@ def _no_control_characters(form, field):
 
 
 class _BaseForm(FlaskForm):
+    #: What the form writes (its consent wording names only the fields it has).
+    kind = "testimonial"
+    #: The fields in the order the page shows them (the error summary follows it).
+    field_order: tuple[str, ...] = ()
     rating = RadioField(
         "Your rating", coerce=int, choices=select_choices(RATING_CHOICES),
         validators=[InputRequired(message="Choose a rating from 1 to 5 stars.")],
@@ -80,7 +84,7 @@ class _BaseForm(FlaskForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.consent.choices = select_choices(testimonial_queries.consent_choices())
+        self.consent.choices = select_choices(testimonial_queries.consent_choices(self.kind))
         low, high = config_value("TESTIMONIAL_MIN_LENGTH"), config_value("TESTIMONIAL_MAX_LENGTH")
         self.body.validators = list(self.body.validators) + [
             Length(min=low, max=high, message=f"Write between {low} and {high} characters.")
@@ -96,6 +100,8 @@ class _BaseForm(FlaskForm):
 
 class TestimonialForm(_BaseForm):
     """A testimonial about the business."""
+
+    field_order = ("rating", "body", "display_name", "role", "photo", "consent")
 
     display_name = StringField(
         "Name to show", filters=[_strip],
@@ -117,6 +123,9 @@ class TestimonialForm(_BaseForm):
 
 class ReviewForm(_BaseForm):
     """A review of one product from the host's catalogue."""
+
+    kind = "review"
+    field_order = ("product", "rating", "title", "body", "display_name", "consent")
 
     product = SelectField("Product", validators=[InputRequired(message="Choose the product.")])
     title = StringField(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from urllib.parse import urlsplit
 
 from flask import abort
 from flask import current_app
@@ -43,12 +42,24 @@ log = logging.getLogger(__name__)
 
 THANKS = "Thank you! We read every testimonial; you will see here when yours is published."
 _FORM_ENDPOINTS = {"advocacy_testimonials.new", "advocacy_testimonials.edit"}
+#: The forms whose text is kept when their CSRF token has expired: they check the token themselves
+#: (Flask-WTF's FlaskForm), so the host's global CSRFProtect does not throw their text away first.
+_KEEP_TEXT_ENDPOINTS = {"advocacy_testimonials.new", "advocacy_testimonials.edit", "advocacy_testimonials.new_review"}
+#: Shown above a form sent with an expired (or missing) CSRF token, re-rendered with its text.
+EXPIRED_FORM_KEPT = (
+    "This form had expired, so nothing was saved yet. We kept what you wrote: check it and send it again."
+    " (A photo has to be chosen again.)"
+)
 
 
 @bp.url_value_preprocessor
 def _allow_photo_uploads(endpoint, values):
     # The testimonial form carries a photo: its body may be larger than the plugin's usual limit.
     # Up to twice the photo limit reaches the form, which then says "too large" and keeps the text.
+    if endpoint in _KEEP_TEXT_ENDPOINTS:
+        csrf = current_app.extensions.get("csrf")
+        if csrf is not None and hasattr(csrf, "exempt"):
+            csrf.exempt(current_app.view_functions[endpoint])
     if endpoint in _FORM_ENDPOINTS:
         request.max_content_length = (
             2 * config_value("PHOTO_MAX_BYTES") + config_value("MAX_REQUEST_BYTES")
@@ -80,6 +91,14 @@ def _discard_photo(key: str | None) -> None:
 
 def _csrf_failed(form) -> bool:
     return bool(getattr(form, "csrf_token", None) is not None and form.csrf_token.errors)
+
+
+def _expired(form, testimonial: Testimonial | None = None):
+    """The form again, with a fresh CSRF token and everything the customer typed (400): an expired
+    session must not cost them their words. Nothing is saved from the expired post."""
+    form.csrf_token.errors = []
+    form.form_errors.append(EXPIRED_FORM_KEPT)
+    return _render_form(form, status=400, testimonial=testimonial)
 
 
 # -- the author's side --------------------------------------------------------------------------------
@@ -116,7 +135,7 @@ def new():
             if photo_key is not False:
                 return _submit(form, "testimonial", photo_key)
         elif _csrf_failed(form):
-            return render_error(400, CSRF_MESSAGE)
+            return _expired(form)
     return _render_form(form, status=400 if form.errors else 200)
 
 
@@ -136,7 +155,7 @@ def new_review():
                 return redirect(url_for(".mine"), code=303)
             return _submit(form, "review", None)
         if _csrf_failed(form):
-            return render_error(400, CSRF_MESSAGE)
+            return _expired(form)
     return _render_form(form, status=400 if form.errors else 200)
 
 
@@ -224,7 +243,7 @@ def edit(testimonial_id: int):
     form = form_class()
     if not form.validate_on_submit():
         if _csrf_failed(form):
-            return render_error(400, CSRF_MESSAGE)
+            return _expired(form, testimonial)
         return _render_form(form, status=400, testimonial=testimonial)
     changes = {
         "rating": form.rating.data,
@@ -366,8 +385,8 @@ def wall_data(testimonials, product: str | None = None) -> dict:
 def _business_name() -> str:
     if config_value("BUSINESS_NAME"):
         return config_value("BUSINESS_NAME")
-    # The configured site's name, never the request's Host header.
-    return urlsplit(site_root()).hostname if has_request_context() else "This business"
+    # Never the host name ("127.0.0.1:5000"): the program's name is at least a name people gave it.
+    return config_value("PROGRAM_NAME")
 
 
 def _review_ld(item: dict, item_reviewed: dict) -> dict:
@@ -391,7 +410,8 @@ def json_ld(items: list[dict], ratings, product: str | None = None) -> dict:
     graph = []
     testimonials = [item for item in items if item["kind"] == "testimonial"]
     # A page about one product describes that product only.
-    organization_rating = None if product else testimonial_queries.overall_rating(kind="testimonial")
+    # The same figure as the wall, the widget and the API show: every published item (one rating).
+    organization_rating = None if product else testimonial_queries.overall_rating()
     if testimonials or organization_rating:
         organization = {"@type": "Organization", "@id": "#organization", "name": _business_name()}
         if has_request_context():

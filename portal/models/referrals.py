@@ -39,6 +39,9 @@ class Advocate(Base):
     email_normalized: Mapped[str | None] = mapped_column(String(320), index=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)
     link_issued_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: The first name the advocate lets friends see on the landing page ("Sam invited you");
+    #: ``None``: friends are told "a friend invited you" (the default: nothing is shown unasked).
+    inviter_name: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     clicks: Mapped[list[ReferralClick]] = relationship(back_populates="advocate", lazy="raise")

@@ -24,6 +24,7 @@ from advocacy_portal.models import Redemption
 from advocacy_portal.models import Referral
 from advocacy_portal.models import Reward
 from advocacy_portal.services import ledger
+from advocacy_portal.services import offer_text
 from advocacy_portal.services.money import format_money
 from advocacy_portal.services.paging import Page
 from advocacy_portal.services.paging import clamp_page
@@ -49,6 +50,57 @@ class EntryLine:
     transaction_id: int
     #: The payment's Stripe id (its PaymentIntent, invoice, charge or Checkout Session), for staff.
     payment_key: str | None = None
+    #: Why a reward went down or up again: ``refunded``, ``partly_refunded``, ``disputed`` (open),
+    #: ``dispute_lost``, ``dispute_won``; ``None`` for other lines.
+    cause: str | None = None
+    #: The redemption a ``redemption.*`` line belongs to.
+    redemption_id: int | None = None
+
+
+def _cause(reason: str, details: dict | None) -> str | None:
+    if reason not in ("reward.void", "reward.clawback", "reward.restore") or not details:
+        return None
+    dispute = details.get("dispute")
+    if reason == "reward.restore":
+        return "dispute_won" if dispute in ("won", "closed") else ("refund_reversed" if not dispute else None)
+    if dispute == "open":
+        return "disputed"
+    if dispute == "lost":
+        return "dispute_lost"
+    refunded, amount = details.get("refunded_minor") or 0, details.get("amount_minor") or 0
+    if refunded and amount and refunded < amount:
+        return "partly_refunded"
+    return "refunded" if refunded else None
+
+
+@dataclass(frozen=True)
+class PendingReward:
+    """A reward still on hold: how much, for whose payment, and when it becomes available."""
+
+    amount_minor: int
+    currency: str
+    friend: str | None
+    hold_until: datetime
+
+
+def pending_rewards(advocate: Advocate, limit: int = 20) -> list[PendingReward]:
+    """The advocate's rewards on hold, soonest available first."""
+    rows = get_session().execute(
+        select(Reward, Referral)
+        .outerjoin(Referral, Referral.id == Reward.referral_id)
+        .where(Reward.advocate_id == advocate.id, Reward.released_at.is_(None), Reward.pending_minor > 0)
+        .order_by(Reward.hold_until, Reward.id)
+        .limit(limit)
+    ).all()
+    return [
+        PendingReward(
+            amount_minor=reward.pending_minor,
+            currency=reward.currency,
+            friend=mask_email(referral.friend_email_normalized) if referral is not None else None,
+            hold_until=reward.hold_until,
+        )
+        for reward, referral in rows
+    ]
 
 
 def balances(advocate: Advocate) -> dict[str, dict[str, int]]:
@@ -57,16 +109,8 @@ def balances(advocate: Advocate) -> dict[str, dict[str, int]]:
 
 
 def describe_rule(rule: dict[str, Any] | None) -> str | None:
-    """A rule snapshot in words."""
-    if not rule:
-        return None
-    if rule.get("type") == "fixed":
-        text = f"{format_money(rule['amount_minor'], rule['currency'])} per rewarded payment"
-    else:
-        text = f"{rule.get('percent')}% of the payment"
-    months = rule.get("recurring_months") or 0
-    text += f", for {months} months of a subscription" if months else ", first payment only"
-    return text
+    """A rule snapshot in words (:func:`advocacy_portal.services.offer_text.rule_in_words`)."""
+    return offer_text.rule_in_words(rule)
 
 
 def _page_args(page: int, per_page: int) -> tuple[int, int]:
@@ -110,6 +154,8 @@ def entries_for(advocate: Advocate, page: int = 1, per_page: int = 25) -> Page:
             rule=describe_rule(reward.rule) if reward is not None else None,
             transaction_id=transaction.id,
             payment_key=conversion.payment_key if conversion is not None else None,
+            cause=_cause(transaction.reason, transaction.details),
+            redemption_id=transaction.redemption_id,
         )
         for entry, kind, transaction, conversion, reward, referral in rows
     ]

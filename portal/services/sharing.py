@@ -12,10 +12,13 @@ import segno
 from advocacy_portal.config import config_value
 
 
-def share_links(link: str) -> list[dict[str, str]]:
+def share_links(link: str, offer: str | None = None) -> list[dict[str, str]]:
     """Share URLs for email, X, LinkedIn, WhatsApp and Facebook, each with ``network``, ``label``
-    and ``url``. The messages come from ``ADVOCACY_SHARE_MESSAGE`` and ``ADVOCACY_PROGRAM_NAME``."""
+    and ``url``. The messages come from ``ADVOCACY_SHARE_MESSAGE`` and ``ADVOCACY_PROGRAM_NAME``,
+    followed by ``offer`` (the friend's discount in words, :attr:`offer_text.Offer.share`) if any."""
     message = config_value("SHARE_MESSAGE")
+    if offer:
+        message = f"{message} {offer}"
     subject = config_value("PROGRAM_NAME")
     text = f"{message} {link}"
     return [

@@ -6,6 +6,9 @@ The writes are in :mod:`advocacy_portal.services.testimonials`.
 
 from __future__ import annotations
 
+from decimal import ROUND_HALF_UP
+from decimal import Decimal
+
 import math
 from dataclasses import dataclass
 from dataclasses import field
@@ -45,19 +48,20 @@ class StaleTestimonial(TestimonialError):
     """The testimonial changed since the page that asked for the action was loaded."""
 
 
-def consent_wording(choice: str) -> str:
-    """The exact wording shown for a consent choice (from the settings)."""
+def consent_wording(choice: str, kind: str = "testimonial") -> str:
+    """The exact wording shown for a consent choice (from the settings): a review's names only what
+    its form asks for (a name, no role or photo)."""
     key = {
-        "publish_named": "CONSENT_PUBLISH_NAMED_TEXT",
-        "publish_anonymous": "CONSENT_PUBLISH_ANONYMOUS_TEXT",
-        "do_not_publish": "CONSENT_DO_NOT_PUBLISH_TEXT",
+        "publish_named": "CONSENT_{}PUBLISH_NAMED_TEXT",
+        "publish_anonymous": "CONSENT_{}PUBLISH_ANONYMOUS_TEXT",
+        "do_not_publish": "CONSENT_{}DO_NOT_PUBLISH_TEXT",
     }[choice]
-    return config_value(key)
+    return config_value(key.format("REVIEW_" if kind == "review" else ""))
 
 
-def consent_choices() -> list[tuple[str, str]]:
-    """``[(choice, wording), ...]`` in the order the form shows them."""
-    return [(choice, consent_wording(choice)) for choice in CONSENT_CHOICES]
+def consent_choices(kind: str = "testimonial") -> list[tuple[str, str]]:
+    """``[(choice, wording), ...]`` in the order the form of ``kind`` shows them."""
+    return [(choice, consent_wording(choice, kind)) for choice in CONSENT_CHOICES]
 
 
 def reviews_enabled() -> bool:
@@ -186,6 +190,12 @@ def published(
     return _paginate(query, page, per_page)
 
 
+def rounded_rating(average) -> float:
+    """The one rounding of an average rating, for the wall, the widget, the JSON-LD and the API: one
+    decimal, halves up (``4.666…`` → ``4.7``, ``4.25`` → ``4.3``)."""
+    return float(Decimal(str(average)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+
+
 @dataclass(frozen=True)
 class Rating:
     """Average rating and number of published reviews of one product (``product`` ``None``: all
@@ -214,7 +224,7 @@ def ratings(product: str | None = None) -> list[Rating]:
         query = query.where(Testimonial.product_key == product)
     names = products()
     return [
-        Rating(product=key, name=names.get(key, key), average=round(float(average), 2), count=count)
+        Rating(product=key, name=names.get(key, key), average=rounded_rating(average), count=count)
         for key, average, count in get_session().execute(query)
     ]
 
@@ -233,7 +243,7 @@ def overall_rating(product: str | None = None, kind: str | None = None) -> Ratin
     if not count:
         return None
     return Rating(product=product, name=products().get(product) if product else None,
-                  average=round(float(average), 2), count=count)
+                  average=rounded_rating(average), count=count)
 
 
 def referral_token(testimonial: Testimonial, advocates: dict[str, Advocate] | None = None) -> str | None:

@@ -125,7 +125,7 @@ def submit(
             "photo_key": photo_key,
             "product_key": product_key,
             "consent": consent,
-            "consent_text": consent_wording(consent),
+            "consent_text": consent_wording(consent, kind),
             "consent_at": now,
             "state": "pending",
             "featured": False,
@@ -187,7 +187,7 @@ def edit_own(testimonial: Testimonial, author, **changes: Any) -> Testimonial:
     for name, value in changes.items():
         setattr(testimonial, name, value)
     if "consent" in changes and changes["consent"] != before["consent"]:
-        testimonial.consent_text = consent_wording(changes["consent"])
+        testimonial.consent_text = consent_wording(changes["consent"], testimonial.kind)
         testimonial.consent_at = utcnow()
     if testimonial.highlight_end is not None and testimonial.highlight_end > len(testimonial.body):
         testimonial.highlight_start = testimonial.highlight_end = None

@@ -263,6 +263,10 @@ def test_an_advocate_following_their_own_link_is_not_a_click(app, client, auth):
     advocate = make_customer(app)
     auth.login(advocate)
     response = follow(client, referral_path(app, advocate))
-    assert response.status_code == 302
+    # Their own referral page with a note, not the friend's signup page.
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith("/advocacy/")
     assert "advocacy_ref" not in cookie_header(response)
     assert rows(app, ReferralClick) == 0
+    page = client.get("/advocacy/").get_data(as_text=True)
+    assert "That is your own referral link" in page

@@ -20,10 +20,10 @@ REWARDS = "/advocacy/rewards/"
 
 
 def _balance(page: str, state: str, currency: str = "usd") -> str:
-    row = re.search(rf'<tr data-currency="{currency}">(.*?)</tr>', page, re.S)
-    assert row, "no balance row"
-    cell = re.search(rf'data-balance="{state}">([^<]*)<', row.group(1))
-    return cell.group(1)
+    row = re.search(rf'<dl class="advocacy-stats" data-currency="{currency}"(.*?)</dl>', page, re.S)
+    assert row, "no balance figures"
+    cell = re.search(rf'data-total="{state}">([^<]*)<', row.group(1))
+    return cell.group(1) if cell else "$0.00"
 
 
 def _pay(app, referred, amount=12000):
@@ -61,6 +61,8 @@ def test_a_friends_payment_shows_as_a_pending_reward_with_its_reason(stripe_app,
     page = client.get(REWARDS).get_data(as_text=True)
     assert _balance(page, "pending") == "$12.00"
     assert _balance(page, "available") == "$0.00"
+    assert re.search(r"\$12\.00 for .*’s payment</span>\s*<span class=\"advocacy-nowrap\" data-available-on>available on <time", page)
+    assert "You earn 10% of what each friend pays, for their first payment." in page
     assert "Reward for a friend’s payment" in page
     masked = referred.friend.email[0] + "***@" + referred.friend.email.split("@")[1]
     assert masked in page and referred.friend.email not in page
@@ -93,9 +95,15 @@ def test_a_released_reward_is_redeemed_once_as_account_credit(stripe_app, advoca
     page = done.get_data(as_text=True)
     assert "$12.00 is now credit on your account" in page
     assert _balance(page, "available") == "$0.00" and _balance(page, "redeemed") == "$12.00"
-    # One line per step: a move between two of the customer's balances is not shown twice.
+    # One line per step, and one per redemption: the redemption's "reserved → redeemed" step does not
+    # repeat its amount (the list of redemptions says how it ended).
     assert [page.count(f'data-reason="{reason}"') for reason in
-            ("reward.accrue", "reward.release", "redemption.reserve", "redemption.confirm")] == [1, 1, 1, 1]
+            ("reward.accrue", "reward.release", "redemption.reserve", "redemption.confirm")] == [1, 1, 1, 0]
+    history = page[page.index('id="advocacy-history-heading"'):]
+    assert history.count("$12.00") == 3  # +12.00 earned, 12.00 now available, −12.00 redeemed
+    assert history.count('class="advocacy-amount--plus"') == 1 and history.count('class="advocacy-amount--minus"') == 1
+    assert page.count('data-redemption-state="completed"') == 1 and "Credited to your account" in page
+    assert _balance(page, "earned") == "$12.00"
     credits = fake_stripe.requests_to("/v1/customers/*/balance_transactions", method="POST")
     assert [request.params["amount"] for request in credits] == ["-1200"]
 
@@ -111,7 +119,9 @@ def test_below_the_minimum_there_is_nothing_to_redeem(stripe_app, advocate_clien
     _pay(stripe_app, referred, 12000)
     _release(stripe_app)
     page = client.get(REWARDS).get_data(as_text=True)
-    assert "You can redeem once at least $50.00 is available." in page
+    assert "$12.00 of the $50.00 you need to redeem" in page
+    assert '<progress id="advocacy-progress-usd" class="advocacy-progress" max="5000" value="1200">' in page
+    assert "$38.00 to go" in page
     refused = client.get(REWARDS + "redeem?currency=usd", follow_redirects=True).get_data(as_text=True)
     assert "There is nothing to redeem in that currency yet." in refused
 
@@ -158,3 +168,20 @@ def test_a_forged_redeem_form_is_refused(stripe_app, advocate_client):
                                                     "advocacy-redeem-confirm": "y"})
     assert mangled.status_code == 400
     assert "<script>" not in mangled.get_data(as_text=True)
+
+
+@pytest.mark.settings(REWARD_RULES=PERCENT_RULES)
+def test_the_history_says_refunded_or_disputed_not_either(stripe_app, advocate_client):
+    client, referred = advocate_client
+    webhook = stripe_app.test_client()
+    pi = f"pi_{referred.referral_id}_1"
+    deliver(webhook, stripe_events.checkout_session_completed(amount_total=5000, payment_intent=pi,
+                                                              metadata=referred.metadata))
+    deliver(webhook, stripe_events.charge_refunded(amount=5000, amount_refunded=1000, payment_intent=pi,
+                                                   charge_id="ch_refund_1"))
+    deliver(webhook, stripe_events.charge_dispute_created(charge="ch_refund_1", payment_intent=pi))
+    page = client.get(REWARDS).get_data(as_text=True)
+    assert "Reward reduced: part of the payment was refunded" in page
+    assert "Reward reduced: the payment is disputed: on hold until the dispute is decided" in page
+    assert "refunded or disputed" not in page
+    assert page.count('class="advocacy-amount--minus"') == 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 from PIL import Image
@@ -10,6 +11,7 @@ from PIL import Image
 from tests.helpers import login
 from tests.helpers import make_customer
 from tests.testimonials_support import BODY
+from tests.testimonials_support import CSRF_FIELD
 from tests.testimonials_support import form_tokens
 from tests.testimonials_support import make_testimonial
 from tests.testimonials_support import moderate
@@ -84,8 +86,32 @@ def test_a_missing_csrf_token_gets_a_clear_400_and_nothing_is_stored(app, custom
     tokens = form_tokens(customer_client, "/advocacy/testimonials/new")
     response = submit_testimonial(customer_client, {"nonce": tokens["nonce"], "csrf_token": ""})
     assert response.status_code == 400
-    assert "This form expired or was not sent from this site" in response.get_data(as_text=True)
+    assert "This form had expired, so nothing was saved yet" in response.get_data(as_text=True)
     assert stored_testimonials(app) == []
+
+
+def test_an_expired_form_comes_back_with_the_text_and_a_fresh_token(app, customer_client):
+    """A session that expired while the customer typed (the CSRF token no longer matches): the form
+    comes back with everything typed and a working token, and sending it again saves it once."""
+    long_text = "We moved our whole shop onto it in a weekend. " * 40  # about 1,900 characters
+    tokens = form_tokens(customer_client, "/advocacy/testimonials/new")
+    with customer_client.session_transaction() as session:
+        session.pop("csrf_token", None)  # what an expired session looks like to Flask-WTF
+    response = submit_testimonial(customer_client, tokens, body=long_text, display_name="Pat <b>Customer</b>")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "This form had expired, so nothing was saved yet. We kept what you wrote" in page
+    assert long_text.strip() in page
+    assert 'value="Pat &lt;b&gt;Customer&lt;/b&gt;"' in page  # kept, and escaped
+    assert re.search(r'<input checked[^>]*name="rating"[^>]*value="5">', page)
+    assert stored_testimonials(app) == []
+    fresh = CSRF_FIELD.search(page).group(1)
+    assert fresh != tokens["csrf_token"]
+    again = submit_testimonial(customer_client, {"csrf_token": fresh, "nonce": tokens["nonce"]},
+                               body=long_text)
+    assert again.status_code == 303
+    rows = stored_testimonials(app)
+    assert len(rows) == 1 and rows[0]["body"] == long_text.strip()
 
 
 @pytest.mark.settings(TESTIMONIAL_MAX_LENGTH=100)

@@ -154,7 +154,7 @@ def test_the_wall_filters_paginates_and_shows_ratings_and_labels(app, published)
         assert name in page
     for hidden in ("Secret Sam", "Private Pia", "Pending Pete", "Rejected Rob", "Hidden Role"):
         assert hidden not in page
-    assert "Pro plan: 3.0 out of 5 (2)" in page
+    assert "Pro plan: 3.0 out of 5 (2 reviews)" in page
     filtered = client.get("/advocacy/wall?product=pro&rating=4").get_data(as_text=True)
     assert "Rita Review" in filtered and "Rick Review" not in filtered and "Nora Named" not in filtered
     assert client.get("/advocacy/wall?product=bogus&rating=99&page=-3").status_code == 200
@@ -179,7 +179,9 @@ def test_the_wall_carries_schema_org_reviews_and_aggregate_ratings(app, publishe
                                           "bestRating": 5, "worstRating": 1}
     assert {review["author"]["name"] for review in product["review"]} == {"Rita Review", "Rick Review"}
     organization = by_type["Organization"]
-    assert organization["aggregateRating"]["reviewCount"] == 2
+    # One rating everywhere: the organisation's is the wall's, the widget's and the API's overall.
+    assert organization["aggregateRating"]["reviewCount"] == 4
+    assert organization["aggregateRating"]["ratingValue"] == 3.5
     assert {r["author"]["name"] for r in organization["review"]} == {"Nora Named", "Anonymous customer"}
     # Every Review names what it reviews, its author and its rating, as schema.org asks.
     for node in (organization, product):
@@ -418,3 +420,31 @@ def test_the_wall_and_the_api_run_as_many_queries_for_20_items_as_for_2(app):
 @pytest.mark.settings(API_CACHE_SECONDS=60)
 def test_a_site_may_let_caches_keep_the_api_for_a_while(app, published):
     assert app.test_client().get(API).headers["Cache-Control"] == "public, max-age=60"
+
+
+def test_one_rating_everywhere_wall_widget_api_and_json_ld(app):
+    """Ratings 5, 5 and 4 (4.666…): the wall, the host macro, the API (which the widget shows) and the
+    JSON-LD all say 4.7 from 3, and the organisation is named from the setting, never the host."""
+    app.config["ADVOCACY_BUSINESS_NAME"] = "Acme Plants"
+    staff = make_customer(app, staff=True)
+    author = make_customer(app)
+    for rating in (5, 5, 4):
+        make_testimonial(app, author, state="approved", staff=staff, rating=rating)
+    client = app.test_client()
+    wall = client.get("/advocacy/wall").get_data(as_text=True)
+    assert "4.7 out of 5 from 3 reviews" in wall
+    home = client.get("/").get_data(as_text=True)
+    assert "4.7 out of 5 from 3 reviews" in home
+    assert client.get(API).get_json()["ratings"]["overall"] == {"average": 4.7, "count": 3}
+    organization = json_ld_of(wall)["@graph"][0]
+    assert organization["name"] == "Acme Plants"
+    assert organization["aggregateRating"]["ratingValue"] == 4.7
+    assert organization["aggregateRating"]["reviewCount"] == 3
+    assert "shop.test" not in organization["name"]
+
+
+def test_one_star_is_singular(app):
+    staff = make_customer(app, staff=True)
+    make_testimonial(app, make_customer(app), state="approved", staff=staff, rating=1)
+    wall = app.test_client().get("/advocacy/wall").get_data(as_text=True)
+    assert 'aria-label="Rated 1 star out of 5"' in wall and "1 stars" not in wall

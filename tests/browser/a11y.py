@@ -1,5 +1,9 @@
 """Look at a page as its users get it: a screenshot at desktop and phone widths, axe-core (the copy bundled
-by axe-playwright-python) with no violation, colour contrast included, and nothing wider than the viewport."""
+by axe-playwright-python) with no violation, colour contrast included, nothing wider than the viewport,
+and the contrast of every visible link and button measured from its rendered colours (axe reports a
+button whose background it cannot work out as "incomplete", not as a violation: blue on blue passed it).
+
+``schemes=("light", "dark")`` looks at the page in both ``prefers-color-scheme`` modes."""
 
 from __future__ import annotations
 
@@ -29,11 +33,77 @@ WIDEST_JS = """() => {
 }"""
 
 
-def look_at(page, name: str, widths=WIDTHS) -> list[Path]:
-    """Screenshot ``page`` at each width into ``test-artifacts/<name>-<width>.png`` and check it.
+#: Every visible link and button whose text contrast against its rendered background is below WCAG AA
+#: (4.5:1; 3:1 for large text), with both colours. The background is the first opaque one found walking
+#: up from the element (semi-transparent layers are blended onto what is below them).
+CONTROL_CONTRAST_JS = """() => {
+  const parse = (value) => {
+    const m = value.match(/rgba?\\(([^)]+)\\)/);
+    if (!m) return null;
+    const parts = m[1].split(/[ ,\\/]+/).filter(Boolean).map(Number);
+    return {r: parts[0], g: parts[1], b: parts[2], a: parts.length > 3 ? parts[3] : 1};
+  };
+  const blend = (top, bottom) => ({r: top.r * top.a + bottom.r * (1 - top.a), g: top.g * top.a + bottom.g * (1 - top.a),
+                                   b: top.b * top.a + bottom.b * (1 - top.a), a: 1});
+  const background = (element) => {
+    const layers = [];
+    for (let node = element; node; node = node.parentElement) {
+      const style = getComputedStyle(node);
+      if (style.backgroundImage && style.backgroundImage !== 'none') return null;  // a gradient or image: axe's job
+      const colour = parse(style.backgroundColor);
+      if (colour && colour.a > 0) { layers.push(colour); if (colour.a >= 1) break; }
+    }
+    let result = {r: 255, g: 255, b: 255, a: 1};
+    if (layers.length && layers[layers.length - 1].a >= 1) result = layers.pop();
+    while (layers.length) result = blend(layers.pop(), result);
+    return result;
+  };
+  const luminance = (c) => {
+    const channel = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+    return 0.2126 * channel(c.r) + 0.7152 * channel(c.g) + 0.0722 * channel(c.b);
+  };
+  const found = [];
+  const controls = document.querySelectorAll('a[href], button, input[type=submit], input[type=button], [role=button], summary');
+  for (const element of controls) {
+    const box = element.getBoundingClientRect();
+    const style = getComputedStyle(element);
+    if (box.width < 2 || box.height < 2 || box.right <= 0 || box.bottom <= 0 || style.visibility === 'hidden'
+        || Number(style.opacity) === 0) continue;
+    const text = (element.innerText || element.value || '').trim();
+    if (!text) continue;
+    const bg = background(element);
+    if (!bg) continue;
+    let fg = parse(style.color);
+    if (!fg) continue;
+    if (fg.a < 1) fg = blend(fg, bg);
+    const [light, dark] = [luminance(fg), luminance(bg)].sort((x, y) => y - x);
+    const ratio = (light + 0.05) / (dark + 0.05);
+    const size = parseFloat(style.fontSize), bold = Number(style.fontWeight) >= 700;
+    const needed = (size >= 24 || (bold && size >= 18.66)) ? 3 : 4.5;
+    if (ratio < needed) found.push(`${element.tagName.toLowerCase()} "${text.slice(0, 40)}": ${ratio.toFixed(2)}:1 `
+      + `(${style.color} on rgb(${Math.round(bg.r)}, ${Math.round(bg.g)}, ${Math.round(bg.b)}), needs ${needed}:1)`);
+  }
+  return found;
+}"""
 
-    :raises AssertionError: on an axe-core violation or a page wider than the viewport.
+
+def look_at(page, name: str, widths=WIDTHS, schemes=("light",)) -> list[Path]:
+    """Screenshot ``page`` at each width (and colour scheme) into ``test-artifacts/<name>-<width>.png``
+    (``<name>-dark-<width>.png`` for the dark scheme) and check it.
+
+    :raises AssertionError: on an axe-core violation, a link or button below AA contrast, or a page
+        wider than the viewport.
     """
+    shots = []
+    for scheme in schemes:
+        page.emulate_media(color_scheme=scheme)
+        shots += _look(page, name if scheme == "light" else f"{name}-{scheme}", widths)
+    if schemes != ("light",):
+        page.emulate_media(color_scheme="light")
+    return shots
+
+
+def _look(page, name: str, widths) -> list[Path]:
     from axe_playwright_python.sync_playwright import Axe
 
     ARTIFACTS.mkdir(exist_ok=True)
@@ -47,6 +117,8 @@ def look_at(page, name: str, widths=WIDTHS) -> list[Path]:
         if overflow > 0:
             wide = page.evaluate(WIDEST_JS)
             raise AssertionError(f"{name} at {width}px is {overflow}px wider than the viewport: {wide}")
+        low = page.evaluate(CONTROL_CONTRAST_JS)
+        assert not low, f"{name} at {width}px: links or buttons below AA contrast: {low}"
         results = Axe().run(page)
         assert results.violations_count == 0, f"{name} at {width}px:\n{results.generate_report()}"
         shot = ARTIFACTS / f"{name}-{width}.png"

@@ -77,7 +77,7 @@ def test_a_friends_one_off_payment_becomes_a_code_that_takes_its_amount_off(
             if item["status"] == "complete" and item["customer"] == promotion["customer"]]
     assert [(item["amount_subtotal"], item["amount_total"]) for item in mine] == [(9900, 8910)]
     page.goto(REWARDS)
-    expect(page.get_by_role("region", name="Redemptions")).to_contain_text(f"promotion code {code}, used at checkout")
+    expect(page.get_by_role("region", name="Redemptions")).to_contain_text(f"as a promotion code Code {code}: used at checkout")
     expect(page.get_by_role("region", name="Your promotion codes")).to_have_count(0)
 
     # The hosted page refuses the used code, as Stripe does.

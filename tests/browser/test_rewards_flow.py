@@ -97,9 +97,13 @@ def table_rows(table) -> list[dict[str, str]]:
 
 
 def balances(page) -> dict[str, str]:
-    """The advocate's USD balances on their rewards page."""
-    table = page.get_by_role("region", name="Balance").get_by_role("table")
-    [usd] = [row for row in table_rows(table) if row["Currency"] == "USD"]
+    """The advocate's USD balances on their rewards page, as its figures show them."""
+    figures = page.get_by_role("region", name="Balance").locator('dl[data-currency="usd"]')
+    usd = {"Currency": "USD"}
+    for label, state in (("Pending", "pending"), ("Available", "available"), ("Being redeemed", "reserved"),
+                         ("Redeemed", "redeemed")):
+        cell = figures.locator(f'[data-total="{state}"]')
+        usd[label] = cell.inner_text().strip() if cell.count() else "$0.00"
     return usd
 
 
@@ -136,12 +140,13 @@ def test_friend_pays_advocate_redeems_once_and_staff_adjust(
     history = page.get_by_role("region", name="History")
     accrued = history.get_by_role("row").filter(has_text="Reward for a friend’s payment")
     expect(accrued).to_have_count(1)
-    expect(accrued).to_contain_text(f"Reward for a friend’s payment: {friend}, payment of $120.00")
+    expect(accrued).to_contain_text(f"Reward for a friend’s payment ({friend}, payment of $120.00)")
     expect(accrued).to_contain_text("10% of the payment")
-    expect(accrued.get_by_role("cell").last).to_have_text("$12.00")
+    expect(accrued.get_by_role("cell").last).to_have_text("+$12.00")
     expect(page.get_by_text(referred.friend.email)).to_have_count(0)
     expect(page.get_by_role("link", name=re.compile("^Redeem"))).to_have_count(0)
-    expect(page.get_by_text("You can redeem once at least $5.00 is available.")).to_be_visible()
+    expect(page.get_by_text("$0.00 of the $5.00 you need to redeem")).to_be_visible()
+    expect(page.get_by_text("$12.00 for " + friend + "’s payment")).to_be_visible()  # and when it comes
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "rewards-page-pending.png"), full_page=True)
 
@@ -179,7 +184,7 @@ def test_friend_pays_advocate_redeems_once_and_staff_adjust(
     expect(page.get_by_role("status")).to_contain_text("$12.00 is now credit on your account.")
     assert balances(page) == {"Currency": "USD", "Pending": "$0.00", "Available": "$0.00",
                               "Being redeemed": "$0.00", "Redeemed": "$12.00"}
-    expect(page.get_by_role("region", name="Redemptions")).to_contain_text("$12.00, credited to your account")
+    expect(page.get_by_role("region", name="Redemptions")).to_contain_text("$12.00 as account credit Credited to your account")
     expect(page.get_by_role("link", name=re.compile("^Redeem"))).to_have_count(0)
     [credit] = credits_posted(fake_stripe)
     assert credit.params["amount"] == "-1200" and credit.params["currency"] == "usd"

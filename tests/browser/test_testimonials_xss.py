@@ -110,7 +110,7 @@ def test_xss_payloads_stay_text_for_the_author_staff_and_the_public(app, live_se
     page.get_by_label("Title").fill('<img src=x onerror=alert(1) id=xssmark>"><script>alert(1)</script>'[:120])
     page.get_by_label("Your words").fill("{{7*7}} <svg/onload=alert(1)> javascript:alert(1) works well")
     page.get_by_label("Name to show").fill("<b id=xssmark>Bold</b>")
-    page.get_by_label(app.config["ADVOCACY_CONSENT_PUBLISH_NAMED_TEXT"]).check()
+    page.get_by_label(app.config["ADVOCACY_CONSENT_REVIEW_PUBLISH_NAMED_TEXT"]).check()
     page.get_by_role("button", name="Send my review").click()
     expect(page.get_by_text("Thank you! We read every testimonial")).to_be_visible()
     check_page(page, dialogs, "the author's page")

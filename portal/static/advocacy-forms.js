@@ -1,0 +1,67 @@
+/* Advocacy Portal: testimonial and review forms, progressive enhancement. The forms work without it.
+   - a live character counter under each textarea with data-advocacy-counter;
+   - the chosen star rating in words under the star picker;
+   - a preview of the published card (text only: everything goes through textContent). */
+(function () {
+  "use strict";
+  var number = function (n) { try { return n.toLocaleString(document.documentElement.lang || undefined); } catch (e) { return String(n); } };
+
+  document.querySelectorAll("[data-advocacy-counter]").forEach(function (area) {
+    var counter = document.getElementById(area.getAttribute("data-advocacy-counter"));
+    if (!counter) { return; }
+    var max = parseInt(area.getAttribute("maxlength"), 10) || 0, min = parseInt(area.getAttribute("minlength"), 10) || 0;
+    var timer = null;
+    counter.setAttribute("aria-live", "off");
+    var update = function (announce) {
+      var length = area.value.length, text;
+      if (length < min) { text = number(length) + " of " + number(max) + " characters: write at least " + number(min - length) + " more."; }
+      else { text = number(length) + " of " + number(max) + " characters (" + number(Math.max(0, max - length)) + " left)."; }
+      counter.textContent = text;
+      counter.classList.toggle("advocacy-counter--over", length < min || (max && length >= max));
+      if (announce) {
+        // Screen readers hear the count once typing pauses, not at every keystroke.
+        window.clearTimeout(timer);
+        counter.setAttribute("aria-live", "off");
+        timer = window.setTimeout(function () { counter.setAttribute("aria-live", "polite"); counter.textContent = text + " "; }, 1200);
+      }
+    };
+    counter.hidden = false;
+    area.addEventListener("input", function () { update(true); });
+    update(false);
+  });
+
+  document.querySelectorAll("[data-advocacy-stars]").forEach(function (picker) {
+    var value = picker.querySelector("[data-advocacy-stars-value]");
+    picker.addEventListener("change", function (event) {
+      var label = picker.querySelector('label[for="' + event.target.id + '"] .advocacy-visually-hidden');
+      if (value && label) { value.textContent = label.textContent; }
+    });
+  });
+
+  var preview = document.querySelector("[data-advocacy-preview]");
+  var form = preview && preview.parentNode.querySelector("form.advocacy-form");
+  if (!preview || !form) { return; }
+  var part = function (name) { return preview.querySelector('[data-preview="' + name + '"]'); };
+  var field = function (name) { return form.querySelector('[name="' + name + '"]'); };
+  var render = function () {
+    var checked = form.querySelector('input[name="rating"]:checked');
+    var rating = checked ? parseInt(checked.value, 10) : 0, stars = part("stars");
+    stars.textContent = "★★★★★".slice(0, rating) + "☆☆☆☆☆".slice(0, 5 - rating);
+    stars.setAttribute("aria-label", rating ? "Rated " + rating + (rating === 1 ? " star" : " stars") + " out of 5" : "No rating yet");
+    var body = field("body");
+    part("body").textContent = body && body.value.trim() ? body.value.trim() : "Your words appear here.";
+    var consent = form.querySelector('input[name="consent"]:checked');
+    var anonymous = consent && consent.value === "publish_anonymous";
+    var name = field("display_name");
+    part("name").textContent = anonymous ? "Anonymous customer" : (name && name.value.trim()) || "Your name";
+    var role = field("role");
+    part("role").textContent = !anonymous && role && role.value.trim() ? ", " + role.value.trim() : "";
+    var title = part("title"), titleField = field("title");
+    if (title) { title.textContent = titleField && titleField.value.trim() ? titleField.value.trim() : "Your title"; }
+    preview.classList.toggle("advocacy-preview--private", !!(consent && consent.value === "do_not_publish"));
+  };
+  form.addEventListener("input", render);
+  form.addEventListener("change", render);
+  preview.hidden = false;
+  render();
+})();

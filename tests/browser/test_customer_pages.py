@@ -1,0 +1,175 @@
+"""Every customer page and the demo's own chrome, as people see them: at 1280 and 390 px, in the light
+and the dark colour scheme, through axe-core, the contrast of every link and button as rendered, and
+nothing wider than the screen (``look_at``). Screenshots go to ``test-artifacts/``.
+
+Runs on the demo host (``wsgi.py``), its Stripe calls going to the local Stripe-compatible server.
+"""
+
+from __future__ import annotations
+
+import urllib.request
+
+import pytest
+
+from advocacy_portal.testing import stripe_events
+from tests.browser.a11y import look_at
+from tests.browser.test_referral_flow import expect
+from tests.browser.test_referral_flow import log_in
+from tests.helpers import make_customer
+from tests.rewards_helpers import WEBHOOK_PATH
+from tests.rewards_helpers import later
+from tests.rewards_helpers import make_referral
+from tests.testimonials_support import make_testimonial
+
+pytestmark = [pytest.mark.browser, pytest.mark.demo]
+
+BOTH = ("light", "dark")
+RULES = {
+    "default": {"type": "percent", "percent": 10, "currency": "usd", "recurring_months": 0,
+                "min_purchase_minor": 0, "monthly_cap_minor": None, "friend_reward": {"percent_off": 15}},
+    "campaigns": {},
+}
+
+
+def pay(live_server, referred, amount_minor: int, payment_intent: str) -> None:
+    event = stripe_events.checkout_session_completed(
+        amount_total=amount_minor, metadata=referred.metadata, client_reference_id=str(referred.friend.id),
+        payment_intent=payment_intent,
+    )
+    body, headers = stripe_events.signed_request(event)
+    request = urllib.request.Request(live_server.url + WEBHOOK_PATH, data=body, headers=headers, method="POST")
+    with urllib.request.urlopen(request, timeout=5) as response:
+        assert response.status == 200, response.read()
+
+
+def release(app) -> None:
+    from advocacy_portal.db import get_session
+    from advocacy_portal.services import rewards
+
+    with app.app_context():
+        rewards.release_due(now=later(31))
+        get_session().commit()
+
+
+@pytest.mark.settings(REWARD_RULES=RULES, REDEMPTION_MINIMUM_MINOR=500)
+def test_every_customer_page_and_the_demo_chrome(stripe_app, live_server, new_context, fake_stripe):
+    app = stripe_app
+    staff = make_customer(app, staff=True)
+    advocate = make_customer(app, name="Sam Advocate")
+    for rating, name, role in ((5, "Nora Named", "Owner, Nora's Bakery"), (5, "Ola Other", None),
+                               (4, "Pia Plant", "Florist")):
+        make_testimonial(app, advocate, state="approved", staff=staff, rating=rating, display_name=name, role=role)
+    make_testimonial(app, advocate, display_name="Sam Advocate")  # waiting for review, on "Your testimonials"
+
+    page = new_context().new_page()
+    log_in(page, advocate)
+    page.goto("/advocacy/")
+    link = page.locator("#advocacy-link").input_value()
+
+    # --- a visitor: the home page with the host macro's wall, the wall, login, the demo's 404 ---
+    visitor = new_context().new_page()
+    visitor.goto("/")
+    wall = visitor.locator(".advocacy-wall")
+    expect(wall.get_by_text("4.7 out of 5 from 3 reviews")).to_be_visible()
+    assert wall.locator(".advocacy-testimonial").first.evaluate("e => getComputedStyle(e).borderStyle") == "solid"
+    look_at(visitor, "customer-home", schemes=BOTH)
+    visitor.goto("/advocacy/wall")
+    expect(visitor.get_by_text("4.7 out of 5 from 3 reviews")).to_be_visible()
+    look_at(visitor, "customer-wall", schemes=BOTH)
+    visitor.goto("/login")
+    look_at(visitor, "demo-login", schemes=BOTH)
+    visitor.goto("/no-such-page")
+    expect(visitor.get_by_role("heading", level=1)).to_have_text("Page not found")
+    look_at(visitor, "demo-404", schemes=BOTH)
+    # An expired login form: the demo's own friendly 400, with the way back.
+    visitor.goto("/login")
+    visitor.locator('input[name="csrf_token"]').evaluate("e => e.value = 'expired'")
+    visitor.get_by_label("Email").fill("someone@example.com")
+    visitor.get_by_label("Password").fill("whatever")
+    visitor.get_by_role("button", name="Log in").click()
+    expect(visitor.get_by_role("heading", level=1)).to_have_text("This form expired")
+    expect(visitor.get_by_role("link", name="Log in again")).to_be_visible()
+    look_at(visitor, "demo-csrf-400", schemes=BOTH)
+
+    # --- the friend: the landing page tells them who invited them and what they get ---
+    friend = new_context().new_page()
+    friend.goto(link)
+    expect(friend).to_have_url(live_server.url + "/signup")
+    welcome = friend.get_by_role("region", name="A friend invited you: welcome!")
+    expect(welcome).to_contain_text("You get 15% off your first purchase.")
+    look_at(friend, "friend-landing", schemes=BOTH)
+
+    # --- the advocate ---
+    page.goto("/advocacy/")
+    offer = page.get_by_role("region", name="The offer")
+    expect(offer).to_contain_text("You earn 10% of what each friend pays, for their first payment.")
+    expect(offer).to_contain_text("Your friend gets 15% off their first purchase.")
+    page.get_by_label("Your first name, as friends will see it").fill("Sam")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_text("Friends you invite now read “Sam invited you”.")).to_be_visible()
+    look_at(page, "customer-referral", schemes=BOTH)
+    friend.reload()
+    expect(friend.get_by_role("heading", name="Sam invited you: welcome!")).to_be_visible()
+
+    # Their own link takes them to their own page, with a note.
+    page.goto(link)
+    expect(page).to_have_url(live_server.url + "/advocacy/")
+    expect(page.get_by_text("That is your own referral link")).to_be_visible()
+
+    # Rewards: nothing yet, then one available, one pending, one redeemed.
+    page.goto("/advocacy/rewards/")
+    expect(page.get_by_text("No rewards yet.")).to_be_visible()
+    look_at(page, "customer-rewards-empty", schemes=BOTH)
+    first = make_referral(app, advocate=advocate)
+    pay(live_server, first, 13800, "pi_customer_pages_1")
+    release(app)
+    second = make_referral(app, advocate=advocate)
+    pay(live_server, second, 4000, "pi_customer_pages_2")
+    page.goto("/advocacy/rewards/")
+    redeem = page.get_by_role("link", name="Redeem $13.80 as account credit")
+    expect(redeem).to_be_visible()
+    colours = redeem.evaluate("e => [getComputedStyle(e).color, getComputedStyle(e).backgroundColor]")
+    assert colours[0] != colours[1], colours  # the button that used to be blue on blue
+    expect(page.get_by_text("available on")).to_be_visible()
+    redeem.click()
+    look_at(page, "customer-redeem", schemes=BOTH)
+    page.get_by_label("I want this amount as credit on my account").check()
+    page.get_by_role("button", name="Redeem").click()
+    expect(page.get_by_text("$13.80 is now credit on your account")).to_be_visible()
+    history = page.get_by_role("region", name="History")
+    expect(history.get_by_text("+$13.80")).to_have_count(1)  # no second +$13.80 for the same redemption
+    expect(page.get_by_role("region", name="Redemptions").get_by_role("listitem")).to_have_count(1)
+    expect(page.locator("progress.advocacy-progress")).to_have_count(1)
+    look_at(page, "customer-rewards", schemes=BOTH)
+
+    # Testimonials: their own list, and the form with its star picker, counter and preview.
+    page.goto("/advocacy/testimonials/")
+    write = page.get_by_role("link", name="Write a testimonial").last
+    colours = write.evaluate("e => [getComputedStyle(e).color, getComputedStyle(e).backgroundColor]")
+    assert colours[0] != colours[1], colours
+    look_at(page, "customer-testimonials-mine", schemes=BOTH)
+    write.click()
+    expect(page.get_by_role("navigation", name="Your Demo Shop referrals")).to_be_visible()
+    page.get_by_role("button", name="Send my testimonial").click()  # empty: the error summary
+    summary = page.get_by_role("alert").get_by_role("listitem")
+    expect(summary.first).to_contain_text("Your rating")
+    texts = summary.all_inner_texts()
+    assert texts == ["Your rating: Choose a rating from 1 to 5 stars.", "Your words: Write a few words.",
+                     "Name to show: Tell us the name to show.", "May we publish it? Choose whether we may publish it."]
+    look_at(page, "customer-testimonial-errors", schemes=BOTH)
+    # The star picker is keyboard friendly: focus a star, arrow keys choose.
+    page.get_by_label("3 stars: fine").focus()
+    page.keyboard.press("ArrowRight")
+    expect(page.get_by_label("4 stars: good")).to_be_checked()
+    body = page.get_by_label("Your words")
+    body.fill("Lovely shop, quick delivery.")
+    expect(page.locator("#body-counter")).to_contain_text("28 of 2,000 characters")
+    page.get_by_label("Name to show").fill("Sam A.")
+    preview = page.get_by_role("region", name="Preview: how it will look once published")
+    expect(preview).to_contain_text("Lovely shop, quick delivery.")
+    expect(preview.get_by_role("img", name="Rated 4 stars out of 5")).to_have_text("★★★★☆")
+    look_at(page, "customer-testimonial-form", schemes=BOTH)
+    page.goto("/advocacy/reviews/new")
+    expect(page.get_by_text("You may publish my review with the name I give.")).to_be_visible()
+    expect(page.get_by_text("role and photo")).to_have_count(0)
+    look_at(page, "customer-review-form", schemes=BOTH)
