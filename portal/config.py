@@ -560,6 +560,7 @@ DEFAULTS: dict[str, Any] = {
     #: Hold a reward when an advocate's referred payments exceed ``FRAUD_VELOCITY_COUNT`` within
     #: ``FRAUD_VELOCITY_MINUTES``.
     "FRAUD_VELOCITY_COUNT": 5,
+    #: The window, in minutes, of that velocity rule.
     "FRAUD_VELOCITY_MINUTES": 60,
     #: Hold a reward when the friend's email looks like the advocate's: the letters of the local parts
     #: are the same (``john.smith`` / ``johnsmith2``) or alike at this difflib ratio (0-1). ``None``

@@ -120,7 +120,8 @@ RESOLVED_ONLY = {
     "MAIL_PUBLISHED_TEXT_TEMPLATE", "MAIL_PUBLISHED_HTML_TEMPLATE",
     "NPS_PROMPT_TEMPLATE", "MAIL_NPS_SURVEY_TEXT_TEMPLATE", "MAIL_NPS_SURVEY_HTML_TEMPLATE",
     "MAIL_NPS_CASE_TEXT_TEMPLATE", "MAIL_NPS_CASE_HTML_TEMPLATE",
-    "ADMIN_ADJUST_CONFIRM_TEMPLATE",  # shown after a posted adjustment (tests/blueprints/test_adjustment_guardrails.py)
+    "ADMIN_ADJUST_CONFIRM_TEMPLATE",
+    "ADMIN_CHARTS_TEMPLATE", "ADMIN_ADVOCATE_FUNNEL_TEMPLATE",  # partials of the overview and advocate pages  # shown after a posted adjustment (tests/blueprints/test_adjustment_guardrails.py)
 }
 #: The base layout is checked on the wall page: the host's layout must carry the page's content.
 LAYOUT_PAGE = "/advocacy/wall"

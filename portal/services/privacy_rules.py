@@ -268,6 +268,7 @@ def _erase_advocates(session, person):
         advocate.user_id = person.surrogate
         advocate.email = None
         advocate.email_normalized = None
+        advocate.inviter_name = None
         # A new code retires every link and widget share at once: tokens minted before name the old one
         # (this process's link cache forgets it now, other processes within ADVOCACY_LINK_CACHE_SECONDS).
         forget_link_owner(advocate.code)

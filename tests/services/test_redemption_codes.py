@@ -269,7 +269,7 @@ def test_the_rewards_page_shows_the_code_with_a_copy_button_to_its_owner_only(st
     (code,) = codes(fake_stripe)
     assert f"Your promotion code for $50.00 is ready: {code['code']}" in page
     assert f'value="{code["code"]}" readonly' in page and "Copy code" in page
-    assert f"promotion code <code>{code['code']}</code>" in page  # kept in the history
+    assert f"Code <code>{code['code']}</code>" in page  # kept in the history
     auth.logout()
     auth.login(make_customer(stripe_app))
     assert code["code"] not in client.get("/advocacy/rewards/").get_data(as_text=True)
@@ -285,4 +285,4 @@ def test_staff_see_the_code_and_what_became_of_it_on_the_advocates_page(stripe_a
     auth.login(make_customer(stripe_app, staff=True))
     page = client.get(f"/advocacy/admin/advocates/{referred.advocate_id}").get_data(as_text=True)
     assert f"<code>{redemption.promotion_code}</code>" in page
-    assert "completed (code expired, $20.00 returned)" in page
+    assert "Completed (code expired, $20.00 returned)" in page
