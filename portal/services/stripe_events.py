@@ -247,15 +247,7 @@ def _charge_refunded(event: dict, obj: dict) -> PaymentFacts | str:
     refunded = _amount(obj.get("amount_refunded"))
     if refunded is None:
         return "malformed"
-    return PaymentFacts(
-        payment_intent_id=_id(obj.get("payment_intent")),
-        charge_id=_id(obj.get("id")),
-        invoice_id=_id(obj.get("invoice")),
-        stripe_customer_id=_id(obj.get("customer")),
-        user_id=_metadata_user(obj.get("metadata")),
-        refunded_minor=refunded,
-        card_fingerprint=_fingerprint(obj),
-    )
+    return _charge_facts(obj, refunded_minor=refunded, card_fingerprint=_fingerprint(obj))
 
 
 def _charge_succeeded(event: dict, obj: dict) -> PaymentFacts | str:
@@ -263,13 +255,18 @@ def _charge_succeeded(event: dict, obj: dict) -> PaymentFacts | str:
     fingerprint = _fingerprint(obj)
     if fingerprint is None:
         return "no_card"
+    return _charge_facts(obj, card_fingerprint=fingerprint)
+
+
+def _charge_facts(obj: dict, **facts) -> PaymentFacts:
+    """The ids a Charge object carries, with ``facts``."""
     return PaymentFacts(
         payment_intent_id=_id(obj.get("payment_intent")),
         charge_id=_id(obj.get("id")),
         invoice_id=_id(obj.get("invoice")),
         stripe_customer_id=_id(obj.get("customer")),
         user_id=_metadata_user(obj.get("metadata")),
-        card_fingerprint=fingerprint,
+        **facts,
     )
 
 
