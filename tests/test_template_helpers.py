@@ -20,7 +20,9 @@ def test_advocacy_head_links_what_each_page_needs_in_the_hosts_layout(app, clien
     assert stylesheets(client.get("/advocacy/").get_data(as_text=True)) == ["advocacy.css", "advocacy-nps.css"]
     assert stylesheets(client.get("/advocacy/admin/nps/").get_data(as_text=True)) == [
         "advocacy.css", "advocacy-admin.css", "advocacy-nps.css"]
-    assert stylesheets(client.get("/advocacy/admin/").get_data(as_text=True)) == ["advocacy.css", "advocacy-admin.css"]
+    # The overview's charts bring their own stylesheet.
+    assert stylesheets(client.get("/advocacy/admin/").get_data(as_text=True)) == [
+        "advocacy.css", "advocacy-admin.css", "advocacy-charts.css"]
     assert stylesheets(client.get("/advocacy/testimonials/").get_data(as_text=True)) == [
         "advocacy.css", "advocacy-testimonials.css", "advocacy-nps.css"]
     assert stylesheets(client.get("/advocacy/admin/testimonials/").get_data(as_text=True)) == [
