@@ -56,7 +56,8 @@ CACHE_KEY = "click_writer"
 _clicks = ReferralClick.__table__
 _blocks = IdBlock.__table__
 
-_REPEAT_CLICK = (
+#: A counted click of this advocate from this IP hash and device class since ``since`` (dedupe).
+REPEAT_CLICK = (
     select(_clicks.c.id)
     .where(
         _clicks.c.advocate_id == bindparam("advocate_id"),
@@ -284,7 +285,7 @@ def _without_repeats(connection, rows: list[dict], window: int) -> list[dict]:
     kept = []
     for row in rows:
         repeat = connection.execute(
-            _REPEAT_CLICK,
+            REPEAT_CLICK,
             {
                 "advocate_id": row["advocate_id"],
                 "ip_hash": row["ip_hash"],

@@ -28,6 +28,7 @@ from advocacy_portal.models import Referral
 from advocacy_portal.models import ReferralClick
 from advocacy_portal.models import utcnow
 from advocacy_portal.proxies import get_portal
+from advocacy_portal.services import click_writer as click_writer_module
 from advocacy_portal.services.click_writer import ClickWriter
 from advocacy_portal.services.links import AttributionClaim
 from advocacy_portal.services.links import InvalidLink
@@ -267,18 +268,6 @@ _clicks = ReferralClick.__table__
 _INSERT_CLICK = _clicks.insert().returning(_clicks.c.id)
 
 
-_REPEAT_CLICK = (
-    select(_clicks.c.id)
-    .where(
-        _clicks.c.advocate_id == bindparam("advocate_id"),
-        _clicks.c.ip_hash == bindparam("ip_hash"),
-        _clicks.c.device_class == bindparam("device_class"),
-        _clicks.c.clicked_at >= bindparam("since", type_=_clicks.c.clicked_at.type),
-    )
-    .limit(1)
-)
-
-
 def record_click(
     advocate: Advocate | LinkOwner,
     campaign: str | None,
@@ -319,7 +308,7 @@ def record_click(
             return ClickOutcome(REPEAT, reason=f"the same visitor (hashed IP and device) clicked within "
                                                f"ADVOCACY_CLICK_DEDUPE_SECONDS ({window} s)")
         repeat = connection().execute(
-            _REPEAT_CLICK,
+            click_writer_module.REPEAT_CLICK,  # the writer runs it again at flush time
             {
                 "advocate_id": advocate.id,
                 "ip_hash": ip_hash,
