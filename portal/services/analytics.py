@@ -1,4 +1,7 @@
-"""Figures for the staff pages: the referral funnel, advocates and their results, pagination."""
+"""Figures for the staff pages and the API: periods, advocates and their results, pagination.
+
+The overview's funnel, revenue and charts are in :mod:`advocacy_portal.services.program_report`.
+"""
 
 from __future__ import annotations
 
@@ -70,44 +73,6 @@ def period_from(start: date | str | None, end: date | str | None, *, default_day
         start=datetime.combine(first, time.min, tzinfo=timezone.utc),
         end=datetime.combine(last + timedelta(days=1), time.min, tzinfo=timezone.utc),
     )
-
-
-@dataclass(frozen=True)
-class Funnel:
-    """How many clicks, signups and first payments referrals brought in a period."""
-
-    clicks: int
-    signups: int
-    flagged: int
-    paying_friends: int
-
-    @property
-    def signup_rate(self) -> float | None:
-        return self.signups / self.clicks if self.clicks else None
-
-    @property
-    def paying_rate(self) -> float | None:
-        return self.paying_friends / self.signups if self.signups else None
-
-
-def funnel(period: Period) -> Funnel:
-    """The referral funnel of ``period``: counted clicks, attributed signups, flagged signups, and
-    referred friends whose first payment fell in the period."""
-    session = get_session()
-    clicks = rollups.clicks_between(period.first_day, period.last_day)
-    in_period = sa.and_(Referral.created_at >= period.start, Referral.created_at < period.end)
-    signups = session.scalar(
-        sa.select(sa.func.count()).where(in_period, Referral.status == "signed_up")
-    )
-    flagged = session.scalar(
-        sa.select(sa.func.count()).where(in_period, Referral.status == "flagged")
-    )
-    paying = session.scalar(
-        sa.select(sa.func.count()).where(
-            Referral.first_paid_at >= period.start, Referral.first_paid_at < period.end
-        )
-    )
-    return Funnel(clicks=clicks or 0, signups=signups or 0, flagged=flagged or 0, paying_friends=paying or 0)
 
 
 @dataclass(frozen=True)
