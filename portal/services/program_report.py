@@ -176,6 +176,29 @@ def _bounds(first: date, last: date) -> tuple[datetime, datetime]:
     return rollups._day_bounds(first, last)
 
 
+def _add_referral_counts(at, start: datetime, end: datetime, *where) -> None:
+    """Add the signups, flagged signups and first payments of referrals (those matching ``where``)
+    between ``start`` and ``end`` to ``at(day)``, the totals of the day they fell on."""
+    session = get_session()
+    created = _day(Referral.created_at)
+    for day, status, count in session.execute(
+        sa.select(created, Referral.status, sa.func.count())
+        .where(*where, Referral.created_at >= start, Referral.created_at < end)
+        .group_by(created, Referral.status)
+    ):
+        if status == "flagged":
+            at(day).flagged += count
+        else:
+            at(day).signups += count
+    first_paid = _day(Referral.first_paid_at)
+    for day, count in session.execute(
+        sa.select(first_paid, sa.func.count())
+        .where(*where, Referral.first_paid_at >= start, Referral.first_paid_at < end)
+        .group_by(first_paid)
+    ):
+        at(day).first_payments += count
+
+
 def _per_day(first: date, last: date) -> dict[date, Totals]:
     """Every figure of the days from ``first`` to ``last``, by day (days with nothing are absent)."""
     session = get_session()
@@ -188,24 +211,7 @@ def _per_day(first: date, last: date) -> dict[date, Totals]:
     for day, clicks in rollups.clicks_by_day(first, last).items():
         at(day).clicks = clicks
 
-    created = _day(Referral.created_at)
-    for day, status, count in session.execute(
-        sa.select(created, Referral.status, sa.func.count())
-        .where(Referral.created_at >= start, Referral.created_at < end)
-        .group_by(created, Referral.status)
-    ):
-        if status == "flagged":
-            at(day).flagged += count
-        else:
-            at(day).signups += count
-
-    first_paid = _day(Referral.first_paid_at)
-    for day, count in session.execute(
-        sa.select(first_paid, sa.func.count())
-        .where(Referral.first_paid_at >= start, Referral.first_paid_at < end)
-        .group_by(first_paid)
-    ):
-        at(day).first_payments += count
+    _add_referral_counts(at, start, end)
 
     # A referred friend's payments that day less their first payments that day are the repeat ones
     # (``first_paid_at`` is the time of the first): no join of referrals needed.
@@ -532,23 +538,7 @@ def advocate_funnel(advocate_id: int, months: int = 12, today: date | None = Non
 
     for day, clicks in rollups.clicks_by_day(first, today, advocate_id).items():
         at(day).clicks += clicks
-    created = _day(Referral.created_at)
-    for day, status, count in session.execute(
-        sa.select(created, Referral.status, sa.func.count())
-        .where(Referral.advocate_id == advocate_id, Referral.created_at >= start, Referral.created_at < end)
-        .group_by(created, Referral.status)
-    ):
-        if status == "flagged":
-            at(day).flagged += count
-        else:
-            at(day).signups += count
-    first_paid = _day(Referral.first_paid_at)
-    for day, count in session.execute(
-        sa.select(first_paid, sa.func.count())
-        .where(Referral.advocate_id == advocate_id, Referral.first_paid_at >= start, Referral.first_paid_at < end)
-        .group_by(first_paid)
-    ):
-        at(day).first_payments += count
+    _add_referral_counts(at, start, end, Referral.advocate_id == advocate_id)
     paid = _day(Conversion.paid_at)
     for day, currency, net, referred_count in session.execute(
         sa.select(paid, Conversion.currency, sa.func.sum(net_minor_sql()),
