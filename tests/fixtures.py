@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import subprocess
 import uuid
 
 import pytest
@@ -50,6 +52,99 @@ def database_url(tmp_path):
     admin.dispose()
 
 
+class _SharedBytecodeCache:
+    """One in-process Jinja bytecode cache for every test app: each app has its own Jinja environment,
+    and compiling the same templates again for every test cost about 0.2 s a test. Keyed by template
+    name and checked against the source's checksum, so an edited or host-overridden template is
+    compiled anew."""
+
+    def __init__(self):
+        from jinja2 import BytecodeCache
+
+        class Cache(BytecodeCache):
+            def __init__(self):
+                self.codes = {}
+
+            def load_bytecode(self, bucket):
+                code = self.codes.get((bucket.key, bucket.checksum))
+                if code is not None:
+                    bucket.code = code
+
+            def dump_bytecode(self, bucket):
+                self.codes[(bucket.key, bucket.checksum)] = bucket.code
+
+        self.cache = Cache()
+
+
+_BYTECODE = _SharedBytecodeCache().cache
+
+#: Migrated databases, one per host module and version table, made once per test process: a test's
+#: database starts as a copy (SQLite: the file; PostgreSQL: the schema's DDL and rows replayed in a
+#: new schema), which is what ``db.create_all()`` and ``migrate.upgrade`` made for every test before
+#: (0.2 s a test on SQLite, 0.7 s on PostgreSQL). tests/test_migrations.py still runs the migrations.
+_TEMPLATES: dict[tuple, str] = {}
+
+
+def _schema_of(url: str) -> str:
+    return re.search(r"search_path%3D(\w+)", url).group(1)
+
+
+def _make_template(host, config: dict, directory) -> str:
+    """Migrate one database for ``host`` and ``config``; answer a SQLite file's path or PostgreSQL SQL."""
+    from advocacy_portal import migrate
+
+    if ON_POSTGRES:
+        schema = f"advocacy_template_{uuid.uuid4().hex[:12]}"
+        base = sqlalchemy_url(TEST_DATABASE_URL)
+        admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+        separator = "&" if "?" in base else "?"
+        url = f"{base}{separator}options=-csearch_path%3D{schema}"
+    else:
+        url = f"sqlite:///{directory / 'template.sqlite'}"
+    app = host.create_app({**config, "SQLALCHEMY_DATABASE_URI": url})
+    with app.app_context():
+        host.db.create_all()
+    migrate.upgrade(app)
+    with app.app_context():
+        host.db.session.remove()
+        host.db.engine.dispose()
+    if not ON_POSTGRES:
+        return str(directory / "template.sqlite")
+    try:
+        dump = subprocess.run(
+            ["pg_dump", "--dbname", re.sub(r"^postgresql\+psycopg://", "postgresql://", base),
+             "--schema", schema, "--no-owner", "--no-privileges", "--inserts"],
+            capture_output=True, text=True, check=True,
+        ).stdout
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.dispose()
+    # psql meta-commands (\restrict) and the schema's own creation are not for a replay.
+    lines = [line for line in dump.splitlines()
+             if not line.startswith("\\") and not line.startswith(f"CREATE SCHEMA {schema};")]
+    return "\n".join(lines).replace(f"{schema}.", "__SCHEMA__.")
+
+
+def _start_from_template(url: str, host, config: dict, tmp_path_factory) -> None:
+    key = (host.__name__, config.get("ADVOCACY_VERSION_TABLE"))
+    if key not in _TEMPLATES:
+        _TEMPLATES[key] = _make_template(host, config, tmp_path_factory.mktemp("template"))
+    template = _TEMPLATES[key]
+    if not ON_POSTGRES:
+        shutil.copyfile(template, url.removeprefix("sqlite:///"))
+        return
+    schema = _schema_of(url)
+    engine = sa.create_engine(sqlalchemy_url(TEST_DATABASE_URL), isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            connection.exec_driver_sql(template.replace("__SCHEMA__.", f'"{schema}".').replace("%", "%%"))
+    finally:
+        engine.dispose()
+
+
 def _settings(request) -> dict:
     config = {}
     for marker in request.node.iter_markers("settings"):
@@ -71,7 +166,7 @@ def host_module(request):
 
 
 @pytest.fixture
-def app(database_url, request):
+def app(database_url, request, tmp_path_factory):
     """The test host app (:mod:`tests.host_app`) with Advocacy Portal, migrated, on a fresh database; the
     demo (``wsgi.create_app``) instead for tests marked ``@pytest.mark.demo``.
 
@@ -90,11 +185,14 @@ def app(database_url, request):
         # fraud rule is tested on its own (tests/services/test_fraud.py).
         "ADVOCACY_FRAUD_SIMILAR_EMAIL_RATIO": None,
     }
+    template_config = dict(config)
     config.update(_settings(request))
+    if "ADVOCACY_VERSION_TABLE" in config:
+        template_config["ADVOCACY_VERSION_TABLE"] = config["ADVOCACY_VERSION_TABLE"]
+    _start_from_template(database_url, host, template_config, tmp_path_factory)
     app = host.create_app(config)
-    with app.app_context():
-        host.db.create_all()
-    migrate.upgrade(app)
+    app.jinja_env.bytecode_cache = _BYTECODE
+    migrate.upgrade(app)  # at head already: checks the copy and costs one query
     yield app
     with app.app_context():
         host.db.session.remove()
