@@ -46,7 +46,9 @@ def database_url(tmp_path):
     with admin.connect() as connection:
         connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
     separator = "&" if "?" in base else "?"
-    yield f"{base}{separator}options=-csearch_path%3D{schema}"
+    # synchronous_commit=off: a test's commits need not wait for the WAL to reach the disk (durability
+    # against a crash of the server, which no test is about; atomicity and isolation are unchanged).
+    yield f"{base}{separator}options=-csearch_path%3D{schema}%20-csynchronous_commit%3Doff"
     with admin.connect() as connection:
         connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
     admin.dispose()
