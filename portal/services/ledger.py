@@ -472,3 +472,48 @@ def carry_forward(transaction_ids: Iterable[int], *, memo: str, details: dict[st
         for account, amount, currency in entries
     ])
     return Posting(transaction.id, True, transaction)
+
+
+#: The PostgreSQL setting, local to one database transaction, under which the append-only trigger
+#: lets :func:`redact` rewrite a transaction's notes (and nothing else of it).
+REDACT_SETTING = "advocacy.ledger_redact"
+#: What :func:`redact` may change: words and the staff member's id, never money, accounts or dates.
+REDACTABLE = ("memo", "details", "actor_user_id")
+
+
+def redact(changes: dict[int, dict[str, Any]]) -> int:
+    """Rewrite the notes of ledger transactions: ``{transaction_id: {"memo": ..., "details": ...,
+    "actor_user_id": ...}}`` (flushed; the caller commits). Erasure uses it to take a person's email
+    and name out of the words staff wrote on an adjustment; entries, amounts, reasons, references and
+    dates cannot change, so balances, ``ledger verify`` and every figure are untouched. On PostgreSQL
+    the append-only trigger allows these UPDATEs only while :data:`REDACT_SETTING` is on (set and
+    cleared here) and only when no other column changes.
+
+    :returns: the number of transactions rewritten.
+    :raises ValueError: for a column other than :data:`REDACTABLE`.
+    """
+    from sqlalchemy import text
+
+    for values in changes.values():
+        unknown = set(values) - set(REDACTABLE)
+        if unknown:
+            raise ValueError(f"only {', '.join(REDACTABLE)} of a ledger transaction can be redacted, not {sorted(unknown)}")
+    changes = {transaction_id: values for transaction_id, values in changes.items() if values}
+    if not changes:
+        return 0
+    session = get_session()
+    session.flush()
+    postgresql = session.get_bind(mapper=LedgerTransaction.__mapper__).dialect.name == "postgresql"
+    if postgresql:
+        session.execute(text("SELECT set_config(:name, 'on', true)"), {"name": REDACT_SETTING})
+    try:
+        for transaction_id, values in sorted(changes.items()):
+            session.execute(update(LedgerTransaction).where(LedgerTransaction.id == transaction_id).values(**values)
+                            .execution_options(synchronize_session=False))
+    finally:
+        if postgresql:
+            session.execute(text("SELECT set_config(:name, 'off', true)"), {"name": REDACT_SETTING})
+    for instance in list(session.identity_map.values()):
+        if isinstance(instance, LedgerTransaction) and instance.id in changes:
+            session.expire(instance, list(REDACTABLE))
+    return len(changes)

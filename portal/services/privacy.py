@@ -127,7 +127,10 @@ def erase(user_id, *, emails: Iterable[str] = (), names: Iterable[str] = (), act
     the caller commits, once, so it is all or nothing).
 
     Their testimonials (and, after the commit, their photos) are deleted; their ids, emails and names
-    are removed from referrals, clicks, the outbox (mail log), webhook messages and the audit log;
+    are removed from referrals, clicks, the outbox (mail log), webhook messages and the audit log, and
+    their emails and names from every column of free text others wrote
+    (:data:`~advocacy_portal.services.privacy_rules.FREE_TEXT`: adjustment memos, fraud review reasons,
+    case notes, key and endpoint labels);
     their financial records stay under a random surrogate with amounts, dates and Stripe ids, so the
     ledger still balances; their advocate row gets a new code, so every link minted before answers 404.
     The user id goes on the erasure list as a keyed hash only; the audit entry names no one.
@@ -155,6 +158,11 @@ def erase(user_id, *, emails: Iterable[str] = (), names: Iterable[str] = (), act
             changed = rule.erase(session, person)
             if changed:
                 report.counts[rule.table] = changed
+    # Last, what staff and others wrote about the person in rows that stay (memos, notes, reasons).
+    from advocacy_portal.services.privacy_rules import erase_free_text
+
+    for table, changed in erase_free_text(session, person).items():
+        report.counts[table] = report.counts.get(table, 0) + changed
     session.flush()
     report.photos_deleted = len(person.photo_keys)
     if person.photo_keys:

@@ -115,3 +115,31 @@ def test_postgresql_still_refuses_deletes_outside_a_fold(book):
         get_session().execute(sa.text("UPDATE advocacy_ledger_transactions SET memo = 'x'"))
     get_session().rollback()
     assert ledger.verify() == []
+
+
+def test_redact_rewrites_only_the_words_of_a_transaction(book):
+    posting = ledger.transfer("r1", "adjustment", book[3], book[1], 900, "usd", memo="Bonus for Ada Lovelace",
+                              actor_user_id="7000001")
+    get_session().commit()
+    with pytest.raises(ValueError, match="only memo, details, actor_user_id"):
+        ledger.redact({posting.transaction_id: {"reason": "other"}})
+    assert ledger.redact({posting.transaction_id: {"memo": "Bonus for [erased]", "actor_user_id": "erased-x"}}) == 1
+    get_session().commit()
+    changed = get_session().get(LedgerTransaction, posting.transaction_id)
+    assert (changed.memo, changed.actor_user_id, changed.reason) == ("Bonus for [erased]", "erased-x", "adjustment")
+    assert _balances()[book[1]] == 900 and ledger.verify() == []
+
+
+@needs_postgres
+def test_postgresql_lets_a_redaction_change_nothing_but_words(book):
+    ledger.transfer("r2", "adjustment", book[3], book[1], 900, "usd", memo="Bonus")
+    get_session().commit()
+    get_session().execute(sa.text("SELECT set_config('advocacy.ledger_redact', 'on', true)"))
+    get_session().execute(sa.text("UPDATE advocacy_ledger_transactions SET memo = 'Bonus, redacted'"))
+    for statement in ("UPDATE advocacy_ledger_transactions SET reason = 'reward.accrue'",
+                      "UPDATE advocacy_ledger_entries SET amount_minor = 1"):
+        with pytest.raises(sa.exc.DBAPIError, match="append-only"):
+            with get_session().begin_nested():
+                get_session().execute(sa.text(statement))
+    get_session().rollback()
+    assert ledger.verify() == []

@@ -91,7 +91,11 @@ def test_erasure_leaves_no_trace_and_keeps_the_books(stripe_app, fake_stripe, re
     subject = build_subject(app, fake_stripe, receiver)
     user_id = str(subject.user.id)
     needles = [subject.user.email, subject.name]
-    assert find_traces(app, user_id, needles), "the scenario should put the person in the tables"
+    traces = {(table, column) for table, column, _row in find_traces(app, user_id, needles)}
+    # Staff memos that name the person: an adjustment, a fraud decision, a note on another case, a key.
+    memos = {("advocacy_ledger_transactions", "memo"), ("advocacy_fraud_reviews", "decision_reason"),
+             ("advocacy_nps_case_events", "body"), ("advocacy_api_keys", "name"), ("advocacy_audit_log", "reason")}
+    assert memos <= traces, memos - traces
     with app.app_context():
         other_id = get_session().scalar(select(Advocate.id).where(Advocate.user_id == str(subject.other_advocate.id)))
         photo_key = get_session().scalar(select(models.Testimonial.photo_key).where(models.Testimonial.author_user_id == user_id))
@@ -119,6 +123,23 @@ def test_erasure_leaves_no_trace_and_keeps_the_books(stripe_app, fake_stripe, re
         logged = get_session().scalars(select(AuditEntry).where(AuditEntry.action == "privacy.erase")).one()
         assert logged.subject_id == str(entry.id) and logged.actor_user_id is None
         assert get_session().scalar(select(func.count()).select_from(models.Testimonial)) == 0
+        memo = get_session().scalar(select(models.LedgerTransaction.memo)
+                                    .where(models.LedgerTransaction.reason == "adjustment"))
+        assert memo == "Thank you bonus for [erased] <[erased]>"
+        note = get_session().scalar(select(models.NpsCaseEvent.body).where(models.NpsCaseEvent.kind == "note"))
+        assert note == "Same courier as [erased] ([erased])"
+
+
+def test_every_free_text_column_is_scrubbed_or_declared_structured():
+    """A new Text or JSON column must say whether staff or others write words into it that may name
+    a person (then erasure scrubs it) or not."""
+    for table in Base.metadata.sorted_tables:
+        declared = set(privacy_rules.FREE_TEXT.get(table.name, ())) | set(privacy_rules.NOT_FREE_TEXT.get(table.name, ()))
+        for column in table.columns:
+            if isinstance(column.type, (sa.Text, sa.JSON)):
+                assert column.name in declared, f"{table.name}.{column.name}: add it to FREE_TEXT or NOT_FREE_TEXT"
+        for name in privacy_rules.FREE_TEXT.get(table.name, ()):
+            assert name in table.columns, f"{table.name}.{name} does not exist"
 
 
 def test_the_host_signal_erases_and_a_restored_backup_is_erased_again(stripe_app, fake_stripe, tmp_path):
