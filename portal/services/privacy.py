@@ -42,9 +42,14 @@ from advocacy_portal.services.privacy_rules import plain
 
 log = logging.getLogger(__name__)
 
-#: The export document's ``schema`` and ``version`` (bumped on an incompatible change).
+#: The export document's ``schema`` and ``version`` (bumped on an incompatible change). Version 2:
+#: the export is a zip (:func:`export_archive`) with the document as ``export.json`` and the photos as
+#: files; each testimonial row has ``photo_file``, the photo's path in the zip (``null`` without one,
+#: or for the document alone, as ``privacy export`` prints it without ``--zip``).
 EXPORT_SCHEMA = "advocacy-portal.person-export"
-EXPORT_VERSION = 1
+EXPORT_VERSION = 2
+#: The document's name inside the export zip.
+EXPORT_DOCUMENT = "export.json"
 #: Surrogates start with this, so a surrogate is never taken for a host user id.
 SURROGATE_PREFIX = "erased-"
 
@@ -227,7 +232,7 @@ def replay_erasures(extra_hashes: Iterable[str] = (), user_ids: Iterable[str] = 
 def export_person(user_id, *, emails: Iterable[str] = (), names: Iterable[str] = ()) -> dict[str, Any]:
     """Everything the plugin holds about host user ``user_id``, as one JSON-ready document::
 
-        {"schema": "advocacy-portal.person-export", "version": 1, "generated_at": "...",
+        {"schema": "advocacy-portal.person-export", "version": 2, "generated_at": "...",
          "user_id": "42", "balances": {...}, "tables": {"advocacy_advocates": [...], ...}}
 
     ``tables`` has a key for every table whose rule exports (see the README's record of processing),
@@ -252,6 +257,50 @@ def export_person(user_id, *, emails: Iterable[str] = (), names: Iterable[str] =
         "balances": balances,
         "tables": tables,
     }
+
+
+def export_archive(user_id, *, emails: Iterable[str] = (), names: Iterable[str] = ()) -> tuple[bytes, dict[str, Any]]:
+    """The export as a zip: :func:`export_person`'s document as ``export.json`` and each testimonial
+    photo as ``photos/testimonial-<id>.<png|jpg>`` (named in the row's ``photo_file``). A photo the
+    storage cannot read is left out (``photo_file`` stays ``null``) and logged.
+
+    :returns: the zip's bytes and the document.
+    """
+    import io
+    import json
+    import zipfile
+
+    from advocacy_portal.services.photos import get_storage
+
+    document = export_person(user_id, emails=emails, names=names)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        storage = None
+        for row in document["tables"].get("advocacy_testimonials", []):
+            key = row.get("photo_key")
+            if not key:
+                continue
+            storage = storage or get_storage()
+            extension = "png" if key.lower().endswith(".png") else "jpg"
+            path = f"photos/testimonial-{row['id']}.{extension}"
+            try:
+                with storage.open(key) as handle:
+                    data = handle.read()
+            except Exception:  # a missing or unreadable photo: the rest of the export still goes out
+                log.exception("Could not read testimonial %s's photo for a data export", row["id"])
+                continue
+            # Photos are compressed already: stored as they are.
+            archive.writestr(zipfile.ZipInfo(path, date_time=_zip_time()), data, compress_type=zipfile.ZIP_STORED)
+            row["photo_file"] = path
+        text = json.dumps(document, indent=2, ensure_ascii=False, default=str)
+        archive.writestr(zipfile.ZipInfo(EXPORT_DOCUMENT, date_time=_zip_time()), text + "\n",
+                         compress_type=zipfile.ZIP_DEFLATED)
+    return buffer.getvalue(), document
+
+
+def _zip_time() -> tuple[int, int, int, int, int, int]:
+    now = utcnow()
+    return (now.year, now.month, now.day, now.hour, now.minute, now.second)
 
 
 # -- retention -----------------------------------------------------------------------------------------

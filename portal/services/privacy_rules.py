@@ -23,7 +23,8 @@ Categories (``TableRule.category``):
 ``surrogate``
     Financial records (payments, ledger, rewards, redemptions): kept, amounts, dates and Stripe ids
     intact so the ledger still balances and revenue figures hold, under a random surrogate instead of
-    the user id; their Stripe ids go after ``ADVOCACY_FINANCIAL_RETENTION_DAYS``.
+    the user id; deleted by ``privacy purge`` once older than ``ADVOCACY_FINANCIAL_RETENTION_DAYS``
+    (the ledger's transactions folded into one balance-carried-forward transaction).
 ``not_personal``
     Nothing about a customer (configuration, hashes, staff-made keys).
 """
@@ -402,8 +403,8 @@ def _erase_conversions(session, person):
 register(TableRule(
     "advocacy_conversions", SURROGATE,
     purpose="Payments seen through Stripe, to reward the advocate and report attributed revenue",
-    retention="Kept (accounting); on erasure under a surrogate; Stripe ids removed after "
-              "ADVOCACY_FINANCIAL_RETENTION_DAYS",
+    retention="Kept (accounting); on erasure under a surrogate, deleted once older than "
+              "ADVOCACY_FINANCIAL_RETENTION_DAYS (one that earned another advocate a reward is kept without it)",
     export=_export_conversions, erase=_erase_conversions, order=40,
 ))
 
@@ -468,7 +469,9 @@ def _export_entries(session, person):
 
 
 _LEDGER_RETENTION = ("Kept: the ledger is append-only and must balance (`flask advocacy ledger verify`); "
-                     "its accounts name the advocate row, which erasure moves to a surrogate")
+                     "its accounts name the advocate row, which erasure moves to a surrogate. An erased "
+                     "person's transactions older than ADVOCACY_FINANCIAL_RETENTION_DAYS are deleted by "
+                     "`privacy purge`, their net amounts kept as one balance-carried-forward transaction")
 
 register(TableRule(
     "advocacy_ledger_accounts", SURROGATE, purpose="The advocate's reward balances",
@@ -477,7 +480,7 @@ register(TableRule(
 register(TableRule(
     "advocacy_ledger_transactions", SURROGATE,
     purpose="Every change of reward money, with its reason (staff adjustments: the staff member's id)",
-    retention=_LEDGER_RETENTION + ". Staff should keep names out of adjustment reasons",
+    retention=_LEDGER_RETENTION + ". On erasure the person's email and name in staff memos are replaced",
     export=_export_transactions, order=40,
 ))
 register(TableRule(
@@ -492,7 +495,8 @@ def _export_rewards(session, person):
 
 register(TableRule(
     "advocacy_rewards", SURROGATE, purpose="What each friend's payment earned the advocate, and under which rule",
-    retention="Kept with the ledger, under the surrogate advocate", export=_export_rewards, order=40,
+    retention="Kept with the ledger, under the surrogate advocate; deleted once older than "
+              "ADVOCACY_FINANCIAL_RETENTION_DAYS", export=_export_rewards, order=40,
 ))
 
 
@@ -512,7 +516,7 @@ def _erase_redemptions(session, person):
 register(TableRule(
     "advocacy_redemptions", SURROGATE,
     purpose="Payouts of rewards (Stripe balance credits or promotion codes)",
-    retention="Kept with the ledger, under the surrogate; Stripe ids removed after ADVOCACY_FINANCIAL_RETENTION_DAYS",
+    retention="Kept with the ledger, under the surrogate; deleted once older than ADVOCACY_FINANCIAL_RETENTION_DAYS",
     export=_export_redemptions, erase=_erase_redemptions, order=40,
 ))
 
@@ -544,6 +548,7 @@ def _export_testimonials(session, person):
             row["photo_url"] = (absolute_url(url) or url) if url and url.startswith("/") else url
         except Exception:  # a storage without URLs (or outside a request): the key is still exported
             row["photo_url"] = None
+        row["photo_file"] = None  # the photo's path in the export zip (filled in by export_archive)
         found.append(row)
     return found
 
@@ -907,7 +912,8 @@ def _erase_fraud_allowances(session, person):
 register(TableRule(
     "advocacy_fraud_reviews", SURROGATE,
     purpose="Why a reward was blocked or held for review, and the staff decision on it",
-    retention="Kept with the reward (accounting); under the surrogate advocate after erasure",
+    retention="Kept with the reward (accounting); under the surrogate advocate after erasure, deleted with "
+              "the reward after ADVOCACY_FINANCIAL_RETENTION_DAYS",
     export=_export_fraud_reviews, erase=_erase_fraud_reviews, order=45,
 ))
 register(TableRule(

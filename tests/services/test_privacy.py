@@ -66,7 +66,7 @@ def test_the_export_holds_every_tables_data_about_the_person(stripe_app, fake_st
         from advocacy_portal import get_portal
 
         document = get_portal(stripe_app).export_person(subject.user)
-    assert document["schema"] == "advocacy-portal.person-export" and document["version"] == 1
+    assert document["schema"] == "advocacy-portal.person-export" and document["version"] == 2
     assert document["user_id"] == str(subject.user.id)
     personal = {name for name, rule in privacy_rules.RULES.items() if rule.export is not None}
     assert set(document["tables"]) == personal
@@ -81,6 +81,7 @@ def test_the_export_holds_every_tables_data_about_the_person(stripe_app, fake_st
     assert all("ip_hash" not in row for row in tables["advocacy_referral_clicks"])
     [testimonial] = tables["advocacy_testimonials"]
     assert testimonial["consent_text"] and testimonial["photo_url"].startswith("http")
+    assert testimonial["photo_file"] is None  # the document alone: the photo travels in the zip
     assert document["balances"]["available"]["usd"] == 2000  # 3000 adjustment - 1000 redeemed
     assert any(row["kind"] == "email" and row["to"] == subject.user.email for row in tables["advocacy_outbox"])
     json.dumps(document)  # JSON-ready
@@ -211,3 +212,31 @@ def test_the_export_command_writes_one_json_document(app, tmp_path):
     assert document["tables"]["advocacy_advocates"][0]["user_id"] == str(customer.id)
     printed = app.test_cli_runner().invoke(args=["advocacy", "privacy", "export", str(customer.id)])
     assert json.loads(printed.output)["user_id"] == str(customer.id)
+
+
+def test_the_export_zip_holds_the_document_and_the_photo_files(stripe_app, fake_stripe, tmp_path):
+    import zipfile
+
+    app = stripe_app
+    subject = build_subject(app, fake_stripe)
+    target = tmp_path / "export.zip"
+    result = app.test_cli_runner().invoke(args=["advocacy", "privacy", "export", str(subject.user.id),
+                                                "--zip", str(target)])
+    assert result.exit_code == 0, result.output
+    assert "export.json and 1 photos" in result.output
+    with zipfile.ZipFile(target) as archive:
+        names = archive.namelist()
+        document = json.loads(archive.read("export.json"))
+        [testimonial] = document["tables"]["advocacy_testimonials"]
+        assert document["version"] == 2 and testimonial["photo_file"] in names
+        extension = testimonial["photo_key"].rsplit(".", 1)[1]  # the stored photo's type (re-encoded on upload)
+        assert testimonial["photo_file"] == f"photos/testimonial-{testimonial['id']}.{extension}"
+        photo = archive.read(testimonial["photo_file"])
+    with app.app_context():
+        with get_storage(app).open(testimonial["photo_key"]) as stored:
+            assert photo == stored.read() and len(photo) > 100
+    print(f"export zip: {target.stat().st_size} bytes, photo {len(photo)} bytes, {len(names)} files")
+    assert sorted(names) == ["export.json", testimonial["photo_file"]]
+    both = app.test_cli_runner().invoke(args=["advocacy", "privacy", "export", str(subject.user.id),
+                                              "--zip", str(target), "-o", str(tmp_path / "x.json")])
+    assert both.exit_code == 2 and "not both" in both.output
