@@ -169,8 +169,8 @@ def make_cli() -> AppGroup:
 
     @privacy_group.command("purge")
     def privacy_purge():
-        """Apply every retention setting: IP hashes, the mail log, old unpublished testimonials, erased
-        people's Stripe ids (run daily)."""
+        """Apply every retention setting: IP hashes, the mail log, old unpublished testimonials, closed
+        cases, erased people's financial records past their retention (run daily)."""
         from advocacy_portal.services import privacy
 
         report = privacy.purge()

@@ -55,6 +55,8 @@ def test_purge_applies_every_retention_setting_and_says_what_it_removed(app):
     assert "Cleared the IP hashes of 1 clicks" in result.output
     assert "Deleted 1 sent or abandoned emails" in result.output
     assert "Deleted 1 rejected, unpublished or withdrawn testimonials" in result.output
+    assert "Deleted the financial records of 0 erased people older than ADVOCACY_FINANCIAL_RETENTION_DAYS" \
+        in result.output
     with app.app_context():
         session = get_session()
         assert session.scalars(select(ReferralClick.ip_hash)).all() == [""]
@@ -176,6 +178,14 @@ def test_financial_records_past_retention_are_deleted_and_the_books_still_hold(s
         ledger_after = ledger.counts()
         assert ledger_after[1] == ledger_before[1] - records.ledger_transactions + 1
     assert figures() == before
+    # Staff still see the surrogate advocate's page: the balance carried forward, then the later lines.
+    from tests.helpers import login
+
+    staff_client = app.test_client()
+    login(staff_client, make_customer(app, staff=True))
+    page = staff_client.get(f"/advocacy/admin/advocates/{subject.advocate_id}")
+    assert page.status_code == 200
+    assert "Balance carried forward: older records deleted after the retention period" in page.get_data(as_text=True)
     verify = app.test_cli_runner().invoke(args=["advocacy", "ledger", "verify"])
     assert verify.exit_code == 0 and "Ledger OK" in verify.output, verify.output
 
