@@ -240,3 +240,20 @@ def test_the_export_zip_holds_the_document_and_the_photo_files(stripe_app, fake_
     both = app.test_cli_runner().invoke(args=["advocacy", "privacy", "export", str(subject.user.id),
                                               "--zip", str(target), "-o", str(tmp_path / "x.json")])
     assert both.exit_code == 2 and "not both" in both.output
+
+
+def test_erasing_a_staff_member_replaces_their_id_on_their_adjustments(stripe_app, fake_stripe):
+    app = stripe_app
+    subject = build_subject(app, fake_stripe)
+    staff_id = str(subject.staff.id)
+    with app.app_context():
+        adjusted = select(func.count()).select_from(models.LedgerTransaction).where(
+            models.LedgerTransaction.actor_user_id == staff_id)
+        assert get_session().scalar(adjusted) == 1
+        report = privacy.erase(staff_id, emails=[subject.staff.email], names=["Sam Staff"])
+        get_session().commit()
+        assert get_session().scalar(adjusted) == 0
+        [memo] = get_session().scalars(select(models.LedgerTransaction.memo).where(
+            models.LedgerTransaction.actor_user_id == report.surrogate)).all()
+        assert memo.startswith("Thank you bonus for ")  # the words about the customer stay
+        assert ledger.verify() == []
