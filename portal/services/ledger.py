@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 import weakref
 from collections import defaultdict
 from functools import partial
@@ -18,8 +19,11 @@ from typing import Any
 from typing import Iterable
 
 from sqlalchemy import and_
+from sqlalchemy import delete
 from sqlalchemy import func
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select
+from sqlalchemy import text
 from sqlalchemy import update
 
 from advocacy_portal.db import after_commit
@@ -412,12 +416,6 @@ def carry_forward(transaction_ids: Iterable[int], *, memo: str, details: dict[st
         transactions netted to zero on every account (then none is needed).
     :raises UnbalancedTransaction: when the given transactions do not sum to zero per currency.
     """
-    import secrets
-
-    from sqlalchemy import delete
-    from sqlalchemy import inspect as sa_inspect
-    from sqlalchemy import text
-
     ids = sorted({int(transaction_id) for transaction_id in transaction_ids})
     if not ids:
         return None
@@ -492,8 +490,6 @@ def redact(changes: dict[int, dict[str, Any]]) -> int:
     :returns: the number of transactions rewritten.
     :raises ValueError: for a column other than :data:`REDACTABLE`.
     """
-    from sqlalchemy import text
-
     for values in changes.values():
         unknown = set(values) - set(REDACTABLE)
         if unknown:
