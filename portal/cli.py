@@ -169,8 +169,8 @@ def make_cli() -> AppGroup:
 
     @privacy_group.command("purge")
     def privacy_purge():
-        """Apply every retention setting: IP hashes, the mail log, old unpublished testimonials, erased
-        people's Stripe ids (run daily)."""
+        """Apply every retention setting: IP hashes, the mail log, old unpublished testimonials, closed
+        cases, erased people's financial records past their retention (run daily)."""
         from advocacy_portal.services import privacy
 
         report = privacy.purge()
@@ -201,16 +201,29 @@ def make_cli() -> AppGroup:
     @click.argument("user_id")
     @click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), default=None,
                   help="Write the JSON to this file instead of standard output.")
-    def privacy_export(user_id, output):
-        """Print (or write) everything the plugin holds about host user USER_ID as one JSON document."""
+    @click.option("--zip", "zip_path", type=click.Path(dir_okay=False, writable=True), default=None,
+                  help="Write a zip instead: the JSON document (export.json) and the person's photos as files.")
+    def privacy_export(user_id, output, zip_path):
+        """Print (or write) everything the plugin holds about host user USER_ID as one JSON document,
+        or with --zip, a zip of the document and the photos."""
         import json
 
+        if output and zip_path:
+            raise click.UsageError("give --output or --zip, not both")
         user = find_host_user(user_id)
         target = user if user is not None and not isinstance(user, Customer) else user_id
         base_url = config_value("SITE_URL") or (
             f"{current_app.config.get('PREFERRED_URL_SCHEME', 'http')}://{current_app.config['SERVER_NAME']}"
             if current_app.config.get("SERVER_NAME") else "http://127.0.0.1:5000")
         with current_app.test_request_context("/", base_url=base_url):
+            if zip_path:
+                body, document = get_portal().export_archive(target)
+                with open(zip_path, "wb") as handle:
+                    handle.write(body)
+                photos = sum(1 for row in document["tables"].get("advocacy_testimonials", []) if row.get("photo_file"))
+                click.echo(f"Wrote the export of user {user_id} to {zip_path}: export.json and {photos} photos, "
+                           f"{len(body)} bytes.", err=True)
+                return
             document = get_portal().export_person(target)
         text = json.dumps(document, indent=2, ensure_ascii=False, default=str)
         if output:

@@ -440,8 +440,10 @@ DEFAULTS: dict[str, Any] = {
     #: without keeping the old key in ``SECRET_KEY_FALLBACKS``.
     "ERASURE_HASH_SECRET": None,
     #: Days an erased person's financial records (payments, rewards, redemptions, their ledger lines,
-    #: kept under a random surrogate) keep their Stripe ids; ``privacy purge`` then removes those ids
-    #: and the Stripe customer mapping. Amounts stay: the ledger is append-only and must balance.
+    #: kept under a random surrogate) are kept, counted from each record's date; ``privacy purge`` then
+    #: deletes them: the ledger transactions whole, replaced by one ``balance.carried_forward``
+    #: transaction of the same net amounts, so balances and ``ledger verify`` hold. Counted from the
+    #: erasure, the Stripe ids of what remains and the Stripe customer mapping go too.
     "FINANCIAL_RETENTION_DAYS": 3650,
     #: Days the mail log (sent or given-up ``email`` tasks of the outbox, with their addresses and
     #: text) is kept before ``privacy purge`` deletes it.

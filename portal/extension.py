@@ -527,11 +527,22 @@ class AdvocacyPortal:
 
     def export_person(self, user: Any) -> dict:
         """Everything the plugin holds about a customer (a host user object, or their user id), as
-        one JSON-ready document (schema ``advocacy-portal.person-export``, version 1; see the README)."""
+        one JSON-ready document (schema ``advocacy-portal.person-export``, version 2; see the README)."""
         from advocacy_portal.services import privacy
 
         user_id, emails, names = self._person_of(user)
         return privacy.export_person(user_id, emails=emails, names=names)
+
+    def export_archive(self, user: Any) -> tuple[bytes, dict]:
+        """The export of a customer as a zip: the JSON document (``export.json``) and their photos as
+        files. See :func:`advocacy_portal.services.privacy.export_archive`.
+
+        :returns: the zip's bytes and the document.
+        """
+        from advocacy_portal.services import privacy
+
+        user_id, emails, names = self._person_of(user)
+        return privacy.export_archive(user_id, emails=emails, names=names)
 
     def _on_user_deleted(self, sender: Any, user: Any = None, user_id: Any = None, **extra: Any) -> None:
         app = sender if isinstance(sender, Flask) else (current_app._get_current_object() if has_app_context() else None)

@@ -97,7 +97,9 @@ def build_subject(app, fake_stripe, receiver=None) -> Subject:
     staff_customer = Customer(str(staff.id), staff.email)
     with app.app_context():
         advocate = referrals.get_advocate(person.id)
-        rewards.post_adjustment(advocate, 3000, "usd", "Thank you bonus", staff_customer)
+        # Staff memos name the person (erasure must scrub them from the append-only ledger too).
+        rewards.post_adjustment(advocate, 3000, "usd", f"Thank you bonus for {name} <{person.email}>",
+                                staff_customer)
         get_session().commit()
         redemptions.request_redemption(advocate, 1000, "usd", requested_by=Customer(str(person.id), person.email))
         advocate_id = advocate.id
@@ -135,10 +137,20 @@ def build_subject(app, fake_stripe, receiver=None) -> Subject:
         assert conversion_id is not None
         session.add(FraudReview(conversion_id=conversion_id, advocate_id=advocate_id, state="approved",
                                 rules=["similar_email"], detail="looks alike", amount_minor=500, currency="usd",
-                                decided_by_user_id=str(staff.id), decision_reason="Known household"))
+                                decided_by_user_id=str(staff.id),
+                                decision_reason=f"Known household: {person.email} confirmed by phone"))
         session.add(FraudAllowance(kind="pair", advocate_id=advocate_id, friend_user_id=str(person.id),
                                    reason=f"{name} lives with their friend"))
         session.commit()
+
+    # What staff wrote about the person elsewhere: a note on someone else's case, a key's label.
+    from advocacy_portal.services import api_keys
+
+    with app.test_request_context("/"):
+        other_case = nps.open_case(str(other.id), other.email, source="request", subject="Where is my order?")
+        nps.add_note(other_case, f"Same courier as {name} ({person.email.upper()})", staff_customer, "Sam")
+        api_keys.create_key(f"CRM sync, asked by {name}", ["advocates:read"], staff_customer)
+        get_session().commit()
 
     class Friend:
         id = friend_id

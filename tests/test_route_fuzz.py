@@ -138,6 +138,8 @@ def _send(client, method: str, url: str, failures: list, **kwargs):
         return None
     if response.status_code >= 500:
         failures.append(f"{method} {url[:160]} answered {response.status_code}")
+    if response.mimetype == "application/zip":  # the data export's download: a file, no page to read
+        return ""
     return response.get_data(as_text=True)
 
 

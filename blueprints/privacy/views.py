@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import timedelta
 
@@ -84,7 +83,8 @@ def page():
 @bp.post("/export")
 @customer_required
 def export():
-    """Download everything the program holds about the customer, as one JSON file (re-authenticated)."""
+    """Download everything the program holds about the customer: a zip of one JSON document and their
+    photos (re-authenticated)."""
     form = ExportForm(prefix=EXPORT_FORM_PREFIX)
     if not form.validate_on_submit():
         if form.csrf_token.errors:
@@ -95,13 +95,13 @@ def export():
         form.password.errors.append(refusal) if _reauthentication() == "password" else None
         return _render(form, 403, message=None if _reauthentication() == "password" else refusal)
     customer = g.advocacy_customer
-    document = get_portal().export_person(current_user._get_current_object())
+    body, document = get_portal().export_archive(current_user._get_current_object())
+    photos = sum(1 for row in document["tables"].get("advocacy_testimonials", []) if row.get("photo_file"))
     audit.record_action(customer, "privacy.export", "customer", customer.id,
-                        after={"tables": sum(1 for rows in document["tables"].values() if rows)})
+                        after={"tables": sum(1 for rows in document["tables"].values() if rows), "photos": photos})
     get_session().commit()
-    body = json.dumps(document, indent=2, ensure_ascii=False, default=str)
-    response = current_app.response_class(body, mimetype="application/json")
-    response.headers["Content-Disposition"] = 'attachment; filename="my-advocacy-data.json"'
+    response = current_app.response_class(body, mimetype="application/zip")
+    response.headers["Content-Disposition"] = 'attachment; filename="my-advocacy-data.zip"'
     response.headers["Cache-Control"] = "private, no-store"
     return response
 

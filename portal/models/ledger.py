@@ -2,7 +2,9 @@
 
 Every change of money is a :class:`LedgerTransaction` whose :class:`LedgerEntry` rows sum to zero per
 currency. Entries and transactions are never updated or deleted (a PostgreSQL trigger refuses it);
-mistakes are corrected by new, reversing transactions. Each account keeps its ``balance_minor``
+mistakes are corrected by new, reversing transactions. The one exception is retention: an erased
+person's transactions past ADVOCACY_FINANCIAL_RETENTION_DAYS are deleted whole and replaced by one
+``balance.carried_forward`` transaction of the same net amounts (``ledger.carry_forward``). Each account keeps its ``balance_minor``
 alongside the entries, updated in the same database transaction, so balances cost one row read;
 ``flask advocacy ledger verify`` recomputes them.
 """
@@ -79,7 +81,8 @@ class LedgerTransaction(Base):
     #: ``reward.clawback``, ``reward.restore``, ``redemption.reserve``, ``redemption.confirm``,
     #: ``redemption.release``, ``redemption.code`` (issued as a promotion code), ``redemption.expire``
     #: (an unused code expired), ``redemption.return`` (the order that used a code was refunded),
-    #: ``adjustment``.
+    #: ``adjustment``, ``balance.carried_forward`` (stands for deleted transactions of an erased
+    #: person past their retention, with the same net amount per account).
     reason: Mapped[str] = mapped_column(String(64), index=True)
     memo: Mapped[str | None] = mapped_column(Text)
     conversion_id: Mapped[int | None] = mapped_column(

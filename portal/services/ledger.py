@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 import weakref
 from collections import defaultdict
 from functools import partial
@@ -18,8 +19,11 @@ from typing import Any
 from typing import Iterable
 
 from sqlalchemy import and_
+from sqlalchemy import delete
 from sqlalchemy import func
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select
+from sqlalchemy import text
 from sqlalchemy import update
 
 from advocacy_portal.db import after_commit
@@ -385,3 +389,127 @@ def counts() -> tuple[int, int, int]:
         session.scalar(select(func.count()).select_from(LedgerTransaction)) or 0,
         session.scalar(select(func.count()).select_from(LedgerEntry)) or 0,
     )
+
+
+#: The reason of the one transaction that stands for deleted ones (see :func:`carry_forward`).
+CARRIED_FORWARD = "balance.carried_forward"
+#: The PostgreSQL setting, local to one database transaction, under which the append-only trigger
+#: lets :func:`carry_forward` delete whole transactions (it still refuses every UPDATE and TRUNCATE).
+FOLD_SETTING = "advocacy.ledger_fold"
+
+
+def carry_forward(transaction_ids: Iterable[int], *, memo: str, details: dict[str, Any] | None = None) -> Posting | None:
+    """Delete whole, balanced ledger transactions (their entries first) and post their net effect per
+    account as one ``balance.carried_forward`` transaction, dated at the newest deleted one.
+
+    This is the only way rows ever leave the ledger: ``privacy purge`` uses it for an erased person's
+    records past ``ADVOCACY_FINANCIAL_RETENTION_DAYS``. Every account's balance is unchanged (the new
+    entries sum to what the deleted ones did), every remaining transaction still sums to zero, so
+    ``ledger verify`` passes; and since the carried-forward transaction is no newer than what it
+    replaces, figures of any period after the newest deleted transaction are unchanged too.
+
+    The deletion and the new transaction share the caller's database transaction, so the fold happens
+    once or not at all; on PostgreSQL the append-only trigger allows these DELETEs only while
+    :data:`FOLD_SETTING` is on, which this function sets and clears around them.
+
+    :returns: the carried-forward :class:`Posting`, or ``None`` when nothing was given or the deleted
+        transactions netted to zero on every account (then none is needed).
+    :raises UnbalancedTransaction: when the given transactions do not sum to zero per currency.
+    """
+    ids = sorted({int(transaction_id) for transaction_id in transaction_ids})
+    if not ids:
+        return None
+    session = get_session()
+    session.flush()
+    net = session.execute(
+        select(LedgerEntry.account_id, LedgerEntry.currency, func.sum(LedgerEntry.amount_minor))
+        .where(LedgerEntry.transaction_id.in_(ids))
+        .group_by(LedgerEntry.account_id, LedgerEntry.currency)
+    ).all()
+    totals: dict[str, int] = defaultdict(int)
+    for _account, currency, amount in net:
+        totals[currency] += int(amount)
+    unbalanced = {currency: total for currency, total in totals.items() if total != 0}
+    if unbalanced:
+        raise UnbalancedTransaction(f"the transactions to carry forward do not sum to zero: {unbalanced}")
+    newest = session.scalar(select(func.max(LedgerTransaction.created_at)).where(LedgerTransaction.id.in_(ids)))
+    postgresql = session.get_bind(mapper=LedgerEntry.__mapper__).dialect.name == "postgresql"
+    if postgresql:
+        session.execute(text("SELECT set_config(:name, 'on', true)"), {"name": FOLD_SETTING})
+    try:
+        session.execute(delete(LedgerEntry).where(LedgerEntry.transaction_id.in_(ids))
+                        .execution_options(synchronize_session=False))
+        session.execute(delete(LedgerTransaction).where(LedgerTransaction.id.in_(ids))
+                        .execution_options(synchronize_session=False))
+    finally:
+        if postgresql:
+            session.execute(text("SELECT set_config(:name, 'off', true)"), {"name": FOLD_SETTING})
+    # Deleted behind the ORM's back: loaded copies must not be flushed or refreshed.
+    for instance in list(session.identity_map.values()):
+        state = sa_inspect(instance)
+        if isinstance(instance, LedgerTransaction) and state.identity and state.identity[0] in ids:
+            session.expunge(instance)
+        elif isinstance(instance, LedgerEntry) and state.dict.get("transaction_id") in ids:
+            session.expunge(instance)
+    entries = sorted((int(account), int(amount), currency) for account, currency, amount in net if amount)
+    if not entries:
+        return None
+    details = dict(details or {}, transactions=len(ids))
+    references = {"conversion_id": None, "reward_id": None, "redemption_id": None, "actor_user_id": None}
+    # One fold, one key: the deletes above make a second run find nothing to fold.
+    transaction = LedgerTransaction(
+        idempotency_key=f"{CARRIED_FORWARD}:{secrets.token_hex(12)}",
+        content_hash=_content_hash(CARRIED_FORWARD, entries, references),
+        reason=CARRIED_FORWARD, memo=memo, details=details, created_at=newest,
+    )
+    session.add(transaction)
+    session.flush()
+    session.execute(LedgerEntry.__table__.insert(), [
+        {"transaction_id": transaction.id, "account_id": account, "amount_minor": amount, "currency": currency,
+         "created_at": newest}
+        for account, amount, currency in entries
+    ])
+    return Posting(transaction.id, True, transaction)
+
+
+#: The PostgreSQL setting, local to one database transaction, under which the append-only trigger
+#: lets :func:`redact` rewrite a transaction's notes (and nothing else of it).
+REDACT_SETTING = "advocacy.ledger_redact"
+#: What :func:`redact` may change: words and the staff member's id, never money, accounts or dates.
+REDACTABLE = ("memo", "details", "actor_user_id")
+
+
+def redact(changes: dict[int, dict[str, Any]]) -> int:
+    """Rewrite the notes of ledger transactions: ``{transaction_id: {"memo": ..., "details": ...,
+    "actor_user_id": ...}}`` (flushed; the caller commits). Erasure uses it to take a person's email
+    and name out of the words staff wrote on an adjustment; entries, amounts, reasons, references and
+    dates cannot change, so balances, ``ledger verify`` and every figure are untouched. On PostgreSQL
+    the append-only trigger allows these UPDATEs only while :data:`REDACT_SETTING` is on (set and
+    cleared here) and only when no other column changes.
+
+    :returns: the number of transactions rewritten.
+    :raises ValueError: for a column other than :data:`REDACTABLE`.
+    """
+    for values in changes.values():
+        unknown = set(values) - set(REDACTABLE)
+        if unknown:
+            raise ValueError(f"only {', '.join(REDACTABLE)} of a ledger transaction can be redacted, not {sorted(unknown)}")
+    changes = {transaction_id: values for transaction_id, values in changes.items() if values}
+    if not changes:
+        return 0
+    session = get_session()
+    session.flush()
+    postgresql = session.get_bind(mapper=LedgerTransaction.__mapper__).dialect.name == "postgresql"
+    if postgresql:
+        session.execute(text("SELECT set_config(:name, 'on', true)"), {"name": REDACT_SETTING})
+    try:
+        for transaction_id, values in sorted(changes.items()):
+            session.execute(update(LedgerTransaction).where(LedgerTransaction.id == transaction_id).values(**values)
+                            .execution_options(synchronize_session=False))
+    finally:
+        if postgresql:
+            session.execute(text("SELECT set_config(:name, 'off', true)"), {"name": REDACT_SETTING})
+    for instance in list(session.identity_map.values()):
+        if isinstance(instance, LedgerTransaction) and instance.id in changes:
+            session.expire(instance, list(REDACTABLE))
+    return len(changes)

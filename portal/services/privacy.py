@@ -18,6 +18,7 @@ from typing import Any
 from typing import Iterable
 
 import sqlalchemy as sa
+from sqlalchemy import or_
 from sqlalchemy import select
 
 from advocacy_portal.config import config_value
@@ -41,9 +42,14 @@ from advocacy_portal.services.privacy_rules import plain
 
 log = logging.getLogger(__name__)
 
-#: The export document's ``schema`` and ``version`` (bumped on an incompatible change).
+#: The export document's ``schema`` and ``version`` (bumped on an incompatible change). Version 2:
+#: the export is a zip (:func:`export_archive`) with the document as ``export.json`` and the photos as
+#: files; each testimonial row has ``photo_file``, the photo's path in the zip (``null`` without one,
+#: or for the document alone, as ``privacy export`` prints it without ``--zip``).
 EXPORT_SCHEMA = "advocacy-portal.person-export"
-EXPORT_VERSION = 1
+EXPORT_VERSION = 2
+#: The document's name inside the export zip.
+EXPORT_DOCUMENT = "export.json"
 #: Surrogates start with this, so a surrogate is never taken for a host user id.
 SURROGATE_PREFIX = "erased-"
 
@@ -126,7 +132,10 @@ def erase(user_id, *, emails: Iterable[str] = (), names: Iterable[str] = (), act
     the caller commits, once, so it is all or nothing).
 
     Their testimonials (and, after the commit, their photos) are deleted; their ids, emails and names
-    are removed from referrals, clicks, the outbox (mail log), webhook messages and the audit log;
+    are removed from referrals, clicks, the outbox (mail log), webhook messages and the audit log, and
+    their emails and names from every column of free text others wrote
+    (:data:`~advocacy_portal.services.privacy_rules.FREE_TEXT`: adjustment memos, fraud review reasons,
+    case notes, key and endpoint labels);
     their financial records stay under a random surrogate with amounts, dates and Stripe ids, so the
     ledger still balances; their advocate row gets a new code, so every link minted before answers 404.
     The user id goes on the erasure list as a keyed hash only; the audit entry names no one.
@@ -154,6 +163,11 @@ def erase(user_id, *, emails: Iterable[str] = (), names: Iterable[str] = (), act
             changed = rule.erase(session, person)
             if changed:
                 report.counts[rule.table] = changed
+    # Last, what staff and others wrote about the person in rows that stay (memos, notes, reasons).
+    from advocacy_portal.services.privacy_rules import erase_free_text
+
+    for table, changed in erase_free_text(session, person).items():
+        report.counts[table] = report.counts.get(table, 0) + changed
     session.flush()
     report.photos_deleted = len(person.photo_keys)
     if person.photo_keys:
@@ -218,7 +232,7 @@ def replay_erasures(extra_hashes: Iterable[str] = (), user_ids: Iterable[str] = 
 def export_person(user_id, *, emails: Iterable[str] = (), names: Iterable[str] = ()) -> dict[str, Any]:
     """Everything the plugin holds about host user ``user_id``, as one JSON-ready document::
 
-        {"schema": "advocacy-portal.person-export", "version": 1, "generated_at": "...",
+        {"schema": "advocacy-portal.person-export", "version": 2, "generated_at": "...",
          "user_id": "42", "balances": {...}, "tables": {"advocacy_advocates": [...], ...}}
 
     ``tables`` has a key for every table whose rule exports (see the README's record of processing),
@@ -245,7 +259,70 @@ def export_person(user_id, *, emails: Iterable[str] = (), names: Iterable[str] =
     }
 
 
+def export_archive(user_id, *, emails: Iterable[str] = (), names: Iterable[str] = ()) -> tuple[bytes, dict[str, Any]]:
+    """The export as a zip: :func:`export_person`'s document as ``export.json`` and each testimonial
+    photo as ``photos/testimonial-<id>.<png|jpg>`` (named in the row's ``photo_file``). A photo the
+    storage cannot read is left out (``photo_file`` stays ``null``) and logged.
+
+    :returns: the zip's bytes and the document.
+    """
+    import io
+    import json
+    import zipfile
+
+    from advocacy_portal.services.photos import get_storage
+
+    document = export_person(user_id, emails=emails, names=names)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        storage = None
+        for row in document["tables"].get("advocacy_testimonials", []):
+            key = row.get("photo_key")
+            if not key:
+                continue
+            storage = storage or get_storage()
+            extension = "png" if key.lower().endswith(".png") else "jpg"
+            path = f"photos/testimonial-{row['id']}.{extension}"
+            try:
+                with storage.open(key) as handle:
+                    data = handle.read()
+            except Exception:  # a missing or unreadable photo: the rest of the export still goes out
+                log.exception("Could not read testimonial %s's photo for a data export", row["id"])
+                continue
+            # Photos are compressed already: stored as they are.
+            archive.writestr(zipfile.ZipInfo(path, date_time=_zip_time()), data, compress_type=zipfile.ZIP_STORED)
+            row["photo_file"] = path
+        text = json.dumps(document, indent=2, ensure_ascii=False, default=str)
+        archive.writestr(zipfile.ZipInfo(EXPORT_DOCUMENT, date_time=_zip_time()), text + "\n",
+                         compress_type=zipfile.ZIP_DEFLATED)
+    return buffer.getvalue(), document
+
+
+def _zip_time() -> tuple[int, int, int, int, int, int]:
+    now = utcnow()
+    return (now.year, now.month, now.day, now.hour, now.minute, now.second)
+
+
 # -- retention -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class FinancialPurge:
+    """What the purge deleted of erased people's financial records past their retention."""
+
+    people: int = 0
+    ledger_transactions: int = 0
+    ledger_entries: int = 0
+    carried_forward: int = 0
+    rewards: int = 0
+    redemptions: int = 0
+    fraud_reviews: int = 0
+    payments: int = 0
+    payments_detached: int = 0
+
+    def add(self, other: "FinancialPurge") -> None:
+        for name in self.__dataclass_fields__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
 @dataclass
@@ -257,14 +334,22 @@ class PurgeReport:
     testimonials: int = 0
     financial: int = 0
     nps_cases: int = 0
+    records: FinancialPurge = field(default_factory=FinancialPurge)
 
     def lines(self) -> list[str]:
+        records = self.records
         return [
             f"Cleared the IP hashes of {self.ip_hashes} clicks.",
             f"Deleted {self.mail_log} sent or abandoned emails from the mail log "
             f"(older than ADVOCACY_MAIL_LOG_RETENTION_DAYS).",
             f"Deleted {self.testimonials} rejected, unpublished or withdrawn testimonials "
             f"(older than ADVOCACY_UNPUBLISHED_TESTIMONIAL_RETENTION_DAYS).",
+            f"Deleted the financial records of {records.people} erased people older than "
+            f"ADVOCACY_FINANCIAL_RETENTION_DAYS: {records.ledger_transactions} ledger transactions "
+            f"({records.ledger_entries} entries, carried forward in {records.carried_forward} transactions, "
+            f"balances unchanged), {records.rewards} rewards, {records.redemptions} redemptions, "
+            f"{records.fraud_reviews} fraud reviews, {records.payments} payments "
+            f"({records.payments_detached} more kept without the surrogate: another advocate's reward).",
             f"Removed the Stripe ids of {self.financial} erased people's financial records "
             f"(older than ADVOCACY_FINANCIAL_RETENTION_DAYS).",
             f"Deleted {self.nps_cases} closed follow-up cases with their messages "
@@ -300,12 +385,16 @@ def purge(now=None) -> PurgeReport:
         after_commit(lambda: _delete_photos(keys))
 
     financial_cutoff = now - timedelta(days=config_value("FINANCIAL_RETENTION_DAYS"))
-    for entry in session.scalars(select(Erasure).where(
-        Erasure.erased_at < financial_cutoff, Erasure.financial_purged_at.is_(None)
-    )):
-        _purge_financial(session, entry.surrogate)
-        entry.financial_purged_at = now
-        report.financial += 1
+    for entry in session.scalars(select(Erasure).order_by(Erasure.id)).all():
+        deleted = purge_financial_records(entry.surrogate, financial_cutoff)
+        if deleted.ledger_transactions or deleted.rewards or deleted.redemptions or deleted.payments \
+                or deleted.payments_detached:
+            deleted.people = 1
+        report.records.add(deleted)
+        if entry.erased_at < financial_cutoff and entry.financial_purged_at is None:
+            _purge_stripe_ids(session, entry.surrogate)
+            entry.financial_purged_at = now
+            report.financial += 1
 
     from advocacy_portal.models import NpsCase
     from advocacy_portal.models import NpsCaseEvent
@@ -322,9 +411,108 @@ def purge(now=None) -> PurgeReport:
     return report
 
 
-def _purge_financial(session, surrogate: str) -> None:
-    """Remove the Stripe ids of a surrogate's payments and payouts and its Stripe customer mapping;
-    amounts and dates stay, the ledger is append-only and must keep balancing."""
+def purge_financial_records(surrogate: str, cutoff) -> FinancialPurge:
+    """Delete the financial records of an erased person (by their surrogate) dated before ``cutoff``
+    (flushed; the caller commits).
+
+    - Ledger: every transaction on the surrogate advocate's accounts created before ``cutoff`` is
+      deleted whole, and their net effect per account posted as one ``balance.carried_forward``
+      transaction dated at the newest deleted one (:func:`~advocacy_portal.services.ledger.carry_forward`):
+      balances, ``ledger verify`` and every figure of a period after the cut-off are unchanged. A
+      later purge folds the carried-forward transaction into the next one, so there is at most one.
+    - The surrogate advocate's rewards, redemptions and fraud reviews from before ``cutoff`` that no
+      remaining ledger transaction refers to are deleted.
+    - The surrogate's own payments from before ``cutoff`` are deleted; one that earned another
+      advocate a reward (that advocate's record) is kept, but without the surrogate: an amount and a
+      date of nobody.
+    - Payments of the surrogate advocate's friends stay: they are the friends' records.
+    """
+    from advocacy_portal.models import FraudReview
+    from advocacy_portal.models import LedgerAccount
+    from advocacy_portal.models import LedgerEntry
+    from advocacy_portal.models import LedgerTransaction
+    from advocacy_portal.models import Reward
+    from advocacy_portal.models import StripeEvent
+    from advocacy_portal.services import ledger
+
+    session = get_session()
+    session.flush()
+    done = FinancialPurge()
+    advocate_ids = list(session.scalars(select(Advocate.id).where(Advocate.user_id == surrogate)))
+    owners = [ledger.advocate_owner(advocate_id) for advocate_id in advocate_ids]
+
+    if owners:
+        accounts = select(LedgerAccount.id).where(LedgerAccount.owner.in_(owners))
+        touched = select(LedgerEntry.transaction_id).where(LedgerEntry.account_id.in_(accounts))
+        # Never a transaction that also moves another advocate's money (none does today).
+        shared = (select(LedgerEntry.transaction_id)
+                  .join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
+                  .where(LedgerAccount.owner.not_in([*owners, ledger.PROGRAM])))
+        old = session.execute(
+            select(LedgerTransaction.id, LedgerTransaction.reason)
+            .where(LedgerTransaction.id.in_(touched), LedgerTransaction.id.not_in(shared),
+                   LedgerTransaction.created_at < cutoff)
+        ).all()
+        # Only when something new is past the cut-off: a lone carried-forward transaction stays as it is.
+        if any(reason != ledger.CARRIED_FORWARD for _id, reason in old):
+            ids = [transaction_id for transaction_id, _reason in old]
+            done.ledger_entries = session.scalar(
+                select(sa.func.count()).select_from(LedgerEntry).where(LedgerEntry.transaction_id.in_(ids))
+            ) or 0
+            posting = ledger.carry_forward(
+                ids, memo="Balance carried forward: records older than the financial retention period deleted",
+                details={"cutoff": cutoff.isoformat()},
+            )
+            done.ledger_transactions = len(ids)
+            done.carried_forward = int(posting is not None)
+
+        referenced_rewards = select(LedgerTransaction.reward_id).where(LedgerTransaction.reward_id.is_not(None))
+        reward_ids = list(session.scalars(select(Reward.id).where(
+            Reward.advocate_id.in_(advocate_ids), Reward.created_at < cutoff, Reward.id.not_in(referenced_rewards)
+        )))
+        done.fraud_reviews = _delete(session, FraudReview, or_(
+            FraudReview.reward_id.in_(reward_ids),
+            sa.and_(FraudReview.advocate_id.in_(advocate_ids), FraudReview.created_at < cutoff,
+                    FraudReview.reward_id.is_(None)),
+        ))
+        done.rewards = _delete(session, Reward, Reward.id.in_(reward_ids))
+        referenced_redemptions = select(LedgerTransaction.redemption_id).where(
+            LedgerTransaction.redemption_id.is_not(None))
+        done.redemptions = _delete(session, Redemption, Redemption.advocate_id.in_(advocate_ids),
+                                   Redemption.created_at < cutoff, Redemption.id.not_in(referenced_redemptions))
+
+    paid_at = sa.func.coalesce(Conversion.paid_at, Conversion.created_at)
+    own = list(session.scalars(select(Conversion.id).where(Conversion.customer_user_id == surrogate,
+                                                             paid_at < cutoff)))
+    if own:
+        in_use = set(session.scalars(select(Reward.conversion_id).where(Reward.conversion_id.in_(own))))
+        in_use |= set(session.scalars(select(LedgerTransaction.conversion_id)
+                                      .where(LedgerTransaction.conversion_id.in_(own))))
+        kept = sorted(in_use)
+        gone = sorted(set(own) - in_use)
+        if kept:
+            done.payments_detached = session.execute(
+                sa.update(Conversion).where(Conversion.id.in_(kept)).values(customer_user_id=None)
+                .execution_options(synchronize_session=False)
+            ).rowcount or 0
+        if gone:
+            session.execute(sa.update(StripeEvent).where(StripeEvent.conversion_id.in_(gone))
+                            .values(conversion_id=None).execution_options(synchronize_session=False))
+            session.execute(sa.update(Redemption).where(Redemption.used_conversion_id.in_(gone))
+                            .values(used_conversion_id=None).execution_options(synchronize_session=False))
+            done.fraud_reviews += _delete(session, FraudReview, FraudReview.conversion_id.in_(gone))
+            done.payments = _delete(session, Conversion, Conversion.id.in_(gone))
+    session.expire_all()
+    return done
+
+
+def _delete(session, model, *where) -> int:
+    return session.execute(sa.delete(model).where(*where).execution_options(synchronize_session=False)).rowcount or 0
+
+
+def _purge_stripe_ids(session, surrogate: str) -> None:
+    """Remove the Stripe ids of a surrogate's remaining payments and payouts and its Stripe customer
+    mapping; amounts and dates stay until their own retention ends."""
     for conversion in session.scalars(select(Conversion).where(Conversion.customer_user_id == surrogate)):
         conversion.payment_key = f"erased:{conversion.id}"
         for column in ("checkout_session_id", "payment_intent_id", "charge_id", "invoice_id", "subscription_id",

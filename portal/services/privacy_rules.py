@@ -23,7 +23,8 @@ Categories (``TableRule.category``):
 ``surrogate``
     Financial records (payments, ledger, rewards, redemptions): kept, amounts, dates and Stripe ids
     intact so the ledger still balances and revenue figures hold, under a random surrogate instead of
-    the user id; their Stripe ids go after ``ADVOCACY_FINANCIAL_RETENTION_DAYS``.
+    the user id; deleted by ``privacy purge`` once older than ``ADVOCACY_FINANCIAL_RETENTION_DAYS``
+    (the ledger's transactions folded into one balance-carried-forward transaction).
 ``not_personal``
     Nothing about a customer (configuration, hashes, staff-made keys).
 """
@@ -402,8 +403,8 @@ def _erase_conversions(session, person):
 register(TableRule(
     "advocacy_conversions", SURROGATE,
     purpose="Payments seen through Stripe, to reward the advocate and report attributed revenue",
-    retention="Kept (accounting); on erasure under a surrogate; Stripe ids removed after "
-              "ADVOCACY_FINANCIAL_RETENTION_DAYS",
+    retention="Kept (accounting); on erasure under a surrogate, deleted once older than "
+              "ADVOCACY_FINANCIAL_RETENTION_DAYS (one that earned another advocate a reward is kept without it)",
     export=_export_conversions, erase=_erase_conversions, order=40,
 ))
 
@@ -468,7 +469,9 @@ def _export_entries(session, person):
 
 
 _LEDGER_RETENTION = ("Kept: the ledger is append-only and must balance (`flask advocacy ledger verify`); "
-                     "its accounts name the advocate row, which erasure moves to a surrogate")
+                     "its accounts name the advocate row, which erasure moves to a surrogate. An erased "
+                     "person's transactions older than ADVOCACY_FINANCIAL_RETENTION_DAYS are deleted by "
+                     "`privacy purge`, their net amounts kept as one balance-carried-forward transaction")
 
 register(TableRule(
     "advocacy_ledger_accounts", SURROGATE, purpose="The advocate's reward balances",
@@ -477,7 +480,7 @@ register(TableRule(
 register(TableRule(
     "advocacy_ledger_transactions", SURROGATE,
     purpose="Every change of reward money, with its reason (staff adjustments: the staff member's id)",
-    retention=_LEDGER_RETENTION + ". Staff should keep names out of adjustment reasons",
+    retention=_LEDGER_RETENTION + ". On erasure the person's email and name in staff memos are replaced",
     export=_export_transactions, order=40,
 ))
 register(TableRule(
@@ -492,7 +495,8 @@ def _export_rewards(session, person):
 
 register(TableRule(
     "advocacy_rewards", SURROGATE, purpose="What each friend's payment earned the advocate, and under which rule",
-    retention="Kept with the ledger, under the surrogate advocate", export=_export_rewards, order=40,
+    retention="Kept with the ledger, under the surrogate advocate; deleted once older than "
+              "ADVOCACY_FINANCIAL_RETENTION_DAYS", export=_export_rewards, order=40,
 ))
 
 
@@ -512,7 +516,7 @@ def _erase_redemptions(session, person):
 register(TableRule(
     "advocacy_redemptions", SURROGATE,
     purpose="Payouts of rewards (Stripe balance credits or promotion codes)",
-    retention="Kept with the ledger, under the surrogate; Stripe ids removed after ADVOCACY_FINANCIAL_RETENTION_DAYS",
+    retention="Kept with the ledger, under the surrogate; deleted once older than ADVOCACY_FINANCIAL_RETENTION_DAYS",
     export=_export_redemptions, erase=_erase_redemptions, order=40,
 ))
 
@@ -544,6 +548,7 @@ def _export_testimonials(session, person):
             row["photo_url"] = (absolute_url(url) or url) if url and url.startswith("/") else url
         except Exception:  # a storage without URLs (or outside a request): the key is still exported
             row["photo_url"] = None
+        row["photo_file"] = None  # the photo's path in the export zip (filled in by export_archive)
         found.append(row)
     return found
 
@@ -907,7 +912,8 @@ def _erase_fraud_allowances(session, person):
 register(TableRule(
     "advocacy_fraud_reviews", SURROGATE,
     purpose="Why a reward was blocked or held for review, and the staff decision on it",
-    retention="Kept with the reward (accounting); under the surrogate advocate after erasure",
+    retention="Kept with the reward (accounting); under the surrogate advocate after erasure, deleted with "
+              "the reward after ADVOCACY_FINANCIAL_RETENTION_DAYS",
     export=_export_fraud_reviews, erase=_erase_fraud_reviews, order=45,
 ))
 register(TableRule(
@@ -928,3 +934,94 @@ for _table, _purpose in (
 ):
     register(TableRule(_table, NOT_PERSONAL, purpose=_purpose,
                        retention="Kept; rebuilt from the clicks by `flask advocacy rollups rebuild`"))
+
+
+# -- free text: what staff (or other customers) wrote that may name the person -------------------------
+
+#: Every column of free text whose rows are not the person's own (so they stay after the person's
+#: erasure) but whose words may name them: adjustment memos, fraud review reasons, case notes, audit
+#: entries, key and endpoint labels. On erasure the person's emails and names inside become
+#: ``[erased]`` and their id, as a whole value, the surrogate (:func:`erase_free_text`). A test fails
+#: for a ``Text`` or ``JSON`` column in neither this nor :data:`NOT_FREE_TEXT`.
+FREE_TEXT: dict[str, tuple[str, ...]] = {
+    "advocacy_api_keys": ("name",),
+    "advocacy_audit_log": ("reason", "before", "after"),
+    "advocacy_fraud_allowances": ("reason",),
+    "advocacy_fraud_reviews": ("detail", "decision_reason"),
+    "advocacy_ledger_transactions": ("memo", "details"),
+    "advocacy_nps_case_events": ("body", "author_name"),
+    "advocacy_nps_cases": ("subject", "root_cause_text"),
+    "advocacy_nps_invitations": ("reason", "skip_reason"),
+    "advocacy_nps_responses": ("comment",),
+    "advocacy_nps_root_causes": ("label",),
+    "advocacy_outbox": ("last_error",),
+    "advocacy_redemptions": ("last_error",),
+    "advocacy_referrals": ("flag_reason",),
+    "advocacy_stripe_events": ("reason",),
+    "advocacy_testimonials": ("title", "body", "rejection_reason", "incentive_reason"),
+    "advocacy_webhook_attempts": ("error", "response_snippet", "details"),
+    "advocacy_webhook_deliveries": ("last_error",),
+    "advocacy_webhook_endpoints": ("description", "disabled_reason"),
+    "advocacy_webhook_messages": ("body",),
+}
+#: ``Text`` and ``JSON`` columns that are not free text: structured data the plugin writes, handled
+#: (where they can hold personal data) by their table's rule above.
+NOT_FREE_TEXT: dict[str, tuple[str, ...]] = {
+    "advocacy_api_keys": ("scopes",),
+    "advocacy_fraud_reviews": ("rules",),
+    "advocacy_outbox": ("payload",),
+    "advocacy_rewards": ("rule",),
+    "advocacy_testimonials": ("consent_text",),
+    "advocacy_webhook_endpoints": ("event_types",),
+}
+
+
+def _model_of(table: str):
+    from advocacy_portal.models import Base
+
+    for mapper in Base.registry.mappers:
+        if getattr(mapper.class_, "__tablename__", None) == table:
+            return mapper.class_
+    return None
+
+
+def erase_free_text(session: Session, person: Person) -> dict[str, int]:
+    """Scrub every :data:`FREE_TEXT` column of every row that mentions the person (the rows the
+    person owned are gone by now); ledger memos through :func:`advocacy_portal.services.ledger.redact`,
+    as the ledger is append-only. Returns the rows changed per table."""
+    changed: dict[str, int] = {}
+    for table, columns in sorted(FREE_TEXT.items()):
+        model = _model_of(table)
+        if model is None:
+            continue
+        json_columns = tuple(name for name in columns if isinstance(getattr(model, name).type, sa.JSON))
+        if table == "advocacy_ledger_transactions":
+            count = _redact_ledger(session, person)
+        else:
+            count = scrub_columns(session, model, list(columns), person, json_columns=json_columns)
+        if count:
+            changed[table] = count
+    return changed
+
+
+def _redact_ledger(session: Session, person: Person) -> int:
+    from advocacy_portal.services import ledger
+
+    condition = or_(mentions(LedgerTransaction.memo, person),
+                    mentions(LedgerTransaction.details, person, json_column=True),
+                    LedgerTransaction.actor_user_id == person.user_id)
+    changes = {}
+    for transaction_id, memo, details, actor in session.execute(
+        select(LedgerTransaction.id, LedgerTransaction.memo, LedgerTransaction.details,
+               LedgerTransaction.actor_user_id).where(condition)
+    ):
+        values = {}
+        if memo is not None and scrub(memo, person) != memo:
+            values["memo"] = scrub(memo, person)
+        if details is not None and scrub(details, person) != details:
+            values["details"] = scrub(details, person)
+        if actor == person.user_id:
+            values["actor_user_id"] = person.surrogate
+        if values:
+            changes[transaction_id] = values
+    return ledger.redact(changes)

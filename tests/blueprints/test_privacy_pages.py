@@ -3,6 +3,9 @@ confirmation step, and consent before the attribution cookie, both ways."""
 
 from __future__ import annotations
 
+import io
+import json
+import zipfile
 from datetime import timedelta
 
 import pytest
@@ -50,8 +53,11 @@ def test_a_customer_downloads_their_own_export_and_it_is_audited(app, client):
     assert page.status_code == 200 and "Download my data" in page.get_data(as_text=True)
     response = _export(client)
     assert response.status_code == 200
-    assert response.headers["Content-Disposition"].startswith("attachment;")
-    document = response.get_json()
+    assert response.headers["Content-Disposition"] == 'attachment; filename="my-advocacy-data.zip"'
+    assert response.mimetype == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(response.data)) as archive:
+        assert archive.namelist() == ["export.json"]  # no testimonial, no photo
+        document = json.loads(archive.read("export.json"))
     assert document["schema"] == "advocacy-portal.person-export" and document["user_id"] == str(customer.id)
     with app.app_context():
         entry = get_session().scalars(select(AuditEntry).where(AuditEntry.action == "privacy.export")).one()

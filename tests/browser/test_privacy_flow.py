@@ -3,16 +3,25 @@ advocate's page, through the confirmation step, and the customer's old link answ
 
 from __future__ import annotations
 
+import io
 import json
 import urllib.error
 import urllib.request
+import zipfile
+
+from sqlalchemy import select
 
 from advocacy_portal.db import get_session
+from advocacy_portal import models
 from advocacy_portal.services import referrals
+from advocacy_portal.services.photos import get_storage
 from tests.browser.a11y import look_at
 from tests.browser.test_referral_flow import expect
 from tests.browser.test_referral_flow import log_in
+from tests.helpers import login
 from tests.helpers import make_customer
+from tests.testimonials_support import png_bytes
+from tests.testimonials_support import submit_testimonial
 
 
 def referral_path(app, customer) -> str:
@@ -25,6 +34,15 @@ def referral_path(app, customer) -> str:
 def test_a_customer_downloads_their_data_export(app, new_context):
     customer = make_customer(app, name="Dana Download")
     referral_path(app, customer)  # an advocate with a link
+    # A testimonial with a photo: it comes back as a file in the zip.
+    author = app.test_client()
+    login(author, customer)
+    assert submit_testimonial(author, display_name="Dana D.", photo=(io.BytesIO(png_bytes()), "me.png",
+                                                                     "image/png")).status_code in (302, 303)
+    with app.app_context():
+        key = get_session().scalar(select(models.Testimonial.photo_key))
+        with get_storage(app).open(key) as stored:
+            photo = stored.read()
     page = new_context().new_page()
     log_in(page, customer)
     page.goto("/advocacy/")
@@ -34,8 +52,11 @@ def test_a_customer_downloads_their_data_export(app, new_context):
     with page.expect_download() as download_info:
         page.get_by_role("button", name="Download my data").click()
     download = download_info.value
-    assert download.suggested_filename == "my-advocacy-data.json"
-    document = json.loads(open(download.path(), encoding="utf-8").read())
+    assert download.suggested_filename == "my-advocacy-data.zip"
+    with zipfile.ZipFile(download.path()) as archive:
+        document = json.loads(archive.read("export.json"))
+        [testimonial] = document["tables"]["advocacy_testimonials"]
+        assert archive.read(testimonial["photo_file"]) == photo
     assert document["schema"] == "advocacy-portal.person-export"
     assert document["user_id"] == str(customer.id)
     assert document["tables"]["advocacy_advocates"][0]["email"] == customer.email

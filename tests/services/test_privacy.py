@@ -66,7 +66,7 @@ def test_the_export_holds_every_tables_data_about_the_person(stripe_app, fake_st
         from advocacy_portal import get_portal
 
         document = get_portal(stripe_app).export_person(subject.user)
-    assert document["schema"] == "advocacy-portal.person-export" and document["version"] == 1
+    assert document["schema"] == "advocacy-portal.person-export" and document["version"] == 2
     assert document["user_id"] == str(subject.user.id)
     personal = {name for name, rule in privacy_rules.RULES.items() if rule.export is not None}
     assert set(document["tables"]) == personal
@@ -81,6 +81,7 @@ def test_the_export_holds_every_tables_data_about_the_person(stripe_app, fake_st
     assert all("ip_hash" not in row for row in tables["advocacy_referral_clicks"])
     [testimonial] = tables["advocacy_testimonials"]
     assert testimonial["consent_text"] and testimonial["photo_url"].startswith("http")
+    assert testimonial["photo_file"] is None  # the document alone: the photo travels in the zip
     assert document["balances"]["available"]["usd"] == 2000  # 3000 adjustment - 1000 redeemed
     assert any(row["kind"] == "email" and row["to"] == subject.user.email for row in tables["advocacy_outbox"])
     json.dumps(document)  # JSON-ready
@@ -91,7 +92,11 @@ def test_erasure_leaves_no_trace_and_keeps_the_books(stripe_app, fake_stripe, re
     subject = build_subject(app, fake_stripe, receiver)
     user_id = str(subject.user.id)
     needles = [subject.user.email, subject.name]
-    assert find_traces(app, user_id, needles), "the scenario should put the person in the tables"
+    traces = {(table, column) for table, column, _row in find_traces(app, user_id, needles)}
+    # Staff memos that name the person: an adjustment, a fraud decision, a note on another case, a key.
+    memos = {("advocacy_ledger_transactions", "memo"), ("advocacy_fraud_reviews", "decision_reason"),
+             ("advocacy_nps_case_events", "body"), ("advocacy_api_keys", "name"), ("advocacy_audit_log", "reason")}
+    assert memos <= traces, memos - traces
     with app.app_context():
         other_id = get_session().scalar(select(Advocate.id).where(Advocate.user_id == str(subject.other_advocate.id)))
         photo_key = get_session().scalar(select(models.Testimonial.photo_key).where(models.Testimonial.author_user_id == user_id))
@@ -119,6 +124,23 @@ def test_erasure_leaves_no_trace_and_keeps_the_books(stripe_app, fake_stripe, re
         logged = get_session().scalars(select(AuditEntry).where(AuditEntry.action == "privacy.erase")).one()
         assert logged.subject_id == str(entry.id) and logged.actor_user_id is None
         assert get_session().scalar(select(func.count()).select_from(models.Testimonial)) == 0
+        memo = get_session().scalar(select(models.LedgerTransaction.memo)
+                                    .where(models.LedgerTransaction.reason == "adjustment"))
+        assert memo == "Thank you bonus for [erased] <[erased]>"
+        note = get_session().scalar(select(models.NpsCaseEvent.body).where(models.NpsCaseEvent.kind == "note"))
+        assert note == "Same courier as [erased] ([erased])"
+
+
+def test_every_free_text_column_is_scrubbed_or_declared_structured():
+    """A new Text or JSON column must say whether staff or others write words into it that may name
+    a person (then erasure scrubs it) or not."""
+    for table in Base.metadata.sorted_tables:
+        declared = set(privacy_rules.FREE_TEXT.get(table.name, ())) | set(privacy_rules.NOT_FREE_TEXT.get(table.name, ()))
+        for column in table.columns:
+            if isinstance(column.type, (sa.Text, sa.JSON)):
+                assert column.name in declared, f"{table.name}.{column.name}: add it to FREE_TEXT or NOT_FREE_TEXT"
+        for name in privacy_rules.FREE_TEXT.get(table.name, ()):
+            assert name in table.columns, f"{table.name}.{name} does not exist"
 
 
 def test_the_host_signal_erases_and_a_restored_backup_is_erased_again(stripe_app, fake_stripe, tmp_path):
@@ -190,3 +212,48 @@ def test_the_export_command_writes_one_json_document(app, tmp_path):
     assert document["tables"]["advocacy_advocates"][0]["user_id"] == str(customer.id)
     printed = app.test_cli_runner().invoke(args=["advocacy", "privacy", "export", str(customer.id)])
     assert json.loads(printed.output)["user_id"] == str(customer.id)
+
+
+def test_the_export_zip_holds_the_document_and_the_photo_files(stripe_app, fake_stripe, tmp_path):
+    import zipfile
+
+    app = stripe_app
+    subject = build_subject(app, fake_stripe)
+    target = tmp_path / "export.zip"
+    result = app.test_cli_runner().invoke(args=["advocacy", "privacy", "export", str(subject.user.id),
+                                                "--zip", str(target)])
+    assert result.exit_code == 0, result.output
+    assert "export.json and 1 photos" in result.output
+    with zipfile.ZipFile(target) as archive:
+        names = archive.namelist()
+        document = json.loads(archive.read("export.json"))
+        [testimonial] = document["tables"]["advocacy_testimonials"]
+        assert document["version"] == 2 and testimonial["photo_file"] in names
+        extension = testimonial["photo_key"].rsplit(".", 1)[1]  # the stored photo's type (re-encoded on upload)
+        assert testimonial["photo_file"] == f"photos/testimonial-{testimonial['id']}.{extension}"
+        photo = archive.read(testimonial["photo_file"])
+    with app.app_context():
+        with get_storage(app).open(testimonial["photo_key"]) as stored:
+            assert photo == stored.read() and len(photo) > 100
+    print(f"export zip: {target.stat().st_size} bytes, photo {len(photo)} bytes, {len(names)} files")
+    assert sorted(names) == ["export.json", testimonial["photo_file"]]
+    both = app.test_cli_runner().invoke(args=["advocacy", "privacy", "export", str(subject.user.id),
+                                              "--zip", str(target), "-o", str(tmp_path / "x.json")])
+    assert both.exit_code == 2 and "not both" in both.output
+
+
+def test_erasing_a_staff_member_replaces_their_id_on_their_adjustments(stripe_app, fake_stripe):
+    app = stripe_app
+    subject = build_subject(app, fake_stripe)
+    staff_id = str(subject.staff.id)
+    with app.app_context():
+        adjusted = select(func.count()).select_from(models.LedgerTransaction).where(
+            models.LedgerTransaction.actor_user_id == staff_id)
+        assert get_session().scalar(adjusted) == 1
+        report = privacy.erase(staff_id, emails=[subject.staff.email], names=["Sam Staff"])
+        get_session().commit()
+        assert get_session().scalar(adjusted) == 0
+        [memo] = get_session().scalars(select(models.LedgerTransaction.memo).where(
+            models.LedgerTransaction.actor_user_id == report.surrogate)).all()
+        assert memo.startswith("Thank you bonus for ")  # the words about the customer stay
+        assert ledger.verify() == []
