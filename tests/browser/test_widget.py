@@ -152,7 +152,7 @@ def test_referral_mode_shows_a_customers_link_copies_it_shares_it_and_counts_cli
     link = link_box.input_value()
     assert link.startswith(live_server.url + "/r/") and link.endswith("?via=widget")
     expect(widget.get_by_role("heading", name="Test Shop referrals")).to_be_visible()
-    expect(widget.get_by_text("You earn 10% of what a friend you refer pays")).to_be_visible()
+    expect(widget.get_by_text("You earn 10% of what each friend pays")).to_be_visible()
 
     # Keyboard: Tab reaches the link box, the copy button and every share link, in order.
     order = []
