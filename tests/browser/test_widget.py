@@ -296,6 +296,18 @@ def test_testimonial_grid_and_carousel_show_stars_labels_and_referral_links(
     assert console.of("error", "pageerror", "warning") == []
 
 
+def test_the_widget_writes_the_rating_as_the_wall_does(app, live_server, embedding_site, new_context):
+    """One review of 5 stars: "5.0 out of 5 from 1 review" on the wall and in the widget alike."""
+    publish(app, 1)
+    url = embed(embedding_site, live_server, "/one", '<script src="WIDGET" data-mode="testimonials"></script>')
+    _context, page, _console = open_page(new_context, url)
+    wait_ready(page)
+    expect(page.locator(".advocacy-widget").get_by_text("5.0 out of 5 from 1 review", exact=True)).to_be_visible()
+    wall = new_context().new_page()
+    wall.goto("/advocacy/wall")
+    expect(wall.get_by_text(re.compile(r"(^|\s)5\.0 out of 5 from 1 review$"))).to_be_visible()
+
+
 def test_the_page_does_not_move_while_the_widget_loads(app, live_server, embedding_site, new_context):
     """Space is reserved before the data arrives: nothing below the widget shifts (no layout shift)."""
     publish(app, 3)
