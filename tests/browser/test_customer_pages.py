@@ -184,6 +184,15 @@ def test_every_customer_page_and_the_demo_chrome(stripe_app, live_server, new_co
     expect(page.get_by_text("role and photo")).to_have_count(0)
     look_at(page, "customer-review-form", schemes=BOTH)
 
+    # An expired logout form: the demo's friendly 400 says they are still logged in, and they are.
+    page.locator('form[action="/logout"] input[name="csrf_token"]').evaluate("e => e.value = 'expired'")
+    page.get_by_role("button", name="Log out").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("This form expired")
+    expect(page.get_by_text("You were not logged out")).to_be_visible()
+    look_at(page, "demo-logout-csrf-400", schemes=BOTH)
+    page.get_by_role("button", name="Log out").click()  # the error page's own header: a fresh token
+    expect(page.get_by_role("link", name="Log in", exact=True)).to_be_visible()
+
 
 def post_event(live_server, event: dict) -> None:
     body, headers = stripe_events.signed_request(event)
