@@ -7,6 +7,7 @@ Runs on the demo host (``wsgi.py``), its Stripe calls going to the local Stripe-
 
 from __future__ import annotations
 
+import re
 import urllib.request
 
 import pytest
@@ -182,6 +183,16 @@ def test_every_customer_page_and_the_demo_chrome(stripe_app, live_server, new_co
     page.goto("/advocacy/reviews/new")
     expect(page.get_by_text("You may publish my review with the name I give.")).to_be_visible()
     expect(page.get_by_text("role and photo")).to_have_count(0)
+    # Its error summary lists the fields in the order the page shows them, each linking to its field.
+    page.get_by_role("button", name=re.compile("^Send")).click()
+    links = page.get_by_role("alert").get_by_role("link")
+    expect(links.first).to_be_visible()
+    targets = [href.lstrip("#") for href in links.evaluate_all("links => links.map(a => a.getAttribute('href'))")]
+    assert len(targets) >= 3, targets
+    on_page = page.evaluate("ids => ids.map(id => [...document.querySelectorAll('[id]')].findIndex(e => e.id === id))",
+                            targets)
+    assert -1 not in on_page and on_page == sorted(on_page), (targets, on_page)
+    look_at(page, "customer-review-errors", schemes=BOTH)
     look_at(page, "customer-review-form", schemes=BOTH)
 
     # An expired logout form: the demo's friendly 400 says they are still logged in, and they are.
