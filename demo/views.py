@@ -71,11 +71,12 @@ def http_error(error: HTTPException):
 
 def csrf_failed(error: CSRFError):
     # The form expired (the session ended) or another site sent it: say so, and offer the form again.
-    retry = {"login": (url_for("login"), "Log in again"), "signup": (url_for("signup"), "Back to sign up"),
-             "logout": (url_for("home"), "Back to the shop")}.get(request.endpoint, (None, None))
+    # Logging out needs no second link: this page's own header carries a fresh "Log out" button.
+    retry = {"login": (url_for("login"), "Log in again"),
+             "signup": (url_for("signup"), "Back to sign up")}.get(request.endpoint, (None, None))
     if request.endpoint == "logout":
-        message = ("You were not logged out: the page you used had expired. Reload the page and press "
-                   "Log out again.")
+        message = ("You were not logged out: the page you used had expired. Press Log out at the top of "
+                   "this page to log out now.")
     else:
         message = "This form expired or was not sent from this site, so nothing was done. Open it again and retry."
     return render_template("demo/error.html", title="This form expired", message=message,

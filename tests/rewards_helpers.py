@@ -46,15 +46,16 @@ class Referred:
         return {"advocacy_user_id": str(self.friend.id)}
 
 
-def make_referral(app, campaign: str | None = None, advocate=None) -> Referred:
-    """A host user who is an advocate, and a friend who signed up through their link."""
+def make_referral(app, campaign: str | None = None, advocate=None, friend_email: str | None = None) -> Referred:
+    """A host user who is an advocate, and a friend (``friend_email``, or a made-up one) who signed up
+    through their link."""
     from advocacy_portal.db import get_session
     from advocacy_portal.models import utcnow
     from advocacy_portal.services import referrals
     from advocacy_portal.services.links import AttributionClaim
 
     advocate = advocate or make_customer(app)
-    friend = make_customer(app)
+    friend = make_customer(app, friend_email)
     with app.app_context():
         advocate_row = referrals.ensure_advocate(advocate.id, advocate.email)
         claim = AttributionClaim(advocate_row.code, campaign, None, utcnow())

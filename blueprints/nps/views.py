@@ -46,11 +46,25 @@ def link_problem(kind: str):
                                         message=LINK_PROBLEMS[kind]), status)
 
 
-def _score_page(form: ScoreForm, invitation, token: str, existing, status: int = 200):
+#: Above the score form sent with an expired CSRF token, shown again with the score and reason typed.
+EXPIRED_ANSWER_KEPT = "This page had expired, so your answer was not sent yet. We kept it: check it and send it again."
+
+
+@bp.url_value_preprocessor
+def _keep_the_answer_of_an_expired_page(endpoint, values):
+    # The score form checks its token itself (Flask-WTF's FlaskForm), so the host's global
+    # CSRFProtect must not refuse the post first: an expired page must not cost a typed reason.
+    if endpoint == "advocacy_nps.score":
+        csrf = current_app.extensions.get("csrf")
+        if csrf is not None and hasattr(csrf, "exempt"):
+            csrf.exempt(current_app.view_functions[endpoint])
+
+
+def _score_page(form: ScoreForm, invitation, token: str, existing, status: int = 200, notice: str | None = None):
     return private_page(render_template(
         config_value("NPS_SCORE_TEMPLATE"), form=form, token=token, invitation=invitation,
         existing=existing, question=nps.question(), action=url_for(".score", token=token),
-        reason_question=config_value("NPS_REASON_QUESTION"),
+        reason_question=config_value("NPS_REASON_QUESTION"), notice=notice,
     ), status)
 
 
@@ -74,7 +88,10 @@ def score(token: str):
     form = ScoreForm()
     if not form.validate_on_submit():
         if form.csrf_token.errors:
-            return render_error(400, CSRF_MESSAGE)
+            # The same page again, with a fresh token and what they chose and wrote; nothing recorded.
+            form.csrf_token.errors = []
+            form.score.errors = []
+            return _score_page(form, invitation, token, existing, 400, notice=EXPIRED_ANSWER_KEPT)
         if form.score.errors:
             form.score.errors = ["Choose a score from 0 to 10."]
         return _score_page(form, invitation, token, existing, 400)

@@ -23,6 +23,7 @@ from advocacy_portal.models import LedgerTransaction
 from advocacy_portal.models import Redemption
 from advocacy_portal.models import Referral
 from advocacy_portal.models import Reward
+from advocacy_portal.services import fraud
 from advocacy_portal.services import ledger
 from advocacy_portal.services import offer_text
 from advocacy_portal.services.money import format_money
@@ -81,25 +82,31 @@ class PendingReward:
     currency: str
     friend: str | None
     hold_until: datetime
+    #: Why the reward waits beyond ``hold_until``: ``"disputed"`` (the friend's payment is disputed),
+    #: ``"checking"`` (held for staff review, voided or blocked), or ``None`` (it is just the hold).
+    waiting_for: str | None = None
 
 
 def pending_rewards(advocate: Advocate, limit: int = 20) -> list[PendingReward]:
     """The advocate's rewards on hold, soonest available first."""
     rows = get_session().execute(
-        select(Reward, Referral)
+        select(Reward, Referral, Conversion.dispute_status, fraud.release_allowed().label("releasable"))
         .outerjoin(Referral, Referral.id == Reward.referral_id)
+        .outerjoin(Conversion, Conversion.id == Reward.conversion_id)
         .where(Reward.advocate_id == advocate.id, Reward.released_at.is_(None), Reward.pending_minor > 0)
         .order_by(Reward.hold_until, Reward.id)
         .limit(limit)
     ).all()
+    # A reward that release_due() will not release on its date must not promise that date.
     return [
         PendingReward(
             amount_minor=reward.pending_minor,
             currency=reward.currency,
             friend=mask_email(referral.friend_email_normalized) if referral is not None else None,
             hold_until=reward.hold_until,
+            waiting_for="disputed" if dispute_status == "open" else (None if releasable else "checking"),
         )
-        for reward, referral in rows
+        for reward, referral, dispute_status, releasable in rows
     ]
 
 

@@ -26,11 +26,11 @@ from itsdangerous import URLSafeTimedSerializer
 from advocacy_portal.config import config_value
 from advocacy_portal.proxies import current_portal
 from advocacy_portal.resources import static_dir
+from advocacy_portal.services import offer_text
 from advocacy_portal.services import referrals as referral_service
 from advocacy_portal.services import sharing
 from advocacy_portal.services.links import secret_keys
 from advocacy_portal.services.links import validate_campaign
-from advocacy_portal.services.money import format_money
 from advocacy_portal.services.rules import current_rules
 
 #: Longest identity token read before any signature work; real ones are about 70 characters.
@@ -115,33 +115,18 @@ def offer(campaign: str | None = None) -> dict:
 
 
 def _offer(rules, campaign: str | None) -> dict:
+    # The same sentences as the referral page's, from offer_text: one wording of the rule everywhere.
     rule = rules.for_campaign(campaign)
-    reward = _describe_reward(rule)
-    if rule.friend_reward is not None:
-        reward += " " + _describe_friend_reward(rule.friend_reward)
+    reward = offer_text.advocate_offer(rule)
+    friend = offer_text.friend_offer(rule, to_friend=False)
+    if friend is not None:
+        reward += " " + friend
     return {
         "title": config_value("PROGRAM_NAME"),
         "text": config_value("CAMPAIGN_OFFERS").get(campaign or "", config_value("OFFER_TEXT")),
         "reward": reward,
         "campaign": campaign,
     }
-
-
-def _describe_reward(rule) -> str:
-    if rule.type == "fixed":
-        amount = format_money(rule.amount_minor or 0, rule.currency)
-        what = f"You earn {amount} when a friend you refer pays"
-    else:
-        what = f"You earn {rule.percent.normalize():f}% of what a friend you refer pays"
-    if rule.recurring_months:
-        return what + f", for their first {rule.recurring_months} months."
-    return what + " for the first time."
-
-
-def _describe_friend_reward(friend) -> str:
-    if friend.percent_off is not None:
-        return f"Your friend gets {friend.percent_off.normalize():f}% off their first purchase."
-    return f"Your friend gets {format_money(friend.amount_off, friend.currency)} off their first purchase."
 
 
 def signin_url() -> str:
@@ -186,7 +171,8 @@ def referral_view(token: str | None, campaign: str | None = None) -> ReferralVie
         via="widget",
         _external=True,
     )
-    body["advocate"] = {"link": link, "share": sharing.share_links(link), "qr": qr_path(link)}
+    share = offer_text.offer_for(campaign).share
+    body["advocate"] = {"link": link, "share": sharing.share_links(link, share), "qr": qr_path(link)}
     return ReferralView(VALID, body)
 
 

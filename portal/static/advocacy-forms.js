@@ -58,7 +58,9 @@
     part("role").textContent = !anonymous && role && role.value.trim() ? ", " + role.value.trim() : "";
     var title = part("title"), titleField = field("title");
     if (title) { title.textContent = titleField && titleField.value.trim() ? titleField.value.trim() : "Your title"; }
-    preview.classList.toggle("advocacy-preview--private", !!(consent && consent.value === "do_not_publish"));
+    var private_ = !!(consent && consent.value === "do_not_publish");
+    preview.classList.toggle("advocacy-preview--private", private_);
+    part("private").hidden = !private_;
   };
   form.addEventListener("input", render);
   form.addEventListener("change", render);

@@ -3,6 +3,8 @@ in-app question, "Get help", a case read and answered through its signed link, a
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from advocacy_portal.models import AuditEntry
@@ -49,12 +51,23 @@ def test_opening_a_score_link_records_nothing_until_the_person_confirms(app, cli
     assert (response["score"], response["comment"], response["invitation_id"]) == (9, "Fast and friendly", invitation_id)
 
 
-def test_the_confirm_needs_csrf(app, client):
+def test_the_confirm_needs_csrf_and_an_expired_page_keeps_the_answer(app, client):
+    """Without a valid token nothing is recorded, but the page comes back with the score and the
+    reason typed, and a fresh token that works."""
     customer = make_customer(app)
     path = score_path(app, invite(app, customer), 5)
-    answer = client.post(path, data={"score": 5})
-    assert answer.status_code == 400 and "expired or was not sent from this site" in answer.get_data(as_text=True)
+    reason = "Delivery was slow twice & the <b>tracking</b> page never loaded. " * 10
+    answer = client.post(path, data={"score": 4, "comment": reason})
+    page = answer.get_data(as_text=True)
+    assert answer.status_code == 400
+    assert "This page had expired, so your answer was not sent yet. We kept it" in page
+    assert reason.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").strip() in page
+    assert re.search(r'<input checked[^>]*value="4"', page)
     assert rows(app, NpsResponse) == []
+    fresh = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    again = client.post(path, data={"score": 4, "comment": reason, "csrf_token": fresh})
+    assert again.status_code == 303
+    assert [(row["score"], row["comment"]) for row in rows(app, NpsResponse)] == [(4, reason.strip())]
 
 
 @pytest.mark.settings(NPS_RECORD_ON_CLICK=True)

@@ -182,6 +182,6 @@ def test_the_history_says_refunded_or_disputed_not_either(stripe_app, advocate_c
     deliver(webhook, stripe_events.charge_dispute_created(charge="ch_refund_1", payment_intent=pi))
     page = client.get(REWARDS).get_data(as_text=True)
     assert "Reward reduced: part of the payment was refunded" in page
-    assert "Reward reduced: the payment is disputed: on hold until the dispute is decided" in page
+    assert "Reward reduced: the payment is disputed (on hold until the dispute is decided)" in page
     assert "refunded or disputed" not in page
     assert page.count('class="advocacy-amount--minus"') == 2

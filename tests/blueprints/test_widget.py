@@ -122,6 +122,34 @@ def test_a_valid_token_shows_that_customers_link_share_links_and_qr_code_and_nob
     assert other["advocate"]["link"] != link
 
 
+def test_the_widgets_share_texts_tell_the_friend_their_discount_as_the_referral_page_does(app, client, auth):
+    from urllib.parse import unquote_plus
+
+    ada = make_customer(app, email="ada@example.com")
+    body = client.get(REFERRAL, query_string={"token": widget_token(app, ada)}).get_json()
+    shares = {share["network"]: unquote_plus(share["url"]) for share in body["advocate"]["share"]}
+    sentence = "Sign up with my link and get 10% off your first purchase."
+    assert sentence in shares["email"] and sentence in shares["x"] and sentence in shares["whatsapp"]
+    # The reward line is the referral page's sentence too: one wording (offer_text), not two.
+    assert body["offer"]["reward"] == ("You earn 10% of what each friend pays, for their first payment. "
+                                       "Your friend gets 10% off their first purchase.")
+    auth.login(ada)
+    page = client.get("/advocacy/").get_data(as_text=True)
+    assert unquote_plus(page.replace("&amp;", "&")).count(sentence) >= 3
+    assert "You earn 10% of what each friend pays, for their first payment." in page
+
+
+@pytest.mark.settings(REWARD_RULES={"default": {"type": "fixed", "amount_minor": 500, "currency": "usd"},
+                                    "campaigns": {}})
+def test_without_a_friend_discount_the_share_texts_promise_none(app, client):
+    from urllib.parse import unquote_plus
+
+    ada = make_customer(app, email="ada@example.com")
+    body = client.get(REFERRAL, query_string={"token": widget_token(app, ada)}).get_json()
+    assert body["offer"]["reward"] == "You earn $5.00 for each friend who pays, for their first payment."
+    assert not any(" off " in unquote_plus(share["url"]) for share in body["advocate"]["share"])
+
+
 @pytest.mark.settings(CAMPAIGN_OFFERS={"spring": "Spring: give 20%, get 20%."})
 def test_a_campaign_gets_its_own_link_and_offer(app, client):
     ada = make_customer(app)

@@ -7,6 +7,7 @@ Runs on the demo host (``wsgi.py``), its Stripe calls going to the local Stripe-
 
 from __future__ import annotations
 
+import re
 import urllib.request
 
 import pytest
@@ -168,8 +169,130 @@ def test_every_customer_page_and_the_demo_chrome(stripe_app, live_server, new_co
     preview = page.get_by_role("region", name="Preview: how it will look once published")
     expect(preview).to_contain_text("Lovely shop, quick delivery.")
     expect(preview.get_by_role("img", name="Rated 4 stars out of 5")).to_have_text("★★★★☆")
+    # The preview follows the consent: no name when anonymous, a note when not to be published.
+    page.get_by_label("You may publish my testimonial without my name or photo.").check()
+    expect(preview).to_contain_text("Anonymous customer")
+    expect(preview).not_to_contain_text("Sam A.")
+    page.get_by_label("Do not publish my testimonial; it is feedback for the team only.").check()
+    expect(preview.get_by_text("You chose not to publish it")).to_be_visible()
+    look_at(page, "customer-testimonial-form-private", schemes=BOTH)
+    page.get_by_label("You may publish my testimonial with my name, role and photo.").check()
+    expect(preview.get_by_text("You chose not to publish it")).to_be_hidden()
+    expect(preview).to_contain_text("Sam A.")
     look_at(page, "customer-testimonial-form", schemes=BOTH)
     page.goto("/advocacy/reviews/new")
     expect(page.get_by_text("You may publish my review with the name I give.")).to_be_visible()
     expect(page.get_by_text("role and photo")).to_have_count(0)
+    # Its error summary lists the fields in the order the page shows them, each linking to its field.
+    page.get_by_role("button", name=re.compile("^Send")).click()
+    links = page.get_by_role("alert").get_by_role("link")
+    expect(links.first).to_be_visible()
+    targets = [href.lstrip("#") for href in links.evaluate_all("links => links.map(a => a.getAttribute('href'))")]
+    assert len(targets) >= 3, targets
+    on_page = page.evaluate("ids => ids.map(id => [...document.querySelectorAll('[id]')].findIndex(e => e.id === id))",
+                            targets)
+    assert -1 not in on_page and on_page == sorted(on_page), (targets, on_page)
+    look_at(page, "customer-review-errors", schemes=BOTH)
     look_at(page, "customer-review-form", schemes=BOTH)
+
+    # An expired logout form: the demo's friendly 400 says they are still logged in, and they are.
+    page.locator('form[action="/logout"] input[name="csrf_token"]').evaluate("e => e.value = 'expired'")
+    page.get_by_role("button", name="Log out").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("This form expired")
+    expect(page.get_by_text("You were not logged out")).to_be_visible()
+    look_at(page, "demo-logout-csrf-400", schemes=BOTH)
+    page.get_by_role("button", name="Log out").click()  # the error page's own header: a fresh token
+    expect(page.get_by_role("link", name="Log in", exact=True)).to_be_visible()
+
+
+def post_event(live_server, event: dict) -> None:
+    body, headers = stripe_events.signed_request(event)
+    request = urllib.request.Request(live_server.url + WEBHOOK_PATH, data=body, headers=headers, method="POST")
+    with urllib.request.urlopen(request, timeout=5) as response:
+        assert response.status == 200, response.read()
+
+
+#: Tables that scroll sideways inside their box when they must, and how far each one does at a width.
+SIDEWAYS_JS = """() => [...document.querySelectorAll('.advocacy-table-scroll, .advocacy-scroll')]
+  .map(box => box.scrollWidth - box.clientWidth)"""
+
+#: The balance figures that break over two lines ("$265.8" above "1"), as their text.
+BROKEN_FIGURES_JS = """() => [...document.querySelectorAll('.advocacy-stat dd')].filter(dd => {
+  const range = document.createRange();
+  range.selectNodeContents(dd.firstChild);
+  return new Set([...range.getClientRects()].map(rect => Math.round(rect.top))).size > 1;
+}).map(dd => dd.textContent.trim())"""
+
+#: Friends with the longest addresses a real list holds: the masked address keeps the whole domain.
+LONG_DOMAINS = ("customer-experience.northwind-traders-international.example",
+                "mail.example", "accounts.payable.contoso-holdings.example")
+
+
+def redeem_all(page) -> None:
+    page.goto("/advocacy/rewards/")
+    page.get_by_role("link", name="as account credit").click()
+    page.get_by_label("I want this amount as credit on my account").check()
+    page.get_by_role("button", name="Redeem").click()
+    expect(page.get_by_text("is now credit on your account")).to_be_visible()
+
+
+@pytest.mark.settings(REWARD_RULES=RULES, REDEMPTION_MINIMUM_MINOR=500, FRAUD_VELOCITY_COUNT=9)
+def test_a_busy_referral_page_and_a_long_rewards_history_fit_a_phone(stripe_app, live_server, new_context, fake_stripe):
+    """The pages with a real program's data: a dozen friends (long addresses, paying or not), payments,
+    a refund and a dispute, pending rewards (two held for review: the tenth and eleventh payment within an
+    hour) and two redemptions. Nothing reaches past a 390 px screen,
+    and the tables fit their boxes there: nobody has to scroll sideways to read a friend's status."""
+    app = stripe_app
+    advocate = make_customer(app, name="Maximiliana Advocate-Featherstonehaugh")
+    referred = [make_referral(app, advocate=advocate,
+                              friend_email=f"friend.number.{n}@{LONG_DOMAINS[n % len(LONG_DOMAINS)]}")
+                for n in range(12)]
+    amounts = (13800, 4000, 25000, 9900, 120000, 5000)
+    for n, amount in enumerate(amounts):
+        pay(live_server, referred[n], amount, f"pi_busy_{n}")
+    # Part of one payment is refunded, another is disputed: both lines say which.
+    post_event(live_server, stripe_events.charge_refunded(amount=25000, amount_refunded=10000,
+                                                         payment_intent="pi_busy_2", charge_id="ch_busy_2"))
+    post_event(live_server, stripe_events.charge_dispute_created(charge="ch_busy_3", payment_intent="pi_busy_3",
+                                                                 amount=9900))
+    release(app)
+
+    page = new_context().new_page()
+    log_in(page, advocate)
+    redeem_all(page)
+    for n in (6, 7):
+        pay(live_server, referred[n], 7500, f"pi_busy_{n}")
+    release(app)
+    redeem_all(page)
+    for n in (8, 9, 10):
+        pay(live_server, referred[n], 31000 + n, f"pi_busy_{n}")  # pending: "available on <date>"
+
+    page.goto("/advocacy/")
+    table = page.get_by_role("table", name="Your latest referrals")
+    expect(table.get_by_role("row")).to_have_count(13)  # the header and 12 friends
+    expect(table.get_by_text("Paying customer")).to_have_count(11)
+    expect(table.get_by_text("f***@customer-experience.northwind-traders-international.example").first).to_be_visible()
+    look_at(page, "customer-referral-busy", schemes=BOTH)
+    page.set_viewport_size({"width": 390, "height": 900})
+    assert all(extra <= 0 for extra in page.evaluate(SIDEWAYS_JS)), page.evaluate(SIDEWAYS_JS)
+
+    page.goto("/advocacy/rewards/")
+    expect(page.get_by_role("region", name="Redemptions").get_by_role("listitem")).to_have_count(2)
+    pending = page.get_by_role("region", name="On its way").get_by_role("listitem")
+    expect(pending).to_have_count(3)
+    expect(pending.first).to_contain_text("available on")
+    # A reward held for review will not be released on its date, so it does not promise one.
+    expect(pending.filter(has_text="being checked by our team")).to_have_count(2)
+    look_at(page, "customer-rewards-busy", schemes=BOTH)
+    for width in (1280, 390, 360):
+        page.set_viewport_size({"width": width, "height": 900})
+        assert page.evaluate(BROKEN_FIGURES_JS) == [], width
+    assert all(extra <= 0 for extra in page.evaluate(SIDEWAYS_JS)), page.evaluate(SIDEWAYS_JS)
+    # The history goes on over pages; its older lines say what was refunded and what is disputed.
+    page.get_by_role("navigation", name="Pages").get_by_role("link", name="Next").click()
+    history = page.get_by_role("region", name="History")
+    expect(history.get_by_text("part of the payment was refunded")).to_be_visible()
+    expect(history.get_by_text("the payment is disputed", exact=False)).to_be_visible()
+    look_at(page, "customer-rewards-busy-page-2", schemes=BOTH)
+    page.set_viewport_size({"width": 390, "height": 900})
+    assert all(extra <= 0 for extra in page.evaluate(SIDEWAYS_JS)), page.evaluate(SIDEWAYS_JS)

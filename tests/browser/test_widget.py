@@ -152,7 +152,7 @@ def test_referral_mode_shows_a_customers_link_copies_it_shares_it_and_counts_cli
     link = link_box.input_value()
     assert link.startswith(live_server.url + "/r/") and link.endswith("?via=widget")
     expect(widget.get_by_role("heading", name="Test Shop referrals")).to_be_visible()
-    expect(widget.get_by_text("You earn 10% of what a friend you refer pays")).to_be_visible()
+    expect(widget.get_by_text("You earn 10% of what each friend pays")).to_be_visible()
 
     # Keyboard: Tab reaches the link box, the copy button and every share link, in order.
     order = []
@@ -294,6 +294,18 @@ def test_testimonial_grid_and_carousel_show_stars_labels_and_referral_links(
     assert page.evaluate("window.__shift") == 0, page.evaluate(
         "[window.__shifts, [...document.querySelectorAll('.advocacy-widget, #carousel')].map(h => [h.style.cssText, h.getBoundingClientRect().height])]")
     assert console.of("error", "pageerror", "warning") == []
+
+
+def test_the_widget_writes_the_rating_as_the_wall_does(app, live_server, embedding_site, new_context):
+    """One review of 5 stars: "5.0 out of 5 from 1 review" on the wall and in the widget alike."""
+    publish(app, 1)
+    url = embed(embedding_site, live_server, "/one", '<script src="WIDGET" data-mode="testimonials"></script>')
+    _context, page, _console = open_page(new_context, url)
+    wait_ready(page)
+    expect(page.locator(".advocacy-widget").get_by_text("5.0 out of 5 from 1 review", exact=True)).to_be_visible()
+    wall = new_context().new_page()
+    wall.goto("/advocacy/wall")
+    expect(wall.get_by_text(re.compile(r"(^|\s)5\.0 out of 5 from 1 review$"))).to_be_visible()
 
 
 def test_the_page_does_not_move_while_the_widget_loads(app, live_server, embedding_site, new_context):

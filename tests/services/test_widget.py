@@ -133,9 +133,10 @@ def test_the_offer_follows_the_settings_and_the_campaign(app):
         spring = widget.offer("spring")
         other = widget.offer("autumn")
     assert plain == {"title": "Test Shop referrals", "text": "Share the love.", "campaign": None,
-                     "reward": "You earn $15.00 when a friend you refer pays for the first time."}
+                     "reward": "You earn $15.00 for each friend who pays, for their first payment."}
     assert spring["text"] == "Spring offer: give 20%, get 20%."
-    assert spring["reward"] == ("You earn 12.5% of what a friend you refer pays, for their first 3 months. "
+    # The referral page's own sentences (offer_text), not a second wording of the same rule.
+    assert spring["reward"] == ("You earn 12.5% of what each friend pays, for each of their first 3 monthly payments. "
                                 "Your friend gets €5.00 off their first purchase.")
     assert other["text"] == "Share the love." and other["reward"] == plain["reward"]
 
