@@ -187,21 +187,40 @@ def _locked_conversions(facts: PaymentFacts) -> list[Conversion]:
     )
 
 
-def _insert_conversion(facts: PaymentFacts) -> Conversion | None:
-    """``INSERT .. ON CONFLICT DO NOTHING RETURNING`` the new conversion as a loaded object (one
-    statement; the new row is this transaction's until the commit), or ``None`` when a concurrent
-    delivery inserted the payment first."""
+def _insert_conversion(facts: PaymentFacts, user_id: str | None, referral: Referral | None) -> Conversion | None:
+    """``INSERT .. ON CONFLICT DO NOTHING RETURNING`` the new conversion, holding every fact the event
+    gives, as a loaded object (one statement, where inserting the bare row and then updating it with
+    the facts took two; the new row is this transaction's until the commit), or ``None`` when a
+    concurrent delivery inserted the payment first."""
     session = get_session()
     now = utcnow()
+    values = {
+        "payment_key": facts.payment_key,
+        "kind": facts.kind,
+        "refunded_minor": max(facts.refunded_minor or 0, 0),
+        "created_at": now,
+        "updated_at": now,
+    }
+    for name in _ID_COLUMNS:
+        if getattr(facts, name):
+            values[name] = getattr(facts, name)
+    if facts.amount_minor is not None:
+        values["amount_minor"] = facts.amount_minor
+        values["currency"] = facts.currency
+    if facts.paid_at is not None:
+        values["paid_at"] = facts.paid_at
+    if facts.dispute_status is not None and _DISPUTE_RANK[facts.dispute_status] > _DISPUTE_RANK[None]:
+        values["dispute_status"] = facts.dispute_status
+        values["dispute_id"] = facts.dispute_id
+    if user_id is not None:
+        values["customer_user_id"] = user_id
+    if referral is not None:
+        values["referral_id"] = referral.id
+        values["advocate_id"] = referral.advocate_id
+        values["campaign"] = referral.campaign
     statement = (
         dialect_insert(Conversion)
-        .values(
-            payment_key=facts.payment_key,
-            kind=facts.kind,
-            refunded_minor=0,
-            created_at=now,
-            updated_at=now,
-        )
+        .values(**values)
         .on_conflict_do_nothing(index_elements=["payment_key"])
         .returning(Conversion)
     )
@@ -220,8 +239,9 @@ def record_facts(facts: PaymentFacts) -> tuple[Conversion, Referral | None, bool
     session = get_session()
     user_id, referral, locked = _attribution(facts)
     rows = _locked_conversions(facts)
+    created = None
     if not rows:
-        created = _insert_conversion(facts)
+        created = _insert_conversion(facts, user_id, referral)
         rows = [created] if created is not None else _locked_conversions(facts)
     # Normally one row. Two when this event is the first to tie together ids seen apart (a refund of
     # an invoice's payment intent before invoice_payment.paid linked them): keep the paid one.
@@ -235,7 +255,8 @@ def record_facts(facts: PaymentFacts) -> tuple[Conversion, Referral | None, bool
                 "Stripe ids of event facts %s name two paid conversions (%s, %s); kept apart",
                 facts.payment_key, conversion.id, other.id,
             )
-    was_paid = conversion.paid_at is not None
+    # A row this event inserted holds its facts already, and was not paid before it.
+    was_paid = conversion is not created and conversion.paid_at is not None
     for name in _ID_COLUMNS:
         value = getattr(facts, name)
         if value and getattr(conversion, name) is None:
