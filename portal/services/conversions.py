@@ -415,7 +415,9 @@ def apply_effects(event: dict, row_id: int) -> EventOutcome:
                 signals.send_after_commit(
                     signals.referral_converted, conversion=conversion, referral=referral
                 )
-                outgoing_webhooks.emit("conversion.created", webhook_events.conversion_data(conversion))
+                outgoing_webhooks.emit(
+                    "conversion.created", lambda: webhook_events.conversion_data(conversion)
+                )
     if outcome not in ("applied", "ignored", "subscription_checkout"):
         log.info("Stripe event %s (%s) changed nothing: %s", event_id, event_type, outcome)
     get_session().execute(
