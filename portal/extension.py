@@ -565,12 +565,15 @@ class AdvocacyPortal:
 
         Mint it on your server for each page view (it expires after
         ``ADVOCACY_WIDGET_TOKEN_MAX_AGE_SECONDS``) and never for anyone but the user the page is for.
-        Creates the user's advocate record on first use and commits it, unless ``commit`` is false.
+        Creates the user's advocate record on first use, and the first time for each link draws and
+        keeps its QR code (a few milliseconds, once), and commits them, unless ``commit`` is false.
 
         :raises ValueError: for an anonymous user or one who is not a customer.
         """
         advocate = self.advocate_for(user)
         token = widget_service.make_token(advocate.user_id)
+        # Drawn here, once per link, so the widget's first view answers without drawing it.
+        widget_service.prepare_qr(advocate)
         if commit:
             get_session().commit()
         return token

@@ -81,7 +81,10 @@ def build_subject(app, fake_stripe, receiver=None) -> Subject:
         client_reference_id=str(person.id), customer_email=person.email,
     ))
 
-    # Advocate side: a friend clicks the person's link, signs up and pays.
+    # Advocate side: the widget shows the person's link (its QR code is kept); a friend clicks the
+    # link, signs up and pays.
+    with app.test_request_context("/"):
+        get_portal(app).widget_token(person)
     path = referral_path(app, person)
     visitor = app.test_client()
     assert follow(visitor, path).status_code == 302

@@ -9,13 +9,15 @@ from flask import Blueprint
 from advocacy_portal.blueprints.common import allow_listed_origins
 from advocacy_portal.blueprints.common import limit_request_size
 from advocacy_portal.blueprints.inputs import guard_input
-from advocacy_portal.blueprints.ratelimit import limit_blueprint
+from advocacy_portal.blueprints.ratelimit import precount_blueprint
 
 bp = Blueprint("advocacy_widget", __name__)
 bp.url_value_preprocessor(limit_request_size)
 guard_input(bp)
 allow_listed_origins(bp, open_endpoints=("script", "hashed_script"))
-limit_blueprint(
+# Counted in the process and shared through the storage in the background, as the redirect's limit:
+# the widget's first paint never waits on the limiter's storage (nor on its memory storage's timer).
+precount_blueprint(
     bp,
     "WIDGET_RATE_LIMIT",
     methods=["GET"],

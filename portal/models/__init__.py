@@ -12,6 +12,7 @@ from advocacy_portal.models.referrals import DEVICE_CLASSES
 from advocacy_portal.models.referrals import REFERRAL_STATES
 from advocacy_portal.models.referrals import Advocate
 from advocacy_portal.models.referrals import IdBlock
+from advocacy_portal.models.referrals import LinkQrCode
 from advocacy_portal.models.referrals import Referral
 from advocacy_portal.models.referrals import ReferralClick
 from advocacy_portal.models.outbox import OUTBOX_STATES
@@ -57,6 +58,7 @@ __all__ = [
     "Advocate",
     "ApiKey",
     "IdBlock",
+    "LinkQrCode",
     "AuditEntry",
     "Base",
     "DEVICE_CLASSES",

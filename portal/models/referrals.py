@@ -9,6 +9,7 @@ from sqlalchemy import CheckConstraint
 from sqlalchemy import ForeignKey
 from sqlalchemy import Index
 from sqlalchemy import String
+from sqlalchemy import Text
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 from sqlalchemy.orm import relationship
@@ -130,3 +131,21 @@ class IdBlock(Base):
     #: The table whose ids are handed out, e.g. ``advocacy_referral_clicks``.
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     next_id: Mapped[int] = mapped_column(BigInteger)
+
+
+class LinkQrCode(Base):
+    """A referral link's QR code, drawn once and kept: the widget shows it on every view, and drawing
+    one takes several milliseconds. ``link_digest`` is the SHA-256 (hex) of the full link it encodes
+    (host, token and ``?via=widget`` included), so a reissued or reset link gets a code of its own."""
+
+    __tablename__ = "advocacy_link_qr_codes"
+
+    link_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    advocate_id: Mapped[int] = mapped_column(
+        ForeignKey("advocacy_advocates.id", ondelete="CASCADE"), index=True
+    )
+    #: Modules per side, without the quiet zone.
+    size: Mapped[int] = mapped_column()
+    #: SVG path data of the dark modules, one unit per module.
+    path: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

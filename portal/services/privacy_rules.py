@@ -55,6 +55,7 @@ from advocacy_portal.models import FriendPromotionCode
 from advocacy_portal.models import LedgerAccount
 from advocacy_portal.models import LedgerEntry
 from advocacy_portal.models import LedgerTransaction
+from advocacy_portal.models import LinkQrCode
 from advocacy_portal.models import OutboxTask
 from advocacy_portal.models import Redemption
 from advocacy_portal.models import Referral
@@ -286,6 +287,24 @@ register(TableRule(
     retention="While the customer exists; on erasure the row stays under a surrogate (their rewards "
               "and friends' referrals point to it), its email removed and its links retired",
     export=_export_advocates, erase=_erase_advocates, order=90,
+))
+
+
+def _erase_qr_codes(session, person):
+    if not person.advocate_ids:
+        return 0
+    return delete_where(session, LinkQrCode, LinkQrCode.advocate_id.in_(person.advocate_ids))
+
+
+register(TableRule(
+    "advocacy_link_qr_codes", DELETE,
+    purpose="The QR code of the customer's referral link, drawn once and kept for the widget",
+    retention="While the link is current; deleted when the link is reset or the customer erased",
+    export=lambda session, person: rows(
+        session, LinkQrCode, LinkQrCode.advocate_id.in_(person.advocate_ids or [-1]), exclude=("path",),
+        order=LinkQrCode.created_at,
+    ),
+    erase=_erase_qr_codes, order=85,
 ))
 
 

@@ -16,6 +16,7 @@ from datetime import datetime
 from datetime import timedelta
 
 from sqlalchemy import bindparam
+from sqlalchemy import delete
 from sqlalchemy import select
 from sqlalchemy import update
 
@@ -24,6 +25,7 @@ from advocacy_portal.config import config_value
 from advocacy_portal.db import get_session
 from advocacy_portal.db import insert_or_ignore
 from advocacy_portal.models import Advocate
+from advocacy_portal.models import LinkQrCode
 from advocacy_portal.models import Referral
 from advocacy_portal.models import ReferralClick
 from advocacy_portal.models import utcnow
@@ -150,6 +152,8 @@ def reset_link(advocate: Advocate) -> Advocate:
     ``ADVOCACY_LINK_CACHE_SECONDS``.
     """
     forget_link_owner(advocate.code)
+    # The retired links' QR codes are never shown again.
+    get_session().execute(delete(LinkQrCode).where(LinkQrCode.advocate_id == advocate.id))
     advocate.code = new_advocate_code()
     advocate.link_issued_at = utcnow()
     get_session().flush()

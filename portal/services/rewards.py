@@ -318,7 +318,9 @@ def _post_reward(reward: Reward, conversion: Conversion, reason: str, entries, k
         if reason in webhook_events.REWARD_POSTING_EVENTS:
             outgoing_webhooks.emit(
                 webhook_events.REWARD_POSTING_EVENTS[reason],
-                webhook_events.reward_data(reward, reason, entries[-1][1], posting.transaction.created_at),
+                lambda: webhook_events.reward_data(
+                    reward, reason, entries[-1][1], posting.transaction.created_at
+                ),
             )
     return posting
 

@@ -12,18 +12,26 @@ from __future__ import annotations
 import gzip
 import hashlib
 import re
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import groupby
 from urllib.parse import urlsplit
 
 import segno
+from flask import current_app
+from flask import has_request_context
 from flask import url_for
 from itsdangerous import BadData
 from itsdangerous import SignatureExpired
 from itsdangerous import URLSafeTimedSerializer
+from sqlalchemy import select
 
 from advocacy_portal.config import config_value
+from advocacy_portal.db import dialect_insert
+from advocacy_portal.db import get_session
+from advocacy_portal.models import LinkQrCode
+from advocacy_portal.models import utcnow
 from advocacy_portal.proxies import current_portal
 from advocacy_portal.resources import static_dir
 from advocacy_portal.services import offer_text
@@ -165,22 +173,92 @@ def referral_view(token: str | None, campaign: str | None = None) -> ReferralVie
     advocate = referral_service.get_advocate(user_id)
     if advocate is None:
         return ReferralView(UNKNOWN_CUSTOMER, body)
-    link = url_for(
+    link = widget_link(advocate, campaign)
+    body["advocate"] = {
+        "link": link,
+        "share": sharing.share_links(link, offer_text.offer_for(campaign).share),
+        "qr": qr_path(link, advocate.id),
+    }
+    return ReferralView(VALID, body)
+
+
+def widget_link(advocate, campaign: str | None = None) -> str:
+    """The advocate's link as the widget hands it out: absolute, marked ``?via=widget``.
+
+    :raises ValueError: on an invalid campaign slug.
+    """
+    return url_for(
         "advocacy_links.follow",
         token=referral_service.link_token(advocate, campaign),
         via="widget",
         _external=True,
     )
-    share = offer_text.offer_for(campaign).share
-    body["advocate"] = {"link": link, "share": sharing.share_links(link, share), "qr": qr_path(link)}
-    return ReferralView(VALID, body)
 
 
-@lru_cache(maxsize=1024)
-def qr_path(link: str) -> dict:
+def link_digest(link: str) -> str:
+    """The key a link's QR code is kept under: the SHA-256 (hex) of the full link."""
+    return hashlib.sha256(link.encode()).hexdigest()
+
+
+def qr_path(link: str, advocate_id: int | None = None) -> dict:
     """The link's QR code as ``{"size": modules, "path": "<SVG path data>"}``: one path the widget
-    draws itself, so a page's Content-Security-Policy needs no ``img-src`` for it. Recent links are
-    kept in memory (drawing one takes about 9 ms); treat the answer as read-only."""
+    draws itself, so a page's Content-Security-Policy needs no ``img-src`` for it.
+
+    Drawn once per link (several milliseconds) and kept: in this process's memory and, for an
+    advocate's link (``advocate_id`` given), in ``advocacy_link_qr_codes``, so other processes and
+    restarts read it back instead of drawing it again. A new row is written in the caller's
+    transaction. Treat the answer as read-only.
+    """
+    cached = _drawn.get(link)
+    if cached is not None:
+        return cached
+    if advocate_id is None:
+        found = _draw(link)
+    else:
+        digest = link_digest(link)
+        session = get_session()
+        row = session.execute(
+            select(LinkQrCode.size, LinkQrCode.path).where(LinkQrCode.link_digest == digest)
+        ).first()
+        if row is not None:
+            found = {"size": row.size, "path": row.path}
+        else:
+            found = _draw(link)
+            session.execute(
+                dialect_insert(LinkQrCode)
+                .values(
+                    link_digest=digest,
+                    advocate_id=advocate_id,
+                    size=found["size"],
+                    path=found["path"],
+                    created_at=utcnow(),
+                )
+                .on_conflict_do_nothing(index_elements=["link_digest"])
+            )
+    with _drawn_lock:
+        while len(_drawn) >= QR_MEMORY_ENTRIES:
+            _drawn.pop(next(iter(_drawn)))
+        _drawn[link] = found
+    return found
+
+
+def prepare_qr(advocate) -> None:
+    """Draw and keep the QR code of the advocate's widget link now, if it is not kept yet, so the
+    widget's first view of it reads it instead of drawing it. Needs a request context (or
+    ``SERVER_NAME``) to build the absolute link; without one it does nothing."""
+    if not has_request_context() and not current_app.config.get("SERVER_NAME"):
+        return
+    qr_path(widget_link(advocate), advocate.id)
+
+
+#: QR codes kept in this process's memory, by link; the oldest go first. A retired link's entry
+#: is harmless: the link is never built again.
+QR_MEMORY_ENTRIES = 1024
+_drawn: dict[str, dict] = {}
+_drawn_lock = threading.Lock()
+
+
+def _draw(link: str) -> dict:
     code = segno.make(link, error="m")
     parts = []
     for y, row in enumerate(code.matrix_iter(scale=1, border=0)):

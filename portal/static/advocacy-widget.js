@@ -78,14 +78,8 @@
       console.warn(W + (mode ? 'unknown data-mode "' + mode + '"' : "data-mode is missing") + ': use "referral" or "testimonials"');
       return;
     }
-    var root = this.r = h.shadowRoot || h.attachShadow({ mode: "open" }), css = styles();
-    if (css) root.adoptedStyleSheets = [css];
-    // Reserve the space the finished widget takes, so nothing on the page moves when it fills in.
-    var cols = Math.max(1, Math.floor((h.clientWidth - 18) / 246)), carousel = o.layout === "carousel",
+    var carousel = o.layout === "carousel",
       limit = Math.min(Math.max(parseInt(o.limit, 10) || (carousel ? 6 : 3), 1), 12);
-    var height = mode === "referral" ? (o.token ? 224 : 170) :
-      96 + (carousel ? 318 : Math.ceil(limit / cols) * 286 - 16);
-    h.style.setProperty("--advocacy-height", height + "px");
     if (mode === "referral") {
       url = new URL("api/referral", base);
       if (o.token) url.searchParams.set("token", o.token);
@@ -96,9 +90,19 @@
       if (o.product) url.searchParams.set("product", o.product);
       if (o.kind) url.searchParams.set("kind", o.kind);
     }
+    // The request goes first: the shadow root, the style sheet and the layout read below run while
+    // it is on the network.
     var abort = w.AbortController && new AbortController(),
       timer = setTimeout(function () { abort && abort.abort(); }, parseInt(o.timeout, 10) || 8000);
-    fetch(url, { credentials: "omit", signal: abort && abort.signal })
+    var pending = fetch(url, { credentials: "omit", signal: abort && abort.signal });
+    var root = this.r = h.shadowRoot || h.attachShadow({ mode: "open" }), css = styles();
+    if (css) root.adoptedStyleSheets = [css];
+    // Reserve the space the finished widget takes, so nothing on the page moves when it fills in.
+    var cols = Math.max(1, Math.floor((h.clientWidth - 18) / 246));
+    var height = mode === "referral" ? (o.token ? 224 : 170) :
+      96 + (carousel ? 318 : Math.ceil(limit / cols) * 286 - 16);
+    h.style.setProperty("--advocacy-height", height + "px");
+    pending
       .then(function (r) {
         if (!r.ok) throw new Error("HTTP " + r.status);
         return r.json();

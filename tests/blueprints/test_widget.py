@@ -242,3 +242,40 @@ def test_the_plugins_own_pages_still_refuse_to_be_framed(app, client, auth):
     page = client.get("/advocacy/")
     assert page.headers["X-Frame-Options"] == "DENY"
     assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
+
+
+def test_the_qr_code_is_drawn_once_when_the_token_is_minted_and_kept_across_restarts(app, client, monkeypatch):
+    from sqlalchemy import select
+
+    from advocacy_portal.db import get_session
+    from advocacy_portal.models import Advocate
+    from advocacy_portal.models import LinkQrCode
+    from advocacy_portal.services import referrals as referral_service
+    from advocacy_portal.services import widget as widget_service
+
+    ada = make_customer(app)
+    token = widget_token(app, ada)
+    with app.app_context():
+        kept = get_session().execute(select(LinkQrCode.advocate_id, LinkQrCode.size, LinkQrCode.path)).all()
+        advocate_id = get_session().scalar(select(Advocate.id).where(Advocate.user_id == str(ada.id)))
+    assert [row.advocate_id for row in kept] == [advocate_id]
+
+    # A restarted process (nothing in memory) reads the kept code instead of drawing it again.
+    monkeypatch.setattr(widget_service, "_drawn", {})
+    monkeypatch.setattr(widget_service, "_draw", lambda link: pytest.fail(f"drew {link} again"))
+    body = client.get(REFERRAL, query_string={"token": token}, headers={"Origin": PARTNER}).get_json()
+    assert body["advocate"]["qr"] == {"size": kept[0].size, "path": kept[0].path}
+    monkeypatch.undo()
+    assert body["advocate"]["qr"] == widget_service.qr_path(body["advocate"]["link"])
+
+    # Resetting the link retires its code; the new link gets one of its own on its first view.
+    with app.app_context():
+        referral_service.reset_link(get_session().get(Advocate, advocate_id))
+        get_session().commit()
+        assert get_session().scalar(select(LinkQrCode.link_digest)) is None
+    fresh = client.get(REFERRAL, query_string={"token": token}).get_json()["advocate"]
+    assert fresh["link"] != body["advocate"]["link"]
+    assert fresh["qr"] == widget_service.qr_path(fresh["link"]) != body["advocate"]["qr"]
+    with app.app_context():
+        digests = get_session().scalars(select(LinkQrCode.link_digest)).all()
+    assert digests == [widget_service.link_digest(fresh["link"])]
