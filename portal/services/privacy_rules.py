@@ -988,6 +988,7 @@ FREE_TEXT: dict[str, tuple[str, ...]] = {
 NOT_FREE_TEXT: dict[str, tuple[str, ...]] = {
     "advocacy_api_keys": ("scopes",),
     "advocacy_fraud_reviews": ("rules",),
+    "advocacy_link_qr_codes": ("path",),  # SVG path data of the link's QR code, deleted with the link
     "advocacy_outbox": ("payload",),
     "advocacy_rewards": ("rule",),
     "advocacy_testimonials": ("consent_text",),
