@@ -191,6 +191,10 @@ class ClickWriter:
         pid = self._pid
         while os.getpid() == pid:
             time.sleep(self.interval)
+            if self._app() is None:
+                # The app was garbage-collected (an app factory's throwaway app, a test's): nothing
+                # can be written for it any more, and a thread left polling would log forever.
+                return
             try:
                 self.flush()
                 self._reserve_ahead()
