@@ -52,18 +52,19 @@ EXPIRED_ANSWER_KEPT = "This page had expired, so your answer was not sent yet. W
 
 @bp.url_value_preprocessor
 def _keep_the_answer_of_an_expired_page(endpoint, values):
-    # The score form checks its token itself (Flask-WTF's FlaskForm), so the host's global
+    # The score forms check their token themselves (Flask-WTF's FlaskForm), so the host's global
     # CSRFProtect must not refuse the post first: an expired page must not cost a typed reason.
-    if endpoint == "advocacy_nps.score":
+    if endpoint in ("advocacy_nps.score", "advocacy_nps.answer"):
         csrf = current_app.extensions.get("csrf")
         if csrf is not None and hasattr(csrf, "exempt"):
             csrf.exempt(current_app.view_functions[endpoint])
 
 
-def _score_page(form: ScoreForm, invitation, token: str, existing, status: int = 200, notice: str | None = None):
+def _score_page(form: ScoreForm, invitation, token: str, existing, status: int = 200, notice: str | None = None,
+                action: str | None = None):
     return private_page(render_template(
         config_value("NPS_SCORE_TEMPLATE"), form=form, token=token, invitation=invitation,
-        existing=existing, question=nps.question(), action=url_for(".score", token=token),
+        existing=existing, question=nps.question(), action=action or url_for(".score", token=token),
         reason_question=config_value("NPS_REASON_QUESTION"), notice=notice,
     ), status)
 
@@ -142,15 +143,26 @@ def answer():
     if invitation is None:
         return render_error(404, "There is no open survey for you to answer. Thank you all the same!")
     form = ScoreForm(prefix="nps")
+
+    def again(notice: str | None = None):
+        # The question on a page of its own, with what they chose and wrote and a fresh token: it
+        # posts here again, so the answer stays an in-app one.
+        return _score_page(form, invitation, nps.score_token(invitation), nps.response_of(invitation), 400,
+                           notice=notice, action=url_for(".answer"))
+
     if not form.validate_on_submit():
         if form.csrf_token.errors:
-            return render_error(400, CSRF_MESSAGE)
-        return render_error(400, "Choose a score from 0 to 10.")
+            form.csrf_token.errors = []
+            form.score.errors = []
+            return again(EXPIRED_ANSWER_KEPT)
+        form.score.errors = ["Choose a score from 0 to 10."]
+        return again()
     try:
         nps.record_answer(invitation, form.score.data, form.comment.data, "in_app")
     except nps.NpsError as error:
         get_session().rollback()
-        return render_error(400, str(error))
+        form.comment.errors = [str(error)]
+        return again()
     get_session().commit()
     return redirect(url_for(".thanks", token=nps.score_token(invitation)), code=303)
 
@@ -276,7 +288,7 @@ def prompt_context():
     """``advocacy_nps_prompt``: the in-app question's form while the signed-in customer has an open
     invitation, on the plugin's customer pages (``None`` elsewhere)."""
     if request.blueprint not in PROMPT_BLUEPRINTS or request.endpoint in (
-        "advocacy_nps.score", "advocacy_nps.thanks", "advocacy_nps.unsubscribe"
+        "advocacy_nps.score", "advocacy_nps.thanks", "advocacy_nps.unsubscribe", "advocacy_nps.answer"
     ):
         return {}
     if getattr(current_app, "login_manager", None) is None or not current_user.is_authenticated:

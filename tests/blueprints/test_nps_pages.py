@@ -26,6 +26,10 @@ from tests.nps_support import rows
 from tests.nps_support import score_path
 
 
+#: The in-app question's token field (its form has the prefix ``nps``).
+IN_APP_CSRF_FIELD = re.compile(r'name="nps-csrf_token" type="hidden" value="([^"]+)"')
+
+
 def confirm(client, path: str, score, comment: str = ""):
     token = CSRF_FIELD.search(client.get(path).get_data(as_text=True)).group(1)
     return client.post(path, data={"csrf_token": token, "score": score, "comment": comment})
@@ -159,8 +163,8 @@ def test_the_in_app_question_shows_while_an_invitation_is_open_and_answering_clo
     html = page.get_data(as_text=True)
     assert "advocacy-nps-prompt" in html and "How likely are you to recommend" in html
     assert "advocacy-nps.css" in html
-    token = CSRF_FIELD.search(html).group(1)
-    answer = client.post("/advocacy/nps/answer", data={"csrf_token": token, "nps-score": "7", "nps-comment": "ok"})
+    token = IN_APP_CSRF_FIELD.search(html).group(1)
+    answer = client.post("/advocacy/nps/answer", data={"nps-csrf_token": token, "nps-score": "7", "nps-comment": "ok"})
     assert answer.status_code == 303
     [response] = rows(app, NpsResponse)
     assert (response["score"], response["channel"], response["invitation_id"]) == (7, "in_app", invitation_id)
@@ -169,6 +173,41 @@ def test_the_in_app_question_shows_while_an_invitation_is_open_and_answering_clo
     # The emailed link now says it was answered (and changing it updates the same answer).
     emailed = client.get(score_path(app, invitation_id, 9)).get_data(as_text=True)
     assert "You answered 7" in emailed
+
+
+def test_the_in_app_question_on_an_expired_page_keeps_the_score_and_reason(app, client, auth):
+    """An in-app answer sent with an expired token: nothing recorded, no bare 400 page, but the question
+    again with the score and the typed reason and a fresh token; sending it records an in-app answer."""
+    customer = make_customer(app)
+    auth.login(customer)
+    invitation_id = invite(app, customer)
+    reason = "The app logs me out & the <i>basket</i> empties every time. " * 8
+    answer = client.post("/advocacy/nps/answer", data={"nps-score": "3", "nps-comment": reason})
+    page = answer.get_data(as_text=True)
+    assert answer.status_code == 400
+    assert "This page had expired, so your answer was not sent yet. We kept it" in page
+    assert reason.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").strip() in page
+    assert re.search(r'<input checked[^>]*id="nps-score-3"', page)
+    assert 'action="/advocacy/nps/answer"' in page
+    assert page.count('id="nps-score-3"') == 1  # the page is the question: no second prompt on it
+    assert rows(app, NpsResponse) == []
+    fresh = IN_APP_CSRF_FIELD.search(page).group(1)
+    again = client.post("/advocacy/nps/answer", data={"nps-csrf_token": fresh, "nps-score": "3", "nps-comment": reason})
+    assert again.status_code == 303
+    [response] = rows(app, NpsResponse)
+    assert (response["score"], response["comment"], response["channel"], response["invitation_id"]) == (
+        3, reason.strip(), "in_app", invitation_id)
+
+
+def test_the_in_app_question_without_a_score_asks_for_one_and_keeps_the_reason(app, client, auth):
+    customer = make_customer(app)
+    auth.login(customer)
+    invite(app, customer)
+    token = IN_APP_CSRF_FIELD.search(client.get("/advocacy/").get_data(as_text=True)).group(1)
+    answer = client.post("/advocacy/nps/answer", data={"nps-csrf_token": token, "nps-comment": "Too slow"})
+    page = answer.get_data(as_text=True)
+    assert answer.status_code == 400 and "Choose a score from 0 to 10." in page and "Too slow</textarea>" in page
+    assert rows(app, NpsResponse) == []
 
 
 def test_the_in_app_answer_without_an_open_invitation_is_refused(app, client, auth):
