@@ -88,11 +88,11 @@ def testimonials():
         "total": page.total,
         "pages": page.pages,
         "ratings": {
-            "overall": (
-                {"average": overall.average, "count": overall.count} if overall else None
-            ),
+            # The figures and the wall's own words for them (the locale's number format), so the
+            # widget shows what the wall shows.
+            "overall": testimonial_presenters.rating_json(overall) if overall else None,
             "products": [
-                {"key": r.product, "name": r.name, "average": r.average, "count": r.count}
+                {"key": r.product, "name": r.name, **testimonial_presenters.rating_json(r)}
                 for r in testimonial_queries.ratings(product)
             ],
         },

@@ -378,6 +378,10 @@ def wall_data(testimonials, product: str | None = None) -> dict:
         "items": items,
         "ratings": ratings,
         "overall": overall,
+        # The one wording of a rating (the widget and the API send the same): locale's figures,
+        # named after what was counted ("3 ratings", "1 review", "3 testimonials").
+        "overall_words": testimonial_presenters.rating_words(overall) if overall else None,
+        "product_words": {r.product: testimonial_presenters.rating_words(r) for r in ratings},
         "json_ld": json_ld(items, ratings, product),
     }
 
@@ -418,7 +422,7 @@ def json_ld(items: list[dict], ratings, product: str | None = None) -> dict:
             organization["@id"] = site_root() + "/#organization"
             organization["url"] = site_root() + "/"
         if organization_rating:
-            organization["aggregateRating"] = _aggregate(organization_rating.average, organization_rating.count)
+            organization["aggregateRating"] = _aggregate(organization_rating)
         if testimonials:
             reviewed = {"@type": "Organization", "@id": organization["@id"], "name": organization["name"]}
             organization["review"] = [_review_ld(item, reviewed) for item in testimonials]
@@ -432,7 +436,7 @@ def json_ld(items: list[dict], ratings, product: str | None = None) -> dict:
             "@id": f"#product-{rating.product}",
             "name": rating.name,
             "sku": rating.product,
-            "aggregateRating": _aggregate(rating.average, rating.count),
+            "aggregateRating": _aggregate(rating),
         }
         if product_reviews:
             reviewed = {"@type": "Product", "@id": entry["@id"], "name": rating.name}
@@ -441,11 +445,13 @@ def json_ld(items: list[dict], ratings, product: str | None = None) -> dict:
     return {"@context": "https://schema.org", "@graph": graph}
 
 
-def _aggregate(average: float, count: int) -> dict:
+def _aggregate(rating) -> dict:
+    # Counted as the wall words it: "3 reviews" is a reviewCount; "3 ratings" (testimonials among
+    # them) or "3 testimonials" a ratingCount.
     return {
         "@type": "AggregateRating",
-        "ratingValue": average,
-        "reviewCount": count,
+        "ratingValue": rating.average,
+        "reviewCount" if rating.counted == "review" else "ratingCount": rating.count,
         "bestRating": 5,
         "worstRating": 1,
     }

@@ -11,8 +11,53 @@ from flask import url_for
 from advocacy_portal.models import Advocate
 from advocacy_portal.models import Testimonial
 from advocacy_portal.services import photos
+from advocacy_portal.services.formatting import format_number
 from advocacy_portal.services.testimonial_queries import products
+from advocacy_portal.services.testimonial_queries import Rating
 from advocacy_portal.services.testimonial_queries import referral_token
+
+#: A count of ratings in words, by what was counted (``Rating.counted``): one, several.
+COUNTED_NOUNS = {
+    "review": ("review", "reviews"),
+    "testimonial": ("testimonial", "testimonials"),
+    "rating": ("rating", "ratings"),
+}
+
+
+def rating_words(rating: Rating) -> dict:
+    """An average rating in the page's words, the one wording of the wall, the host macro, the widget
+    and the API: the figures formatted for ``ADVOCACY_LOCALE`` (Babel, one decimal: ``"4.7"``, in
+    German ``"4,7"``) and named after what was counted (``"3 ratings"`` when testimonials and
+    reviews are mixed, ``"1 review"``, ``"3 testimonials"``).
+
+    :returns: ``average`` and ``count`` (formatted), ``noun``, ``text`` (``"4.7 out of 5 from 3
+        ratings"``) and ``short`` (``"4.7 out of 5 (3 reviews)"``).
+    """
+    average = format_number(rating.average, 1)
+    count = format_number(rating.count)
+    noun = COUNTED_NOUNS[rating.counted][rating.count != 1]
+    return {
+        "average": average,
+        "count": count,
+        "noun": noun,
+        "text": f"{average} out of 5 from {count} {noun}",
+        "short": f"{average} out of 5 ({count} {noun})",
+    }
+
+
+def rating_json(rating: Rating) -> dict:
+    """A rating as the API and the widget read it: the figures (``average`` rounded once, by
+    :func:`~advocacy_portal.services.testimonial_queries.rounded_rating`) and the same words as the
+    wall (``average_text``, ``count_text``, ``counted``, ``text``)."""
+    words = rating_words(rating)
+    return {
+        "average": rating.average,
+        "count": rating.count,
+        "average_text": words["average"],
+        "count_text": words["count"],
+        "counted": words["noun"],
+        "text": words["text"],
+    }
 
 
 def public_item(

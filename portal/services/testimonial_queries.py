@@ -205,6 +205,9 @@ class Rating:
     name: str | None
     average: float
     count: int
+    #: What was counted: ``"review"`` (product reviews only), ``"testimonial"`` (testimonials only) or
+    #: ``"rating"`` (both), so the words say "3 reviews", "3 testimonials" or "3 ratings".
+    counted: str = "review"
 
 
 def ratings(product: str | None = None) -> list[Rating]:
@@ -232,18 +235,19 @@ def ratings(product: str | None = None) -> list[Rating]:
 def overall_rating(product: str | None = None, kind: str | None = None) -> Rating | None:
     """Average and count of every published item (or of one product's reviews, or of one kind),
     ``None`` if there is none."""
-    query = select(func.avg(Testimonial.rating), func.count()).where(
-        Testimonial.state == "approved", Testimonial.consent != "do_not_publish"
-    )
+    query = select(
+        func.avg(Testimonial.rating), func.count(), func.sum(case((Testimonial.kind == "review", 1), else_=0))
+    ).where(Testimonial.state == "approved", Testimonial.consent != "do_not_publish")
     if product:
         query = query.where(Testimonial.product_key == product)
     if kind:
         query = query.where(Testimonial.kind == kind)
-    average, count = get_session().execute(query).one()
+    average, count, reviews = get_session().execute(query).one()
     if not count:
         return None
+    counted = "review" if reviews == count else "testimonial" if not reviews else "rating"
     return Rating(product=product, name=products().get(product) if product else None,
-                  average=rounded_rating(average), count=count)
+                  average=rounded_rating(average), count=count, counted=counted)
 
 
 def referral_token(testimonial: Testimonial, advocates: dict[str, Advocate] | None = None) -> str | None:

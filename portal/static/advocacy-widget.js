@@ -13,8 +13,8 @@
     copied: "Link copied", copyFailed: "Press Ctrl+C to copy the link", share: "Share on",
     qr: "QR code of your referral link", heading: "What our customers say", prev: "Previous",
     next: "Next", verified: "Verified customer", incentivised: "Incentivised",
-    rated: "Rated {n} out of 5", overall: "{n} out of 5 from {count} reviews",
-    overallOne: "{n} out of 5 from 1 review",
+    rated: "Rated {n} out of 5", overall: "{n} out of 5 from {count} {counted}",
+    overallOne: "{n} out of 5 from 1 {counted}",
     slide: "{n} of {total}", join: "Join {name}", empty: "No testimonials yet."
   };
   var CSS = ":host{all:initial!important;display:block!important;visibility:visible!important;min-height:var(--advocacy-height)!important;font:15px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif!important}" +
@@ -177,8 +177,8 @@
     var t = this.t, items = data.items || [], all = data.ratings && data.ratings.overall, carousel = this.o.layout === "carousel";
     box.append(el("div", { "class": "hd" }, [el("h2", { id: "h" }, [t("heading")]),
       all && all.count ? el("p", { "class": "m" }, [fill(t(all.count === 1 ? "overallOne" : "overall"),
-        // One decimal, as the wall writes it: "5.0", not "5".
-        { n: Number(all.average).toFixed(1), count: all.count })]) : null]));
+        // The server's figures and words, as the wall writes them ("4,7" in German, "3 ratings").
+        { n: all.average_text, count: all.count_text, counted: all.counted })]) : null]));
     if (!items.length) return box.append(el("p", {}, [t("empty")]));
     var cards = items.map(function (it, i) {
       var r = Math.max(0, Math.min(5, it.rating | 0)), photo = safe(it.photo_url), join = via(it.referral_url),

@@ -52,8 +52,11 @@ def test_the_api_lists_only_approved_and_consented_items_with_anonymous_names_hi
                                "collected_via_survey": False}
     assert named["referral_url"].startswith("http://shop.test/r/")
     assert body["total"] == 4
-    assert body["ratings"]["products"] == [{"key": "pro", "name": "Pro plan", "average": 3.0, "count": 2}]
-    assert body["ratings"]["overall"] == {"average": 3.5, "count": 4}
+    assert body["ratings"]["products"] == [{"key": "pro", "name": "Pro plan", "average": 3.0, "count": 2,
+                                            "average_text": "3.0", "count_text": "2", "counted": "reviews",
+                                            "text": "3.0 out of 5 from 2 reviews"}]
+    assert body["ratings"]["overall"] == {"average": 3.5, "count": 4, "average_text": "3.5", "count_text": "4",
+                                          "counted": "ratings", "text": "3.5 out of 5 from 4 ratings"}
 
 
 def test_the_api_paginates_filters_and_refuses_bad_parameters_as_json(app, published):
@@ -179,8 +182,9 @@ def test_the_wall_carries_schema_org_reviews_and_aggregate_ratings(app, publishe
                                           "bestRating": 5, "worstRating": 1}
     assert {review["author"]["name"] for review in product["review"]} == {"Rita Review", "Rick Review"}
     organization = by_type["Organization"]
-    # One rating everywhere: the organisation's is the wall's, the widget's and the API's overall.
-    assert organization["aggregateRating"]["reviewCount"] == 4
+    # One rating everywhere: the organisation's is the wall's, the widget's and the API's overall;
+    # testimonials and reviews together are ratings, as the wall words them ("from 4 ratings").
+    assert organization["aggregateRating"]["ratingCount"] == 4 and "reviewCount" not in organization["aggregateRating"]
     assert organization["aggregateRating"]["ratingValue"] == 3.5
     assert {r["author"]["name"] for r in organization["review"]} == {"Nora Named", "Anonymous customer"}
     # Every Review names what it reviews, its author and its rating, as schema.org asks.
@@ -194,7 +198,7 @@ def test_the_wall_carries_schema_org_reviews_and_aggregate_ratings(app, publishe
             assert review["reviewBody"]
         aggregate = node["aggregateRating"]
         assert aggregate["@type"] == "AggregateRating" and aggregate["bestRating"] == 5
-        assert aggregate["reviewCount"] >= 1 and 1 <= aggregate["ratingValue"] <= 5
+        assert aggregate.get("reviewCount", aggregate.get("ratingCount")) >= 1 and 1 <= aggregate["ratingValue"] <= 5
     assert organization["@id"] == "http://shop.test/#organization"
     assert product["@id"] != organization["@id"]
 
@@ -422,25 +426,47 @@ def test_a_site_may_let_caches_keep_the_api_for_a_while(app, published):
     assert app.test_client().get(API).headers["Cache-Control"] == "public, max-age=60"
 
 
-def test_one_rating_everywhere_wall_widget_api_and_json_ld(app):
-    """Ratings 5, 5 and 4 (4.666…): the wall, the host macro, the API (which the widget shows) and the
-    JSON-LD all say 4.7 from 3, and the organisation is named from the setting, never the host."""
+@pytest.mark.parametrize("locale, average", [("en_US", "4.7"), ("de_DE", "4,7")])
+def test_one_rating_everywhere_wall_widget_api_and_json_ld(app, locale, average):
+    """Testimonials rated 5, 5 and 4 (4.666…): the wall, the host macro, the API (whose words the
+    widget shows) and the JSON-LD all say 4.7 from 3, in the locale's figures ("4,7" in German) and
+    as what they are, testimonials; the organisation is named from the setting, never the host."""
     app.config["ADVOCACY_BUSINESS_NAME"] = "Acme Plants"
+    app.config["ADVOCACY_LOCALE"] = locale
     staff = make_customer(app, staff=True)
     author = make_customer(app)
     for rating in (5, 5, 4):
         make_testimonial(app, author, state="approved", staff=staff, rating=rating)
     client = app.test_client()
+    words = f"{average} out of 5 from 3 testimonials"
     wall = client.get("/advocacy/wall").get_data(as_text=True)
-    assert "4.7 out of 5 from 3 reviews" in wall
+    assert words in wall and "reviews" not in wall.split('class="advocacy-rating-summary"')[1].split("</p>")[0]
     home = client.get("/").get_data(as_text=True)
-    assert "4.7 out of 5 from 3 reviews" in home
-    assert client.get(API).get_json()["ratings"]["overall"] == {"average": 4.7, "count": 3}
+    assert words in home
+    assert client.get(API).get_json()["ratings"]["overall"] == {
+        "average": 4.7, "count": 3, "average_text": average, "count_text": "3", "counted": "testimonials",
+        "text": words,
+    }
     organization = json_ld_of(wall)["@graph"][0]
     assert organization["name"] == "Acme Plants"
     assert organization["aggregateRating"]["ratingValue"] == 4.7
-    assert organization["aggregateRating"]["reviewCount"] == 3
+    assert organization["aggregateRating"]["ratingCount"] == 3
     assert "shop.test" not in organization["name"]
+
+
+def test_a_mix_of_testimonials_and_reviews_is_counted_as_ratings_and_reviews_alone_as_reviews(app, published):
+    """The wall's overall (two testimonials, two reviews) says "ratings"; a product's (reviews only)
+    "reviews"; the API and the JSON-LD say the same."""
+    app.config["ADVOCACY_LOCALE"] = "de_DE"
+    client = app.test_client()
+    wall = client.get("/advocacy/wall").get_data(as_text=True)
+    assert "3,5 out of 5 from 4 ratings" in wall and "Pro plan: 3,0 out of 5 (2 reviews)" in wall
+    ratings = client.get(API).get_json()["ratings"]
+    assert (ratings["overall"]["text"], ratings["products"][0]["text"]) == (
+        "3,5 out of 5 from 4 ratings", "3,0 out of 5 from 2 reviews")
+    product_page = client.get("/advocacy/wall?product=pro").get_data(as_text=True)
+    assert "3,0 out of 5 from 2 reviews" in product_page
+    assert json_ld_of(product_page)["@graph"][0]["aggregateRating"]["reviewCount"] == 2
 
 
 def test_one_star_is_singular(app):
