@@ -1,7 +1,8 @@
 /* Advocacy Portal: testimonial and review forms, progressive enhancement. The forms work without it.
    - a live character counter under each textarea with data-advocacy-counter;
    - the chosen star rating in words under the star picker;
-   - a preview of the published card (text only: everything goes through textContent). */
+   - a preview of the published card (text only: everything goes through textContent);
+   - a field's error from the server goes once the field is corrected. */
 (function () {
   "use strict";
   var number = function (n) { try { return n.toLocaleString(document.documentElement.lang || undefined); } catch (e) { return String(n); } };
@@ -36,6 +37,46 @@
       var label = picker.querySelector('label[for="' + event.target.id + '"] .advocacy-visually-hidden');
       if (value && label) { value.textContent = label.textContent; }
     });
+  });
+
+  // A server-side error stays only while it is true: once the browser's own constraint validation
+  // (required, minlength, maxlength: the server's rules, rendered by WTForms) finds the field valid,
+  // its message, its line in the error summary and aria-invalid go. The server checks again on send.
+  document.querySelectorAll("form.advocacy-form").forEach(function (form) {
+    var summary = document.querySelector(".advocacy-error-summary");
+    var box = summary && summary.closest("[role=alert]");
+    var count = box && box.querySelector("[data-advocacy-error-count]");
+    var unlink = function (element, id) {
+      var ids = (element.getAttribute("aria-describedby") || "").split(/\s+/).filter(function (x) { return x && x !== id; });
+      if (ids.length) { element.setAttribute("aria-describedby", ids.join(" ")); } else { element.removeAttribute("aria-describedby"); }
+    };
+    var fixed = function (event) {
+      var field = event.target.closest && event.target.closest(".advocacy-field");
+      var error = field && field.querySelector(".advocacy-error");
+      if (!error) { return; }
+      var inputs = Array.prototype.slice.call(field.querySelectorAll("input, textarea, select"));
+      if (!inputs.every(function (input) { return !input.willValidate || input.checkValidity(); })) { return; }
+      inputs.forEach(function (input) { input.removeAttribute("aria-invalid"); unlink(input, error.id); });
+      unlink(field, error.id);
+      if (summary) {
+        summary.querySelectorAll("a[href^='#']").forEach(function (link) {
+          var target = document.getElementById(link.getAttribute("href").slice(1));
+          if (target && field.contains(target)) { link.closest("li").remove(); }
+        });
+        var left = summary.querySelectorAll("li").length;
+        if (count) {
+          count.textContent = "Please check the form: " + left + (left === 1 ? " field needs" : " fields need") + " attention.";
+          count.hidden = !left;
+        }
+        if (!left && box && !box.querySelector("p:not([data-advocacy-error-count])")) {
+          box.remove();
+          document.title = document.title.replace(/^Error: /, "");
+        }
+      }
+      error.remove();
+    };
+    form.addEventListener("input", fixed);
+    form.addEventListener("change", fixed);
   });
 
   var preview = document.querySelector("[data-advocacy-preview]");

@@ -186,7 +186,8 @@
           it.labels && it.labels.verified_customer ? el("span", { "class": "t" }, [t("verified")]) : null,
           it.labels && it.labels.incentivised ? el("span", { "class": "t", title: it.labels.incentive_disclosure }, [t("incentivised")]) : null
         ]);
-      return el("article", carousel ? { role: "group", "aria-roledescription": "slide", "aria-label": fill(t("slide"), { n: i + 1, total: items.length }), "class": "c" } : { role: "listitem", "class": "c" }, [
+      // The list item (or slide) is a <div> holding the card's <article>: ARIA lets no <article> be one.
+      return el("div", carousel ? { role: "group", "aria-roledescription": "slide", "aria-label": fill(t("slide"), { n: i + 1, total: items.length }) } : { role: "listitem" }, [el("article", { "class": "c" }, [
         el("div", { "class": "st", role: "img", "aria-label": fill(t("rated"), { n: r }) }, ["★★★★★".slice(0, r) + "☆☆☆☆☆".slice(r)]),
         it.title ? el("strong", {}, [it.title]) : null,
         el("blockquote", {}, [it.body]),
@@ -194,7 +195,7 @@
           el("span", {}, [it.display_name, it.role ? el("span", { "class": "m" }, [" · " + it.role]) : null])]),
         labels,
         join ? el("a", { href: join, target: "_top" }, [fill(t("join"), { name: it.display_name })]) : null
-      ]);
+      ])]);
     });
     if (!carousel) return box.append(el("div", { "class": "l", role: "list", "aria-labelledby": "h" }, cards));
     var at = 0, live = el("div", { "aria-live": "polite" }), prev = el("button", { "class": "b", type: "button", "aria-label": t("prev") }, ["‹"]),

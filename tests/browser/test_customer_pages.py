@@ -71,11 +71,11 @@ def test_every_customer_page_and_the_demo_chrome(stripe_app, live_server, new_co
     visitor = new_context().new_page()
     visitor.goto("/")
     wall = visitor.locator(".advocacy-wall")
-    expect(wall.get_by_text("4.7 out of 5 from 3 reviews")).to_be_visible()
+    expect(wall.get_by_text("4.7 out of 5 from 3 testimonials")).to_be_visible()
     assert wall.locator(".advocacy-testimonial").first.evaluate("e => getComputedStyle(e).borderStyle") == "solid"
     look_at(visitor, "customer-home", schemes=BOTH)
     visitor.goto("/advocacy/wall")
-    expect(visitor.get_by_text("4.7 out of 5 from 3 reviews")).to_be_visible()
+    expect(visitor.get_by_text("4.7 out of 5 from 3 testimonials")).to_be_visible()
     look_at(visitor, "customer-wall", schemes=BOTH)
     visitor.goto("/login")
     look_at(visitor, "demo-login", schemes=BOTH)

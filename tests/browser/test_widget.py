@@ -64,9 +64,9 @@ def embed(site, live_server, path: str, body: str, *, hostile: bool = False) -> 
     style = '<link rel="stylesheet" href="/hostile.css">' if hostile else ""
     html = (
         "<!doctype html><html lang=en><head><meta charset=utf-8><title>Partner site</title>"
-        f'<script src="/record.js"></script>{style}</head><body><h1>Partner site</h1>'
+        f'<script src="/record.js"></script>{style}</head><body><main><h1>Partner site</h1>'
         f'{body.replace("WIDGET", live_server.url + WIDGET_SCRIPT)}'
-        '<p id="after">The partner page goes on below the widget.</p></body></html>'
+        '<p id="after">The partner page goes on below the widget.</p></main></body></html>'
     )
     return site.page(path, html, {"Content-Security-Policy": csp(live_server)})
 
@@ -269,7 +269,7 @@ def test_testimonial_grid_and_carousel_show_stars_labels_and_referral_links(
     join = first.get_by_role("link", name="Join Customer 4")
     assert join.get_attribute("href").startswith(live_server.url + "/r/")
     assert join.get_attribute("href").endswith("?via=widget")
-    expect(grid.get_by_text("3.5 out of 5 from 4 reviews")).to_be_visible()
+    expect(grid.get_by_text("3.5 out of 5 from 4 testimonials")).to_be_visible()
     grid.screenshot(path=str(ARTIFACTS / "widget-testimonials-grid.png"))
 
     carousel = page.locator("#carousel")
@@ -297,15 +297,15 @@ def test_testimonial_grid_and_carousel_show_stars_labels_and_referral_links(
 
 
 def test_the_widget_writes_the_rating_as_the_wall_does(app, live_server, embedding_site, new_context):
-    """One review of 5 stars: "5.0 out of 5 from 1 review" on the wall and in the widget alike."""
+    """One testimonial of 5 stars: "5.0 out of 5 from 1 testimonial" on the wall and in the widget alike."""
     publish(app, 1)
     url = embed(embedding_site, live_server, "/one", '<script src="WIDGET" data-mode="testimonials"></script>')
     _context, page, _console = open_page(new_context, url)
     wait_ready(page)
-    expect(page.locator(".advocacy-widget").get_by_text("5.0 out of 5 from 1 review", exact=True)).to_be_visible()
+    expect(page.locator(".advocacy-widget").get_by_text("5.0 out of 5 from 1 testimonial", exact=True)).to_be_visible()
     wall = new_context().new_page()
     wall.goto("/advocacy/wall")
-    expect(wall.get_by_text(re.compile(r"(^|\s)5\.0 out of 5 from 1 review$"))).to_be_visible()
+    expect(wall.get_by_text(re.compile(r"(^|\s)5\.0 out of 5 from 1 testimonial$"))).to_be_visible()
 
 
 def test_the_page_does_not_move_while_the_widget_loads(app, live_server, embedding_site, new_context):
