@@ -386,10 +386,13 @@ class PublicTestimonial(Schema):
 class RatingSummary(Schema):
     average = fields.Float(required=True)
     count = fields.Integer(required=True)
-    average_text = fields.String(required=True, metadata={"description": "the average as the wall writes it, in ADVOCACY_LOCALE (\"4.7\", de: \"4,7\")"})
-    count_text = fields.String(required=True, metadata={"description": "the count in ADVOCACY_LOCALE"})
-    counted = fields.String(required=True, metadata={"description": "what was counted: review(s), testimonial(s) or rating(s) when both"})
-    text = fields.String(required=True, metadata={"description": "the wall's wording: \"4.7 out of 5 from 3 ratings\""})
+    average_text = fields.String(required=True, metadata={
+        "description": "The average as the wall writes it, in ADVOCACY_LOCALE (`4.7`; German `4,7`)."})
+    count_text = fields.String(required=True, metadata={"description": "The count in ADVOCACY_LOCALE."})
+    counted = fields.String(required=True, metadata={
+        "description": "What was counted: `reviews`, `testimonials`, or `ratings` when both (singular for one)."})
+    text = fields.String(required=True, metadata={
+        "description": "The wall's own words: `4.7 out of 5 from 3 ratings`."})
 
 
 class ProductRating(RatingSummary):
