@@ -41,6 +41,7 @@ from advocacy_portal.services import referral_queries
 from advocacy_portal.services import reward_queries
 from advocacy_portal.services import ledger
 from advocacy_portal.services import rewards
+from advocacy_portal.services import report_rollups
 from advocacy_portal.services import rollups
 from advocacy_portal.services.money import format_money
 from advocacy_portal.services.rules import current_rules
@@ -62,6 +63,12 @@ def get_advocate_or_404(advocate_id: int) -> Advocate:
     return advocate
 
 
+def _fold_rollups() -> None:
+    """Keep the live parts of the staff figures small without a scheduler (figures are exact anyway)."""
+    rollups.fold_if_due()
+    report_rollups.fold_if_due()
+
+
 @bp.get("/")
 @staff_required
 def overview():
@@ -69,7 +76,7 @@ def overview():
     each against the period before, with charts."""
     first, last = inputs.period_args(30, config_value("REPORT_MAX_DAYS"))
     by = inputs.choice_arg("by", program_report.GRANULARITIES, "day", strict=True)
-    rollups.fold_if_due()
+    _fold_rollups()
     report = program_report.overview(first, last, by)
     period = analytics.period_from(first, last)
     return private_page(
@@ -161,7 +168,7 @@ def advocates():
     """The advocates leaderboard (searchable, sortable), and what referred customers are worth."""
     search = inputs.text_arg("q", 320) or ""
     order = inputs.choice_arg("order", program_report.LEADERBOARD_ORDERS, "revenue")
-    rollups.fold_if_due()
+    _fold_rollups()
     page = program_report.leaderboard(
         order=order, search=search or None, page=inputs.page_arg(),
         per_page=inputs.per_page_arg(50),

@@ -18,6 +18,8 @@ from advocacy_portal.models.outbox import OUTBOX_STATES
 from advocacy_portal.models.rollups import AdvocateClickDay
 from advocacy_portal.models.rollups import AdvocateClickTotal
 from advocacy_portal.models.rollups import ClickDay
+from advocacy_portal.models.rollups import ReportDay
+from advocacy_portal.models.rollups import ReportDirtyDay
 from advocacy_portal.models.rollups import RollupMark
 from advocacy_portal.models.outbox import OutboxTask
 from advocacy_portal.models.testimonials import CONSENT_CHOICES
@@ -105,6 +107,8 @@ __all__ = [
     "AdvocateClickDay",
     "AdvocateClickTotal",
     "ClickDay",
+    "ReportDay",
+    "ReportDirtyDay",
     "RollupMark",
     # outgoing webhooks
     "WEBHOOK_DELIVERY_STATES",
