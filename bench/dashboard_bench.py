@@ -48,7 +48,7 @@ def make_app(url: str):
 
     app = host_app.create_app({
         "TESTING": False, "SECRET_KEY": "dashboard-bench", "SQLALCHEMY_DATABASE_URI": url,
-        "SERVER_NAME": "shop.test", "WTF_CSRF_ENABLED": False, "ADVOCACY_RATELIMIT_ENABLED": False,
+        "SERVER_NAME": "shop.test", "ADVOCACY_RATELIMIT_ENABLED": False,
     })
     with app.app_context():
         host_app.db.create_all()

@@ -444,9 +444,9 @@ def verify(engine=None) -> list[Mismatch]:
     rolled = sa.select(*[getattr(_days.c, name) for name in columns]).where(_days.c.day.not_in(_dirty_days()))
     if dialect == "sqlite":
         rolled = rolled.with_only_columns(sa.func.date(_days.c.day), *list(rolled.selected_columns)[1:])
-        marked = lambda column: sa.func.date(column).not_in(_dirty_days())  # noqa: E731
+        marked = lambda column: sa.and_(column.is_not(None), sa.func.date(column).not_in(_dirty_days()))  # noqa: E731
     else:
-        marked = lambda column: day_of(column, dialect).not_in(_dirty_days())  # noqa: E731
+        marked = lambda column: sa.and_(column.is_not(None), day_of(column, dialect).not_in(_dirty_days()))  # noqa: E731
     recount_rows = facts(marked, dialect).subquery("recount")
     # A recount of zeros (e.g. a day whose only reward was voided) and no row at all are the same.
     recount = sa.select(*[getattr(recount_rows.c, name) for name in columns])
