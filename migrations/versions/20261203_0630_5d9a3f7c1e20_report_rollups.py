@@ -1,4 +1,4 @@
-"""report rollups: the program's figures per day and advocate, and the triggers that mark stale days
+"""report rollups: the program's figures per day and advocate, advocates' totals, and the triggers that mark stale days
 
 Revision ID: 5d9a3f7c1e20
 Revises: 4c8e2b6a9d15
@@ -72,6 +72,13 @@ def upgrade():
     )
     op.create_index('ix_advocacy_report_days_day', 'advocacy_report_days', ['day'])
     op.create_table(
+        'advocacy_report_advocate_totals',
+        sa.Column('advocate_id', sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column('currency', sa.String(length=3), nullable=False),
+        *[sa.Column(name, sa.BigInteger(), nullable=False) for name in MONEY_COLUMNS],
+        sa.PrimaryKeyConstraint('advocate_id', 'currency', name=op.f('pk_advocacy_report_advocate_totals')),
+    )
+    op.create_table(
         'advocacy_report_dirty_days',
         sa.Column('id', sa.Integer(), nullable=False),
         sa.Column('day', sa.Date(), nullable=False),
@@ -117,5 +124,6 @@ def downgrade():
                 op.execute(f"DROP TRIGGER IF EXISTS {table}_report_dirty_{name}")
     op.drop_index(op.f('ix_advocacy_report_dirty_days_day'), table_name='advocacy_report_dirty_days')
     op.drop_table('advocacy_report_dirty_days')
+    op.drop_table('advocacy_report_advocate_totals')
     op.drop_index('ix_advocacy_report_days_day', table_name='advocacy_report_days')
     op.drop_table('advocacy_report_days')

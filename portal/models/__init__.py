@@ -18,6 +18,7 @@ from advocacy_portal.models.outbox import OUTBOX_STATES
 from advocacy_portal.models.rollups import AdvocateClickDay
 from advocacy_portal.models.rollups import AdvocateClickTotal
 from advocacy_portal.models.rollups import ClickDay
+from advocacy_portal.models.rollups import ReportAdvocateTotal
 from advocacy_portal.models.rollups import ReportDay
 from advocacy_portal.models.rollups import ReportDirtyDay
 from advocacy_portal.models.rollups import RollupMark
@@ -107,6 +108,7 @@ __all__ = [
     "AdvocateClickDay",
     "AdvocateClickTotal",
     "ClickDay",
+    "ReportAdvocateTotal",
     "ReportDay",
     "ReportDirtyDay",
     "RollupMark",

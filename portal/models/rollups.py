@@ -101,3 +101,27 @@ class ReportDirtyDay(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     day: Mapped[date] = mapped_column(Date, index=True)
+
+
+class ReportAdvocateTotal(Base):
+    """The sum of one advocate's :class:`ReportDay` rows of all time in one currency, for the
+    leaderboard; moved in the same transaction as the rows it sums."""
+
+    __tablename__ = "advocacy_report_advocate_totals"
+
+    advocate_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    signups: Mapped[int] = mapped_column(BigInteger, default=0)
+    flagged: Mapped[int] = mapped_column(BigInteger, default=0)
+    paying_signups: Mapped[int] = mapped_column(BigInteger, default=0)
+    first_payments: Mapped[int] = mapped_column(BigInteger, default=0)
+    payments: Mapped[int] = mapped_column(BigInteger, default=0)
+    referred_payments: Mapped[int] = mapped_column(BigInteger, default=0)
+    revenue: Mapped[int] = mapped_column(BigInteger, default=0)
+    referral_revenue: Mapped[int] = mapped_column(BigInteger, default=0)
+    net_revenue: Mapped[int] = mapped_column(BigInteger, default=0)
+    referral_net_revenue: Mapped[int] = mapped_column(BigInteger, default=0)
+    rewards: Mapped[int] = mapped_column(BigInteger, default=0)
+    reward_pending: Mapped[int] = mapped_column(BigInteger, default=0)
+    reward_available: Mapped[int] = mapped_column(BigInteger, default=0)
+    reward_clawed_back: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -335,6 +335,7 @@ def leaderboard(
     """
     page, per_page = clamp_page(page, per_page)
     currency = report_currency()
+    rollups.small_reads()
     clicks = rollups.advocate_clicks_column()
     totals = report_rollups.advocate_totals_subquery(currency)
     c_clicks = sa.func.coalesce(clicks.c.clicks, 0)

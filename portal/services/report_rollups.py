@@ -30,6 +30,7 @@ from advocacy_portal.db import get_engine
 from advocacy_portal.db import get_session
 from advocacy_portal.models import Conversion
 from advocacy_portal.models import Referral
+from advocacy_portal.models import ReportAdvocateTotal
 from advocacy_portal.models import ReportDay
 from advocacy_portal.models import ReportDirtyDay
 from advocacy_portal.models import Reward
@@ -37,6 +38,7 @@ from advocacy_portal.models import RollupMark
 from advocacy_portal.models import utcnow
 from advocacy_portal.services.rollups import as_date
 from advocacy_portal.services.rollups import day_of
+from advocacy_portal.services.rollups import fixed
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +59,7 @@ PROGRAM = 0
 DAYS_PER_FOLD = 31
 
 _days = ReportDay.__table__
+_totals = ReportAdvocateTotal.__table__
 _dirty = ReportDirtyDay.__table__
 _marks = RollupMark.__table__
 _LOCK_KEY = 0x6164765F72707431  # "adv_rpt1"
@@ -197,8 +200,8 @@ def _live_window(dialect: str, first: date | None = None, last: date | None = No
         day = day_of(column, dialect)
         condition = [column >= _utc_midnight(lowest, dialect), column < upper, day.in_(_dirty_days())]
         if first is not None:
-            condition += [day >= (first if dialect == "postgresql" else first.isoformat()),
-                          day <= (last if dialect == "postgresql" else last.isoformat())]
+            bounds = (first, last) if dialect == "postgresql" else (first.isoformat(), last.isoformat())
+            condition += [day >= fixed(bounds[0]), day <= fixed(bounds[1])]
         return sa.and_(*condition)
     return window
 
@@ -214,13 +217,13 @@ def report_rows(first: date | None, last: date | None, advocate_id: int = PROGRA
     session = get_session()
     dialect = session.get_bind().dialect.name
     rolled = sa.select(_days.c.day, _days.c.currency, *[getattr(_days.c, name) for name in FIGURES]).where(
-        _days.c.advocate_id == advocate_id, _days.c.day.not_in(_dirty_days())
+        _days.c.advocate_id == fixed(int(advocate_id)), _days.c.day.not_in(_dirty_days())
     )
     if first is not None:
-        rolled = rolled.where(_days.c.day >= first, _days.c.day <= last)
+        rolled = rolled.where(_days.c.day >= fixed(first, sa.Date()), _days.c.day <= fixed(last, sa.Date()))
     live_rows = facts(_live_window(dialect, first, last), dialect).subquery("live_rows")
     live = sa.select(live_rows.c.day, live_rows.c.currency, *[getattr(live_rows.c, name) for name in FIGURES]).where(
-        live_rows.c.advocate_id == advocate_id
+        live_rows.c.advocate_id == fixed(int(advocate_id))
     )
     if dialect == "sqlite":
         rolled = rolled.with_only_columns(sa.func.date(_days.c.day).label("day"), *list(rolled.selected_columns)[1:])
@@ -243,23 +246,30 @@ def advocate_totals_subquery(currency: str):
     """``advocate_id, friends, flagged, paying, revenue, cost`` of every advocate, all time (revenue and
     cost in ``currency``): rolled up plus live, as a subquery for the leaderboard."""
     dialect = get_session().get_bind().dialect.name
-    rolled = sa.select(_days.c.advocate_id, _days.c.currency, *[getattr(_days.c, name) for name in FIGURES]).where(
-        _days.c.advocate_id != PROGRAM, _days.c.day.not_in(_dirty_days())
+    wanted = fixed(currency)
+
+    def figures(table, sign=1):
+        """Only the five figures the leaderboard sums (narrow rows keep the grouping in memory)."""
+        in_currency = table.c.currency == wanted
+        return [
+            (sign * table.c.signups).label("friends"),
+            (sign * table.c.flagged).label("flagged"),
+            (sign * table.c.paying_signups).label("paying"),
+            (sign * sa.case((in_currency, table.c.referral_net_revenue), else_=0)).label("revenue"),
+            (sign * sa.case((in_currency, table.c.reward_pending + table.c.reward_available), else_=0)).label("cost"),
+        ]
+
+    totals = sa.select(_totals.c.advocate_id, *figures(_totals))
+    # The totals include the rolled-up rows of the marked days: take those away, add their recount.
+    stale = sa.select(_days.c.advocate_id, *figures(_days, -1)).where(
+        _days.c.advocate_id != PROGRAM, _days.c.day.in_(_dirty_days())
     )
     live_rows = facts(_live_window(dialect), dialect).subquery("live_rows")
-    live = sa.select(live_rows.c.advocate_id, live_rows.c.currency,
-                     *[getattr(live_rows.c, name) for name in FIGURES]).where(live_rows.c.advocate_id != PROGRAM)
-    both = sa.union_all(rolled, live).subquery("both_rows")
-    in_currency = both.c.currency == currency
+    live = sa.select(live_rows.c.advocate_id, *figures(live_rows)).where(live_rows.c.advocate_id != PROGRAM)
+    both = sa.union_all(totals, stale, live).subquery("both_rows")
     return (
-        sa.select(
-            both.c.advocate_id.label("advocate_id"),
-            sa.func.sum(both.c.signups).label("friends"),
-            sa.func.sum(both.c.flagged).label("flagged"),
-            sa.func.sum(both.c.paying_signups).label("paying"),
-            sa.func.sum(sa.case((in_currency, both.c.referral_net_revenue), else_=0)).label("revenue"),
-            sa.func.sum(sa.case((in_currency, both.c.reward_pending + both.c.reward_available), else_=0)).label("cost"),
-        )
+        sa.select(both.c.advocate_id.label("advocate_id"),
+                  *[sa.func.sum(getattr(both.c, name)).label(name) for name in ("friends", "flagged", "paying", "revenue", "cost")])
         .group_by(both.c.advocate_id)
         .subquery("report_totals")
     )
@@ -299,9 +309,30 @@ def _touch_mark(connection: Connection) -> None:
 def _refold(connection: Connection, days: list[date]) -> None:
     """Replace the rows of ``days`` with a recount (the caller holds the fold's transaction)."""
     dialect = connection.dialect.name
+    _move_totals(connection, days, -1)
     connection.execute(_days.delete().where(_days.c.day.in_(days)))
     recount = facts(_in_days(days, dialect), dialect)
     connection.execute(_days.insert().from_select(["day", "advocate_id", "currency", *FIGURES], recount))
+    _move_totals(connection, days, 1)
+
+
+def _move_totals(connection: Connection, days: list[date], sign: int) -> None:
+    """Add (``sign=1``) or take away (``-1``) the advocates' rows of ``days`` to their totals."""
+    if connection.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    summed = (
+        sa.select(_days.c.advocate_id, _days.c.currency,
+                  *[(sign * sa.func.sum(getattr(_days.c, name))).label(name) for name in FIGURES])
+        .where(_days.c.day.in_(days), _days.c.advocate_id != PROGRAM)
+        .group_by(_days.c.advocate_id, _days.c.currency)
+    )
+    statement = insert(_totals).from_select(["advocate_id", "currency", *FIGURES], summed)
+    connection.execute(statement.on_conflict_do_update(
+        index_elements=["advocate_id", "currency"],
+        set_={name: getattr(_totals.c, name) + getattr(statement.excluded, name) for name in FIGURES},
+    ))
 
 
 def fold(engine=None, *, days_per_transaction: int = DAYS_PER_FOLD,
@@ -400,6 +431,7 @@ def rebuild(engine=None, *, progress: Callable[[int], None] | None = None) -> in
         transaction = _begin_locked(connection)
         try:
             connection.execute(_days.delete())
+            connection.execute(_totals.delete())
             span = _raw_span(connection)
             if span is not None:
                 first, last = span
@@ -454,7 +486,26 @@ def verify(engine=None) -> list[Mismatch]:
         sa.select(sa.literal(1)).select_from(sa.except_(rolled, recount).subquery()),
         sa.select(sa.literal(1)).select_from(sa.except_(recount, rolled).subquery()),
     ).subquery()
+    summed = (
+        sa.select(_days.c.advocate_id, _days.c.currency, *[sa.func.sum(getattr(_days.c, name)) for name in FIGURES])
+        .where(_days.c.advocate_id != PROGRAM)
+        .group_by(_days.c.advocate_id, _days.c.currency)
+    )
+    # A total taken back to zeros (every row of it refolded away) and no total are the same.
+    kept = sa.select(_totals.c.advocate_id, _totals.c.currency, *[getattr(_totals.c, name) for name in FIGURES]).where(
+        sa.or_(*[getattr(_totals.c, name) != 0 for name in FIGURES])
+    )
+    totals_differing = sa.union_all(
+        sa.select(sa.literal(1)).select_from(sa.except_(kept, summed).subquery()),
+        sa.select(sa.literal(1)).select_from(sa.except_(summed, kept).subquery()),
+    ).subquery()
+    mismatches = []
     with engine.connect() as connection:
         rows = connection.execute(sa.select(sa.func.count()).select_from(differing)).scalar()
+        if rows:
+            mismatches.append(Mismatch(_days.name, int(rows)))
+        rows = connection.execute(sa.select(sa.func.count()).select_from(totals_differing)).scalar()
+        if rows:
+            mismatches.append(Mismatch(_totals.name, int(rows)))
         connection.rollback()
-    return [Mismatch(_days.name, int(rows))] if rows else []
+    return mismatches

@@ -13,6 +13,7 @@ from advocacy_portal.db import get_engine
 from advocacy_portal.db import get_session
 from advocacy_portal.models import Conversion
 from advocacy_portal.models import Referral
+from advocacy_portal.models import ReportAdvocateTotal
 from advocacy_portal.models import ReportDay
 from advocacy_portal.models import ReportDirtyDay
 from advocacy_portal.models import Reward
@@ -105,6 +106,9 @@ def test_a_deleted_payment_leaves_the_figures_and_verify_catches_a_tampered_row(
     assert report_rollups.verify() == []
     assert _program(today - timedelta(days=9), today)["usd"]["revenue"] == 12000
     assert runner.invoke(args=["advocacy", "rollups", "verify"]).exit_code == 0
+    session.execute(sa.update(ReportAdvocateTotal).values(signups=ReportAdvocateTotal.signups + 1))
+    session.commit()
+    assert [m.rollup for m in report_rollups.verify()] == ["advocacy_report_advocate_totals"]
 
 
 def test_the_overview_reads_the_rollups_and_equals_a_recount(app_ctx):
