@@ -32,7 +32,9 @@ WATCHED = {
          'sqlite': ('date({row}.created_at)', 'date({row}.first_paid_at)')},
     ),
     'advocacy_conversions': (
-        ('paid_at', 'amount_minor', 'currency', 'refunded_minor', 'dispute_status', 'referral_id', 'advocate_id'),
+        # The customer columns: the lifetime value's cache is keyed on the marks too.
+        ('paid_at', 'amount_minor', 'currency', 'refunded_minor', 'dispute_status', 'referral_id', 'advocate_id',
+         'customer_user_id', 'stripe_customer_id'),
         {'postgresql': ("({row}.paid_at AT TIME ZONE 'UTC')::date",),
          'sqlite': ('date({row}.paid_at)',)},
     ),

@@ -411,6 +411,25 @@ def _plus_days(column, days: int):
 
 
 def lifetime_value(now: datetime | None = None) -> dict[str, Any]:
+    """:func:`lifetime_value_at` now (the current hour), computed again only when a payment changed
+    (:func:`~advocacy_portal.services.report_rollups.data_version`) or the hour turned; otherwise the
+    figures of the last computation, which are the same."""
+    if now is not None:
+        return lifetime_value_at(now)
+    from advocacy_portal.proxies import current_portal
+
+    hour = utcnow().replace(minute=0, second=0, microsecond=0)
+    key = (report_currency(), hour, report_rollups.data_version())
+    cache = current_portal.state().cache
+    cached = cache.get("lifetime_value")
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    result = lifetime_value_at(hour)
+    cache["lifetime_value"] = (key, result)
+    return result
+
+
+def lifetime_value_at(now: datetime) -> dict[str, Any]:
     """Revenue per customer within 30/90/365 days of their first payment, and retention (a payment
     at least that many days after the first), for referred customers and all others, in the report
     currency. A customer is the paying host user (else their Stripe customer); referred when any of
@@ -418,7 +437,6 @@ def lifetime_value(now: datetime | None = None) -> dict[str, Any]:
 
     :returns: ``{"currency": ..., "referred": [Cohort...], "others": [Cohort...]}``.
     """
-    now = now or utcnow()
     currency = report_currency()
     session = get_session()
     customer = sa.func.coalesce(Conversion.customer_user_id, Conversion.stripe_customer_id)

@@ -275,6 +275,16 @@ def advocate_totals_subquery(currency: str):
     )
 
 
+def data_version():
+    """A value that changes whenever a referral, a payment or a reward changes (a mark committed, or a
+    fold): the key of caches of figures computed from those tables. One statement."""
+    return tuple(get_session().execute(sa.select(
+        sa.select(_marks.c.folded_at).where(_marks.c.name == REPORT).scalar_subquery(),
+        sa.select(sa.func.max(_dirty.c.id)).scalar_subquery(),
+        sa.select(sa.func.count()).select_from(_dirty).scalar_subquery(),
+    )).one())
+
+
 # -- the fold --------------------------------------------------------------------------------------
 
 

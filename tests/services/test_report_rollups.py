@@ -206,3 +206,26 @@ def test_payments_committed_while_folds_run_are_counted_exactly_once(app_ctx):
     report_rollups.fold()
     assert _program(today - timedelta(days=5), today)["usd"]["revenue"] == sum(committed)
     assert report_rollups.verify() == []
+
+
+def test_the_lifetime_value_is_computed_again_once_a_payment_changes(app_ctx):
+    """The advocates page keeps the lifetime value between requests, keyed on the marks: a new payment,
+    a refund or a fold shows at once."""
+    session = get_session()
+    alice = add_advocate(session)
+    friend = add_referral(session, alice, days_ago(100), first_paid_at=days_ago(95))
+    add_payment(session, days_ago(95), 4000, referral_id=friend, advocate_id=alice, customer="friend")
+    session.commit()
+    first = program_report.lifetime_value()
+    assert first["referred"][0].customers == 1 and first["others"][0].customers == 0
+    assert program_report.lifetime_value() == first
+    paid = add_payment(session, days_ago(60), 3000, customer="someone-else")
+    session.commit()
+    second = program_report.lifetime_value()
+    assert second["others"][0].customers == 1 and second["others"][0].revenue_minor == 3000
+    report_rollups.fold()
+    session.execute(sa.update(Conversion).where(Conversion.id == paid).values(refunded_minor=1000))
+    session.commit()
+    assert program_report.lifetime_value()["others"][0].revenue_minor == 2000
+    assert program_report.lifetime_value() == program_report.lifetime_value_at(
+        utcnow().replace(minute=0, second=0, microsecond=0))
