@@ -79,6 +79,7 @@ def overview():
     _fold_rollups()
     report = program_report.overview(first, last, by)
     period = analytics.period_from(first, last)
+    nps_trend = program_report.nps_trend(report)
     return private_page(
         render_template(
             config_value("ADMIN_OVERVIEW_TEMPLATE"),
@@ -90,6 +91,9 @@ def overview():
             revenue=program_report.revenue_summary(period.start, period.end),
             cost=reward_queries.reward_cost_by_state(),
             fraud_figures=fraud.review_figures(),
+            nps_trend=nps_trend,
+            nps_answers=sum(summary.total for _, summary in nps_trend),
+            nps_chart=program_report.nps_chart(report, nps_trend),
         )
     )
 

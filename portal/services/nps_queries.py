@@ -14,6 +14,7 @@ from datetime import time
 from datetime import timedelta
 from datetime import timezone
 
+from sqlalchemy import case
 from sqlalchemy import func
 from sqlalchemy import or_
 from sqlalchemy import select
@@ -189,6 +190,26 @@ def figures(start: date, end: date, granularity: str = "month") -> Figures:
         trend=[(label(bucket), summary) for bucket, summary in sorted(by_bucket.items())],
         segments=segments, granularity=granularity,
     )
+
+
+def score_counts_by_day(start: date, end: date) -> dict[date, Summary]:
+    """Promoters, passives and detractors of the answers given each UTC day from ``start`` to ``end``
+    (inclusive), counted in SQL (days without answers are absent)."""
+    from advocacy_portal.services import rollups
+
+    session = get_session()
+    low, high = _bounds(start, end)
+    day = rollups.day_of(NpsResponse.created_at, session.get_bind().dialect.name)
+    kind = case((NpsResponse.score >= 9, "promoter"), (NpsResponse.score >= 7, "passive"), else_="detractor")
+    days: dict[date, Summary] = {}
+    for value, category_name, count in session.execute(
+        select(day, kind, func.count())
+        .where(NpsResponse.created_at >= low, NpsResponse.created_at < high)
+        .group_by(day, kind)
+    ):
+        summary = days.setdefault(rollups.as_date(value), Summary())
+        setattr(summary, category_name + "s", getattr(summary, category_name + "s") + int(count))
+    return days
 
 
 def comments(start: date, end: date, *, kind: str | None = None, segment: str | None = None,

@@ -496,6 +496,41 @@ def advocate_funnel(advocate_id: int, months: int = 12, today: date | None = Non
     return sorted(series.items())
 
 
+# -- NPS -------------------------------------------------------------------------------------------
+
+
+def nps_trend(report: Report) -> list[tuple[date, Any]]:
+    """The NPS answers of the report's period by its buckets: ``[(bucket start, Summary)]``, every bucket
+    present (an empty Summary has no score)."""
+    from advocacy_portal.services import nps_queries
+
+    series = {start: nps_queries.Summary() for start, _ in report.buckets}
+    for day, counts in nps_queries.score_counts_by_day(report.first, report.last).items():
+        bucket = series.setdefault(bucket_of(day, report.by), nps_queries.Summary())
+        bucket.promoters += counts.promoters
+        bucket.passives += counts.passives
+        bucket.detractors += counts.detractors
+    return sorted(series.items())
+
+
+def nps_chart(report: Report, trend: list[tuple[date, Any]]):
+    """Promoters, passives and detractors by bucket (the NPS itself, which may be negative, is in the
+    table beside it)."""
+    from advocacy_portal.services import charts
+    from advocacy_portal.services.formatting import format_number
+
+    labels = [bucket_label(start, report.by) for start, _ in trend]
+    return charts.column_chart(
+        labels,
+        [
+            ("Promoters (9–10)", "advocacy-bar-promoters", [s.promoters for _, s in trend]),
+            ("Passives (7–8)", "advocacy-bar-passives", [s.passives for _, s in trend]),
+            ("Detractors (0–6)", "advocacy-bar-detractors", [s.detractors for _, s in trend]),
+        ],
+        lambda value: format_number(round(value, 1)),
+    )
+
+
 # -- charts ----------------------------------------------------------------------------------------
 
 
