@@ -288,11 +288,18 @@ def data_version():
 # -- the fold --------------------------------------------------------------------------------------
 
 
-def _begin_locked(connection: Connection):
+def _begin_locked(connection: Connection, wait: bool = True):
     """Serialise folds: PostgreSQL's session advisory lock (taken before the snapshot), then a REPEATABLE
-    READ transaction; SQLite's write lock, taken by the first statement."""
+    READ transaction; SQLite's write lock, taken by the first statement. ``None`` when ``wait`` is false
+    and another fold holds the lock."""
     if connection.dialect.name == "postgresql":
-        connection.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": _LOCK_KEY})
+        if wait:
+            connection.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": _LOCK_KEY})
+        else:
+            taken = connection.execute(sa.text("SELECT pg_try_advisory_lock(:key)"), {"key": _LOCK_KEY}).scalar()
+            connection.commit()
+            if not taken:
+                return None
         connection.commit()
         connection.execution_options(isolation_level="REPEATABLE READ")
     transaction = connection.begin()
@@ -346,8 +353,11 @@ def _move_totals(connection: Connection, days: list[date], sign: int) -> None:
 
 
 def fold(engine=None, *, days_per_transaction: int = DAYS_PER_FOLD,
-         progress: Callable[[int], None] | None = None) -> int:
+         progress: Callable[[int], None] | None = None, wait: bool = True) -> int:
     """Recount the marked days, ``days_per_transaction`` at a time, oldest first.
+
+    :param wait: wait for a fold or rebuild that is running; when false, stop instead (a staff page
+        never waits on a rebuild: its figures are exact without the fold).
 
     :returns: the number of days recounted.
     """
@@ -360,7 +370,9 @@ def fold(engine=None, *, days_per_transaction: int = DAYS_PER_FOLD,
             return 0
         try:
             while True:
-                transaction = _begin_locked(connection)
+                transaction = _begin_locked(connection, wait)
+                if transaction is None:
+                    break
                 try:
                     days = [as_date(value) for value in connection.execute(
                         sa.select(_dirty.c.day).where(_dirty.c.id <= ceiling).distinct()
@@ -410,7 +422,7 @@ def fold_if_due(engine=None) -> int:
         if utcnow() - folded_at < timedelta(seconds=seconds):
             return 0
     try:
-        return fold(engine)
+        return fold(engine, wait=False)
     except Exception:
         log.exception("Report rollup fold failed")
         return 0

@@ -229,3 +229,32 @@ def test_the_lifetime_value_is_computed_again_once_a_payment_changes(app_ctx):
     assert program_report.lifetime_value()["others"][0].revenue_minor == 2000
     assert program_report.lifetime_value() == program_report.lifetime_value_at(
         utcnow().replace(minute=0, second=0, microsecond=0))
+
+
+@needs_postgres
+def test_a_staff_page_never_waits_for_a_running_rebuild(app_ctx):
+    """While another fold or rebuild holds the lock, the page's fold skips its turn at once; the
+    figures are exact regardless."""
+    import time
+
+    from advocacy_portal.models import RollupMark
+
+    session = get_session()
+    _seed_program(session)
+    session.execute(sa.update(RollupMark).where(RollupMark.name == report_rollups.REPORT)
+                    .values(folded_at=utcnow() - timedelta(days=1)))
+    session.commit()
+    holder = get_engine().connect()
+    holder.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": report_rollups._LOCK_KEY})
+    try:
+        started = time.monotonic()
+        assert report_rollups.fold_if_due() == 0
+        assert time.monotonic() - started < 2
+        assert _marked(session) > 0
+        today = utcnow().date()
+        assert _program(today - timedelta(days=9), today)["usd"]["revenue"] == 21000
+    finally:
+        holder.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": report_rollups._LOCK_KEY})
+        holder.close()
+    assert report_rollups.fold_if_due() > 0
+    assert _marked(session) == 0
