@@ -334,9 +334,17 @@ def leaderboard(
     subquery joined once.
     """
     page, per_page = clamp_page(page, per_page)
+    floor = rollups.read_mark()
+    result, mark = _leaderboard(order, search, page, per_page, floor)
+    if mark < floor:  # a click rollup rebuild lowered the mark meanwhile: count above the real one
+        result, mark = _leaderboard(order, search, page, per_page, 0)
+    return result
+
+
+def _leaderboard(order, search, page, per_page, floor) -> tuple[Page[LeaderboardRow], int]:
     currency = report_currency()
     rollups.small_reads()
-    clicks = rollups.advocate_clicks_column()
+    clicks = rollups.advocate_clicks_column(floor)
     totals = report_rollups.advocate_totals_subquery(currency)
     c_clicks = sa.func.coalesce(clicks.c.clicks, 0)
     c_friends = sa.func.coalesce(totals.c.friends, 0)
@@ -347,7 +355,7 @@ def leaderboard(
     rate = sa.case((c_friends > 0, sa.cast(c_paying, sa.Float) / c_friends), else_=-1.0)
     query = (
         sa.select(Advocate.id, Advocate.email, Advocate.user_id, Advocate.created_at,
-                  c_clicks, c_friends, c_flagged, c_paying, c_revenue, c_cost)
+                  c_clicks, c_friends, c_flagged, c_paying, c_revenue, c_cost, rollups.mark_subquery())
         .select_from(Advocate)
         .outerjoin(clicks, clicks.c.advocate_id == Advocate.id)
         .outerjoin(totals, totals.c.advocate_id == Advocate.id)
@@ -380,7 +388,8 @@ def leaderboard(
         )
         for row in rows
     ]
-    return Page(items=items, page=page, per_page=per_page, total=session.scalar(count) or 0)
+    mark = min((int(row[10] or 0) for row in rows), default=floor)
+    return Page(items=items, page=page, per_page=per_page, total=session.scalar(count) or 0), mark
 
 
 # -- lifetime value and retention ------------------------------------------------------------------

@@ -90,6 +90,20 @@ def small_reads() -> None:
         session.execute(sa.text("SET LOCAL max_parallel_workers_per_gather = 0"))
 
 
+def read_mark() -> int:
+    """The clicks' watermark now (a separate statement): a hint for the planner, see :func:`live_above`."""
+    return int(get_session().scalar(sa.select(mark_subquery())) or 0)
+
+
+def live_above(floor: int):
+    """The condition of the live clicks: above the watermark (read in the statement, so exact), and
+    above ``floor``, the mark read just before, written into the SQL so the planner knows the live part
+    is small (unknown, it estimates a third of the table and scans millions of clicks at 10M). The mark
+    only grows except during a rebuild; a reader that sees a mark below its floor reads again with
+    floor 0 (:func:`mark_subquery` in the same statement tells it)."""
+    return sa.and_(_clicks.c.id > fixed(int(floor)), _clicks.c.id > mark_subquery())
+
+
 def mark_subquery():
     """The clicks' watermark as a scalar subquery (0 before the first fold)."""
     return (
@@ -329,6 +343,14 @@ def _day_bounds(first: date, last: date):
 def clicks_by_day(first: date, last: date, advocate_id: int | None = None) -> dict[date, int]:
     """Counted clicks per UTC day from ``first`` to ``last`` (both included): the rollup plus the live
     clicks above the watermark, in one statement. Days without clicks are absent."""
+    floor = read_mark()
+    found, mark = _clicks_by_day(first, last, advocate_id, floor)
+    if mark < floor:  # a rebuild lowered the mark meanwhile: count above the real one
+        found, mark = _clicks_by_day(first, last, advocate_id, 0)
+    return found
+
+
+def _clicks_by_day(first: date, last: date, advocate_id: int | None, floor: int) -> tuple[dict[date, int], int]:
     session = get_session()
     dialect = dialect_name()
     start, end = _day_bounds(first, last)
@@ -345,7 +367,7 @@ def clicks_by_day(first: date, last: date, advocate_id: int | None = None) -> di
         )
     day = day_of(_clicks.c.clicked_at, dialect)
     live = sa.select(day.label("day"), sa.func.count().label("clicks")).where(
-        _clicks.c.id > mark_subquery(), _clicks.c.clicked_at >= start, _clicks.c.clicked_at < end
+        live_above(floor), _clicks.c.clicked_at >= start, _clicks.c.clicked_at < end
     )
     if advocate_id is not None:
         live = live.where(_clicks.c.advocate_id == fixed(int(advocate_id)))
@@ -353,8 +375,13 @@ def clicks_by_day(first: date, last: date, advocate_id: int | None = None) -> di
     if dialect == "sqlite":
         rolled = _days_as_text(rolled)
     both = sa.union_all(rolled, live).subquery()
-    rows = session.execute(sa.select(both.c.day, sa.func.sum(both.c.clicks)).group_by(both.c.day)).all()
-    return {as_date(day_value): int(count or 0) for day_value, count in rows}
+    grouped = sa.select(both.c.day.label("day"), sa.func.sum(both.c.clicks).label("clicks"),
+                        mark_subquery().label("mark")).group_by(both.c.day)
+    # One more row that always comes back with the statement's own mark, even without clicks.
+    marker = sa.select(sa.null().label("day"), sa.literal(0).label("clicks"), mark_subquery().label("mark"))
+    rows = session.execute(sa.union_all(grouped, marker)).all()
+    mark = min(int(row[2] or 0) for row in rows)
+    return {as_date(day_value): int(count or 0) for day_value, count, _ in rows if day_value is not None}, mark
 
 
 def clicks_between(first: date, last: date, advocate_id: int | None = None) -> int:
@@ -362,12 +389,13 @@ def clicks_between(first: date, last: date, advocate_id: int | None = None) -> i
     return sum(clicks_by_day(first, last, advocate_id).values())
 
 
-def advocate_clicks_column():
-    """``advocate_id, clicks`` of every advocate with a click: rolled up plus live, as a subquery."""
+def advocate_clicks_column(floor: int = 0):
+    """``advocate_id, clicks`` of every advocate with a click: rolled up plus live, as a subquery.
+    ``floor``: see :func:`live_above` (the caller checks the statement's mark against it)."""
     rolled = sa.select(AdvocateClickTotal.advocate_id.label("advocate_id"), AdvocateClickTotal.clicks.label("clicks"))
     live = (
         sa.select(_clicks.c.advocate_id.label("advocate_id"), sa.func.count().label("clicks"))
-        .where(_clicks.c.id > mark_subquery())
+        .where(live_above(floor))
         .group_by(_clicks.c.advocate_id)
     )
     both = sa.union_all(rolled, live).subquery()
@@ -380,10 +408,19 @@ def advocate_clicks_column():
 
 def clicks_of_advocate(advocate_id: int) -> int:
     """One advocate's counted clicks of all time."""
+    floor = read_mark()
+    clicks, mark = _clicks_of_advocate(advocate_id, floor)
+    if mark < floor:  # a rebuild lowered the mark meanwhile
+        clicks, mark = _clicks_of_advocate(advocate_id, 0)
+    return clicks
+
+
+def _clicks_of_advocate(advocate_id: int, floor: int) -> tuple[int, int]:
     rolled = sa.select(sa.func.coalesce(sa.func.sum(AdvocateClickTotal.clicks), 0)).where(
         AdvocateClickTotal.advocate_id == fixed(int(advocate_id))
     ).scalar_subquery()
     live = sa.select(sa.func.count()).select_from(_clicks).where(
-        _clicks.c.advocate_id == fixed(int(advocate_id)), _clicks.c.id > mark_subquery()
+        _clicks.c.advocate_id == fixed(int(advocate_id)), live_above(floor)
     ).scalar_subquery()
-    return int(get_session().scalar(sa.select(rolled + live)) or 0)
+    total, mark = get_session().execute(sa.select(rolled + live, mark_subquery())).one()
+    return int(total or 0), int(mark or 0)
