@@ -21,6 +21,7 @@ from advocacy_portal.blueprints import inputs
 from advocacy_portal.blueprints.admin import bp
 from advocacy_portal.blueprints.admin.forms import ADJUST_FORM_PREFIX
 from advocacy_portal.blueprints.admin.forms import AdjustmentForm
+from advocacy_portal.blueprints.common import csrf_failed
 from advocacy_portal.blueprints.common import CSRF_MESSAGE
 from advocacy_portal.blueprints.common import private_page
 from advocacy_portal.blueprints.common import render_error
@@ -229,7 +230,7 @@ def adjust(advocate_id: int):
     found = get_advocate_or_404(advocate_id)
     form = AdjustmentForm(prefix=ADJUST_FORM_PREFIX)
     if not form.validate_on_submit():
-        if form.csrf_token.errors:
+        if csrf_failed(form):
             return render_error(400, CSRF_MESSAGE)
         return _render_advocate(found, form, status=400)
     currency = form.currency.data.lower()
@@ -307,7 +308,7 @@ def erase(advocate_id: int):
             flash(f"Customer {user_id} was erased (erasure #{report.erasure_id}, {report.total} records changed).",
                   "success")
             return redirect(url_for(".advocates"), code=303)
-        elif form.csrf_token.errors:
+        elif csrf_failed(form):
             return render_error(400, CSRF_MESSAGE)
     counts = {
         "referrals": referral_queries.advocate_stats(found).signups,

@@ -54,3 +54,22 @@ def test_a_form_posts_without_a_token_when_the_host_turns_csrf_off(app):
     answer = client.post(f"/advocacy/nps/cases/{case_id}/reply", data={"body": "Still waiting for it."})
     assert answer.status_code in (200, 302, 303), answer.get_data(as_text=True)[:500]
     assert "Still waiting for it." in client.get(f"/advocacy/nps/cases/{case_id}").get_data(as_text=True)
+
+
+@pytest.mark.settings(WTF_CSRF_ENABLED=False)
+def test_an_invalid_form_is_answered_with_its_errors_when_the_host_turns_csrf_off(app):
+    """The views ask whether a failed form failed on its CSRF token: with no token field at all, that
+    question must not raise (it did, in every view)."""
+    customer = make_customer(app)
+    staff = make_customer(app, staff=True, name="Sam Staff")
+    case_id = open_case(app, customer)
+    client = app.test_client()
+    _log_in(client, customer)
+    answer = client.post(f"/advocacy/nps/cases/{case_id}/reply", data={"body": ""})
+    assert answer.status_code == 400
+    assert "Write your reply first." in answer.get_data(as_text=True)
+
+    staff_client = app.test_client()
+    _log_in(staff_client, staff)
+    answer = staff_client.post(f"/advocacy/admin/nps/cases/{case_id}/message", data={})
+    assert answer.status_code == 400, answer.status_code
