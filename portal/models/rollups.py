@@ -60,7 +60,27 @@ class RollupMark(Base):
     folded_at: Mapped[datetime | None] = mapped_column()
 
 
-class ReportDay(Base):
+class ReportFigures:
+    """The figures a report rollup row holds: a day's (:class:`ReportDay`) or an advocate's sum of all
+    days (:class:`ReportAdvocateTotal`), in one currency, in minor units where money."""
+
+    signups: Mapped[int] = mapped_column(BigInteger, default=0)
+    flagged: Mapped[int] = mapped_column(BigInteger, default=0)
+    paying_signups: Mapped[int] = mapped_column(BigInteger, default=0)
+    first_payments: Mapped[int] = mapped_column(BigInteger, default=0)
+    payments: Mapped[int] = mapped_column(BigInteger, default=0)
+    referred_payments: Mapped[int] = mapped_column(BigInteger, default=0)
+    revenue: Mapped[int] = mapped_column(BigInteger, default=0)
+    referral_revenue: Mapped[int] = mapped_column(BigInteger, default=0)
+    net_revenue: Mapped[int] = mapped_column(BigInteger, default=0)
+    referral_net_revenue: Mapped[int] = mapped_column(BigInteger, default=0)
+    rewards: Mapped[int] = mapped_column(BigInteger, default=0)
+    reward_pending: Mapped[int] = mapped_column(BigInteger, default=0)
+    reward_available: Mapped[int] = mapped_column(BigInteger, default=0)
+    reward_clawed_back: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class ReportDay(ReportFigures, Base):
     """The program's figures of one UTC day, of one advocate's friends (``advocate_id``) or of the whole
     program (``advocate_id = 0``), in one currency (``""`` holds the counts that have none).
 
@@ -76,20 +96,6 @@ class ReportDay(Base):
     advocate_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     currency: Mapped[str] = mapped_column(String(3), primary_key=True)
-    signups: Mapped[int] = mapped_column(BigInteger, default=0)
-    flagged: Mapped[int] = mapped_column(BigInteger, default=0)
-    paying_signups: Mapped[int] = mapped_column(BigInteger, default=0)
-    first_payments: Mapped[int] = mapped_column(BigInteger, default=0)
-    payments: Mapped[int] = mapped_column(BigInteger, default=0)
-    referred_payments: Mapped[int] = mapped_column(BigInteger, default=0)
-    revenue: Mapped[int] = mapped_column(BigInteger, default=0)
-    referral_revenue: Mapped[int] = mapped_column(BigInteger, default=0)
-    net_revenue: Mapped[int] = mapped_column(BigInteger, default=0)
-    referral_net_revenue: Mapped[int] = mapped_column(BigInteger, default=0)
-    rewards: Mapped[int] = mapped_column(BigInteger, default=0)
-    reward_pending: Mapped[int] = mapped_column(BigInteger, default=0)
-    reward_available: Mapped[int] = mapped_column(BigInteger, default=0)
-    reward_clawed_back: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class ReportDirtyDay(Base):
@@ -103,7 +109,7 @@ class ReportDirtyDay(Base):
     day: Mapped[date] = mapped_column(Date, index=True)
 
 
-class ReportAdvocateTotal(Base):
+class ReportAdvocateTotal(ReportFigures, Base):
     """The sum of one advocate's :class:`ReportDay` rows of all time in one currency, for the
     leaderboard; moved in the same transaction as the rows it sums."""
 
@@ -111,17 +117,3 @@ class ReportAdvocateTotal(Base):
 
     advocate_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     currency: Mapped[str] = mapped_column(String(3), primary_key=True)
-    signups: Mapped[int] = mapped_column(BigInteger, default=0)
-    flagged: Mapped[int] = mapped_column(BigInteger, default=0)
-    paying_signups: Mapped[int] = mapped_column(BigInteger, default=0)
-    first_payments: Mapped[int] = mapped_column(BigInteger, default=0)
-    payments: Mapped[int] = mapped_column(BigInteger, default=0)
-    referred_payments: Mapped[int] = mapped_column(BigInteger, default=0)
-    revenue: Mapped[int] = mapped_column(BigInteger, default=0)
-    referral_revenue: Mapped[int] = mapped_column(BigInteger, default=0)
-    net_revenue: Mapped[int] = mapped_column(BigInteger, default=0)
-    referral_net_revenue: Mapped[int] = mapped_column(BigInteger, default=0)
-    rewards: Mapped[int] = mapped_column(BigInteger, default=0)
-    reward_pending: Mapped[int] = mapped_column(BigInteger, default=0)
-    reward_available: Mapped[int] = mapped_column(BigInteger, default=0)
-    reward_clawed_back: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -51,17 +51,6 @@ def _day(column):
     return rollups.day_of(column, _dialect())
 
 
-def net_minor_sql():
-    """What the business kept of a paid payment, as SQL (see :attr:`Conversion.net_minor`)."""
-    kept = sa.func.coalesce(Conversion.amount_minor, 0) - Conversion.refunded_minor
-    return sa.case(
-        (Conversion.paid_at.is_(None), 0),
-        (Conversion.dispute_status.in_(("open", "lost")), 0),
-        (kept < 0, 0),
-        else_=kept,
-    )
-
-
 def bucket_of(day: date, by: str) -> date:
     """The first day of the bucket ``day`` falls in: itself, its week's Monday, its month's 1st."""
     if by == "week":
@@ -273,7 +262,7 @@ def revenue_summary(start: datetime | None, end: datetime | None) -> dict[str, d
     """Revenue of paid payments in ``[start, end)`` per currency, in one grouped SQL statement (the keys
     of :func:`advocacy_portal.services.reward_queries.revenue_summary`)."""
     referred = Conversion.referral_id.is_not(None)
-    net = net_minor_sql()
+    net = report_rollups.net_minor_sql()
     amount = sa.func.coalesce(Conversion.amount_minor, 0)
     query = sa.select(
         Conversion.currency,
@@ -453,7 +442,9 @@ def lifetime_value_at(now: datetime) -> dict[str, Any]:
     # functions), then per customer, then per group and window.
     paid = (
         sa.select(
-            customer.label("customer"), Conversion.paid_at.label("paid_at"), net_minor_sql().label("net"),
+            customer.label("customer"),
+            Conversion.paid_at.label("paid_at"),
+            report_rollups.net_minor_sql().label("net"),
             sa.func.min(Conversion.paid_at).over(partition_by=customer).label("first_at"),
             sa.func.max(sa.case((Conversion.referral_id.is_not(None), 1), else_=0))
             .over(partition_by=customer).label("referred"),

@@ -69,7 +69,9 @@ def _zero():
     return sa.cast(sa.literal(0), sa.BigInteger)
 
 
-def _net():
+def net_minor_sql():
+    """What the business kept of a paid payment, as SQL (see :attr:`Conversion.net_minor`): the
+    rollups' net revenue and the report's lifetime value use this one expression."""
     kept = sa.func.coalesce(Conversion.amount_minor, 0) - Conversion.refunded_minor
     return sa.case(
         (Conversion.paid_at.is_(None), 0),
@@ -105,7 +107,7 @@ def facts(window: Callable, dialect: str):
     referred = conversions.referral_id.is_not(None)
     amount = sa.func.coalesce(conversions.amount_minor, 0)
     currency = sa.func.coalesce(conversions.currency, "???")
-    net = _net()
+    net = net_minor_sql()
     count_if = lambda condition: sa.func.sum(sa.case((condition, 1), else_=0))  # noqa: E731
     sum_if = lambda condition, value: sa.func.sum(sa.case((condition, value), else_=0))  # noqa: E731
     parts = [
