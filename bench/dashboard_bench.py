@@ -48,7 +48,7 @@ def make_app(url: str):
 
     app = host_app.create_app({
         "TESTING": False, "SECRET_KEY": "dashboard-bench", "SQLALCHEMY_DATABASE_URI": url,
-        "SERVER_NAME": "shop.test", "WTF_CSRF_ENABLED": False, "ADVOCACY_RATELIMIT_ENABLED": False,
+        "SERVER_NAME": "shop.test", "ADVOCACY_RATELIMIT_ENABLED": False,
     })
     with app.app_context():
         host_app.db.create_all()
@@ -133,20 +133,22 @@ def time_pages(app, staff_id: int, customer_id: int, targets, requests: int) -> 
                 raise SystemExit(f"FAILED: {path} answered {response.status_code}: {response.get_data(as_text=True)[:300]}")
             if number >= 2:
                 timings.append(elapsed)
-        results[name] = (statistics.median(timings), percentile(timings, 0.95))
-        print(f"  {name:<34} p50 {results[name][0]:8.1f} ms   p95 {results[name][1]:8.1f} ms", flush=True)
+        results[name] = (statistics.median(timings), percentile(timings, 0.95), os.getloadavg()[0])
+        print(f"  {name:<34} p50 {results[name][0]:8.1f} ms   p95 {results[name][1]:8.1f} ms   "
+              f"load {results[name][2]:.2f}", flush=True)
     return results
 
 
 def verify_rollups(app, label: str) -> None:
+    from advocacy_portal.services import report_rollups
     from advocacy_portal.services import rollups
 
     with app.app_context():
         started = time.perf_counter()
-        mismatches = rollups.verify()
+        mismatches = rollups.verify() + report_rollups.verify()
         if mismatches:
             raise SystemExit(f"FAILED at {label}: rollups differ from a recount: {mismatches}")
-        print(f"verified at {label}: the rollups equal a recount of the raw clicks "
+        print(f"verified at {label}: the click and report rollups equal a recount of the raw tables "
               f"({time.perf_counter() - started:.1f} s)", flush=True)
 
 
@@ -165,6 +167,7 @@ def progress(label: str, total: int):
 
 def run(args) -> int:
     from advocacy_portal.models import Testimonial
+    from advocacy_portal.services import report_rollups
     from advocacy_portal.services import rollups
     from advocacy_portal.testing import scale_seed
 
@@ -194,6 +197,7 @@ def run(args) -> int:
                 connection.exec_driver_sql("ANALYZE")
             started = time.perf_counter()
             rollups.rebuild(engine)
+            report_rollups.rebuild(engine)
             print(f"rebuilt the rollups in {time.perf_counter() - started:.0f} s", flush=True)
             testimonial_id = host_app.db.session.scalar(sa.select(sa.func.min(Testimonial.id)))
         staff_id, customer_id, advocate_id = people(app, host_app)
@@ -213,7 +217,7 @@ def run(args) -> int:
                 connection.exec_driver_sql("VACUUM ANALYZE")
             started = time.perf_counter()
             rollups.rebuild(engine)
-            print(f"rebuilt the rollups in {time.perf_counter() - started:.0f} s", flush=True)
+            print(f"rebuilt the click rollups in {time.perf_counter() - started:.0f} s", flush=True)
         verify_rollups(app, f"{args.large:,} clicks")
         print(f"timing {len(targets)} pages at {args.large:,} clicks", flush=True)
         large = time_pages(app, staff_id, customer_id, targets, args.requests)
@@ -221,12 +225,13 @@ def run(args) -> int:
 
         small_label, large_label = f"{args.small / 1e6:g}M", f"{args.large / 1e6:g}M"
         print()
-        print(f"| page | p50 @{small_label} | p95 @{small_label} | p50 @{large_label} | p95 @{large_label} | growth |")
-        print("|---|---:|---:|---:|---:|---:|")
+        print(f"| page | p50 @{small_label} | p95 @{small_label} | load @{small_label} | p50 @{large_label} | "
+              f"p95 @{large_label} | load @{large_label} | growth |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|")
         for name, _, _ in targets:
             growth = large[name][1] / small[name][1] if small[name][1] else float("inf")
-            print(f"| {name} | {small[name][0]:.1f} | {small[name][1]:.1f} | {large[name][0]:.1f} | "
-                  f"{large[name][1]:.1f} | {growth:.2f} |")
+            print(f"| {name} | {small[name][0]:.1f} | {small[name][1]:.1f} | {small[name][2]:.2f} | "
+                  f"{large[name][0]:.1f} | {large[name][1]:.1f} | {large[name][2]:.2f} | {growth:.2f} |")
         worst = max(large, key=lambda name: large[name][1])
         worst_small = max(small.values(), key=lambda figures: figures[1])[1]
         p95 = large[worst][1]

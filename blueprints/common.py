@@ -117,6 +117,13 @@ def handle_http_error(error: HTTPException):
     return render_error(error.code or 500, error.description)
 
 
+def csrf_failed(form) -> bool:
+    """Whether ``form`` failed because of its CSRF token (missing, expired, forged). ``False`` when the
+    host turned CSRF off (``WTF_CSRF_ENABLED = False``): the form has no ``csrf_token`` field then."""
+    field = getattr(form, "csrf_token", None)
+    return bool(field is not None and field.errors)
+
+
 def handle_csrf_error(error: CSRFError):
     return render_error(400, CSRF_MESSAGE)
 

@@ -6,19 +6,21 @@ import click
 from flask.cli import AppGroup
 
 from advocacy_portal.db import get_engine
+from advocacy_portal.services import report_rollups
 from advocacy_portal.services import rollups
 
 
 def add_scale_commands(cli: AppGroup) -> None:
     @cli.group("rollups")
     def rollups_group():
-        """The click rollups behind the staff pages: fold, rebuild, verify."""
+        """The click and report rollups behind the staff pages: fold, rebuild, verify."""
 
     @rollups_group.command("fold")
     def rollups_fold():
         """Fold the clicks that arrived since the last fold into the rollups (cheap; cron it)."""
         folded = rollups.fold()
-        click.echo(f"Folded {folded} clicks into the rollups.")
+        days = report_rollups.fold()
+        click.echo(f"Folded {folded} clicks into the rollups and recounted {days} changed days of the report.")
 
     @rollups_group.command("rebuild")
     def rollups_rebuild():
@@ -27,17 +29,21 @@ def add_scale_commands(cli: AppGroup) -> None:
         with click.progressbar(length=max(total, 1), label="Rebuilding the click rollups") as bar:
             folded = rollups.rebuild(progress=bar.update)
         click.echo(f"Rebuilt the click rollups from {folded} clicks.")
+        with click.progressbar(length=max(report_rollups.days_to_rebuild(), 1),
+                               label="Rebuilding the report rollups") as bar:
+            days = report_rollups.rebuild(progress=bar.update)
+        click.echo(f"Rebuilt the report rollups: {days} days recounted.")
 
     @rollups_group.command("verify")
     def rollups_verify():
         """Compare the rollups with a recount of the raw clicks; exit 1 when they differ."""
-        mismatches = rollups.verify()
+        mismatches = rollups.verify() + report_rollups.verify()
         if mismatches:
             for mismatch in mismatches:
                 click.echo(f"MISMATCH {mismatch.rollup}: {mismatch.rows} rows differ from a recount", err=True)
             click.echo("Run `flask advocacy rollups rebuild` to count again.", err=True)
             raise SystemExit(1)
-        click.echo("The click rollups equal a recount of the raw clicks.")
+        click.echo("The click and report rollups equal a recount of the raw tables.")
 
     @cli.command("seed-scale")
     @click.option("--clicks", type=click.IntRange(min=0), default=1_000_000, show_default=True,
@@ -71,4 +77,7 @@ def add_scale_commands(cli: AppGroup) -> None:
         total = rollups.max_click_id(engine)
         with click.progressbar(length=max(total, 1), label="Rebuilding the click rollups") as bar:
             rollups.rebuild(engine, progress=bar.update)
+        with click.progressbar(length=max(report_rollups.days_to_rebuild(engine), 1),
+                               label="Rebuilding the report rollups") as bar:
+            report_rollups.rebuild(engine, progress=bar.update)
         click.echo(f"Seeded {clicks} clicks; the rollups are rebuilt.")

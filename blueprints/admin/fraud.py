@@ -14,6 +14,7 @@ from advocacy_portal.blueprints.admin import bp
 from advocacy_portal.blueprints.admin.forms import AllowanceForm
 from advocacy_portal.blueprints.admin.forms import CsrfOnlyForm
 from advocacy_portal.blueprints.admin.forms import FraudDecisionForm
+from advocacy_portal.blueprints.common import csrf_failed
 from advocacy_portal.blueprints.common import CSRF_MESSAGE
 from advocacy_portal.blueprints.common import private_page
 from advocacy_portal.blueprints.common import render_error
@@ -65,7 +66,7 @@ def fraud_decide(review_id: int):
     if get_session().get(FraudReview, review_id) is None:
         abort(404, "There is no review with this number.")
     if not form.validate_on_submit():
-        if form.csrf_token.errors:
+        if csrf_failed(form):
             return render_error(400, CSRF_MESSAGE)
         return _render(400, form, review_id)
     try:
@@ -84,7 +85,7 @@ def fraud_allow():
     """Put a review's household (advocate and friend, or IP address) on the allow-list."""
     form = AllowanceForm()
     if not form.validate_on_submit():
-        if form.csrf_token.errors:
+        if csrf_failed(form):
             return render_error(400, CSRF_MESSAGE)
         return render_error(400, "Say why this household is allowed, then try again.")
     review_id = inputs.whole_number((form.review_id.data or "").strip(), 1, inputs.MAX_ID)

@@ -21,6 +21,7 @@ from advocacy_portal.blueprints import inputs
 from advocacy_portal.blueprints.admin import bp
 from advocacy_portal.blueprints.admin.forms import ADJUST_FORM_PREFIX
 from advocacy_portal.blueprints.admin.forms import AdjustmentForm
+from advocacy_portal.blueprints.common import csrf_failed
 from advocacy_portal.blueprints.common import CSRF_MESSAGE
 from advocacy_portal.blueprints.common import private_page
 from advocacy_portal.blueprints.common import render_error
@@ -41,6 +42,7 @@ from advocacy_portal.services import referral_queries
 from advocacy_portal.services import reward_queries
 from advocacy_portal.services import ledger
 from advocacy_portal.services import rewards
+from advocacy_portal.services import report_rollups
 from advocacy_portal.services import rollups
 from advocacy_portal.services.money import format_money
 from advocacy_portal.services.rules import current_rules
@@ -62,6 +64,12 @@ def get_advocate_or_404(advocate_id: int) -> Advocate:
     return advocate
 
 
+def _fold_rollups() -> None:
+    """Keep the live parts of the staff figures small without a scheduler (figures are exact anyway)."""
+    rollups.fold_if_due()
+    report_rollups.fold_if_due()
+
+
 @bp.get("/")
 @staff_required
 def overview():
@@ -69,9 +77,10 @@ def overview():
     each against the period before, with charts."""
     first, last = inputs.period_args(30, config_value("REPORT_MAX_DAYS"))
     by = inputs.choice_arg("by", program_report.GRANULARITIES, "day", strict=True)
-    rollups.fold_if_due()
+    _fold_rollups()
     report = program_report.overview(first, last, by)
     period = analytics.period_from(first, last)
+    nps_trend = program_report.nps_trend(report)
     return private_page(
         render_template(
             config_value("ADMIN_OVERVIEW_TEMPLATE"),
@@ -83,6 +92,9 @@ def overview():
             revenue=program_report.revenue_summary(period.start, period.end),
             cost=reward_queries.reward_cost_by_state(),
             fraud_figures=fraud.review_figures(),
+            nps_trend=nps_trend,
+            nps_answers=sum(summary.total for _, summary in nps_trend),
+            nps_chart=program_report.nps_chart(report, nps_trend),
         )
     )
 
@@ -161,7 +173,7 @@ def advocates():
     """The advocates leaderboard (searchable, sortable), and what referred customers are worth."""
     search = inputs.text_arg("q", 320) or ""
     order = inputs.choice_arg("order", program_report.LEADERBOARD_ORDERS, "revenue")
-    rollups.fold_if_due()
+    _fold_rollups()
     page = program_report.leaderboard(
         order=order, search=search or None, page=inputs.page_arg(),
         per_page=inputs.per_page_arg(50),
@@ -218,7 +230,7 @@ def adjust(advocate_id: int):
     found = get_advocate_or_404(advocate_id)
     form = AdjustmentForm(prefix=ADJUST_FORM_PREFIX)
     if not form.validate_on_submit():
-        if form.csrf_token.errors:
+        if csrf_failed(form):
             return render_error(400, CSRF_MESSAGE)
         return _render_advocate(found, form, status=400)
     currency = form.currency.data.lower()
@@ -296,7 +308,7 @@ def erase(advocate_id: int):
             flash(f"Customer {user_id} was erased (erasure #{report.erasure_id}, {report.total} records changed).",
                   "success")
             return redirect(url_for(".advocates"), code=303)
-        elif form.csrf_token.errors:
+        elif csrf_failed(form):
             return render_error(400, CSRF_MESSAGE)
     counts = {
         "referrals": referral_queries.advocate_stats(found).signups,

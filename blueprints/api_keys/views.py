@@ -13,6 +13,7 @@ from advocacy_portal.blueprints.api_keys import bp
 from advocacy_portal.blueprints.api_keys.forms import KEY_FORM_PREFIX
 from advocacy_portal.blueprints.api_keys.forms import NewKeyForm
 from advocacy_portal.blueprints.api_keys.forms import RevokeForm
+from advocacy_portal.blueprints.common import csrf_failed
 from advocacy_portal.blueprints.common import CSRF_MESSAGE
 from advocacy_portal.blueprints.common import private_page
 from advocacy_portal.blueprints.common import render_error
@@ -50,7 +51,7 @@ def create():
     cookie or flash message)."""
     form = NewKeyForm(prefix=KEY_FORM_PREFIX)
     if not form.validate_on_submit():
-        if form.csrf_token.errors:
+        if csrf_failed(form):
             return render_error(400, CSRF_MESSAGE)
         return _render(form, status=400)
     try:

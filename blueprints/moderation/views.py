@@ -17,6 +17,7 @@ from flask import url_for
 from werkzeug.datastructures import MultiDict
 
 from advocacy_portal.blueprints import inputs
+from advocacy_portal.blueprints.common import csrf_failed
 from advocacy_portal.blueprints.common import CSRF_MESSAGE
 from advocacy_portal.blueprints.common import private_page
 from advocacy_portal.blueprints.common import render_error
@@ -143,7 +144,7 @@ def act(testimonial_id: int):
     """Approve, reject, unpublish, feature or unfeature one testimonial."""
     form = ActionForm()
     if not form.validate_on_submit():
-        if form.csrf_token.errors:
+        if csrf_failed(form):
             return render_error(400, CSRF_MESSAGE)
         flash("That action could not be read: reload the page and try again.", "error")
         return redirect(url_for(".item", testimonial_id=testimonial_id), code=303)
@@ -182,7 +183,7 @@ def highlight(testimonial_id: int):
     """Pick (or clear) the highlighted excerpt; the quote itself never changes."""
     form = HighlightForm()
     if not form.validate_on_submit():
-        if form.csrf_token.errors:
+        if csrf_failed(form):
             return render_error(400, CSRF_MESSAGE)
         testimonial = _get_or_404(testimonial_id)
         return _render_item(testimonial, form, status=400)
@@ -226,7 +227,7 @@ def bulk():
     form = BulkForm()
     back = _safe_back(form.back.data)
     if not form.validate_on_submit():
-        if form.csrf_token.errors:
+        if csrf_failed(form):
             return render_error(400, CSRF_MESSAGE)
         for errors in form.errors.values():
             for error in errors:

@@ -13,6 +13,7 @@ from flask import url_for
 from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
 
+from advocacy_portal.blueprints.common import csrf_failed
 from advocacy_portal.blueprints.common import CSRF_MESSAGE
 from advocacy_portal.blueprints.common import customer_required
 from advocacy_portal.blueprints.common import private_page
@@ -88,7 +89,7 @@ def score(token: str):
         return _score_page(form, invitation, token, existing)
     form = ScoreForm()
     if not form.validate_on_submit():
-        if form.csrf_token.errors:
+        if csrf_failed(form):
             # The same page again, with a fresh token and what they chose and wrote; nothing recorded.
             form.csrf_token.errors = []
             form.score.errors = []
@@ -151,7 +152,7 @@ def answer():
                            notice=notice, action=url_for(".answer"))
 
     if not form.validate_on_submit():
-        if form.csrf_token.errors:
+        if csrf_failed(form):
             form.csrf_token.errors = []
             form.score.errors = []
             return again(EXPIRED_ANSWER_KEPT)
@@ -207,7 +208,7 @@ def help_page():
                 flash("Thank you. Your request is open; we will keep you posted.", "success")
                 return redirect(url_for(".my_case", case_id=case.id), code=303)
         else:
-            if form.csrf_token.errors:
+            if csrf_failed(form):
                 return render_error(400, CSRF_MESSAGE)
             status = 400
     return private_page(render_template(
@@ -226,7 +227,7 @@ def _case_page(case, form: ReplyForm, reply_action: str, status: int = 200):
 def _reply(case, reply_action: str, back: str):
     form = ReplyForm()
     if not form.validate_on_submit():
-        if form.csrf_token.errors:
+        if csrf_failed(form):
             return render_error(400, CSRF_MESSAGE)
         return _case_page(case, form, reply_action, 400)
     try:

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from advocacy_portal.blueprints import inputs
+from advocacy_portal.blueprints.common import csrf_failed
 from advocacy_portal.blueprints.common import CSRF_MESSAGE
 from advocacy_portal.blueprints.common import private_page
 from advocacy_portal.blueprints.common import render_error
@@ -156,7 +157,7 @@ def bulk_close():
     """Close every selected case."""
     form = BulkCloseForm()
     if not form.validate_on_submit():
-        if form.csrf_token.errors:
+        if csrf_failed(form):
             return render_error(400, CSRF_MESSAGE)
         flash("Select at least one case to close.", "error")
         return redirect(url_for(".cases"), code=303)
@@ -175,7 +176,7 @@ def bulk_close():
 def add_root_cause():
     form = RootCauseForm()
     if not form.validate_on_submit():
-        if form.csrf_token.errors:
+        if csrf_failed(form):
             return render_error(400, CSRF_MESSAGE)
         flash("A root cause is 1 to 80 characters.", "error")
         return redirect(url_for(".cases"), code=303)
@@ -195,7 +196,7 @@ def add_root_cause():
 def retire_root_cause():
     form = RetireRootCauseForm()
     if not form.validate_on_submit():
-        return render_error(400, CSRF_MESSAGE if form.csrf_token.errors else "Choose a root cause.")
+        return render_error(400, CSRF_MESSAGE if csrf_failed(form) else "Choose a root cause.")
     cause_id = inputs.whole_number(form.cause.data, 1, inputs.MAX_ID)
     cause = get_session().get(NpsRootCause, cause_id) if cause_id else None
     if cause is None:
@@ -264,7 +265,7 @@ def _case_action(case_id: int, form_class, form_key: str, act):
     if form_key == "status_form":
         form.root_cause.choices = _root_cause_choices()
     if not form.validate_on_submit():
-        if form.csrf_token.errors:
+        if csrf_failed(form):
             return render_error(400, CSRF_MESSAGE)
         return _render_case(found, 400, **{form_key: form})
     try:
@@ -345,7 +346,7 @@ def send():
     unknown: list[str] = []
     if request.method == "POST":
         if not form.validate_on_submit():
-            if form.csrf_token.errors:
+            if csrf_failed(form):
                 return render_error(400, CSRF_MESSAGE)
             status = 400
         else:

@@ -12,6 +12,7 @@ from flask import request
 from flask import url_for
 
 from advocacy_portal.blueprints import inputs
+from advocacy_portal.blueprints.common import csrf_failed
 from advocacy_portal.blueprints.common import CSRF_MESSAGE
 from advocacy_portal.blueprints.common import private_page
 from advocacy_portal.blueprints.common import render_error
@@ -81,7 +82,7 @@ def new():
     if request.method == "GET":
         return _render_form(form)
     if not form.validate_on_submit():
-        if form.csrf_token.errors:
+        if csrf_failed(form):
             return render_error(400, CSRF_MESSAGE)
         return _render_form(form, status=400)
     try:
@@ -123,7 +124,7 @@ def edit(endpoint_id: int):
     if request.method == "GET":
         return _render_form(form, found)
     if not form.validate_on_submit():
-        if form.csrf_token.errors:
+        if csrf_failed(form):
             return render_error(400, CSRF_MESSAGE)
         return _render_form(form, found, 400)
     try:
@@ -252,7 +253,7 @@ def delete(endpoint_id: int):
     found = get_endpoint_or_404(endpoint_id)
     form = DeleteForm()
     if not form.validate_on_submit():
-        if form.csrf_token.errors:
+        if csrf_failed(form):
             return render_error(400, CSRF_MESSAGE)
         flash("Tick “Yes, delete this endpoint and its delivery log” to delete it.", "error")
         return redirect(url_for(".endpoint", endpoint_id=found.id), code=303)

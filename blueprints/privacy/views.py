@@ -15,6 +15,7 @@ from flask_login import current_user
 from flask_login import login_fresh
 from sqlalchemy.exc import SQLAlchemyError
 
+from advocacy_portal.blueprints.common import csrf_failed
 from advocacy_portal.blueprints.common import CSRF_MESSAGE
 from advocacy_portal.blueprints.common import customer_required
 from advocacy_portal.blueprints.common import private_page
@@ -87,7 +88,7 @@ def export():
     photos (re-authenticated)."""
     form = ExportForm(prefix=EXPORT_FORM_PREFIX)
     if not form.validate_on_submit():
-        if form.csrf_token.errors:
+        if csrf_failed(form):
             return render_error(400, CSRF_MESSAGE)
         return _render(form, 400)
     refusal = _reauthenticated(form)
@@ -138,7 +139,7 @@ def give_consent():
     form = ConsentForm()
     wants_json = request.accept_mimetypes.best == "application/json" or request.is_json
     if not form.validate_on_submit():
-        if form.csrf_token.errors:
+        if csrf_failed(form):
             return _consent_answer(wants_json, 400, "csrf", CSRF_MESSAGE)
         return _consent_answer(wants_json, 400, "bad_ref", "There is no referral to remember.")
     if not consent.attribution_allowed():

@@ -11,6 +11,7 @@ from flask import request
 from flask import url_for
 from flask_login import current_user
 
+from advocacy_portal.blueprints.common import csrf_failed
 from advocacy_portal.blueprints.common import CSRF_MESSAGE
 from advocacy_portal.blueprints.common import current_advocate
 from advocacy_portal.blueprints.common import customer_required
@@ -95,7 +96,7 @@ def reset_link():
     """Retire the customer's current link and issue a new one."""
     form = ResetLinkForm(prefix=RESET_FORM_PREFIX)
     if not form.validate_on_submit():
-        if form.csrf_token.errors:
+        if csrf_failed(form):
             return render_error(400, CSRF_MESSAGE)
         return _render_page(form, status=400)
     referral_service.reset_link(current_advocate())
@@ -111,7 +112,7 @@ def inviter_name():
     advocate = current_advocate()
     form = _inviter_form(advocate, formdata=request.form)
     if not form.validate_on_submit():
-        if form.csrf_token.errors:
+        if csrf_failed(form):
             return render_error(400, CSRF_MESSAGE)
         return _render_page(ResetLinkForm(prefix=RESET_FORM_PREFIX, formdata=None), status=400, inviter_form=form)
     name = None if form.hide.data else form.name.data

@@ -13,6 +13,7 @@ from flask import request
 from flask import url_for
 
 from advocacy_portal.blueprints import inputs
+from advocacy_portal.blueprints.common import csrf_failed
 from advocacy_portal.blueprints.common import CSRF_MESSAGE
 from advocacy_portal.blueprints.common import current_advocate
 from advocacy_portal.blueprints.common import customer_required
@@ -182,7 +183,7 @@ def redeem():
     """Redeem the confirmed amount as credit on the customer's Stripe balance or as a promotion code."""
     form = RedeemForm(prefix=REDEEM_FORM_PREFIX)
     if not form.validate_on_submit():
-        if form.csrf_token.errors:
+        if csrf_failed(form):
             return render_error(400, CSRF_MESSAGE)
         if form.currency.errors or form.amount_minor.errors:
             return render_error(400, "This redemption form is not valid. Go back to your rewards and try again.")

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from advocacy_portal.blueprints import inputs
+from advocacy_portal.blueprints.common import csrf_failed
 from advocacy_portal.blueprints.common import CSRF_MESSAGE
 from advocacy_portal.blueprints.common import customer_required
 from advocacy_portal.blueprints.common import private_page
@@ -89,10 +90,6 @@ def _discard_photo(key: str | None) -> None:
             log.exception("Could not delete photo %s", key)
 
 
-def _csrf_failed(form) -> bool:
-    return bool(getattr(form, "csrf_token", None) is not None and form.csrf_token.errors)
-
-
 def _expired(form, testimonial: Testimonial | None = None):
     """The form again, with a fresh CSRF token and everything the customer typed (400): an expired
     session must not cost them their words. Nothing is saved from the expired post."""
@@ -134,7 +131,7 @@ def new():
             photo_key = _store_photo(form)
             if photo_key is not False:
                 return _submit(form, "testimonial", photo_key)
-        elif _csrf_failed(form):
+        elif csrf_failed(form):
             return _expired(form)
     return _render_form(form, status=400 if form.errors else 200)
 
@@ -154,7 +151,7 @@ def new_review():
                 flash(THANKS, "success")
                 return redirect(url_for(".mine"), code=303)
             return _submit(form, "review", None)
-        if _csrf_failed(form):
+        if csrf_failed(form):
             return _expired(form)
     return _render_form(form, status=400 if form.errors else 200)
 
@@ -242,7 +239,7 @@ def edit(testimonial_id: int):
         return _render_form(form, testimonial=testimonial)
     form = form_class()
     if not form.validate_on_submit():
-        if _csrf_failed(form):
+        if csrf_failed(form):
             return _expired(form, testimonial)
         return _render_form(form, status=400, testimonial=testimonial)
     changes = {
@@ -283,7 +280,7 @@ def withdraw(testimonial_id: int):
     testimonial = _own_or_404(testimonial_id)
     form = WithdrawForm(prefix=f"withdraw-{testimonial.id}")
     if not form.validate_on_submit():
-        if _csrf_failed(form):
+        if csrf_failed(form):
             return render_error(400, CSRF_MESSAGE)
         flash("Tick the box to confirm that you withdraw your consent.", "error")
         return redirect(url_for(".mine"), code=303)

@@ -19,6 +19,9 @@ from advocacy_portal.models.outbox import OUTBOX_STATES
 from advocacy_portal.models.rollups import AdvocateClickDay
 from advocacy_portal.models.rollups import AdvocateClickTotal
 from advocacy_portal.models.rollups import ClickDay
+from advocacy_portal.models.rollups import ReportAdvocateTotal
+from advocacy_portal.models.rollups import ReportDay
+from advocacy_portal.models.rollups import ReportDirtyDay
 from advocacy_portal.models.rollups import RollupMark
 from advocacy_portal.models.outbox import OutboxTask
 from advocacy_portal.models.testimonials import CONSENT_CHOICES
@@ -107,6 +110,9 @@ __all__ = [
     "AdvocateClickDay",
     "AdvocateClickTotal",
     "ClickDay",
+    "ReportAdvocateTotal",
+    "ReportDay",
+    "ReportDirtyDay",
     "RollupMark",
     # outgoing webhooks
     "WEBHOOK_DELIVERY_STATES",

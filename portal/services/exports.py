@@ -1,4 +1,4 @@
-"""Staff exports: CSV of referrals, payments, ledger entries and audit entries for a period, streamed.
+"""Staff exports: CSV of referrals, payments, ledger entries, NPS answers and audit entries for a period, streamed.
 
 Each kind is an :class:`ExportKind` in :data:`EXPORTS` (add one with :func:`register_export`): a
 select of plain columns and a function turning one row into the CSV's cells. :func:`csv_chunks`
@@ -28,7 +28,9 @@ from advocacy_portal.models import Conversion
 from advocacy_portal.models import LedgerAccount
 from advocacy_portal.models import LedgerEntry
 from advocacy_portal.models import LedgerTransaction
+from advocacy_portal.models import NpsResponse
 from advocacy_portal.models import Referral
+from advocacy_portal.models import Testimonial
 from advocacy_portal.services.money import to_major
 
 
@@ -49,7 +51,7 @@ class ExportKind:
     row: Callable[[Any], list[Any]]
 
 
-#: Every kind of export, by name (``referrals``, ``conversions``, ``ledger``, ``audit``).
+#: Every kind of export, by name (``referrals``, ``conversions``, ``ledger``, ``nps``, ``audit``).
 EXPORTS: dict[str, ExportKind] = {}
 
 
@@ -138,6 +140,25 @@ register_export(ExportKind(
 ))
 
 
+def _nps_query(start, end) -> Select:
+    # Each segment is an indexed lookup per answer (constant memory), not a set of every friend.
+    referred = select(Referral.id).where(Referral.friend_user_id == NpsResponse.user_id,
+                                         Referral.status != "flagged").exists()
+    advocate = select(Advocate.id).where(Advocate.user_id == NpsResponse.user_id).exists()
+    author = select(Testimonial.id).where(Testimonial.author_user_id == NpsResponse.user_id).exists()
+    return _between(
+        select(NpsResponse.id, NpsResponse.created_at, NpsResponse.user_id, NpsResponse.email, NpsResponse.score,
+               NpsResponse.channel, NpsResponse.comment, referred, advocate, author, NpsResponse.changes),
+        NpsResponse.created_at, start, end)
+
+
+def _nps_row(r) -> list[Any]:
+    from advocacy_portal.services.nps import category
+
+    return [r[0], _time(r[1]), r[2], r[3] or "", r[4], category(r[4]), r[5], r[6] or "",
+            int(bool(r[7])), int(bool(r[8])), int(bool(r[9])), r[10]]
+
+
 def _audit_row(r) -> list[Any]:
     from advocacy_portal.services import audit_presenters
 
@@ -156,6 +177,17 @@ register_export(ExportKind(
                AuditEntry.subject_type, AuditEntry.subject_id, AuditEntry.before, AuditEntry.after,
                AuditEntry.reason), AuditEntry.created_at, start, end),
     row=_audit_row,
+))
+
+
+register_export(ExportKind(
+    name="nps",
+    label="NPS answers (score, category, comment, and whether the customer was referred, an advocate, an author)",
+    header=("id", "answered_at", "user_id", "email", "score", "category", "channel", "comment", "referred",
+            "advocate", "testimonial_author", "changes"),
+    id_column=NpsResponse.id,
+    query=_nps_query,
+    row=_nps_row,
 ))
 
 

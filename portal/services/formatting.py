@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import date
 from datetime import datetime
 from datetime import timezone
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from babel import dates as babel_dates
@@ -56,7 +57,13 @@ def format_number(value: int | float | None, decimals: int | None = None) -> str
     """``12345`` → ``"12,345"``; ``None`` → ``"—"``; ``decimals`` fixes the number of fraction digits."""
     if value is None:
         return "—"
+    return _format_number(value, decimals, _locale())
+
+
+# The overview of a year by day formats thousands of figures; Babel parses the locale each time.
+@lru_cache(maxsize=8192)
+def _format_number(value: int | float, decimals: int | None, locale: str) -> str:
     if decimals is None:
-        return babel_numbers.format_decimal(value, locale=_locale())
+        return babel_numbers.format_decimal(value, locale=locale)
     pattern = "#,##0" + ("." + "0" * decimals if decimals else "")
-    return babel_numbers.format_decimal(value, format=pattern, locale=_locale())
+    return babel_numbers.format_decimal(value, format=pattern, locale=locale)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
+from functools import lru_cache
 
 from babel import Locale
 from babel.numbers import parse_pattern
@@ -43,10 +44,22 @@ def format_money(amount_minor: int | None, currency: str | None, locale: str = "
     """
     if amount_minor is None or not currency:
         return "—"
-    places = exponent(currency)
+    return _format_money(int(amount_minor), currency.lower(), locale)
+
+
+@lru_cache(maxsize=64)
+def _money_pattern(locale: str, places: int):
     babel_locale = Locale.parse(locale)
     pattern = parse_pattern(babel_locale.currency_formats["standard"].pattern)
     pattern.frac_prec = (places, places)
+    return babel_locale, pattern
+
+
+# A chart of a year by day labels some 700 amounts: parsing the locale and the pattern each time was
+# most of the overview's time. The cache holds strings only.
+@lru_cache(maxsize=8192)
+def _format_money(amount_minor: int, currency: str, locale: str) -> str:
+    babel_locale, pattern = _money_pattern(locale, exponent(currency))
     return pattern.apply(
         to_major(amount_minor, currency), babel_locale, currency=currency.upper(), currency_digits=False
     )

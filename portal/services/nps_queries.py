@@ -14,6 +14,7 @@ from datetime import time
 from datetime import timedelta
 from datetime import timezone
 
+from sqlalchemy import case
 from sqlalchemy import func
 from sqlalchemy import or_
 from sqlalchemy import select
@@ -114,14 +115,25 @@ def responses_in(start: date, end: date) -> list[NpsResponse]:
     ))
 
 
-def segment_members() -> dict[str, set[str]]:
-    """The user ids in each positive segment."""
+def segment_members(user_ids=None) -> dict[str, set[str]]:
+    """The user ids in each positive segment; only those among ``user_ids`` when given (looked up by
+    index, a few hundred at a time, instead of loading every referred friend of the program)."""
     session = get_session()
-    return {
-        "referred": set(session.scalars(select(Referral.friend_user_id).where(Referral.status != "flagged"))),
-        "advocate": set(session.scalars(select(Advocate.user_id))),
-        "testimonial_author": set(session.scalars(select(Testimonial.author_user_id).distinct())),
+    queries = {
+        "referred": (Referral.friend_user_id, [Referral.status != "flagged"]),
+        "advocate": (Advocate.user_id, []),
+        "testimonial_author": (Testimonial.author_user_id, []),
     }
+    if user_ids is None:
+        return {key: set(session.scalars(select(column).where(*where).distinct()))
+                for key, (column, where) in queries.items()}
+    wanted = sorted({user_id for user_id in user_ids if user_id is not None})
+    members: dict[str, set[str]] = {key: set() for key in queries}
+    for offset in range(0, len(wanted), 500):
+        chunk = wanted[offset:offset + 500]
+        for key, (column, where) in queries.items():
+            members[key].update(session.scalars(select(column).where(column.in_(chunk), *where).distinct()))
+    return members
 
 
 def in_segment(user_id: str, segment: str, members: dict[str, set[str]]) -> bool:
@@ -166,7 +178,7 @@ def figures(start: date, end: date, granularity: str = "month") -> Figures:
     for response in responses:
         by_bucket.setdefault(bucket_start(response.created_at, granularity), Summary()).add(response.score)
     label = (lambda d: f"{d:%Y-%m-%d}") if granularity == "week" else (lambda d: f"{d:%Y-%m}")
-    members = segment_members()
+    members = segment_members(r.user_id for r in responses)
     segments = [
         (key, name, summarize(r.score for r in responses if in_segment(r.user_id, key, members)))
         for key, name in SEGMENTS.items()
@@ -178,6 +190,26 @@ def figures(start: date, end: date, granularity: str = "month") -> Figures:
         trend=[(label(bucket), summary) for bucket, summary in sorted(by_bucket.items())],
         segments=segments, granularity=granularity,
     )
+
+
+def score_counts_by_day(start: date, end: date) -> dict[date, Summary]:
+    """Promoters, passives and detractors of the answers given each UTC day from ``start`` to ``end``
+    (inclusive), counted in SQL (days without answers are absent)."""
+    from advocacy_portal.services import rollups
+
+    session = get_session()
+    low, high = _bounds(start, end)
+    day = rollups.day_of(NpsResponse.created_at, session.get_bind().dialect.name)
+    kind = case((NpsResponse.score >= 9, "promoter"), (NpsResponse.score >= 7, "passive"), else_="detractor")
+    days: dict[date, Summary] = {}
+    for value, category_name, count in session.execute(
+        select(day, kind, func.count())
+        .where(NpsResponse.created_at >= low, NpsResponse.created_at < high)
+        .group_by(day, kind)
+    ):
+        summary = days.setdefault(rollups.as_date(value), Summary())
+        setattr(summary, category_name + "s", getattr(summary, category_name + "s") + int(count))
+    return days
 
 
 def comments(start: date, end: date, *, kind: str | None = None, segment: str | None = None,
@@ -197,19 +229,20 @@ def comments(start: date, end: date, *, kind: str | None = None, segment: str | 
         query = query.where(func.lower(NpsResponse.comment).contains(search.lower(), autoescape=True))
     rows = list(get_session().scalars(query.order_by(NpsResponse.created_at.desc()).limit(limit * 5)))
     if segment:
-        members = segment_members()
+        members = segment_members(row.user_id for row in rows)
         rows = [row for row in rows if in_segment(row.user_id, segment, members)]
     return rows[:limit]
 
 
 def export_csv(start: date, end: date) -> str:
     """Every answer in the period as CSV: date, customer, score, category, channel, comment, segments."""
-    members = segment_members()
+    responses = responses_in(start, end)
+    members = segment_members(row.user_id for row in responses)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["answered_at", "user_id", "email", "score", "category", "channel", "comment",
                      "referred", "advocate", "testimonial_author", "changes"])
-    for row in responses_in(start, end):
+    for row in responses:
         comment = row.comment or ""
         if comment[:1] in ("=", "+", "-", "@", "\t", "\r"):
             comment = "'" + comment  # no formula runs when the file is opened in a spreadsheet

@@ -949,7 +949,12 @@ for _table, _purpose in (
     ("advocacy_click_days", "Clicks per day, for the staff figures"),
     ("advocacy_advocate_click_days", "Clicks per advocate and day (an advocate id and a count), for the staff figures"),
     ("advocacy_advocate_click_totals", "Clicks per advocate in all (an advocate id and a count)"),
-    ("advocacy_rollup_marks", "How far the click rollups are folded (a watermark)"),
+    ("advocacy_rollup_marks", "How far the click rollups are folded (a watermark), when the report was"),
+    ("advocacy_report_days", "Signups, payments, revenue and reward cost per day and advocate (an advocate id "
+                             "and sums), for the staff figures"),
+    ("advocacy_report_advocate_totals", "Each advocate's report figures of all time (an advocate id and sums), "
+                                        "for the leaderboard"),
+    ("advocacy_report_dirty_days", "Days whose report figures changed since the last fold (a date)"),
 ):
     register(TableRule(_table, NOT_PERSONAL, purpose=_purpose,
                        retention="Kept; rebuilt from the clicks by `flask advocacy rollups rebuild`"))

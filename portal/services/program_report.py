@@ -1,8 +1,9 @@
 """The program's figures for the staff overview and the advocates pages, aggregated in SQL.
 
 Clicks come from the rollups (:mod:`advocacy_portal.services.rollups`, rolled-up days plus the live
-clicks above the watermark); signups, payments and rewards are grouped by day in SQL from their own
-tables through indexes on their timestamps (none is loaded into Python row by row). Days are UTC days.
+clicks above the watermark); signups, payments and reward cost from the report rollups
+(:mod:`advocacy_portal.services.report_rollups`: days per advocate and in total, with the days changed
+since the last fold counted live). Days are UTC days.
 """
 
 from __future__ import annotations
@@ -20,9 +21,8 @@ from advocacy_portal.config import config_value
 from advocacy_portal.db import get_session
 from advocacy_portal.models import Advocate
 from advocacy_portal.models import Conversion
-from advocacy_portal.models import Referral
-from advocacy_portal.models import Reward
 from advocacy_portal.models import utcnow
+from advocacy_portal.services import report_rollups
 from advocacy_portal.services import rollups
 from advocacy_portal.services.paging import Page
 from advocacy_portal.services.paging import clamp_page
@@ -49,17 +49,6 @@ def _dialect() -> str:
 
 def _day(column):
     return rollups.day_of(column, _dialect())
-
-
-def net_minor_sql():
-    """What the business kept of a paid payment, as SQL (see :attr:`Conversion.net_minor`)."""
-    kept = sa.func.coalesce(Conversion.amount_minor, 0) - Conversion.refunded_minor
-    return sa.case(
-        (Conversion.paid_at.is_(None), 0),
-        (Conversion.dispute_status.in_(("open", "lost")), 0),
-        (kept < 0, 0),
-        else_=kept,
-    )
 
 
 def bucket_of(day: date, by: str) -> date:
@@ -176,69 +165,49 @@ def _bounds(first: date, last: date) -> tuple[datetime, datetime]:
     return rollups._day_bounds(first, last)
 
 
-def _add_referral_counts(at, start: datetime, end: datetime, *where) -> None:
-    """Add the signups, flagged signups and first payments of referrals (those matching ``where``)
-    between ``start`` and ``end`` to ``at(day)``, the totals of the day they fell on."""
-    session = get_session()
-    created = _day(Referral.created_at)
-    for day, status, count in session.execute(
-        sa.select(created, Referral.status, sa.func.count())
-        .where(*where, Referral.created_at >= start, Referral.created_at < end)
-        .group_by(created, Referral.status)
-    ):
-        if status == "flagged":
-            at(day).flagged += count
-        else:
-            at(day).signups += count
-    first_paid = _day(Referral.first_paid_at)
-    for day, count in session.execute(
-        sa.select(first_paid, sa.func.count())
-        .where(*where, Referral.first_paid_at >= start, Referral.first_paid_at < end)
-        .group_by(first_paid)
-    ):
-        at(day).first_payments += count
+def _add_row(totals: Totals, currency: str, figures: dict[str, int]) -> None:
+    """Add one report row (:mod:`advocacy_portal.services.report_rollups`) to ``totals``."""
+    totals.signups += figures["signups"]
+    totals.flagged += figures["flagged"]
+    totals.first_payments += figures["first_payments"]
+    # A referred friend's payments less their first payments are the repeat ones; fixed up per day.
+    totals.repeat_payments += figures["referred_payments"]
+    if currency:
+        for target, name in (
+            (totals.revenue, "revenue"), (totals.referral_revenue, "referral_revenue"),
+            (totals.net_revenue, "net_revenue"), (totals.referral_net_revenue, "referral_net_revenue"),
+        ):
+            if figures["payments"] or figures[name]:
+                target[currency] = target.get(currency, 0) + figures[name]
 
 
-def _per_day(first: date, last: date) -> dict[date, Totals]:
-    """Every figure of the days from ``first`` to ``last``, by day (days with nothing are absent)."""
-    session = get_session()
-    start, end = _bounds(first, last)
+def _cost_of(rows: dict, currency: str, figures: dict[str, int]) -> None:
+    if not currency or not figures["rewards"]:
+        return
+    cost = rows.setdefault(currency, RewardCost())
+    cost.pending += figures["reward_pending"]
+    cost.available += figures["reward_available"]
+    cost.clawed_back += max(0, figures["reward_clawed_back"])
+    cost.rewards += figures["rewards"]
+
+
+def _per_day(first: date, last: date, advocate_id: int = report_rollups.PROGRAM,
+             cost: dict[str, RewardCost] | None = None) -> dict[date, Totals]:
+    """Every figure of the days from ``first`` to ``last``, by day (days with nothing are absent), from
+    the rollups; the reward cost of those days is added to ``cost`` when given."""
     days: dict[date, Totals] = {}
 
     def at(value) -> Totals:
         return days.setdefault(rollups.as_date(value), Totals())
 
-    for day, clicks in rollups.clicks_by_day(first, last).items():
+    for day, clicks in rollups.clicks_by_day(
+        first, last, None if advocate_id == report_rollups.PROGRAM else advocate_id
+    ).items():
         at(day).clicks = clicks
-
-    _add_referral_counts(at, start, end)
-
-    # A referred friend's payments that day less their first payments that day are the repeat ones
-    # (``first_paid_at`` is the time of the first): no join of referrals needed.
-    paid = _day(Conversion.paid_at)
-    net = net_minor_sql()
-    referred = Conversion.referral_id.is_not(None)
-    for day, currency, amount, referral_amount, net_amount, referral_net, referred_count in session.execute(
-        sa.select(
-            paid,
-            Conversion.currency,
-            sa.func.sum(sa.func.coalesce(Conversion.amount_minor, 0)),
-            sa.func.sum(sa.case((referred, sa.func.coalesce(Conversion.amount_minor, 0)), else_=0)),
-            sa.func.sum(net),
-            sa.func.sum(sa.case((referred, net), else_=0)),
-            sa.func.sum(sa.case((referred, 1), else_=0)),
-        )
-        .where(Conversion.paid_at >= start, Conversion.paid_at < end)
-        .group_by(paid, Conversion.currency)
-    ):
-        totals = at(day)
-        currency = currency or "???"
-        for target, value in (
-            (totals.revenue, amount), (totals.referral_revenue, referral_amount),
-            (totals.net_revenue, net_amount), (totals.referral_net_revenue, referral_net),
-        ):
-            target[currency] = target.get(currency, 0) + int(value or 0)
-        totals.repeat_payments += int(referred_count or 0)
+    for (day, currency), figures in report_rollups.report_rows(first, last, advocate_id).items():
+        _add_row(at(day), currency, figures)
+        if cost is not None:
+            _cost_of(cost, currency, figures)
     for totals in days.values():
         totals.repeat_payments = max(0, totals.repeat_payments - totals.first_payments)
     return days
@@ -255,25 +224,9 @@ def _add(into: Totals, other: Totals) -> None:
 
 def reward_cost(first: date, last: date) -> dict[str, RewardCost]:
     """What the rewards of the payments paid from ``first`` to ``last`` cost, per currency."""
-    start, end = _bounds(first, last)
     result: dict[str, RewardCost] = {}
-    rows = get_session().execute(
-        sa.select(
-            Reward.currency,
-            sa.func.count(),
-            sa.func.sum(Reward.pending_minor),
-            sa.func.sum(Reward.available_minor),
-            sa.func.sum(Reward.amount_minor - Reward.pending_minor - Reward.available_minor),
-        )
-        .join(Conversion, Conversion.id == Reward.conversion_id)
-        .where(Conversion.paid_at >= start, Conversion.paid_at < end)
-        .group_by(Reward.currency)
-    )
-    for currency, count, pending, available, clawed in rows:
-        result[currency] = RewardCost(
-            pending=int(pending or 0), available=int(available or 0),
-            clawed_back=max(0, int(clawed or 0)), rewards=int(count or 0),
-        )
+    for currency, figures in report_rollups.report_rows(first, last, by_day=False).items():
+        _cost_of(result, currency, figures)
     return result
 
 
@@ -285,8 +238,10 @@ def overview(first: date, last: date, by: str = "day") -> Report:
     length = (last - first).days + 1
     previous_last = first - timedelta(days=1)
     previous_first = previous_last - timedelta(days=length - 1)
-    current_days = _per_day(first, last)
-    previous_days = _per_day(previous_first, previous_last)
+    cost: dict[str, RewardCost] = {}
+    previous_cost: dict[str, RewardCost] = {}
+    current_days = _per_day(first, last, cost=cost)
+    previous_days = _per_day(previous_first, previous_last, cost=previous_cost)
     series = {start: Totals() for start in bucket_starts(first, last, by)}
     totals = Totals()
     for day, figures in current_days.items():
@@ -299,7 +254,7 @@ def overview(first: date, last: date, by: str = "day") -> Report:
         first=first, last=last, by=by, totals=totals, previous=previous,
         previous_first=previous_first, previous_last=previous_last,
         buckets=sorted(series.items()),
-        cost=reward_cost(first, last), previous_cost=reward_cost(previous_first, previous_last),
+        cost=cost, previous_cost=previous_cost,
     )
 
 
@@ -307,7 +262,7 @@ def revenue_summary(start: datetime | None, end: datetime | None) -> dict[str, d
     """Revenue of paid payments in ``[start, end)`` per currency, in one grouped SQL statement (the keys
     of :func:`advocacy_portal.services.reward_queries.revenue_summary`)."""
     referred = Conversion.referral_id.is_not(None)
-    net = net_minor_sql()
+    net = report_rollups.net_minor_sql()
     amount = sa.func.coalesce(Conversion.amount_minor, 0)
     query = sa.select(
         Conversion.currency,
@@ -364,54 +319,35 @@ def leaderboard(
 ) -> Page[LeaderboardRow]:
     """Advocates ranked by ``order`` (one of :data:`LEADERBOARD_ORDERS`), all time.
 
-    Each figure is one grouped subquery joined once (no per-advocate subquery); clicks come from the
-    rollups.
+    Each figure comes from the rollups (clicks, and the report's days per advocate), each one grouped
+    subquery joined once.
     """
     page, per_page = clamp_page(page, per_page)
+    floor = rollups.read_mark()
+    result, mark = _leaderboard(order, search, page, per_page, floor)
+    if mark < floor:  # a click rollup rebuild lowered the mark meanwhile: count above the real one
+        result, mark = _leaderboard(order, search, page, per_page, 0)
+    return result
+
+
+def _leaderboard(order, search, page, per_page, floor) -> tuple[Page[LeaderboardRow], int]:
     currency = report_currency()
-    clicks = rollups.advocate_clicks_column()
-    referrals = (
-        sa.select(
-            Referral.advocate_id.label("advocate_id"),
-            sa.func.sum(sa.case((Referral.status == "signed_up", 1), else_=0)).label("friends"),
-            sa.func.sum(sa.case((Referral.status == "flagged", 1), else_=0)).label("flagged"),
-            sa.func.sum(
-                sa.case((sa.and_(Referral.status == "signed_up", Referral.first_paid_at.is_not(None)), 1), else_=0)
-            ).label("paying"),
-        )
-        .group_by(Referral.advocate_id)
-        .subquery("referral_counts")
-    )
-    revenue = (
-        sa.select(Conversion.advocate_id.label("advocate_id"), sa.func.sum(net_minor_sql()).label("revenue"))
-        .where(Conversion.advocate_id.is_not(None), Conversion.paid_at.is_not(None), Conversion.currency == currency)
-        .group_by(Conversion.advocate_id)
-        .subquery("revenue")
-    )
-    cost = (
-        sa.select(
-            Reward.advocate_id.label("advocate_id"),
-            sa.func.sum(Reward.pending_minor + Reward.available_minor).label("cost"),
-        )
-        .where(Reward.currency == currency)
-        .group_by(Reward.advocate_id)
-        .subquery("cost")
-    )
+    rollups.small_reads()
+    clicks = rollups.advocate_clicks_column(floor)
+    totals = report_rollups.advocate_totals_subquery(currency)
     c_clicks = sa.func.coalesce(clicks.c.clicks, 0)
-    c_friends = sa.func.coalesce(referrals.c.friends, 0)
-    c_flagged = sa.func.coalesce(referrals.c.flagged, 0)
-    c_paying = sa.func.coalesce(referrals.c.paying, 0)
-    c_revenue = sa.func.coalesce(revenue.c.revenue, 0)
-    c_cost = sa.func.coalesce(cost.c.cost, 0)
+    c_friends = sa.func.coalesce(totals.c.friends, 0)
+    c_flagged = sa.func.coalesce(totals.c.flagged, 0)
+    c_paying = sa.func.coalesce(totals.c.paying, 0)
+    c_revenue = sa.func.coalesce(totals.c.revenue, 0)
+    c_cost = sa.func.coalesce(totals.c.cost, 0)
     rate = sa.case((c_friends > 0, sa.cast(c_paying, sa.Float) / c_friends), else_=-1.0)
     query = (
         sa.select(Advocate.id, Advocate.email, Advocate.user_id, Advocate.created_at,
-                  c_clicks, c_friends, c_flagged, c_paying, c_revenue, c_cost)
+                  c_clicks, c_friends, c_flagged, c_paying, c_revenue, c_cost, rollups.mark_subquery())
         .select_from(Advocate)
         .outerjoin(clicks, clicks.c.advocate_id == Advocate.id)
-        .outerjoin(referrals, referrals.c.advocate_id == Advocate.id)
-        .outerjoin(revenue, revenue.c.advocate_id == Advocate.id)
-        .outerjoin(cost, cost.c.advocate_id == Advocate.id)
+        .outerjoin(totals, totals.c.advocate_id == Advocate.id)
     )
     count = sa.select(sa.func.count()).select_from(Advocate)
     if search:
@@ -441,7 +377,8 @@ def leaderboard(
         )
         for row in rows
     ]
-    return Page(items=items, page=page, per_page=per_page, total=session.scalar(count) or 0)
+    mark = min((int(row[10] or 0) for row in rows), default=floor)
+    return Page(items=items, page=page, per_page=per_page, total=session.scalar(count) or 0), mark
 
 
 # -- lifetime value and retention ------------------------------------------------------------------
@@ -472,6 +409,25 @@ def _plus_days(column, days: int):
 
 
 def lifetime_value(now: datetime | None = None) -> dict[str, Any]:
+    """:func:`lifetime_value_at` now (the current hour), computed again only when a payment changed
+    (:func:`~advocacy_portal.services.report_rollups.data_version`) or the hour turned; otherwise the
+    figures of the last computation, which are the same."""
+    if now is not None:
+        return lifetime_value_at(now)
+    from advocacy_portal.proxies import current_portal
+
+    hour = utcnow().replace(minute=0, second=0, microsecond=0)
+    key = (report_currency(), hour, report_rollups.data_version())
+    cache = current_portal.state().cache
+    cached = cache.get("lifetime_value")
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    result = lifetime_value_at(hour)
+    cache["lifetime_value"] = (key, result)
+    return result
+
+
+def lifetime_value_at(now: datetime) -> dict[str, Any]:
     """Revenue per customer within 30/90/365 days of their first payment, and retention (a payment
     at least that many days after the first), for referred customers and all others, in the report
     currency. A customer is the paying host user (else their Stripe customer); referred when any of
@@ -479,7 +435,6 @@ def lifetime_value(now: datetime | None = None) -> dict[str, Any]:
 
     :returns: ``{"currency": ..., "referred": [Cohort...], "others": [Cohort...]}``.
     """
-    now = now or utcnow()
     currency = report_currency()
     session = get_session()
     customer = sa.func.coalesce(Conversion.customer_user_id, Conversion.stripe_customer_id)
@@ -487,7 +442,9 @@ def lifetime_value(now: datetime | None = None) -> dict[str, Any]:
     # functions), then per customer, then per group and window.
     paid = (
         sa.select(
-            customer.label("customer"), Conversion.paid_at.label("paid_at"), net_minor_sql().label("net"),
+            customer.label("customer"),
+            Conversion.paid_at.label("paid_at"),
+            report_rollups.net_minor_sql().label("net"),
             sa.func.min(Conversion.paid_at).over(partition_by=customer).label("first_at"),
             sa.func.max(sa.case((Conversion.referral_id.is_not(None), 1), else_=0))
             .over(partition_by=customer).label("referred"),
@@ -529,30 +486,49 @@ def advocate_funnel(advocate_id: int, months: int = 12, today: date | None = Non
     first = today.replace(day=1)
     for _ in range(months - 1):
         first = (first - timedelta(days=1)).replace(day=1)
-    start, end = _bounds(first, today)
-    session = get_session()
     series = {month: Totals() for month in bucket_starts(first, today, "month")}
-
-    def at(day) -> Totals:
-        return series.setdefault(bucket_of(rollups.as_date(day), "month"), Totals())
-
-    for day, clicks in rollups.clicks_by_day(first, today, advocate_id).items():
-        at(day).clicks += clicks
-    _add_referral_counts(at, start, end, Referral.advocate_id == advocate_id)
-    paid = _day(Conversion.paid_at)
-    for day, currency, net, referred_count in session.execute(
-        sa.select(paid, Conversion.currency, sa.func.sum(net_minor_sql()),
-                  sa.func.sum(sa.case((Conversion.referral_id.is_not(None), 1), else_=0)))
-        .where(Conversion.advocate_id == advocate_id, Conversion.paid_at >= start, Conversion.paid_at < end)
-        .group_by(paid, Conversion.currency)
-    ):
-        totals = at(day)
-        currency = currency or "???"
-        totals.referral_net_revenue[currency] = totals.referral_net_revenue.get(currency, 0) + int(net or 0)
-        totals.repeat_payments += int(referred_count or 0)
-    for _, totals in series.items():
-        totals.repeat_payments = max(0, totals.repeat_payments - totals.first_payments)
+    for day, figures in _per_day(first, today, advocate_id).items():
+        month = series.setdefault(bucket_of(day, "month"), Totals())
+        for name in ("clicks", "signups", "flagged", "first_payments", "repeat_payments"):
+            setattr(month, name, getattr(month, name) + getattr(figures, name))
+        for currency, value in figures.referral_net_revenue.items():
+            month.referral_net_revenue[currency] = month.referral_net_revenue.get(currency, 0) + value
     return sorted(series.items())
+
+
+# -- NPS -------------------------------------------------------------------------------------------
+
+
+def nps_trend(report: Report) -> list[tuple[date, Any]]:
+    """The NPS answers of the report's period by its buckets: ``[(bucket start, Summary)]``, every bucket
+    present (an empty Summary has no score)."""
+    from advocacy_portal.services import nps_queries
+
+    series = {start: nps_queries.Summary() for start, _ in report.buckets}
+    for day, counts in nps_queries.score_counts_by_day(report.first, report.last).items():
+        bucket = series.setdefault(bucket_of(day, report.by), nps_queries.Summary())
+        bucket.promoters += counts.promoters
+        bucket.passives += counts.passives
+        bucket.detractors += counts.detractors
+    return sorted(series.items())
+
+
+def nps_chart(report: Report, trend: list[tuple[date, Any]]):
+    """Promoters, passives and detractors by bucket (the NPS itself, which may be negative, is in the
+    table beside it)."""
+    from advocacy_portal.services import charts
+    from advocacy_portal.services.formatting import format_number
+
+    labels = [bucket_label(start, report.by) for start, _ in trend]
+    return charts.column_chart(
+        labels,
+        [
+            ("Promoters (9–10)", "advocacy-bar-promoters", [s.promoters for _, s in trend]),
+            ("Passives (7–8)", "advocacy-bar-passives", [s.passives for _, s in trend]),
+            ("Detractors (0–6)", "advocacy-bar-detractors", [s.detractors for _, s in trend]),
+        ],
+        lambda value: format_number(round(value, 1)),
+    )
 
 
 # -- charts ----------------------------------------------------------------------------------------

@@ -74,7 +74,7 @@ def test_periods_empty_exports_and_bad_input_get_clear_answers(stripe_app, data)
         answer = data.get(ADMIN + "/export/ledger.csv?" + bad)
         assert answer.status_code == 400 and "must be a date" in answer.get_data(as_text=True)
         assert data.get(ADMIN + "/export?" + bad).status_code == 400
-    assert data.get(ADMIN + "/export/nps.csv").status_code == 404
+    assert data.get(ADMIN + "/export/tips.csv").status_code == 404
     customer = stripe_app.test_client()
     login(customer, make_customer(stripe_app))
     assert customer.get(ADMIN + "/export/audit.csv").status_code == 403
@@ -89,7 +89,7 @@ def test_the_cli_writes_the_file_with_a_progress_bar(stripe_app, data, tmp_path)
     assert "Exported 3 conversions row(s)" in result.output
     rows = list(csv.reader(target.open(encoding="utf-8")))
     assert len(rows) == 4
-    bad = stripe_app.test_cli_runner().invoke(args=["advocacy", "export", "nps"])
+    bad = stripe_app.test_cli_runner().invoke(args=["advocacy", "export", "tips"])
     assert bad.exit_code == 2 and "Invalid value" in bad.output
 
 
@@ -104,3 +104,32 @@ def test_another_kind_can_be_registered(stripe_app, data):
         assert len(_csv(data.get(ADMIN + "/export/advocates_probe.csv"))) == 4
     finally:
         exports.EXPORTS.pop(kind.name)
+
+
+def test_nps_answers_export_with_their_segments(stripe_app, data):
+    from datetime import timedelta
+
+    from advocacy_portal.models import NpsInvitation
+    from advocacy_portal.models import NpsResponse
+    from advocacy_portal.models import Referral
+    from advocacy_portal.models import utcnow
+
+    with stripe_app.app_context():
+        session = get_session()
+        friend = session.scalars(__import__("sqlalchemy").select(Referral.friend_user_id)).first()
+        for user_id, score, comment in ((friend, 10, "Love it"), ("stranger", 3, "=cmd|' /C calc'!A0")):
+            invitation = NpsInvitation(user_id=user_id, email=f"{user_id}@example.com", state="answered",
+                                       created_at=utcnow() - timedelta(days=1))
+            session.add(invitation)
+            session.flush()
+            session.add(NpsResponse(invitation_id=invitation.id, user_id=user_id, email=f"{user_id}@example.com",
+                                    score=score, comment=comment, channel="email"))
+        session.commit()
+    page = data.get(ADMIN + "/export")
+    assert 'data-rows="nps">2<' in page.get_data(as_text=True)
+    rows = _csv(data.get(ADMIN + "/export/nps.csv"))
+    assert rows[0][:6] == ["id", "answered_at", "user_id", "email", "score", "category"]
+    by_user = {row[2]: row for row in rows[1:]}
+    assert by_user[friend][4:9] == ["10", "promoter", "email", "Love it", "1"]
+    assert by_user["stranger"][5] == "detractor" and by_user["stranger"][8] == "0"
+    assert by_user["stranger"][7].startswith("'=")  # no formula runs in a spreadsheet

@@ -177,3 +177,30 @@ def test_customers_get_403_on_the_report_pages(app, program, path):
     client = app.test_client()
     login(client, make_customer(app, "customer@example.com"))
     assert client.get(ADMIN + path).status_code == 403
+
+
+def test_overview_shows_the_nps_trend_of_the_period(app, staff, program):
+    from advocacy_portal.models import NpsInvitation
+    from advocacy_portal.models import NpsResponse
+
+    empty = staff.get("/advocacy/admin/?by=week").get_data(as_text=True)
+    assert "No NPS answers in this period" in empty
+    with app.app_context():
+        session = get_session()
+        for n, (score, days) in enumerate(((10, 2), (9, 2), (3, 2), (8, 3), (2, 40))):
+            at = days_ago(days)
+            invitation = NpsInvitation(user_id=f"nps-{n}", email=f"nps{n}@example.com", state="answered", created_at=at)
+            session.add(invitation)
+            session.flush()
+            session.add(NpsResponse(invitation_id=invitation.id, user_id=f"nps-{n}", score=score, channel="email",
+                                    created_at=at, updated_at=at))
+        session.commit()
+    today = utcnow().date()
+    page = staff.get(f"/advocacy/admin/?by=day&start={(today - timedelta(days=6)).isoformat()}&end={today.isoformat()}")
+    text = page.get_data(as_text=True)
+    assert 'data-chart="nps"' in text and 'data-table="nps-trend"' in text
+    # Two promoters, one detractor: (2 − 1) / 3 = 33; the day before has one passive: 0; the answer
+    # 40 days ago is outside the period.
+    assert _cell(text, "data-nps", days_ago(2).date().isoformat()) == "33"
+    assert _cell(text, "data-nps", days_ago(3).date().isoformat()) == "0"
+    assert _cell(text, "data-nps", days_ago(1).date().isoformat()) == "—"

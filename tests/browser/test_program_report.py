@@ -40,6 +40,16 @@ def program(app):
                                 customer=f"friend-{number}-{friend}")
         for number in range(6):
             add_payment(session, days_ago(number * 7 + 2), 9900, customer=f"direct-{number}")
+        from advocacy_portal.models import NpsInvitation
+        from advocacy_portal.models import NpsResponse
+
+        for number in range(12):  # NPS answers on the overview's trend
+            at = days_ago(number * 2 + 1)
+            invitation = NpsInvitation(user_id=f"nps-{number}", state="answered", created_at=at)
+            session.add(invitation)
+            session.flush()
+            session.add(NpsResponse(invitation_id=invitation.id, user_id=f"nps-{number}", score=(number * 7) % 11,
+                                    channel="email", created_at=at, updated_at=at))
         session.commit()
         rollups.fold()
         return ids
@@ -55,6 +65,7 @@ def test_staff_read_the_overview_charts_and_the_leaderboard(app, live_server, ne
     expect(page.get_by_role("img", name="Funnel: clicks, signups, first and repeat payments")).to_be_visible()
     expect(page.get_by_role("img", name="Referral revenue against all revenue by day, USD")).to_be_visible()
     expect(page.locator('[data-figure="signups"]')).to_have_text("36")
+    expect(page.get_by_role("img", name="NPS answers by day: promoters, passives, detractors")).to_be_visible()
     look_at(page, "admin-overview")
 
     page.set_viewport_size({"width": 1280, "height": 900})
