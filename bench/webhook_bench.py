@@ -193,6 +193,9 @@ def main(argv=None) -> int:
                              "webhook records and answers, then one relay process applies them (timed apart)")
     parser.add_argument("--relays", type=int, default=2,
                         help="with --executor worker: relay processes applying the events (default 2)")
+    parser.add_argument("--profile-relay", metavar="PATH",
+                        help="with --executor worker: run the first relay under cProfile, its stats saved to "
+                             "PATH (read with python -m pstats); the applied rate is then not comparable")
     args = parser.parse_args(argv)
     if not 100 <= args.events <= 100_000 or not 1 <= args.threads <= 64:
         parser.error("use 100-100000 events and 1-64 threads")
@@ -267,12 +270,15 @@ def main(argv=None) -> int:
             # --relays processes apply what was recorded, side by side, as a deployment's workers do:
             # sustained events/s, and no deadlock or lost race (each logs a warning) may happen.
             started = time.perf_counter()
+            relay_command = ["-m", "flask", "--app", "wsgi", "advocacy", "outbox", "run", "--limit", "1000000"]
             relays = [
                 subprocess.Popen(
-                    [sys.executable, "-m", "flask", "--app", "wsgi", "advocacy", "outbox", "run",
-                     "--limit", "1000000"],
+                    [sys.executable,
+                     *(["-m", "cProfile", "-o", str(Path(args.profile_relay).resolve())]
+                       if args.profile_relay and number == 0 else []),
+                     *relay_command],
                     cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-                for _ in range(args.relays)
+                for number in range(args.relays)
             ]
             outputs = [relay.communicate(timeout=1200) for relay in relays]
             end_to_end_rate = len(unique) / (time.perf_counter() - started)
