@@ -10,7 +10,11 @@ answers 200, nothing else) in alternating rounds, as the baseline.
 Afterwards it checks that every delivery was answered 200, that each event id was recorded once, that
 ``flask advocacy ledger verify`` passes, and that every advocate's pending balance equals the reward
 computed independently from the events. Prints ``webhook_events_per_s=``, ``baseline_rps=`` and
-``webhook_ratio=``. Goal: ``webhook_events_per_s >= 300``.
+``webhook_ratio=``; with ``--executor worker`` also ``webhook_applied_per_s=``, timed from the first
+event a relay finished to the last (the relays' start-up, importing and building the app, is not part
+of a deployment's steady state, so it is left out; ``webhook_applied_end_to_end_per_s=`` includes it).
+Goals (the hot-path issue): ``webhook_events_per_s >= 600`` (accepted, exactly once) and
+``webhook_applied_per_s >= 250`` (2 relays, no deadlock).
 
 Run from the repository root::
 
@@ -41,7 +45,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-GOAL = 300.0
+#: Accepted events per second, exactly once (with ``--executor worker``: recorded and answered).
+GOAL = 600.0
+#: Applied events per second with ``--executor worker``, sustained by the relays.
+APPLIED_GOAL = 250.0
 SECRET = "whsec_benchmark_only"
 WEBHOOK_PATH = "/advocacy/webhooks/stripe"
 BASELINE_PATH = "/bench/ok"
@@ -179,12 +186,16 @@ def main(argv=None) -> int:
     parser.add_argument("--advocates", type=int, default=50, help="advocate/friend pairs (default 50)")
     parser.add_argument("--database-url", default=os.environ.get(
         "ADVOCACY_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"))
-    parser.add_argument("--check", action="store_true", help=f"exit 1 below {GOAL:.0f} events/s")
+    parser.add_argument("--check", action="store_true", help=f"exit 1 below {GOAL:.0f} accepted events/s (or, with --executor worker, "
+                             f"below {APPLIED_GOAL:.0f} applied events/s)")
     parser.add_argument("--executor", choices=("inline", "worker"), default="inline",
                         help="inline: each event's effects applied before its answer (default); worker: the "
                              "webhook records and answers, then one relay process applies them (timed apart)")
     parser.add_argument("--relays", type=int, default=2,
                         help="with --executor worker: relay processes applying the events (default 2)")
+    parser.add_argument("--profile-relay", metavar="PATH",
+                        help="with --executor worker: run the first relay under cProfile, its stats saved to "
+                             "PATH (read with python -m pstats); the applied rate is then not comparable")
     args = parser.parse_args(argv)
     if not 100 <= args.events <= 100_000 or not 1 <= args.threads <= 64:
         parser.error("use 100-100000 events and 1-64 threads")
@@ -259,15 +270,27 @@ def main(argv=None) -> int:
             # --relays processes apply what was recorded, side by side, as a deployment's workers do:
             # sustained events/s, and no deadlock or lost race (each logs a warning) may happen.
             started = time.perf_counter()
+            relay_command = ["-m", "flask", "--app", "wsgi", "advocacy", "outbox", "run", "--limit", "1000000"]
             relays = [
                 subprocess.Popen(
-                    [sys.executable, "-m", "flask", "--app", "wsgi", "advocacy", "outbox", "run",
-                     "--limit", "1000000"],
+                    [sys.executable,
+                     *(["-m", "cProfile", "-o", str(Path(args.profile_relay).resolve())]
+                       if args.profile_relay and number == 0 else []),
+                     *relay_command],
                     cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-                for _ in range(args.relays)
+                for number in range(args.relays)
             ]
             outputs = [relay.communicate(timeout=1200) for relay in relays]
-            drain_rate = len(unique) / (time.perf_counter() - started)
+            end_to_end_rate = len(unique) / (time.perf_counter() - started)
+            # Steady state: from the first task a relay finished to the last (start-up left out).
+            engine = sa.create_engine(database)
+            with engine.connect() as connection:
+                first, last, tasks = connection.exec_driver_sql(
+                    "SELECT min(done_at), max(done_at), count(*) FROM advocacy_outbox "
+                    "WHERE state = 'done'").one()
+            engine.dispose()
+            window = (last - first).total_seconds() if first is not None else 0.0
+            drain_rate = (len(unique) - 1) / window if window > 0 else end_to_end_rate
             for number, (relay, (out, err)) in enumerate(zip(relays, outputs), start=1):
                 print(f"relay {number}: {out.strip()}")
                 ok = ok and relay.returncode == 0
@@ -300,11 +323,20 @@ def main(argv=None) -> int:
         print(f"webhook_ratio={webhook_rate / baseline_rate:.3f}")
         if drain_rate is not None:
             print(f"webhook_applied_per_s={drain_rate:.1f}  ({args.relays} relay processes applying what was "
-                  f"recorded; no deadlock, no retry)")
+                  f"recorded, {tasks} tasks done, first to last; no deadlock, no retry)")
+            print(f"webhook_applied_end_to_end_per_s={end_to_end_rate:.1f}  (the relays' start-up included)")
+        missed = []
         print(f"goal: webhook_events_per_s >= {GOAL:.0f}: {'met' if webhook_rate >= GOAL else 'NOT met'}")
+        if webhook_rate < GOAL:
+            missed.append("accepted")
+        if drain_rate is not None:
+            print(f"goal: webhook_applied_per_s >= {APPLIED_GOAL:.0f}: "
+                  f"{'met' if drain_rate >= APPLIED_GOAL else 'NOT met'}")
+            if drain_rate < APPLIED_GOAL:
+                missed.append("applied")
         if not ok:
             return 2
-        return 1 if args.check and webhook_rate < GOAL else 0
+        return 1 if args.check and missed else 0
     finally:
         if server is not None and server.poll() is None:
             server.send_signal(signal.SIGTERM)

@@ -4,6 +4,11 @@ Each app gets a limiter of its own, created when the first limited blueprint is 
 only ``ADVOCACY_*`` settings (storage, key prefix, limits): the host's ``RATELIMIT_*`` defaults and
 application limits never apply through it, and it ignores every request outside the plugin's
 blueprints. A storage outage (Redis down) falls back to in-memory counting instead of failing requests.
+
+Flask-Limiter hooks itself into every request of the app (before, after and teardown). The plugin's
+limiter is moved off the app onto the blueprints it limits (:func:`limit_blueprint`), so the host's
+routes and the precounted ones (the referral redirect, the widget: :func:`precount_blueprint`) never
+run its hooks at all.
 """
 
 from __future__ import annotations
@@ -75,8 +80,41 @@ def get_limiter(app) -> Limiter | None:
         limiter.init_app(app)
         if not had_switch:
             app.config.pop("RATELIMIT_ENABLED", None)
+        state.limiter_hooks = _take_app_hooks(app, limiter)
     state.limiter, state.limiter_ready = limiter, True
     return limiter
+
+
+def _take_app_hooks(app, limiter: Limiter) -> tuple:
+    """Take the app-wide before/after/teardown hooks ``limiter.init_app`` added off the app, so they
+    run only on the blueprints :func:`_hook_blueprint` gives them to."""
+    before = limiter._check_request_limit
+
+    def ours(function) -> bool:
+        # The after hook is ``partial(Limiter.__inject_headers, limiter)``, the others bound methods.
+        return getattr(function, "__self__", None) is limiter or getattr(function, "args", None) == (limiter,)
+
+    taken = []
+    for registry in (app.before_request_funcs, app.after_request_funcs, app.teardown_request_funcs):
+        functions = registry.get(None, [])
+        mine = [function for function in functions if ours(function)]
+        registry[None] = [function for function in functions if not ours(function)]
+        taken.append(mine)
+    if not any(function == before for function in taken[0]):  # pragma: no cover - a Flask-Limiter change
+        raise RuntimeError("Flask-Limiter's request hooks were not found on the app")
+    return tuple(taken)
+
+
+def _hook_blueprint(app, name: str, hooks: tuple) -> None:
+    """Run the limiter's hooks on blueprint ``name``'s requests: before the blueprint's own before
+    hooks (as an app-wide hook would), after and teardown last."""
+    before, after, teardown = hooks
+    for registry, functions in ((app.before_request_funcs, before), (app.after_request_funcs, after),
+                                (app.teardown_request_funcs, teardown)):
+        present = registry.setdefault(name, [])
+        for function in reversed(functions):
+            if function not in present:
+                present.insert(0, function)
 
 
 def _outside_the_plugin() -> bool:
@@ -92,6 +130,7 @@ def limit_blueprint(bp, setting: str, *, methods: list[str], key_func=None, mess
         limiter = get_limiter(state.app)
         if limiter is None:
             return
+        _hook_blueprint(state.app, state.name, get_portal(state.app).state(state.app).limiter_hooks)
         limiter.limit(
             lambda: config_value(setting),
             methods=methods,

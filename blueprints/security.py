@@ -10,12 +10,14 @@ inline ``<style>`` or ``<script>`` writes ``nonce="{{ advocacy_csp_nonce() }}"``
 
 from __future__ import annotations
 
+import copy
 import secrets
 
+from flask import current_app
 from flask import g
 from flask import has_request_context
 
-from advocacy_portal.config import config_value
+from advocacy_portal.proxies import get_portal
 
 #: The placeholder in a directive's sources that becomes ``'nonce-<the request's nonce>'``.
 NONCE = "'nonce'"
@@ -50,15 +52,62 @@ def content_security_policy(policy: dict | None, deny_framing: bool) -> str | No
     return "; ".join(directives) or None
 
 
+_CACHE_KEY = "security-headers"
+
+
+def _header_values(app) -> tuple:
+    """``(deny framing, CSP of HTML pages, CSP of other answers, policy has a nonce placeholder)``,
+    built once per value of the two settings (compared with a copy, so a policy changed in place is
+    seen too) instead of on every response."""
+    deny = app.config["ADVOCACY_DENY_FRAMING"]
+    policy = app.config["ADVOCACY_CONTENT_SECURITY_POLICY"]
+    cache = get_portal(app).state(app).cache
+    cached = cache.get(_CACHE_KEY)
+    if cached is not None and cached[0] == deny and cached[1] == policy:
+        return cached[2]
+    uses_nonce = bool(policy) and any(
+        NONCE in (sources.split() if isinstance(sources, str) else sources) for sources in policy.values()
+    )
+    values = (
+        deny,
+        _policy_without_nonce(policy, deny),
+        content_security_policy(None, deny),
+        uses_nonce,
+    )
+    cache[_CACHE_KEY] = (deny, copy.deepcopy(policy), values)
+    return values
+
+
+def _policy_without_nonce(policy: dict | None, deny: bool) -> str | None:
+    # Built outside any request's nonce: the value of a page that handed out none.
+    if not policy:
+        return "frame-ancestors 'none'" if deny else None
+    directives = []
+    for directive, sources in policy.items():
+        if directive == "frame-ancestors" and not deny:
+            continue
+        if isinstance(sources, str):
+            sources = sources.split()
+        values = [source for source in sources if source != NONCE]
+        directives.append(" ".join([directive, *values]) if values else directive)
+    return "; ".join(directives) or None
+
+
 def security_headers(response):
     """After every plugin request: ``X-Frame-Options`` and the Content-Security-Policy, unless the view
     set its own (the testimonial photos and the partner demo do)."""
-    deny = config_value("DENY_FRAMING")
+    app = current_app._get_current_object()
+    deny, html_policy, other_policy, uses_nonce = _header_values(app)
     if deny:
         response.headers.setdefault("X-Frame-Options", "DENY")
     if "Content-Security-Policy" not in response.headers:
-        html = response.mimetype == "text/html"
-        value = content_security_policy(config_value("CONTENT_SECURITY_POLICY") if html else None, deny)
+        if response.mimetype != "text/html":
+            value = other_policy
+        elif uses_nonce and g.get("_advocacy_csp_nonce"):
+            # A page that handed out a nonce: its own value, with this request's nonce.
+            value = content_security_policy(app.config["ADVOCACY_CONTENT_SECURITY_POLICY"], deny)
+        else:
+            value = html_policy
         if value:
             response.headers["Content-Security-Policy"] = value
     return response

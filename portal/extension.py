@@ -77,6 +77,9 @@ class AppState:
     #: The plugin's own Flask-Limiter (``None`` when rate limits are off); made on first use.
     limiter: Any = None
     limiter_ready: bool = False
+    #: Its (before, after, teardown) request hooks, taken off the app and given only to the
+    #: blueprints it limits.
+    limiter_hooks: tuple = ((), (), ())
     #: The photo storage object, made on first use from the hook or ``ADVOCACY_PHOTO_STORAGE``.
     photo_storage: Any = None
     #: ``(raw setting, its repr, parsed RewardRules)``: the reward rules, parsed once per value.

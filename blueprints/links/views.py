@@ -30,11 +30,13 @@ log = logging.getLogger(__name__)
 
 def follow(token: str):
     """Follow a referral link."""
+    # The app's settings, read once for the whole request (the hot path of a shared link).
+    config = current_app.config
     try:
         advocate, claim = referral_service.resolve_link(token)
     except link_service.InvalidLink:
         return render_template(config_value("LINK_NOT_FOUND_TEMPLATE")), 404
-    destination = _destination()
+    destination = _destination(config)
     response = redirect(destination, code=302)
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
@@ -71,7 +73,7 @@ def follow(token: str):
     if outcome.outcome != referral_service.COUNTED:
         log.debug("Click on advocate %s's link not counted (%s): %s", advocate.id, outcome.outcome,
                   outcome.reason)
-    cookie_name = config_value("COOKIE_NAME")
+    cookie_name = config["ADVOCACY_COOKIE_NAME"]
     held = link_service.read_attribution(request.cookies.get(cookie_name))
     value = referral_service.next_attribution_cookie(held, advocate.code, claim.campaign, outcome)
     if value is None:
@@ -79,8 +81,8 @@ def follow(token: str):
     response.set_cookie(
         cookie_name,
         value,
-        max_age=int(config_value("ATTRIBUTION_DAYS") * 86400),
-        **link_service.cookie_options(request.is_secure),
+        max_age=int(config["ADVOCACY_ATTRIBUTION_DAYS"] * 86400),
+        **link_service.cookie_options(request.is_secure, config),
     )
     return response
 
@@ -102,9 +104,9 @@ def _visitor_user_id() -> str | None:
     return customer.id if customer else None
 
 
-def _destination() -> str:
-    landing = config_value("LANDING_URL")
-    requested = request.args.get(config_value("NEXT_PARAM"))
+def _destination(config) -> str:
+    landing = config["ADVOCACY_LANDING_URL"]
+    requested = request.args.get(config["ADVOCACY_NEXT_PARAM"])
     if requested:
         # "Same site" is the configured origin, never the request's Host header (forgeable behind a proxy).
         safe = link_service.same_site_destination(requested)

@@ -250,7 +250,11 @@ def settle(reward: Reward, conversion: Conversion, referral: Referral, target: i
         return 0
     if reward.released_at is not None:
         return target
+    advocate = None
     if review is None or review.state == "held":
+        # Held here, so the session's identity map keeps it (it holds unchanged rows only weakly) and
+        # the block and hold rules below read the advocate's row once, not once each.
+        advocate = _advocate(referral)
         rule = block_rule(conversion, referral)
         if rule is not None:
             if review is None:
@@ -267,6 +271,7 @@ def settle(reward: Reward, conversion: Conversion, referral: Referral, target: i
         rules, ip_hash = hold_rules(conversion, referral)
         if rules and not is_allowed(referral, ip_hash):
             review = _open_review(conversion, referral, reward, "held", rules, ip_hash)
+    del advocate
     if review is None:
         return target
     if review.state == "voided":

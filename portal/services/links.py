@@ -150,19 +150,22 @@ def secret_keys(app=None) -> list[str | bytes]:
     return [*(fallback for fallback in fallbacks if fallback), key]
 
 
-def cookie_options(request_is_secure: bool) -> dict:
+def cookie_options(request_is_secure: bool, config=None) -> dict:
     """The attribution cookie's attributes, the same for setting and for deleting it.
 
     ``Secure`` is ``ADVOCACY_COOKIE_SECURE``, or, when that is ``None``, whether the request came
     over HTTPS.
+
+    :param config: the app's config when the caller holds it already (the redirect reads it once).
     """
-    secure = config_value("COOKIE_SECURE")
+    config = config if config is not None else current_app.config
+    secure = config["ADVOCACY_COOKIE_SECURE"]
     return {
         "path": "/",
-        "domain": config_value("COOKIE_DOMAIN"),
+        "domain": config["ADVOCACY_COOKIE_DOMAIN"],
         "secure": request_is_secure if secure is None else bool(secure),
         "httponly": True,
-        "samesite": config_value("COOKIE_SAMESITE"),
+        "samesite": config["ADVOCACY_COOKIE_SAMESITE"],
     }
 
 

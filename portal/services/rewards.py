@@ -279,9 +279,11 @@ def _move_to(reward: Reward, conversion: Conversion, target: int) -> None:
             reason = "reward.accrue" if reward.version == 0 else "reward.restore"
         else:
             reason = "reward.void"
-        _post_reward(reward, conversion, reason, [(expense, -delta, currency), (pending, delta, currency)])
+        # The reward's new state is set before the posting, so the posting's flush writes the reward
+        # row once (version, balance and status in one UPDATE, still before the accounts' locks).
         reward.pending_minor = target
         reward.status = "pending" if target > 0 else "void"
+        _post_reward(reward, conversion, reason, [(expense, -delta, currency), (pending, delta, currency)])
     else:
         delta = target - reward.available_minor
         if delta == 0:
@@ -289,10 +291,10 @@ def _move_to(reward: Reward, conversion: Conversion, target: int) -> None:
         available = ledger.advocate_account(advocate_id, "available", currency)
         clawbacks = ledger.program_account("clawbacks", currency)
         reason = "reward.restore" if delta > 0 else "reward.clawback"
+        reward.available_minor = target
         _post_reward(
             reward, conversion, reason, [(clawbacks, -delta, currency), (available, delta, currency)]
         )
-        reward.available_minor = target
     get_session().flush()
 
 

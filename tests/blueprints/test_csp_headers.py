@@ -60,6 +60,26 @@ def test_the_policy_is_a_setting(app):
         "default-src 'self'; img-src 'self' https://cdn.example; frame-ancestors 'none'"
 
 
+def test_the_policy_built_once_follows_a_changed_setting(app):
+    # The header's value is built once per value of the settings, not per response: a new value, a
+    # policy changed in place and a changed framing switch are each seen on the next response.
+    client = app.test_client()
+    app.config["ADVOCACY_BASE_TEMPLATE"] = "advocacy/base.html"
+    first = client.get("/advocacy/wall").headers["Content-Security-Policy"]
+    assert client.get("/advocacy/wall").headers["Content-Security-Policy"] == first
+    app.config["ADVOCACY_CONTENT_SECURITY_POLICY"] = {"default-src": ["'self'"], "img-src": ["'self'", "https://a.example"]}
+    assert client.get("/advocacy/wall").headers["Content-Security-Policy"] == \
+        "default-src 'self'; img-src 'self' https://a.example"
+    app.config["ADVOCACY_CONTENT_SECURITY_POLICY"]["img-src"].append("https://b.example")
+    assert client.get("/advocacy/wall").headers["Content-Security-Policy"] == \
+        "default-src 'self'; img-src 'self' https://a.example https://b.example"
+    app.config["ADVOCACY_CONTENT_SECURITY_POLICY"]["frame-ancestors"] = ["'none'"]
+    app.config["ADVOCACY_DENY_FRAMING"] = False
+    response = client.get("/advocacy/wall")
+    assert "frame-ancestors" not in response.headers["Content-Security-Policy"]
+    assert "X-Frame-Options" not in response.headers
+
+
 @pytest.mark.settings(CONTENT_SECURITY_POLICY=None)
 def test_no_policy_keeps_the_framing_refusal(app):
     response = app.test_client().get("/advocacy/wall")

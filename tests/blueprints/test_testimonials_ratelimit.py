@@ -23,6 +23,35 @@ def test_a_click_burst_from_one_ip_gets_a_clear_429(app, client):
     assert follow(app.test_client(), path, ip="203.0.113.10").status_code == 302
 
 
+def _ran_flask_limiter(client) -> bool:
+    # Flask-Limiter's hooks keep their per-request state on the request context (its ``context``).
+    from flask.globals import request_ctx
+
+    return hasattr(request_ctx._get_current_object(), "_limiter_request_context")
+
+
+@pytest.mark.settings(LINK_FOLLOW_LIMIT="2 per minute", RATELIMIT_ENABLED=True)
+def test_the_redirect_and_host_pages_skip_flask_limiters_hooks_and_keep_their_limit(app):
+    path = referral_path(app, make_customer(app))
+    client = app.test_client()
+    for expected in (302, 302, 429):
+        with client:
+            assert follow(client, path, ip="203.0.113.21").status_code == expected
+            # Counted by the in-process precount alone: Flask-Limiter never saw the request.
+            assert not _ran_flask_limiter(client)
+    with client:
+        assert client.get("/").status_code == 200  # the host's home page
+        assert not _ran_flask_limiter(client)
+    with client:
+        # A blueprint Flask-Limiter does limit still runs its hooks.
+        assert client.get("/advocacy/wall").status_code == 200
+        assert _ran_flask_limiter(client)
+    assert not any(
+        getattr(function, "__self__", None) in app.extensions["limiter"]
+        for function in app.before_request_funcs.get(None, [])
+    )
+
+
 def test_a_host_limiter_keeps_working_beside_the_plugins_own(database_url):
     from advocacy_portal import migrate
     from tests.host_app import create_app
