@@ -61,10 +61,10 @@ def dialect_insert(model):
     raise RuntimeError(f"Advocacy Portal does not support the {dialect} database")
 
 
-def insert_or_ignore(model, values: dict, conflict_columns: list[str]):
+def insert_or_ignore(model, values: dict, conflict_columns: list[str] | None):
     """``INSERT ... ON CONFLICT DO NOTHING RETURNING id``: the new row's id, or ``None`` if a row with
     the same unique ``conflict_columns`` exists already (perhaps inserted a moment ago by a concurrent
-    request).
+    request). ``None`` for ``conflict_columns`` ignores a conflict on any unique column.
 
     One statement, no savepoint: exactly-once inserts that behave the same on SQLite and PostgreSQL.
     """

@@ -83,13 +83,19 @@ def user_id_for_customer(stripe_customer_id: str | None) -> str | None:
 
 
 def link_customer(user_id, stripe_customer_id: str) -> str:
-    """Map a host user to an existing Stripe customer (first mapping wins); returns the mapped id."""
-    insert_or_ignore(
+    """Map a host user to an existing Stripe customer (first mapping wins, for the user and for the
+    Stripe customer alike); returns the user's mapped id, or ``stripe_customer_id`` when that Stripe
+    customer is mapped to another user already (the mapping is left as it is, and logged)."""
+    inserted = insert_or_ignore(
         StripeCustomer,
         {"user_id": str(user_id), "stripe_customer_id": stripe_customer_id, "created_at": utcnow()},
-        ["user_id"],
+        None,  # any unique column: a Stripe customer shared by two host users must not fail the event
     )
-    return stripe_customer_id_for(user_id)
+    mapped = stripe_customer_id_for(user_id)
+    if inserted is None and mapped is None:
+        log.warning("Stripe customer %s is mapped to another user already; user %s is left unmapped",
+                    stripe_customer_id, user_id)
+    return mapped or stripe_customer_id
 
 
 def ensure_stripe_customer(user_id, email: str | None) -> str:

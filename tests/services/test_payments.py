@@ -370,3 +370,25 @@ def test_the_demo_sends_signed_events_to_its_own_webhook(app, runner):
     assert released.exit_code == 0 and "reward(s) early" in released.output
     after = flat(advocate_balances(app, alice.id))
     assert after["pending"] == 0 and after["available"] == before["available"] + before["pending"]
+
+
+@pytest.mark.settings(REWARD_RULES=PERCENT_RULES)
+def test_two_users_paying_through_one_stripe_customer_are_both_applied(stripe_app, caplog):
+    """A shop may let two of its users share one Stripe customer (a family, a team). The first mapping
+    wins; the second user's payment is still applied and rewarded, instead of its event failing on the
+    unique Stripe customer id and being retried for ever."""
+    first, second = make_referral(stripe_app), make_referral(stripe_app)
+    client = stripe_app.test_client()
+    for n, referred in enumerate((first, second)):
+        event = stripe_events.checkout_session_completed(
+            amount_total=4000, customer="cus_shared", client_reference_id=str(referred.friend.id),
+            metadata=referred.metadata, payment_intent=f"pi_shared_{n}")
+        answer = deliver(client, event)
+        assert answer.status_code == 200, answer.get_data(as_text=True)
+    assert pending(stripe_app, first) == 400
+    assert pending(stripe_app, second) == 400
+    with stripe_app.app_context():
+        mapped = get_session().execute(select(StripeCustomer.user_id)).scalars().all()
+        assert mapped == [str(first.friend.id)]
+        assert payments.link_customer(second.friend.id, "cus_shared") == "cus_shared"
+    assert "mapped to another user already" in caplog.text
