@@ -226,6 +226,21 @@ def _stop(server: subprocess.Popen) -> None:
         server.wait(timeout=5)
 
 
+def _group_cpu_seconds(group: int) -> float:
+    """CPU seconds (user + system) used so far by the processes of process group ``group`` (the
+    gunicorn master and its workers), read from ``/proc``; 0.0 where there is no ``/proc``."""
+    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    total = 0
+    for entry in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = entry.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue  # the process ended meanwhile
+        if int(fields[2]) == group:  # fields after the name: state, ppid, pgrp, ..., utime, stime
+            total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
 # -- the benchmark ---------------------------------------------------------------------------------
 
 
@@ -350,10 +365,15 @@ def main(argv=None) -> int:
                 referral_requests += result.requests
 
         rates = {"bare": [], "redirect": []}
+        server_cpu = {"bare": [], "redirect": []}  # server CPU microseconds per request, per round
         ratios = []
         for number in range(1, args.rounds + 1):
             for name, (path, expect_cookie) in routes.items():
+                cpu_before = _group_cpu_seconds(server.pid)
                 result, rate = _phase(pool, port, path, expect_cookie, args, args.seconds)
+                server_cpu[name].append(
+                    (_group_cpu_seconds(server.pid) - cpu_before) / max(1, result.requests) * 1e6
+                )
                 rates[name].append(rate)
                 faults.add(PhaseResult(errors=result.errors))
                 if name == "redirect":
@@ -361,7 +381,9 @@ def main(argv=None) -> int:
             ratios.append(rates["redirect"][-1] / rates["bare"][-1])
             print(
                 f"round {number}: bare {rates['bare'][-1]:8.1f} req/s   "
-                f"redirect {rates['redirect'][-1]:8.1f} req/s   ratio {ratios[-1]:.3f}",
+                f"redirect {rates['redirect'][-1]:8.1f} req/s   ratio {ratios[-1]:.3f}   "
+                f"server CPU per request: bare {server_cpu['bare'][-1]:.0f} us, "
+                f"redirect {server_cpu['redirect'][-1]:.0f} us",
                 flush=True,
             )
 
@@ -385,6 +407,9 @@ def main(argv=None) -> int:
         print(f"bare_rps={statistics.median(rates['bare']):.1f}")
         print(f"redirect_rps={statistics.median(rates['redirect']):.1f}")
         print(f"redirect_ratio={ratio:.3f}")
+        print(f"server_cpu_us_per_request: bare {statistics.median(server_cpu['bare']):.0f}, "
+              f"redirect {statistics.median(server_cpu['redirect']):.0f} (gunicorn master and workers; "
+              f"the rest of the two cores goes to the clients)")
         print(f"goal: redirect_ratio >= {GOAL}: {'met' if ratio >= GOAL else 'NOT met'}")
         if not ok:
             return 2

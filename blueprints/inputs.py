@@ -157,13 +157,15 @@ def refuse_bad_characters(endpoint, values) -> None:
     for value in (values or {}).values():
         if isinstance(value, str) and has_bad_characters(value):
             abort(404)
-    for key, value in request.args.items(multi=True):
-        if has_bad_characters(key) or has_bad_characters(value):
-            raise BadInput("The address holds a character no text may hold (NUL or a lone surrogate).")
-    if request.method in ("POST", "PUT", "PATCH") and request.mimetype in (
+    req = request._get_current_object()
+    if req.environ.get("QUERY_STRING"):  # no query string, no arguments to parse
+        for key, value in req.args.items(multi=True):
+            if has_bad_characters(key) or has_bad_characters(value):
+                raise BadInput("The address holds a character no text may hold (NUL or a lone surrogate).")
+    if req.method in ("POST", "PUT", "PATCH") and req.mimetype in (
         "application/x-www-form-urlencoded", "multipart/form-data"
     ):
-        for key, value in request.form.items(multi=True):
+        for key, value in req.form.items(multi=True):
             if has_bad_characters(key) or has_bad_characters(value):
                 raise BadInput("The form holds a character no text may hold (NUL or a lone surrogate).")
 

@@ -31,6 +31,7 @@ from flask_limiter.util import get_remote_address
 from flask_login import current_user
 
 from advocacy_portal.config import config_value
+from advocacy_portal.proxies import app_object
 from advocacy_portal.proxies import current_portal
 from advocacy_portal.proxies import get_portal
 
@@ -171,8 +172,10 @@ class PrecountLimiter:
     def _reset(self) -> None:
         self._pid = os.getpid()
         self._lock = threading.Lock()
-        #: storage key -> [window end (epoch seconds), hits not yet sent, the storage's count]
+        #: storage key -> [window end (epoch seconds), hits not yet sent, the storage's count,
+        #: whether the storage was given the key's expiry]
         self._counts: dict[str, list] = {}
+        self._forgotten_at = 0.0
         self._storage = None
         self._thread = None
 
@@ -193,21 +196,23 @@ class PrecountLimiter:
             self._reset()
         now = time.time()
         refused = None
+        limits = self._limits()
+        counts = self._counts
         with self._lock:
-            for item in self._limits():
+            entries = []
+            for item in limits:
                 expiry = item.get_expiry()
                 window = int(now // expiry)
                 key = f"{self.prefix}/{item.amount}/{expiry}/{identity}/{window}"
-                entry = self._counts.get(key)
+                entry = counts.get(key)
                 if entry is None:
-                    entry = self._counts[key] = [(window + 1) * expiry, 0, 0]
+                    entry = counts[key] = [(window + 1) * expiry, 0, 0, False]
                 if entry[1] + entry[2] >= item.amount:
                     refused = max(refused or 0.0, entry[0] - now)
+                entries.append(entry)
             if refused is None:
-                for item in self._limits():
-                    expiry = item.get_expiry()
-                    key = f"{self.prefix}/{item.amount}/{expiry}/{identity}/{int(now // expiry)}"
-                    self._counts[key][1] += 1
+                for entry in entries:
+                    entry[1] += 1
         if self._thread is None and not self.storage_uri.startswith("memory"):
             self._start()
         elif self.storage_uri.startswith("memory") and len(self._counts) > 10_000:
@@ -239,24 +244,30 @@ class PrecountLimiter:
     def sync(self) -> None:
         """Send every key's new hits to the storage and learn each key's total."""
         now = time.time()
-        self._forget_ended(now)
+        if now - self._forgotten_at >= 1.0:  # windows end on whole seconds: once a second is enough
+            self._forget_ended(now)
+            self._forgotten_at = now
         with self._lock:
-            batch = [(key, entry[1], int(entry[0] - now) + 1) for key, entry in self._counts.items()
-                     if entry[1]]
-            for key, sent, _expiry in batch:
-                self._counts[key][1] -= sent
+            # (key, hits to add, seconds to keep it, whether the storage was given them already)
+            batch = [(key, entry[1], int(entry[0] - now) + 1, entry[3])
+                     for key, entry in self._counts.items() if entry[1]]
+            for key, sent, _expiry, _given in batch:
+                entry = self._counts[key]
+                entry[1] -= sent
+                entry[3] = True
         if not batch:
             return
         try:
             totals = self._send(batch)
         except Exception:
-            with self._lock:  # not sent: count them again next time
-                for key, sent, _expiry in batch:
+            with self._lock:  # not sent: count them again next time (and give the expiry again)
+                for key, sent, _expiry, given in batch:
                     if key in self._counts:
                         self._counts[key][1] += sent
+                        self._counts[key][3] = given
             raise
         with self._lock:
-            for (key, _sent, _expiry), total in zip(batch, totals):
+            for (key, _sent, _expiry, _given), total in zip(batch, totals):
                 entry = self._counts.get(key)
                 if entry is not None:
                     entry[2] = max(entry[2], int(total))
@@ -266,12 +277,20 @@ class PrecountLimiter:
             self._storage = storage_from_string(self.storage_uri)
         client = getattr(self._storage, "storage", None)
         if client is not None and hasattr(client, "pipeline"):  # Redis: one round trip for all
+            # The expiry goes with a key's first hits from this process only: it never changes, and
+            # the key names its window, so no later count can keep it past it.
             pipe = client.pipeline(transaction=False)
-            for key, sent, expiry in batch:
+            for key, sent, expiry, given in batch:
                 pipe.incrby(key, sent)
-                pipe.expire(key, expiry)
-            return pipe.execute()[::2]
-        return [self._storage.incr(key, expiry, amount=sent) for key, sent, expiry in batch]
+                if not given:
+                    pipe.expire(key, expiry)
+            results = pipe.execute()
+            totals, position = [], 0
+            for _key, _sent, _expiry, given in batch:
+                totals.append(results[position])
+                position += 1 if given else 2
+            return totals
+        return [self._storage.incr(key, expiry, amount=sent) for key, sent, expiry, _given in batch]
 
 
 PREFIX_KEY = "ADVOCACY_"
@@ -298,13 +317,15 @@ def precount_blueprint(bp, setting: str, *, methods: list[str], message: str) ->
         get_portal(app).state(app).precount_limiters[setting] = limiter
 
     def _check():
-        if request.method not in allowed:
+        req = request._get_current_object()
+        if req.method not in allowed:
             return None
-        app = current_app._get_current_object()
+        app = app_object()
         limiter = get_portal(app).state(app).precount_limiters.get(setting)
         if limiter is None or not app.config["ADVOCACY_RATELIMIT_ENABLED"]:
             return None
-        retry_after = limiter.hit(f"ip:{get_remote_address()}")
+        # The client address as Flask-Limiter's get_remote_address reads it.
+        retry_after = limiter.hit(f"ip:{req.remote_addr or '127.0.0.1'}")
         if retry_after is not None:
             raise TooManyRequests(description=message, retry_after=max(1, int(retry_after + 0.999)))
         return None

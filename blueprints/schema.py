@@ -22,8 +22,8 @@ from sqlalchemy.exc import ProgrammingError
 from advocacy_portal import migrate
 from advocacy_portal.blueprints.common import json_error
 from advocacy_portal.blueprints.common import render_error
-from advocacy_portal.config import config_value
 from advocacy_portal.db import get_session
+from advocacy_portal.proxies import app_object
 from advocacy_portal.proxies import get_portal
 
 log = logging.getLogger(__name__)
@@ -54,13 +54,16 @@ def _ours() -> bool:
 
 
 def _check_revision():
-    if not _ours() or "sqlalchemy" not in current_app.extensions:
+    blueprint = request.blueprint
+    if not blueprint or not blueprint.startswith("advocacy_"):
+        return None
+    app = app_object()
+    if "sqlalchemy" not in app.extensions:
         return None  # without Flask-SQLAlchemy the view's own clear error comes first
-    cache = get_portal().state().cache
-    seconds = config_value("SCHEMA_CHECK_SECONDS")
+    cache = get_portal(app).state(app).cache
+    seconds = app.config["ADVOCACY_SCHEMA_CHECK_SECONDS"]
     checked = cache.get(_CACHE_KEY)
     if checked is None or time.monotonic() - checked[0] >= seconds:
-        app = current_app._get_current_object()
         try:
             up_to_date = migrate.current_revision(app) == migrate.head_revision(app)
         except (OperationalError, ProgrammingError):

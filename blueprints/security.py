@@ -13,10 +13,10 @@ from __future__ import annotations
 import copy
 import secrets
 
-from flask import current_app
 from flask import g
 from flask import has_request_context
 
+from advocacy_portal.proxies import app_object
 from advocacy_portal.proxies import get_portal
 
 #: The placeholder in a directive's sources that becomes ``'nonce-<the request's nonce>'``.
@@ -96,11 +96,15 @@ def _policy_without_nonce(policy: dict | None, deny: bool) -> str | None:
 def security_headers(response):
     """After every plugin request: ``X-Frame-Options`` and the Content-Security-Policy, unless the view
     set its own (the testimonial photos and the partner demo do)."""
-    app = current_app._get_current_object()
+    app = app_object()
     deny, html_policy, other_policy, uses_nonce = _header_values(app)
-    if deny:
-        response.headers.setdefault("X-Frame-Options", "DENY")
-    if "Content-Security-Policy" not in response.headers:
+    headers = response.headers
+    # The names present, read in one pass (each ``in`` on werkzeug's headers scans them and raises
+    # and catches an exception for a missing one; this runs on every plugin response).
+    present = {name.lower() for name, _value in headers}
+    if deny and "x-frame-options" not in present:
+        headers.add("X-Frame-Options", "DENY")
+    if "content-security-policy" not in present:
         if response.mimetype != "text/html":
             value = other_policy
         elif uses_nonce and g.get("_advocacy_csp_nonce"):
@@ -109,7 +113,7 @@ def security_headers(response):
         else:
             value = html_policy
         if value:
-            response.headers["Content-Security-Policy"] = value
+            headers.add("Content-Security-Policy", value)
     return response
 
 

@@ -14,6 +14,8 @@ from typing import Any
 from flask import current_app
 from limits import parse_many
 
+from advocacy_portal.proxies import app_object
+
 PREFIX = "ADVOCACY_"
 
 DEFAULTS: dict[str, Any] = {
@@ -605,8 +607,7 @@ def config_value(key: str, app=None) -> Any:
     """
     if key not in DEFAULTS:
         raise KeyError(f"Unknown Advocacy Portal setting {PREFIX}{key}")
-    app = app or current_app
-    return app.config[PREFIX + key]
+    return app_object(app).config[PREFIX + key]
 
 
 def apply_defaults(app) -> None:

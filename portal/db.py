@@ -20,6 +20,8 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import SessionTransaction
 
+from advocacy_portal.proxies import app_object
+
 log = logging.getLogger(__name__)
 
 #: ``session.info`` key of the callbacks waiting for the session's commit.
@@ -31,8 +33,7 @@ def get_db(app=None):
 
     :raises RuntimeError: when the app has none.
     """
-    app = app or current_app
-    db = app.extensions.get("sqlalchemy")
+    db = app_object(app).extensions.get("sqlalchemy")
     if db is None:
         raise RuntimeError(
             "Advocacy Portal needs Flask-SQLAlchemy on the app: db = SQLAlchemy(app) or db.init_app(app)"

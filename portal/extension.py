@@ -20,6 +20,7 @@ from flask import url_for
 from advocacy_portal import migrate
 from advocacy_portal import outbox
 from advocacy_portal import signals
+from advocacy_portal.proxies import app_object
 from advocacy_portal.blueprints.admin import bp as admin_bp
 from advocacy_portal.blueprints.api import bp as api_bp
 from advocacy_portal.blueprints.api_keys import bp as api_keys_bp
@@ -186,7 +187,7 @@ class AdvocacyPortal:
 
         :raises RuntimeError: when the extension is not registered on that app.
         """
-        app = app or current_app._get_current_object()
+        app = app_object(app)
         try:
             return self._states[app]
         except KeyError:

@@ -11,6 +11,11 @@ from typing import TYPE_CHECKING
 from flask import current_app
 from werkzeug.local import LocalProxy
 
+try:  # the context variable behind ``current_app``: read directly on the hot paths (no proxy)
+    from flask.globals import _cv_app
+except ImportError:  # pragma: no cover - a Flask without it
+    _cv_app = None
+
 if TYPE_CHECKING:
     from flask import Flask
 
@@ -20,12 +25,26 @@ if TYPE_CHECKING:
 EXTENSION_KEY = "advocacy"
 
 
+def app_object(app: Flask | None = None) -> Flask:
+    """``app``, or the current app itself (not its proxy): ``current_app._get_current_object()``
+    without the proxy's look-ups, for code that runs on every request.
+
+    :raises RuntimeError: outside an application context, as ``current_app`` does.
+    """
+    if app is not None:
+        return app
+    context = _cv_app.get(None) if _cv_app is not None else None
+    if context is None:
+        return current_app._get_current_object()  # Flask's own "outside of application context"
+    return context.app
+
+
 def get_portal(app: Flask | None = None) -> AdvocacyPortal:
     """The extension registered on ``app`` (``current_app`` by default).
 
     :raises RuntimeError: when Advocacy Portal is not registered on the app.
     """
-    app = app or current_app
+    app = app_object(app)
     try:
         return app.extensions[EXTENSION_KEY]
     except KeyError:

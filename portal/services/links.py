@@ -21,8 +21,10 @@ from itsdangerous import BadData
 from itsdangerous import SignatureExpired
 from itsdangerous import TimestampSigner
 from itsdangerous import URLSafeTimedSerializer
+from werkzeug.http import http_date
 
 from advocacy_portal.config import config_value
+from advocacy_portal.proxies import app_object
 
 #: A campaign is a short slug: letters, digits, ``.``, ``_`` and ``-``.
 CAMPAIGN_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
@@ -138,11 +140,11 @@ def secret_keys(app=None) -> list[str | bytes]:
 
     :raises RuntimeError: when the app has no ``SECRET_KEY``.
     """
-    app = app or current_app
-    key = app.config.get("SECRET_KEY")
+    config = app_object(app).config
+    key = config.get("SECRET_KEY")
     if not key:
         raise RuntimeError("Advocacy Portal needs the app's SECRET_KEY to sign referral links")
-    fallbacks = app.config.get("SECRET_KEY_FALLBACKS") or ()
+    fallbacks = config.get("SECRET_KEY_FALLBACKS") or ()
     if isinstance(fallbacks, (str, bytes)):
         # One key given as a plain string (e.g. from an environment variable): unpacking it would
         # make every single character a valid signing key.
@@ -167,6 +169,22 @@ def cookie_options(request_is_secure: bool, config=None) -> dict:
         "httponly": True,
         "samesite": config["ADVOCACY_COOKIE_SAMESITE"],
     }
+
+
+#: ``(epoch second, max age, Expires value)`` of the last cookie expiry formatted.
+_expires_cache: tuple[int, int, str] = (0, 0, "")
+
+
+def cookie_expires(max_age: int) -> str:
+    """The ``Expires`` value of a cookie set now that lives ``max_age`` seconds: what werkzeug's
+    ``set_cookie(max_age=...)`` writes, formatted once per second instead of once per response."""
+    global _expires_cache
+    now = int(time.time())
+    second, age, value = _expires_cache
+    if second != now or age != max_age:
+        value = http_date(now + max_age)
+        _expires_cache = (now, max_age, value)
+    return value
 
 
 def validate_campaign(campaign: str | None) -> str | None:

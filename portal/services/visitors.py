@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
+import socket
 import re
 from functools import lru_cache
 from urllib.parse import urlsplit
@@ -111,6 +112,13 @@ def _ip_hash_key(secret, signing_key):
 
 
 def _network_of(ip: str | None) -> str:
+    if ip and ":" not in ip:
+        # The common case, an IPv4 address already written canonically, checked in C.
+        try:
+            if socket.inet_ntop(socket.AF_INET, socket.inet_pton(socket.AF_INET, ip)) == ip:
+                return ip
+        except OSError:
+            pass
     try:
         address = ipaddress.ip_address((ip or "").strip())
     except ValueError:
