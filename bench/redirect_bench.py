@@ -17,7 +17,9 @@ The plugin's per-IP link limit (``ADVOCACY_LINK_FOLLOW_LIMIT``) stays on, on ``-
 (Redis by default, as a multi-worker deployment runs it); the clients spread their requests over
 ``--addresses`` source addresses of the loopback range (127.77.0.0/16), as real visitors come from many
 networks, so the limit never answers 429 to a fair share. Prints one line per round, then
-``bare_rps=``, ``redirect_rps=`` and ``redirect_ratio=`` (the median of the per-round ratios).
+``bare_rps=``, ``redirect_rps=`` and ``redirect_ratio=`` (the median of the per-round ratios), and
+where the CPU went: microseconds per request of each route used by gunicorn, by PostgreSQL and by
+Redis (read from ``/proc``; the rest of the two cores went to the clients).
 Goal: ``redirect_ratio >= 0.75``.
 
 Run from anywhere::
@@ -226,19 +228,27 @@ def _stop(server: subprocess.Popen) -> None:
         server.wait(timeout=5)
 
 
-def _group_cpu_seconds(group: int) -> float:
+def _cpu_seconds(group: int) -> dict[str, float]:
     """CPU seconds (user + system) used so far by the processes of process group ``group`` (the
-    gunicorn master and its workers), read from ``/proc``; 0.0 where there is no ``/proc``."""
+    gunicorn master and its workers: ``"server"``) and by the database and Redis servers this
+    machine runs (``"postgres"``, ``"redis"``), read from ``/proc``; zeros where there is none."""
     ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-    total = 0
+    totals = {"server": 0, "postgres": 0, "redis": 0}
     for entry in Path("/proc").glob("[0-9]*/stat"):
         try:
-            fields = entry.read_text().rpartition(")")[2].split()
+            head, _, tail = entry.read_text().rpartition(")")
         except OSError:
             continue  # the process ended meanwhile
-        if int(fields[2]) == group:  # fields after the name: state, ppid, pgrp, ..., utime, stime
-            total += int(fields[11]) + int(fields[12])
-    return total / ticks
+        fields = tail.split()  # after the name: state, ppid, pgrp, ..., utime (11), stime (12)
+        used = int(fields[11]) + int(fields[12])
+        name = head.partition("(")[2]
+        if int(fields[2]) == group:
+            totals["server"] += used
+        elif name == "postgres":
+            totals["postgres"] += used
+        elif name.startswith("redis-server"):
+            totals["redis"] += used
+    return {key: value / ticks for key, value in totals.items()}
 
 
 # -- the benchmark ---------------------------------------------------------------------------------
@@ -365,15 +375,18 @@ def main(argv=None) -> int:
                 referral_requests += result.requests
 
         rates = {"bare": [], "redirect": []}
-        server_cpu = {"bare": [], "redirect": []}  # server CPU microseconds per request, per round
+        # CPU microseconds per request, per round: gunicorn, the database server, Redis.
+        cpu = {name: {"server": [], "postgres": [], "redis": []} for name in ("bare", "redirect")}
         ratios = []
         for number in range(1, args.rounds + 1):
             for name, (path, expect_cookie) in routes.items():
-                cpu_before = _group_cpu_seconds(server.pid)
+                cpu_before = _cpu_seconds(server.pid)
                 result, rate = _phase(pool, port, path, expect_cookie, args, args.seconds)
-                server_cpu[name].append(
-                    (_group_cpu_seconds(server.pid) - cpu_before) / max(1, result.requests) * 1e6
-                )
+                cpu_after = _cpu_seconds(server.pid)
+                for part in cpu[name]:
+                    cpu[name][part].append(
+                        (cpu_after[part] - cpu_before[part]) / max(1, result.requests) * 1e6
+                    )
                 rates[name].append(rate)
                 faults.add(PhaseResult(errors=result.errors))
                 if name == "redirect":
@@ -382,8 +395,8 @@ def main(argv=None) -> int:
             print(
                 f"round {number}: bare {rates['bare'][-1]:8.1f} req/s   "
                 f"redirect {rates['redirect'][-1]:8.1f} req/s   ratio {ratios[-1]:.3f}   "
-                f"server CPU per request: bare {server_cpu['bare'][-1]:.0f} us, "
-                f"redirect {server_cpu['redirect'][-1]:.0f} us",
+                f"gunicorn CPU per request: bare {cpu['bare']['server'][-1]:.0f} us, "
+                f"redirect {cpu['redirect']['server'][-1]:.0f} us",
                 flush=True,
             )
 
@@ -407,9 +420,10 @@ def main(argv=None) -> int:
         print(f"bare_rps={statistics.median(rates['bare']):.1f}")
         print(f"redirect_rps={statistics.median(rates['redirect']):.1f}")
         print(f"redirect_ratio={ratio:.3f}")
-        print(f"server_cpu_us_per_request: bare {statistics.median(server_cpu['bare']):.0f}, "
-              f"redirect {statistics.median(server_cpu['redirect']):.0f} (gunicorn master and workers; "
-              f"the rest of the two cores goes to the clients)")
+        for part, label in (("server", "gunicorn master and workers"), ("postgres", "PostgreSQL"),
+                            ("redis", "Redis")):
+            print(f"cpu_us_per_request_{part}: bare {statistics.median(cpu['bare'][part]):.0f}, "
+                  f"redirect {statistics.median(cpu['redirect'][part]):.0f} ({label})")
         print(f"goal: redirect_ratio >= {GOAL}: {'met' if ratio >= GOAL else 'NOT met'}")
         if not ok:
             return 2

@@ -202,6 +202,12 @@ def seed_demo_testimonials(now) -> None:
         referrals.record_click(advocate, featured.campaign, visit, now=now - timedelta(hours=n))
 
 
+def _months_before(month_start, months: int):
+    """The first day of the month ``months`` before ``month_start``'s (negative: after it)."""
+    index = month_start.year * 12 + month_start.month - 1 - months
+    return month_start.replace(year=index // 12, month=index % 12 + 1)
+
+
 def seed_demo_nps(now, rng, password_hash) -> None:
     """Six months of NPS surveys and answers (a trend that improves), some never answered, and
     follow-up cases in every status, one overdue."""
@@ -218,16 +224,23 @@ def seed_demo_nps(now, rng, password_hash) -> None:
     }
     cases = []
     serial = 0
+    # Six calendar months, as the NPS trend groups them; the current one only once it is a few days
+    # old (early in a month, a trend ending on a day's few answers would tell no story).
+    this_month = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    skip = 0 if now - this_month >= timedelta(days=4) else 1
     for months_ago in range(5, -1, -1):
         # Later months have more promoters and fewer detractors: the trend goes up.
         weights = [max(1, 4 - months_ago), 3, max(1, 1 + months_ago)]
+        month_start = _months_before(this_month, months_ago + skip)
+        month_end = min(_months_before(this_month, months_ago + skip - 1), now)
+        span = month_end - month_start - timedelta(days=2)  # room for the answer, up to 48 h later
         for _ in range(9):
             serial += 1
             customer = User(email=f"survey{serial}@example.com", name=f"Survey Customer {serial}",
                             password_hash=password_hash)
             db.session.add(customer)
             db.session.flush()
-            asked_at = now - timedelta(days=30 * months_ago + rng.randint(1, 25))
+            asked_at = month_start + span * rng.random()
             invitation = nps.send_survey(str(customer.id), customer.email,
                                          channel=rng.choice(["email", "email", "in_app"]))
             invitation.created_at = asked_at

@@ -31,3 +31,18 @@ def test_seed_demo_has_months_of_answers_a_trend_and_cases_in_every_status(app, 
         figures = nps_queries.figures(start, end)
         assert figures.response_rate is not None and figures.response_rate < 100
         assert nps_queries.cases_per_root_cause().rows
+
+
+@pytest.mark.parametrize(
+    ("month", "back", "expected"),
+    [((2026, 12), 0, (2026, 12)), ((2026, 12), 5, (2026, 7)), ((2026, 3), 4, (2025, 11)),
+     ((2026, 12), -1, (2027, 1)), ((2026, 1), 13, (2024, 12))],
+)
+def test_the_demo_spreads_answers_over_calendar_months_across_year_ends(month, back, expected):
+    from datetime import datetime
+    from datetime import timezone
+
+    from demo.seed import _months_before
+
+    start = datetime(*month, 1, tzinfo=timezone.utc)
+    assert _months_before(start, back) == datetime(*expected, 1, tzinfo=timezone.utc)
