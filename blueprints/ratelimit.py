@@ -24,6 +24,7 @@ from flask import current_app
 from flask import request
 from limits import parse_many
 from limits.storage import storage_from_string
+import redis
 from werkzeug.exceptions import TooManyRequests
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -172,12 +173,16 @@ class PrecountLimiter:
     def _reset(self) -> None:
         self._pid = os.getpid()
         self._lock = threading.Lock()
-        #: storage key -> [window end (epoch seconds), hits not yet sent, the storage's count,
-        #: whether the storage was given the key's expiry]
-        self._counts: dict[str, list] = {}
-        self._forgotten_at = 0.0
+        #: storage key -> (window end (epoch seconds), hits not yet sent, the storage's count, whether
+        #: the storage was given the key's expiry). Tuples, not lists: a tuple of numbers is not
+        #: tracked by the garbage collector, so thousands of visitors' counts cost no collection time.
+        self._counts: dict[str, tuple] = {}
+        #: The keys with hits not yet sent: a sync looks at these only, not at every visitor's key.
+        self._dirty: set[str] = set()
         self._storage = None
+        self._script = None
         self._thread = None
+        self._forgotten_at = 0.0
 
     def _limits(self):
         app = self._app()
@@ -199,23 +204,22 @@ class PrecountLimiter:
         limits = self._limits()
         counts = self._counts
         with self._lock:
-            entries = []
+            found = []
             for item in limits:
                 expiry = item.get_expiry()
                 window = int(now // expiry)
                 key = f"{self.prefix}/{item.amount}/{expiry}/{identity}/{window}"
-                entry = counts.get(key)
-                if entry is None:
-                    entry = counts[key] = [(window + 1) * expiry, 0, 0, False]
+                entry = counts.get(key) or ((window + 1) * expiry, 0, 0, False)
                 if entry[1] + entry[2] >= item.amount:
                     refused = max(refused or 0.0, entry[0] - now)
-                entries.append(entry)
+                found.append((key, entry))
             if refused is None:
-                for entry in entries:
-                    entry[1] += 1
+                for key, (end, unsent, known, given) in found:
+                    counts[key] = (end, unsent + 1, known, given)
+                    self._dirty.add(key)
         if self._thread is None and not self.storage_uri.startswith("memory"):
             self._start()
-        elif self.storage_uri.startswith("memory") and len(self._counts) > 10_000:
+        elif self.storage_uri.startswith("memory") and len(counts) > 10_000:
             self._forget_ended(now)
         return refused
 
@@ -223,6 +227,7 @@ class PrecountLimiter:
         with self._lock:
             for key in [key for key, entry in self._counts.items() if entry[0] <= now]:
                 del self._counts[key]
+                self._dirty.discard(key)
 
     def _start(self) -> None:
         with self._lock:
@@ -247,14 +252,18 @@ class PrecountLimiter:
         if now - self._forgotten_at >= 1.0:  # windows end on whole seconds: once a second is enough
             self._forget_ended(now)
             self._forgotten_at = now
+        counts = self._counts
         with self._lock:
+            dirty, self._dirty = self._dirty, set()
             # (key, hits to add, seconds to keep it, whether the storage was given them already)
-            batch = [(key, entry[1], int(entry[0] - now) + 1, entry[3])
-                     for key, entry in self._counts.items() if entry[1]]
-            for key, sent, _expiry, _given in batch:
-                entry = self._counts[key]
-                entry[1] -= sent
-                entry[3] = True
+            batch = []
+            for key in dirty:
+                entry = counts.get(key)
+                if entry is None or not entry[1]:
+                    continue
+                end, unsent, known, given = entry
+                batch.append((key, unsent, int(end - now) + 1, given))
+                counts[key] = (end, 0, known, True)
         if not batch:
             return
         try:
@@ -262,23 +271,37 @@ class PrecountLimiter:
         except Exception:
             with self._lock:  # not sent: count them again next time (and give the expiry again)
                 for key, sent, _expiry, given in batch:
-                    if key in self._counts:
-                        self._counts[key][1] += sent
-                        self._counts[key][3] = given
+                    entry = counts.get(key)
+                    if entry is not None:
+                        counts[key] = (entry[0], entry[1] + sent, entry[2], given)
+                        self._dirty.add(key)
             raise
         with self._lock:
             for (key, _sent, _expiry, _given), total in zip(batch, totals):
-                entry = self._counts.get(key)
+                entry = counts.get(key)
                 if entry is not None:
-                    entry[2] = max(entry[2], int(total))
+                    counts[key] = (entry[0], entry[1], max(entry[2], int(total)), entry[3])
 
     def _send(self, batch: list) -> list[int]:
         if self._storage is None:
             self._storage = storage_from_string(self.storage_uri)
         client = getattr(self._storage, "storage", None)
-        if client is not None and hasattr(client, "pipeline"):  # Redis: one round trip for all
-            # The expiry goes with a key's first hits from this process only: it never changes, and
-            # the key names its window, so no later count can keep it past it.
+        if isinstance(client, redis.Redis):
+            # One script call per sync on a single Redis: every key's INCRBY, and its EXPIRE with its
+            # first hits from this process only (it never changes, and the key names its window, so
+            # no later count can keep it past it). One command instead of two per key.
+            script = self._script
+            if script is None or script.registered_client is not client:
+                script = self._script = client.register_script(_SYNC_SCRIPT)
+            totals = []
+            for start in range(0, len(batch), _SCRIPT_BATCH):
+                chunk = batch[start:start + _SCRIPT_BATCH]
+                arguments = []
+                for _key, sent, expiry, given in chunk:
+                    arguments += (sent, 0 if given else expiry)
+                totals += script(keys=[key for key, *_rest in chunk], args=arguments)
+            return totals
+        if client is not None and hasattr(client, "pipeline"):  # Redis Cluster, Sentinel: a pipeline
             pipe = client.pipeline(transaction=False)
             for key, sent, expiry, given in batch:
                 pipe.incrby(key, sent)
@@ -291,6 +314,23 @@ class PrecountLimiter:
                 position += 1 if given else 2
             return totals
         return [self._storage.incr(key, expiry, amount=sent) for key, sent, expiry, _given in batch]
+
+
+#: The keys one sync script call carries at most (a long call would hold up Redis for everyone).
+_SCRIPT_BATCH = 1000
+
+#: KEYS: the counters; ARGV: per key, the hits to add and the seconds to keep it (0: it has them).
+_SYNC_SCRIPT = """
+local totals = {}
+for i, key in ipairs(KEYS) do
+  totals[i] = redis.call('INCRBY', key, ARGV[2 * i - 1])
+  local expiry = tonumber(ARGV[2 * i])
+  if expiry > 0 then
+    redis.call('EXPIRE', key, expiry)
+  end
+end
+return totals
+"""
 
 
 PREFIX_KEY = "ADVOCACY_"
