@@ -191,7 +191,12 @@ class PrecountLimiter:
             return ()
         cached = getattr(self, "_parsed", None)
         if cached is None or cached[0] != value:
-            cached = self._parsed = (value, tuple(parse_many(value)))
+            # (amount, window seconds, the start of its storage keys), worked out once per setting
+            plan = tuple(
+                (item.amount, item.get_expiry(), f"{self.prefix}/{item.amount}/{item.get_expiry()}/")
+                for item in parse_many(value)
+            )
+            cached = self._parsed = (value, plan)
         return cached[1]
 
     def hit(self, identity: str) -> float | None:
@@ -205,22 +210,22 @@ class PrecountLimiter:
         counts = self._counts
         with self._lock:
             found = []
-            for item in limits:
-                expiry = item.get_expiry()
+            for amount, expiry, start in limits:
                 window = int(now // expiry)
-                key = f"{self.prefix}/{item.amount}/{expiry}/{identity}/{window}"
+                key = f"{start}{identity}/{window}"
                 entry = counts.get(key) or ((window + 1) * expiry, 0, 0, False)
-                if entry[1] + entry[2] >= item.amount:
+                if entry[1] + entry[2] >= amount:
                     refused = max(refused or 0.0, entry[0] - now)
                 found.append((key, entry))
             if refused is None:
                 for key, (end, unsent, known, given) in found:
                     counts[key] = (end, unsent + 1, known, given)
                     self._dirty.add(key)
-        if self._thread is None and not self.storage_uri.startswith("memory"):
-            self._start()
-        elif self.storage_uri.startswith("memory") and len(counts) > 10_000:
-            self._forget_ended(now)
+        if self._thread is None:
+            if not self.storage_uri.startswith("memory"):
+                self._start()
+            elif len(counts) > 10_000:
+                self._forget_ended(now)
         return refused
 
     def _forget_ended(self, now: float) -> None:

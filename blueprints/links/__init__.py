@@ -16,6 +16,7 @@ from flask.globals import request_ctx
 
 from advocacy_portal.blueprints.common import setup_blueprint
 from advocacy_portal.blueprints.ratelimit import precount_blueprint
+from advocacy_portal.proxies import app_object
 from advocacy_portal.services import click_writer as click_service
 from advocacy_portal.services import links as link_service
 
@@ -47,7 +48,7 @@ def _add_follow_rule(state):
 @bp.teardown_request
 def _flush_clicks_in_tests(exception=None):
     # Tests read the clicks of a request right after it: write them before the request ends.
-    app = current_app._get_current_object()
+    app = app_object()
     if app.testing:
         click_service.flush(app)
 
