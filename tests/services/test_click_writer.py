@@ -97,3 +97,45 @@ def test_the_flusher_thread_writes_within_its_interval(app):
     while time.monotonic() < deadline and not _clicks(app):
         time.sleep(0.02)
     assert [row[0] for row in _clicks(app)] == [outcome.click_id]
+
+
+def test_a_flush_drops_only_the_visitors_another_process_stored_within_the_window(app):
+    """The flush's de-duplication asks the database about the whole batch at once (in chunks of
+    visitors): every visitor stored by another process is dropped, nobody else."""
+    advocate_id = _advocate(app)
+    owner = referrals.LinkOwner(advocate_id, "nobody", "code")
+    phone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148"
+    window = app.config["ADVOCACY_CLICK_DEDUPE_SECONDS"]
+    count = click_writer._REPEAT_CHUNK + 50  # more visitors than one query asks about
+    addresses = [f"10.{n // 250}.{n % 250}.9" for n in range(count)]
+    with app.app_context():
+        # Another process stored every third visitor's click a minute ago, and one long ago.
+        other = click_writer.ClickWriter(app, 3600)
+        for address in addresses[::3]:
+            referrals.record_click(owner, None, _visit(address), writer=other, now=utcnow() - timedelta(minutes=1))
+        referrals.record_click(owner, None, _visit(addresses[1]), writer=other,
+                               now=utcnow() - timedelta(seconds=window + 60))
+        assert other.flush() == len(addresses[::3]) + 1
+        writer = click_writer.ClickWriter(app, 3600)
+        outcomes = [referrals.record_click(owner, None, _visit(address), writer=writer)
+                    for address in addresses[:30]]
+        # The flush sees the stored ones (the request-side check did too, for those it could).
+        assert all(outcome.outcome == referrals.REPEAT for outcome in outcomes[::3])
+        # Clicks queued before the other process wrote: only the flush can catch those.
+        late = click_writer.ClickWriter(app, 3600)
+        for address in addresses[30:]:
+            late.add({"advocate_id": advocate_id, "campaign": None, "clicked_at": utcnow(),
+                      "referrer_host": None, "device_class": "desktop",
+                      "ip_hash": referrals.hash_ip(address), "source": "link"})
+        # The same visitor on another device is another visitor.
+        referrals.record_click(owner, None, referrals.Visit(ip=addresses[0], user_agent=phone, referrer=None),
+                               writer=late)
+        stored_late = late.flush()
+        stored = writer.flush()
+    fresh = [address for n, address in enumerate(addresses) if n % 3]
+    assert stored == len([address for address in fresh if addresses.index(address) < 30])
+    assert stored_late == len([address for address in fresh if addresses.index(address) >= 30]) + 1
+    with app.app_context():
+        total = get_session().scalar(select(func.count()).select_from(ReferralClick))
+        get_session().commit()
+    assert total == len(addresses[::3]) + 1 + len(fresh) + 1
