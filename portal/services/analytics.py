@@ -99,7 +99,26 @@ def advocate_rows(
     :param order: one of :data:`ADVOCATE_ORDERS`; anything else orders by signups.
     """
     page, per_page = clamp_page(page, per_page)
-    click_counts = rollups.advocate_clicks_column()
+    session = get_session()
+    # The live clicks above the watermark read just before (so the planner knows they are few); when a
+    # rebuild lowered the mark meanwhile, the statement's own mark says so and it is read again.
+    floor = rollups.read_mark()
+    while True:
+        query, count = _advocate_query(search, order, floor)
+        rows = session.execute(query.limit(per_page).offset((page - 1) * per_page)).all()
+        if floor == 0 or not rows or rows[0].mark >= floor:
+            break
+        floor = 0
+    return Page(
+        items=[AdvocateRow(row[0], row[1] or 0, row[2] or 0, row[3] or 0, row[4] or 0) for row in rows],
+        page=page,
+        per_page=per_page,
+        total=session.scalar(count) or 0,
+    )
+
+
+def _advocate_query(search: str | None, order: str, floor: int):
+    click_counts = rollups.advocate_clicks_column(floor)
     clicks = sa.func.coalesce(click_counts.c.clicks, 0)
     signups = (
         sa.select(sa.func.count())
@@ -116,9 +135,9 @@ def advocate_rows(
         .where(Referral.advocate_id == Advocate.id, Referral.first_paid_at.is_not(None))
         .scalar_subquery()
     )
-    query = sa.select(Advocate, clicks, signups, flagged, paying).outerjoin(
-        click_counts, click_counts.c.advocate_id == Advocate.id
-    )
+    query = sa.select(
+        Advocate, clicks, signups, flagged, paying, rollups.mark_subquery().label("mark")
+    ).outerjoin(click_counts, click_counts.c.advocate_id == Advocate.id)
     count = sa.select(sa.func.count()).select_from(Advocate)
     if search:
         needle = search.strip()
@@ -133,16 +152,7 @@ def advocate_rows(
         "paying": [paying.desc(), signups.desc()],
         "newest": [Advocate.created_at.desc()],
     }.get(order, [signups.desc(), paying.desc()])
-    session = get_session()
-    rows = session.execute(
-        query.order_by(*ordering, Advocate.id).limit(per_page).offset((page - 1) * per_page)
-    ).all()
-    return Page(
-        items=[AdvocateRow(advocate, c or 0, s or 0, f or 0, p or 0) for advocate, c, s, f, p in rows],
-        page=page,
-        per_page=per_page,
-        total=session.scalar(count) or 0,
-    )
+    return query.order_by(*ordering, Advocate.id), count
 
 
 def referrals_of(advocate: Advocate, page: int = 1, per_page: int = 50) -> Page[Referral]:

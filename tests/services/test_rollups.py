@@ -210,3 +210,26 @@ def test_a_reader_whose_mark_hint_is_above_the_real_mark_reads_again(app_ctx, mo
 
     board = {row.advocate_id: row for row in program_report.leaderboard(order="clicks").items}
     assert board[alice].clicks == 3
+
+
+def test_the_advocates_list_counts_live_clicks_above_the_mark_and_rereads_after_a_rebuild(app_ctx, monkeypatch):
+    from advocacy_portal.services import analytics
+
+    session = get_session()
+    alice, bob = add_advocate(session), add_advocate(session)
+    add_clicks(session, alice, [days_ago(3), days_ago(2)])
+    session.commit()
+    assert rollups.fold() == 2
+    add_clicks(session, alice, [days_ago(1)])
+    add_clicks(session, bob, [days_ago(1), days_ago(0)])
+    session.commit()
+
+    def clicks_listed():
+        return {row.advocate.id: row.clicks for row in analytics.advocate_rows(order="clicks").items}
+
+    assert clicks_listed() == {alice: 3, bob: 2}
+    # A rebuild lowering the mark between reading it and the statement: the floor read before is
+    # above the statement's mark, so the list is read again without it (never an undercount).
+    highest = session.scalar(sa.select(sa.func.max(ReferralClick.id)))
+    monkeypatch.setattr(rollups, "read_mark", lambda: highest)
+    assert clicks_listed() == {alice: 3, bob: 2}
