@@ -121,10 +121,29 @@ def time_pages(app, staff_id: int, customer_id: int, targets, requests: int) -> 
             session["_user_id"] = str(user_id)
             session["_fresh"] = True
         clients[who] = client
+    import gc
+
+    # Full garbage collections during the timed requests, and their time: a page that allocates a lot
+    # pays for the whole heap's collection now and then (a spike at p95 that is not its data's size).
+    collections = {"running": False, "count": 0, "ms": 0.0, "started": 0.0}
+
+    def on_gc(phase, info):
+        if info["generation"] != 2 or not collections["running"]:
+            return
+        if phase == "start":
+            collections["started"] = time.perf_counter()
+        else:
+            collections["count"] += 1
+            collections["ms"] += (time.perf_counter() - collections["started"]) * 1000
+
+    gc.collect()
+    print(f"  (the process holds {len(gc.get_objects()):,} objects the collector tracks)", flush=True)
+    gc.callbacks.append(on_gc)
     results = {}
     for name, who, path in targets:
         path = path.format(**values)
         timings = []
+        collections.update(running=True, count=0, ms=0.0)
         for number in range(requests + 2):
             started = time.perf_counter()
             response = clients[who].get(path, base_url="http://shop.test")
@@ -133,9 +152,14 @@ def time_pages(app, staff_id: int, customer_id: int, targets, requests: int) -> 
                 raise SystemExit(f"FAILED: {path} answered {response.status_code}: {response.get_data(as_text=True)[:300]}")
             if number >= 2:
                 timings.append(elapsed)
+            else:
+                collections.update(count=0, ms=0.0)  # the uncounted requests' collections neither
+        collections["running"] = False
         results[name] = (statistics.median(timings), percentile(timings, 0.95), os.getloadavg()[0])
         print(f"  {name:<34} p50 {results[name][0]:8.1f} ms   p95 {results[name][1]:8.1f} ms   "
-              f"load {results[name][2]:.2f}", flush=True)
+              f"load {results[name][2]:.2f}   full GCs {collections['count']} ({collections['ms']:.0f} ms)",
+              flush=True)
+    gc.callbacks.remove(on_gc)
     return results
 
 
