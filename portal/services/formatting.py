@@ -40,7 +40,14 @@ def format_date(value: date | datetime | None, fmt: str = "medium") -> str:
         return "—"
     if isinstance(value, datetime):
         value = _aware(value).date()
-    return babel_dates.format_date(value, format=fmt, locale=_locale())
+    return _format_day(value, fmt, _locale())
+
+
+@lru_cache(maxsize=4096)
+def _format_day(value: date, fmt: str, locale: str) -> str:
+    # A report by day labels hundreds of days per page, and the same ones on every page: Babel's
+    # pattern formatting, done once per day, format and locale.
+    return babel_dates.format_date(value, format=fmt, locale=locale)
 
 
 def format_datetime(value: datetime | None, fmt: str = "medium") -> str:
