@@ -312,11 +312,12 @@ class PrecountLimiter:
                 pipe.incrby(key, sent)
                 if not given:
                     pipe.expire(key, expiry)
-            results = pipe.execute()
-            totals, position = [], 0
+            results = iter(pipe.execute())
+            totals = []
             for _key, _sent, _expiry, given in batch:
-                totals.append(results[position])
-                position += 1 if given else 2
+                totals.append(next(results))  # the INCRBY's total
+                if not given:
+                    next(results)  # the EXPIRE's answer
             return totals
         return [self._storage.incr(key, expiry, amount=sent) for key, sent, expiry, _given in batch]
 
@@ -369,8 +370,7 @@ def precount_blueprint(bp, setting: str, *, methods: list[str], message: str) ->
         limiter = get_portal(app).state(app).precount_limiters.get(setting)
         if limiter is None or not app.config["ADVOCACY_RATELIMIT_ENABLED"]:
             return None
-        # The client address as Flask-Limiter's get_remote_address reads it.
-        retry_after = limiter.hit(f"ip:{req.remote_addr or '127.0.0.1'}")
+        retry_after = limiter.hit(f"ip:{get_remote_address()}")
         if retry_after is not None:
             raise TooManyRequests(description=message, retry_after=max(1, int(retry_after + 0.999)))
         return None

@@ -54,8 +54,7 @@ def _ours() -> bool:
 
 
 def _check_revision():
-    blueprint = request.blueprint
-    if not blueprint or not blueprint.startswith("advocacy_"):
+    if not _ours():
         return None
     app = app_object()
     if "sqlalchemy" not in app.extensions:
