@@ -89,7 +89,7 @@ def overview():
             charts=program_report.overview_charts(report),
             granularities=program_report.GRANULARITIES,
             charts_template=config_value("ADMIN_CHARTS_TEMPLATE"),
-            revenue=program_report.revenue_summary(period.start, period.end),
+            revenue=report.payments,
             cost=reward_queries.reward_cost_by_state(),
             fraud_figures=fraud.review_figures(),
             nps_trend=nps_trend,

@@ -130,6 +130,9 @@ class Report:
     buckets: list[tuple[date, Totals]]
     cost: dict[str, RewardCost]
     previous_cost: dict[str, RewardCost]
+    #: The period's payments per currency, with the keys of :func:`revenue_summary` but
+    #: ``refunded_minor`` (the same figures, from the rollups rather than a scan of the payments).
+    payments: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
     def currencies(self) -> list[str]:
@@ -191,10 +194,28 @@ def _cost_of(rows: dict, currency: str, figures: dict[str, int]) -> None:
     cost.rewards += figures["rewards"]
 
 
+#: :func:`revenue_summary`'s keys for the report's figures.
+_PAYMENT_KEYS = (
+    ("total_minor", "revenue"), ("attributed_minor", "referral_revenue"), ("payments", "payments"),
+    ("attributed_payments", "referred_payments"), ("net_minor", "net_revenue"),
+    ("attributed_net_minor", "referral_net_revenue"),
+)
+
+
+def _add_payments(into: dict[str, dict[str, int]], currency: str, figures: dict[str, int]) -> None:
+    if not currency or not figures["payments"]:
+        return
+    row = into.setdefault(currency, dict.fromkeys((key for key, _ in _PAYMENT_KEYS), 0))
+    for key, name in _PAYMENT_KEYS:
+        row[key] += figures[name]
+
+
 def _per_day(first: date, last: date, advocate_id: int = report_rollups.PROGRAM,
-             cost: dict[str, RewardCost] | None = None) -> dict[date, Totals]:
+             cost: dict[str, RewardCost] | None = None,
+             payments: dict[str, dict[str, int]] | None = None) -> dict[date, Totals]:
     """Every figure of the days from ``first`` to ``last``, by day (days with nothing are absent), from
-    the rollups; the reward cost of those days is added to ``cost`` when given."""
+    the rollups; the reward cost of those days is added to ``cost`` and their payments per currency to
+    ``payments`` when given."""
     days: dict[date, Totals] = {}
 
     def at(value) -> Totals:
@@ -208,6 +229,8 @@ def _per_day(first: date, last: date, advocate_id: int = report_rollups.PROGRAM,
         _add_row(at(day), currency, figures)
         if cost is not None:
             _cost_of(cost, currency, figures)
+        if payments is not None:
+            _add_payments(payments, currency, figures)
     for totals in days.values():
         totals.repeat_payments = max(0, totals.repeat_payments - totals.first_payments)
     return days
@@ -240,12 +263,16 @@ def overview(first: date, last: date, by: str = "day") -> Report:
     previous_first = previous_last - timedelta(days=length - 1)
     cost: dict[str, RewardCost] = {}
     previous_cost: dict[str, RewardCost] = {}
-    current_days = _per_day(first, last, cost=cost)
+    payments: dict[str, dict[str, int]] = {}
+    current_days = _per_day(first, last, cost=cost, payments=payments)
     previous_days = _per_day(previous_first, previous_last, cost=previous_cost)
     series = {start: Totals() for start in bucket_starts(first, last, by)}
     totals = Totals()
     for day, figures in current_days.items():
-        _add(series.setdefault(bucket_of(day, by), Totals()), figures)
+        if by == "day":  # the day's own figures are its bucket
+            series[day] = figures
+        else:
+            _add(series.setdefault(bucket_of(day, by), Totals()), figures)
         _add(totals, figures)
     previous = Totals()
     for figures in previous_days.values():
@@ -254,7 +281,7 @@ def overview(first: date, last: date, by: str = "day") -> Report:
         first=first, last=last, by=by, totals=totals, previous=previous,
         previous_first=previous_first, previous_last=previous_last,
         buckets=sorted(series.items()),
-        cost=cost, previous_cost=previous_cost,
+        cost=cost, previous_cost=previous_cost, payments=payments,
     )
 
 

@@ -18,6 +18,7 @@ from advocacy_portal.models import ReportDay
 from advocacy_portal.models import ReportDirtyDay
 from advocacy_portal.models import Reward
 from advocacy_portal.models import utcnow
+from advocacy_portal.services import analytics
 from advocacy_portal.services import program_report
 from advocacy_portal.services import report_rollups
 from tests.fixtures import needs_postgres
@@ -122,6 +123,53 @@ def test_the_overview_reads_the_rollups_and_equals_a_recount(app_ctx):
     assert folded.totals.first_payments == 1 and folded.totals.repeat_payments == 1
     assert folded.totals.referral_revenue == {"usd": 12000}
     assert folded.cost["usd"].pending == 500
+
+
+def _recount_of_payments(first, last):
+    """The overview's "Revenue of the period" counted from the payments themselves."""
+    period = analytics.period_from(first, last)
+    summary = program_report.revenue_summary(period.start, period.end)
+    return {currency: {k: v for k, v in row.items() if k != "refunded_minor"} for currency, row in summary.items()}
+
+
+def _summed_days(rows):
+    sums = {}
+    for (_day, currency), figures in rows.items():
+        into = sums.setdefault(currency, dict.fromkeys(figures, 0))
+        for name, value in figures.items():
+            into[name] += value
+    return sums
+
+
+def test_the_period_revenue_and_the_days_equal_a_recount_with_days_folded_and_marked(app_ctx):
+    """The overview's revenue table comes from the rollups: it equals a scan of the payments whether
+    the days are folded, marked by a change since, or both in one period; and the rows by day (read
+    without an aggregate in SQL) add up to the period's totals."""
+    session = get_session()
+    alice, _bob, friend, paid = _seed_program(session)
+    today = utcnow().date()
+    first = today - timedelta(days=29)
+
+    def check():
+        report = program_report.overview(first, today, "day")
+        assert report.payments == _recount_of_payments(first, today)
+        assert _summed_days(report_rollups.report_rows(first, today)) == _program(first, today)
+        assert {day for day, _ in report.buckets} == {first + timedelta(days=n) for n in range(30)}
+        return report
+
+    live = check()
+    assert live.payments["usd"]["total_minor"] == 21000 and live.payments["usd"]["payments"] == 3
+    assert live.payments["usd"]["attributed_payments"] == 2
+    report_rollups.fold()
+    assert _marked(session) == 0
+    check()
+    # A refund marks one day again; the other days stay folded: one read, both kinds of days.
+    session.execute(sa.update(Conversion).where(Conversion.id == paid).values(refunded_minor=2000))
+    add_payment(session, days_ago(1), 3000, referral_id=friend, advocate_id=alice)
+    session.commit()
+    assert _marked(session) > 0
+    mixed = check()
+    assert mixed.payments["usd"]["net_minor"] == 22000 and mixed.payments["usd"]["attributed_net_minor"] == 13000
 
 
 @needs_postgres
