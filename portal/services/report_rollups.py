@@ -29,6 +29,7 @@ from sqlalchemy.engine import Connection
 from advocacy_portal.config import config_value
 from advocacy_portal.db import get_engine
 from advocacy_portal.db import get_session
+from advocacy_portal.models import Advocate
 from advocacy_portal.models import Conversion
 from advocacy_portal.models import Referral
 from advocacy_portal.models import ReportAdvocateTotal
@@ -265,9 +266,15 @@ def _report_statement(dialect: str, first: date | None, last: date | None, advoc
 
 def advocate_totals_subquery(currency: str):
     """``advocate_id, friends, flagged, paying, revenue, cost`` of every advocate, all time (revenue and
-    cost in ``currency``): rolled up plus live, as a subquery for the leaderboard."""
+    cost in ``currency``): rolled up plus live, as a subquery for the leaderboard.
+
+    Each advocate's totals are two rows of ``advocacy_report_advocate_totals`` (their friends in the
+    row without a currency, their money in ``currency``'s), joined rather than grouped: summing the
+    rows of 5,000 advocates was 15-20 ms of the leaderboard's 28. Only the marked days' correction
+    (their rolled-up rows taken away, their recount added; usually nothing) is grouped."""
     dialect = get_session().get_bind().dialect.name
     wanted = fixed(currency)
+    names = ("friends", "flagged", "paying", "revenue", "cost")
 
     def figures(table, sign=1):
         """Only the five figures the leaderboard sums (narrow rows keep the grouping in memory)."""
@@ -280,18 +287,38 @@ def advocate_totals_subquery(currency: str):
             (sign * sa.case((in_currency, table.c.reward_pending + table.c.reward_available), else_=0)).label("cost"),
         ]
 
-    totals = sa.select(_totals.c.advocate_id, *figures(_totals))
-    # The totals include the rolled-up rows of the marked days: take those away, add their recount.
     stale = sa.select(_days.c.advocate_id, *figures(_days, -1)).where(
         _days.c.advocate_id != PROGRAM, _days.c.day.in_(_dirty_days())
     )
     live_rows = facts(_live_window(dialect), dialect).subquery("live_rows")
     live = sa.select(live_rows.c.advocate_id, *figures(live_rows)).where(live_rows.c.advocate_id != PROGRAM)
-    both = sa.union_all(totals, stale, live).subquery("both_rows")
-    return (
-        sa.select(both.c.advocate_id.label("advocate_id"),
-                  *[sa.func.sum(getattr(both.c, name)).label(name) for name in ("friends", "flagged", "paying", "revenue", "cost")])
+    both = sa.union_all(stale, live).subquery("corrections")
+    correction = (
+        sa.select(both.c.advocate_id, *[sa.func.sum(getattr(both.c, name)).label(name) for name in names])
         .group_by(both.c.advocate_id)
+        .subquery("correction")
+    )
+    people = _totals.alias("people_totals")
+    money = _totals.alias("money_totals")
+    advocates = Advocate.__table__
+
+    def plus(rolled, name):
+        return (sa.func.coalesce(rolled, 0) + sa.func.coalesce(getattr(correction.c, name), 0)).label(name)
+
+    return (
+        sa.select(
+            advocates.c.id.label("advocate_id"),
+            plus(people.c.signups, "friends"),
+            plus(people.c.flagged, "flagged"),
+            plus(people.c.paying_signups, "paying"),
+            plus(money.c.referral_net_revenue, "revenue"),
+            plus(money.c.reward_pending + money.c.reward_available, "cost"),
+        )
+        .select_from(
+            advocates.outerjoin(people, sa.and_(people.c.advocate_id == advocates.c.id, people.c.currency == ""))
+            .outerjoin(money, sa.and_(money.c.advocate_id == advocates.c.id, money.c.currency == wanted))
+            .outerjoin(correction, correction.c.advocate_id == advocates.c.id)
+        )
         .subquery("report_totals")
     )
 
