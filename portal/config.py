@@ -561,6 +561,14 @@ DEFAULTS: dict[str, Any] = {
     #: Hold a reward when more than this many referred payments of one advocate came through clicks
     #: from one (hashed) IP address.
     "FRAUD_MAX_PURCHASES_PER_IP": 3,
+    #: Hold a reward when more than this many referred payments of one advocate came through clicks
+    #: from one device cluster: the same browser (user agent and languages) on one /24 (IPv6: /48)
+    #: network, so a device hopping between its carrier's addresses is still one.
+    "FRAUD_MAX_PURCHASES_PER_DEVICE": 3,
+    #: Days the hashed IP and device of a click that brought a signup are kept for the two rules
+    #: above (a friend may pay weeks after the click); other clicks' hashes go after
+    #: ``CLICK_DEDUPE_SECONDS``. ``flask advocacy privacy purge`` blanks them.
+    "FRAUD_HASH_RETENTION_DAYS": 90,
     #: Hold a reward when an advocate's referred payments exceed ``FRAUD_VELOCITY_COUNT`` within
     #: ``FRAUD_VELOCITY_MINUTES``.
     "FRAUD_VELOCITY_COUNT": 5,

@@ -61,6 +61,7 @@ def follow(token: str):
         referrer=environ.get("HTTP_REFERER"),
         user_id=visitor_id,
         source=widget_service.click_source(_query_arg(req, "via")),
+        accept_language=environ.get("HTTP_ACCEPT_LANGUAGE"),
     )
     writer = click_writer.writer_for(app)
     try:

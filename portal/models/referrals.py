@@ -81,6 +81,9 @@ class ReferralClick(Base):
     referrer_host: Mapped[str | None] = mapped_column(String(255))
     device_class: Mapped[str] = mapped_column(String(16), default="unknown")
     ip_hash: Mapped[str] = mapped_column(String(64))
+    #: The visitor's device cluster, hashed (:func:`advocacy_portal.services.visitors.hash_device`);
+    #: blanked with ``ip_hash``, absent on clicks counted before it existed.
+    device_hash: Mapped[str | None] = mapped_column(String(32))
     #: Where the click came from: ``link`` (a shared URL) or ``widget``.
     source: Mapped[str] = mapped_column(String(16), default="link")
 

@@ -61,7 +61,7 @@ _blocks = IdBlock.__table__
 _ROW_COLUMNS = (
     ("id", "integer"), ("advocate_id", "integer"), ("campaign", "varchar"),
     ("clicked_at", "timestamptz"), ("referrer_host", "varchar"), ("device_class", "varchar"),
-    ("ip_hash", "varchar"), ("source", "varchar"),
+    ("ip_hash", "varchar"), ("device_hash", "varchar"), ("source", "varchar"),
 )
 
 #: PostgreSQL: a whole batch in one statement, each column sent as one array (``unnest``), instead of
@@ -257,7 +257,7 @@ class ClickWriter:
                 if window:
                     rows = _without_repeats(connection, rows, window)
                 if rows and engine.dialect.name == "postgresql":
-                    columns = {name: [row[name] for row in rows] for name, _type in _ROW_COLUMNS}
+                    columns = {name: [row.get(name) for row in rows] for name, _type in _ROW_COLUMNS}
                     connection.execute(_PG_INSERT_CLICKS, columns)
                 elif rows:
                     connection.execute(_clicks.insert(), rows)

@@ -6,7 +6,9 @@ normalised email is the advocate's, the friend pays with the advocate's Stripe c
 
 *Hold* rules (the reward accrues as pending but is never released until staff approve it): the
 friend's email looks like the advocate's, more than ``ADVOCACY_FRAUD_MAX_PURCHASES_PER_IP`` referred
-purchases of one advocate came from one hashed IP address, a burst of referred purchases
+purchases of one advocate came from one hashed IP address or more than
+``ADVOCACY_FRAUD_MAX_PURCHASES_PER_DEVICE`` from one device cluster (the same browser on one /24
+network: :func:`advocacy_portal.services.visitors.hash_device`), a burst of referred purchases
 (``ADVOCACY_FRAUD_VELOCITY_COUNT`` within ``ADVOCACY_FRAUD_VELOCITY_MINUTES``), or a disposable email
 domain. The allow-list (an advocate and friend pair, or a hashed IP address) switches the hold rules
 off for a household.
@@ -62,11 +64,12 @@ RULE_LABELS = {
     "existing_customer": "The friend was already a paying customer",
     "similar_email": "The friend's email looks like the advocate's",
     "shared_ip": "Many referred purchases from one IP address",
+    "shared_device": "Many referred purchases from one device (same browser on one network)",
     "velocity": "A burst of referred purchases",
     "disposable_email": "A disposable email address",
 }
 BLOCK_RULES = ("same_email", "same_stripe_customer", "same_card", "existing_customer")
-HOLD_RULES = ("similar_email", "shared_ip", "velocity", "disposable_email")
+HOLD_RULES = ("similar_email", "shared_ip", "shared_device", "velocity", "disposable_email")
 
 #: States of a review, in words.
 STATE_LABELS = {"held": "Held for review", "approved": "Approved", "voided": "Voided", "blocked": "Blocked"}
@@ -163,22 +166,31 @@ def hold_rules(conversion: Conversion, referral: Referral) -> tuple[list[str], s
     ratio = config_value("FRAUD_SIMILAR_EMAIL_RATIO")
     if friend and own and friend != own and ratio is not None and similar_emails(friend, own, float(ratio)):
         matched.append("similar_email")
-    ip_hash = None
+    ip_hash = device_hash = None
     if referral.click_id is not None:
-        ip_hash = session.scalar(select(ReferralClick.ip_hash).where(ReferralClick.id == referral.click_id))
-    if ip_hash:
+        row = session.execute(
+            select(ReferralClick.ip_hash, ReferralClick.device_hash).where(ReferralClick.id == referral.click_id)
+        ).first()
+        if row is not None:
+            ip_hash, device_hash = row
+    for rule, column, value, setting in (
+        ("shared_ip", ReferralClick.ip_hash, ip_hash, "FRAUD_MAX_PURCHASES_PER_IP"),
+        ("shared_device", ReferralClick.device_hash, device_hash, "FRAUD_MAX_PURCHASES_PER_DEVICE"),
+    ):
+        if not value:  # no click, a click without identifiers, or its hashes blanked
+            continue
         purchases = session.scalar(
             select(func.count(Conversion.id))
             .join(Referral, Referral.id == Conversion.referral_id)
             .join(ReferralClick, ReferralClick.id == Referral.click_id)
             .where(
                 Referral.advocate_id == referral.advocate_id,
-                ReferralClick.ip_hash == ip_hash,
+                column == value,
                 Conversion.paid_at.is_not(None),
             )
         ) or 0
-        if purchases > int(config_value("FRAUD_MAX_PURCHASES_PER_IP")):
-            matched.append("shared_ip")
+        if purchases > int(config_value(setting)):
+            matched.append(rule)
     if conversion.paid_at is not None:
         window = timedelta(minutes=int(config_value("FRAUD_VELOCITY_MINUTES")))
         burst = session.scalar(

@@ -332,8 +332,9 @@ def _erase_clicks(session, person):
     result = session.execute(
         sa.update(ReferralClick)
         .where(or_(ReferralClick.advocate_id.in_(person.advocate_ids), ReferralClick.id.in_(friend_clicks)))
-        .where(or_(ReferralClick.ip_hash != "", ReferralClick.referrer_host.is_not(None)))
-        .values(ip_hash="", referrer_host=None)
+        .where(or_(ReferralClick.ip_hash != "", ReferralClick.device_hash != "",
+                   ReferralClick.referrer_host.is_not(None)))
+        .values(ip_hash="", device_hash="", referrer_host=None)
         .execution_options(synchronize_session=False)
     )
     return result.rowcount or 0
@@ -341,8 +342,10 @@ def _erase_clicks(session, person):
 
 register(TableRule(
     "advocacy_referral_clicks", ANONYMISE,
-    purpose="Counting clicks on referral links (a keyed hash of the visitor's IP, only to drop repeats)",
-    retention="Counts kept; IP hashes blanked after ADVOCACY_CLICK_DEDUPE_SECONDS by `privacy purge`",
+    purpose="Counting clicks on referral links (keyed hashes of the visitor's IP and device cluster, to "
+            "drop repeats and for the fraud rules)",
+    retention="Counts kept; hashes blanked after ADVOCACY_CLICK_DEDUPE_SECONDS by `privacy purge`, those of "
+              "a click that brought a signup after ADVOCACY_FRAUD_HASH_RETENTION_DAYS",
     export=_export_clicks, erase=_erase_clicks, order=20,
 ))
 

@@ -43,6 +43,7 @@ from advocacy_portal.services.links import read_link_token
 from advocacy_portal.services.links import validate_campaign
 from advocacy_portal.services.visitors import bot_reason
 from advocacy_portal.services.visitors import device_class
+from advocacy_portal.services.visitors import hash_device
 from advocacy_portal.services.visitors import hash_ip
 from advocacy_portal.services.visitors import referrer_host
 
@@ -238,6 +239,8 @@ class Visit:
     source: str = "link"
     #: The host user id of a logged-in visitor, if any.
     user_id: str | None = None
+    #: The ``Accept-Language`` header: with the user agent and the network, the device cluster.
+    accept_language: str | None = None
 
 
 #: Outcomes of :func:`record_click`.
@@ -330,6 +333,7 @@ def record_click(
         "referrer_host": referrer_host(visit.referrer),
         "device_class": device,
         "ip_hash": ip_hash,
+        "device_hash": hash_device(visit.ip, visit.user_agent, visit.accept_language),
         "source": visit.source,
     }
     if writer is not None:
@@ -342,14 +346,22 @@ def record_click(
 
 
 def forget_ip_hashes(now: datetime | None = None) -> int:
-    """Blank the IP hashes of clicks older than the de-duplication window, which is all they are kept
-    for; returns how many clicks were cleared. Run it from cron (``flask advocacy privacy purge``)."""
+    """Blank the hashed IP and device of clicks older than the de-duplication window, which is all
+    most clicks keep them for; a click that brought a signup keeps them for the fraud rules until
+    ``ADVOCACY_FRAUD_HASH_RETENTION_DAYS``. Returns how many clicks were cleared. Run it from cron
+    (``flask advocacy privacy purge``)."""
     now = now or utcnow()
     cutoff = now - timedelta(seconds=config_value("CLICK_DEDUPE_SECONDS"))
+    fraud_cutoff = now - timedelta(days=config_value("FRAUD_HASH_RETENTION_DAYS"))
+    signed_up = select(Referral.click_id).where(Referral.click_id.is_not(None))
     result = get_session().execute(
         update(ReferralClick)
-        .where(ReferralClick.clicked_at < cutoff, ReferralClick.ip_hash != "")
-        .values(ip_hash="")
+        .where(
+            ReferralClick.clicked_at < cutoff,
+            (ReferralClick.ip_hash != "") | (ReferralClick.device_hash != ""),
+            (ReferralClick.clicked_at < fraud_cutoff) | ReferralClick.id.not_in(signed_up),
+        )
+        .values(ip_hash="", device_hash="")
         .execution_options(synchronize_session=False)
     )
     return result.rowcount or 0

@@ -16,6 +16,7 @@ from advocacy_portal.models import utcnow
 from advocacy_portal.services import links
 from advocacy_portal.services import referrals
 from advocacy_portal.services import visitors
+from tests.helpers import BROWSER_UA
 from tests.helpers import follow
 from tests.helpers import make_customer
 from tests.helpers import referral_path
@@ -33,7 +34,8 @@ def cookie_header(response) -> str:
 
 def test_a_click_redirects_sets_the_cookie_and_is_counted(app, client):
     advocate = make_customer(app)
-    response = follow(client, referral_path(app, advocate), Referer="https://x.com/alice/status/1")
+    response = follow(client, referral_path(app, advocate), Referer="https://x.com/alice/status/1",
+                      **{"Accept-Language": "de-CH,de;q=0.9"})
     assert response.status_code == 302
     assert response.headers["Location"] == "/signup"
     assert response.headers["Cache-Control"] == "no-store"
@@ -46,7 +48,10 @@ def test_a_click_redirects_sets_the_cookie_and_is_counted(app, client):
         assert click.referrer_host == "x.com"
         assert click.device_class == "desktop"
         assert click.ip_hash == visitors.hash_ip("203.0.113.7")
-        assert "203.0.113.7" not in repr(click.__dict__)
+        # The device cluster: this browser, its languages, this /24 network (the fraud review's rule).
+        assert click.device_hash == visitors.hash_device("203.0.113.200", BROWSER_UA, "de-CH,de;q=0.9")
+        assert click.device_hash != visitors.hash_device("203.0.113.7", BROWSER_UA, "en-US")
+        assert "203.0.113" not in repr(click.__dict__)
 
 
 def test_a_campaign_link_carries_its_campaign_to_the_click_and_the_referral(app, client):

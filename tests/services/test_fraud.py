@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy import update as sa_update
 
 from advocacy_portal import Customer
 from advocacy_portal.db import get_session
@@ -189,3 +190,88 @@ def test_the_deadline_action(stripe_app, action, state, pending):
         get_session().commit()
     assert review_of(stripe_app, pi).state == state
     assert balances(stripe_app, referred)["pending"] == pending
+
+
+PHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148 Safari/604.1"
+LAPTOP = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36"
+
+
+def clicked_referral(app, advocate, ip, user_agent, language="en-GB,en;q=0.9") -> Referred:
+    """A friend who followed the advocate's link from ``ip`` with this browser, then signed up."""
+    friend = make_customer(app)
+    with app.app_context():
+        row = referrals.ensure_advocate(advocate.id, advocate.email)
+        visit = referrals.Visit(ip=ip, user_agent=user_agent, referrer=None, accept_language=language)
+        outcome = referrals.record_click(row, None, visit)
+        get_session().commit()
+        assert outcome.click_id
+        claim = AttributionClaim(row.code, None, outcome.click_id, utcnow())
+        result = referrals.attribute_signup(friend.id, friend.email, claim)
+        get_session().commit()
+        return Referred(advocate, friend, row.id, result.referral.id)
+
+
+@pytest.mark.settings(FRAUD_MAX_PURCHASES_PER_DEVICE=2, CLICK_DEDUPE_SECONDS=0, FRAUD_VELOCITY_COUNT=100)
+def test_purchases_from_one_device_hopping_addresses_are_held(stripe_app):
+    """One phone on one carrier network, a new address each time: no two purchases share an IP hash,
+    but they share a device cluster, and the third is held. A laptop on the same network is another
+    device, and a phone of the same model elsewhere another cluster."""
+    advocate = make_customer(stripe_app)
+    held = []
+    for number in range(4):
+        referred = clicked_referral(stripe_app, advocate, f"203.0.113.{10 + number}", PHONE)
+        review = review_of(stripe_app, pay(stripe_app, referred))
+        held.append(review.rules if review else None)
+    assert held == [None, None, ["shared_device"], ["shared_device"]]
+    for ip, agent in (("203.0.113.20", LAPTOP), ("198.51.100.7", PHONE)):
+        other = clicked_referral(stripe_app, advocate, ip, agent)
+        assert review_of(stripe_app, pay(stripe_app, other)) is None
+    with stripe_app.app_context():
+        review = get_session().scalar(select(FraudReview).where(FraudReview.state == "held").limit(1))
+        assert fraud.RULE_LABELS["shared_device"] in fraud._describe(review.rules)
+
+
+def test_a_device_cluster_is_the_browser_on_one_neighbourhood_network(app):
+    from advocacy_portal.services.visitors import hash_device
+
+    with app.app_context():
+        phone = hash_device("203.0.113.10", PHONE, "en-GB")
+        assert len(phone) == 32 and phone == hash_device("203.0.113.250", PHONE, "EN-gb ")
+        assert phone != hash_device("203.0.114.10", PHONE, "en-GB")  # another /24
+        assert phone != hash_device("203.0.113.10", LAPTOP, "en-GB")
+        assert phone != hash_device("203.0.113.10", PHONE, "fr-FR")
+        v6 = hash_device("2001:db8:1:aaaa::1", PHONE, "en-GB")
+        assert v6 == hash_device("2001:db8:1:ffff:1234::9", PHONE, "en-GB")  # one /48
+        assert v6 != hash_device("2001:db8:2::1", PHONE, "en-GB")
+        assert hash_device("::ffff:203.0.113.99", PHONE, "en-GB") == phone  # IPv4-mapped
+        assert hash_device("not an address", None, None) != phone
+
+
+@pytest.mark.settings(FRAUD_HASH_RETENTION_DAYS=30)
+def test_the_purge_keeps_the_hashes_of_signups_for_the_fraud_rules_only(stripe_app):
+    from datetime import timedelta
+
+    from advocacy_portal.models import ReferralClick
+
+    advocate = make_customer(stripe_app)
+    referred = clicked_referral(stripe_app, advocate, "203.0.113.10", PHONE)
+    with stripe_app.app_context():
+        row = referrals.ensure_advocate(advocate.id, advocate.email)
+        lone = referrals.record_click(row, None, referrals.Visit(ip="198.51.100.1", user_agent=LAPTOP, referrer=None))
+        session = get_session()
+        session.execute(sa_update(ReferralClick).values(clicked_at=utcnow() - timedelta(days=2)))
+        session.commit()
+
+        def hashes():
+            session.expire_all()
+            return {click.id: (bool(click.ip_hash), bool(click.device_hash))
+                    for click in session.scalars(select(ReferralClick))}
+
+        assert referrals.forget_ip_hashes() == 1  # the click that brought nobody
+        session.commit()
+        signup_click = session.get(referrals.Referral, referred.referral_id).click_id
+        assert hashes() == {signup_click: (True, True), lone.click_id: (False, False)}
+        assert referrals.forget_ip_hashes(now=utcnow() + timedelta(days=27)) == 0
+        assert referrals.forget_ip_hashes(now=utcnow() + timedelta(days=29)) == 1
+        session.commit()
+        assert hashes() == {signup_click: (False, False), lone.click_id: (False, False)}

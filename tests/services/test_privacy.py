@@ -78,7 +78,7 @@ def test_the_export_holds_every_tables_data_about_the_person(stripe_app, fake_st
     mine = [row for row in tables["advocacy_referrals"] if row["role"] == "advocate"]
     assert all("***@" in row["friend"] for row in mine)  # the other person is masked
     assert subject.friend.email not in json.dumps(document)
-    assert all("ip_hash" not in row for row in tables["advocacy_referral_clicks"])
+    assert all("ip_hash" not in row and "device_hash" not in row for row in tables["advocacy_referral_clicks"])
     [testimonial] = tables["advocacy_testimonials"]
     assert testimonial["consent_text"] and testimonial["photo_url"].startswith("http")
     assert testimonial["photo_file"] is None  # the document alone: the photo travels in the zip
