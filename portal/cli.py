@@ -36,6 +36,7 @@ from advocacy_portal.services import mail
 from advocacy_portal.services import payments
 from advocacy_portal.services import redemptions
 from advocacy_portal.services import referrals
+from advocacy_portal.services import report_rollups
 from advocacy_portal.services import rewards
 from advocacy_portal.services import testimonial_queries
 from advocacy_portal.services import testimonials
@@ -113,7 +114,28 @@ def make_cli() -> AppGroup:
             for difference in differences:
                 click.echo(f"  {difference}", err=True)
             raise click.ClickException("the database schema differs from the models")
+        triggers = migrate.missing_triggers(app)
+        if triggers:
+            for trigger in triggers:
+                click.echo(f"  missing trigger {trigger}", err=True)
+            raise click.ClickException(
+                "the triggers that keep the staff report's rollups current are missing (an Alembic batch "
+                "operation on SQLite copies a table without them): run `flask advocacy db repair-triggers`"
+            )
         click.echo(f"Advocacy Portal schema matches the models ({head}).")
+
+    @db_group.command("repair-triggers")
+    def db_repair_triggers():
+        """Create the report rollups' triggers again, then recount the report: the days changed while
+        they were missing are counted from the raw tables."""
+        app = current_app._get_current_object()
+        missing = migrate.missing_triggers(app)
+        migrate.repair_triggers(app)
+        if migrate.missing_triggers(app):  # pragma: no cover - the statements above make them
+            raise click.ClickException("the triggers could not be created")
+        days = report_rollups.rebuild()
+        click.echo(f"Created the report triggers again ({len(missing)} were missing) and recounted "
+                   f"{days} days of the report.")
 
     @db_group.command("revision")
     @click.option("-m", "--message", required=True, help="What the revision changes.")

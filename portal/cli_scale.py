@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 
+from advocacy_portal import migrate
 from advocacy_portal.db import get_engine
 from advocacy_portal.services import report_rollups
 from advocacy_portal.services import rollups
@@ -38,6 +40,12 @@ def add_scale_commands(cli: AppGroup) -> None:
     def rollups_verify():
         """Compare the rollups with a recount of the raw clicks; exit 1 when they differ."""
         mismatches = rollups.verify() + report_rollups.verify()
+        triggers = migrate.missing_triggers(current_app._get_current_object())
+        for trigger in triggers:
+            click.echo(f"MISSING TRIGGER {trigger}: changes on this table no longer reach the report; "
+                       "run `flask advocacy db repair-triggers`", err=True)
+        if triggers and not mismatches:
+            raise SystemExit(1)
         if mismatches:
             for mismatch in mismatches:
                 click.echo(f"MISMATCH {mismatch.rollup}: {mismatch.rows} rows differ from a recount", err=True)

@@ -130,3 +130,55 @@ def schema_differences(app: Flask) -> list:
                 },
             )
             return compare_metadata(context, Base.metadata)
+
+
+#: The revision that creates the triggers marking the report's stale days (see
+#: :mod:`advocacy_portal.services.report_rollups`), and the tables they watch.
+REPORT_TRIGGERS_REVISION = "5d9a3f7c1e20"
+REPORT_TRIGGER_TABLES = ("advocacy_referrals", "advocacy_conversions", "advocacy_rewards")
+
+
+def _expected_triggers(dialect: str) -> dict[str, str]:
+    """``{trigger name: table}`` of the report's triggers on ``dialect``."""
+    if dialect == "postgresql":
+        return {f"{table}_report_dirty": table for table in REPORT_TRIGGER_TABLES}
+    if dialect == "sqlite":
+        return {f"{table}_report_dirty_{event}": table
+                for table in REPORT_TRIGGER_TABLES for event in ("insert", "delete", "update")}
+    return {}
+
+
+def missing_triggers(app: Flask) -> list[str]:
+    """The report triggers the database lacks, as ``"table: trigger"`` (empty when all are there, or
+    before the revision that makes them). Without them the overview's figures go stale silently: an
+    Alembic batch operation on SQLite copies a table and leaves its triggers behind."""
+    with app.app_context():
+        engine = get_engine(app)
+        expected = _expected_triggers(engine.dialect.name)
+        if not expected:
+            return []
+        with engine.connect() as connection:
+            if engine.dialect.name == "postgresql":
+                present = set(connection.exec_driver_sql(
+                    "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal AND tgrelid IN ("
+                    + ", ".join(f"to_regclass('{table}')" for table in REPORT_TRIGGER_TABLES) + ")"
+                ).scalars())
+            else:
+                present = set(connection.exec_driver_sql(
+                    "SELECT name FROM sqlite_master WHERE type = 'trigger'"
+                ).scalars())
+    return [f"{table}: {name}" for name, table in expected.items() if name not in present]
+
+
+def repair_triggers(app: Flask) -> None:
+    """Create the report triggers again (each dropped first if present), in one transaction, with the
+    statements of the revision that made them."""
+    from alembic.operations import Operations
+
+    with app.app_context():
+        script = ScriptDirectory.from_config(alembic_config(app))
+        module = script.get_revision(REPORT_TRIGGERS_REVISION).module
+        with get_engine(app).begin() as connection:
+            context = MigrationContext.configure(connection)
+            with Operations.context(context):
+                module.create_report_triggers()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import sqlalchemy as sa
 
 from advocacy_portal import migrate
@@ -61,3 +63,62 @@ def test_migration_files_follow_the_naming_scheme():
     assert names
     for name in names:
         assert re.fullmatch(r"\d{8}_\d{4}_[0-9a-f]{12}_[a-z0-9_]+\.py", name), name
+
+
+def test_a_table_copied_without_its_triggers_is_caught_and_repaired(app, runner):
+    """An Alembic batch operation on SQLite (or a careless DBA on PostgreSQL) leaves the referrals
+    table without the triggers that mark the report's stale days: ``db check`` and ``rollups verify``
+    name them, a signup made meanwhile is missing from the report, and ``db repair-triggers`` makes
+    them again and recounts it."""
+    from alembic.migration import MigrationContext
+    from alembic.operations import Operations
+
+    from advocacy_portal.db import get_engine
+    from advocacy_portal.db import get_session
+    from advocacy_portal.models import utcnow
+    from advocacy_portal.services import report_rollups
+    from tests.rollup_support import add_advocate
+    from tests.rollup_support import add_referral
+    from tests.rollup_support import days_ago
+
+    def signups():
+        today = utcnow().date()
+        rows = report_rollups.report_rows(today - timedelta(days=6), today, by_day=False)
+        return rows.get("", {}).get("signups", 0)
+
+    assert migrate.missing_triggers(app) == []
+    assert runner.invoke(args=["advocacy", "db", "check"]).exit_code == 0
+    with app.app_context():
+        engine = get_engine(app)
+        with engine.begin() as connection:
+            if engine.dialect.name == "sqlite":
+                with Operations.context(MigrationContext.configure(connection)) as operations:
+                    with operations.batch_alter_table("advocacy_referrals", recreate="always"):
+                        pass  # the table is copied: its triggers stay behind
+            else:
+                connection.exec_driver_sql("DROP TRIGGER advocacy_referrals_report_dirty ON advocacy_referrals")
+    missing = migrate.missing_triggers(app)
+    assert missing and all(name.startswith("advocacy_referrals: ") for name in missing)
+    result = runner.invoke(args=["advocacy", "db", "check"])
+    assert result.exit_code == 1 and "missing trigger advocacy_referrals" in result.output
+    assert "db repair-triggers" in result.output
+    with app.app_context():
+        advocate = add_advocate(get_session())
+        add_referral(get_session(), advocate, days_ago(1))
+        get_session().commit()
+        assert signups() == 0  # nothing marked the day: the report does not know
+    result = runner.invoke(args=["advocacy", "rollups", "verify"])
+    assert result.exit_code == 1 and "MISSING TRIGGER advocacy_referrals" in result.output
+
+    result = runner.invoke(args=["advocacy", "db", "repair-triggers"])
+    assert result.exit_code == 0, result.output
+    assert f"({len(missing)} were missing)" in result.output
+    assert migrate.missing_triggers(app) == []
+    assert runner.invoke(args=["advocacy", "db", "check"]).exit_code == 0
+    assert runner.invoke(args=["advocacy", "rollups", "verify"]).exit_code == 0
+    with app.app_context():
+        assert signups() == 1
+        add_referral(get_session(), advocate, days_ago(2))  # the triggers work again
+        get_session().commit()
+        assert signups() == 2
+    assert runner.invoke(args=["advocacy", "db", "repair-triggers"]).exit_code == 0  # idempotent

@@ -87,18 +87,25 @@ def upgrade():
         sa.PrimaryKeyConstraint('id', name=op.f('pk_advocacy_report_dirty_days')),
     )
     op.create_index(op.f('ix_advocacy_report_dirty_days_day'), 'advocacy_report_dirty_days', ['day'])
+    create_report_triggers()
+
+
+def create_report_triggers():
+    """The triggers that mark a changed row's days stale (also run by ``flask advocacy db
+    repair-triggers``: an Alembic batch operation on SQLite copies a table without its triggers)."""
     dialect = _dialect()
     for table, (columns, days) in WATCHED.items():
         watched = ", ".join(columns)
         if dialect == 'postgresql':
             op.execute(
-                f"CREATE FUNCTION {table}_report_dirty() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+                f"CREATE OR REPLACE FUNCTION {table}_report_dirty() RETURNS trigger LANGUAGE plpgsql AS $$\n"
                 "BEGIN\n"
                 f"  IF TG_OP IN ('UPDATE', 'DELETE') THEN {_mark(days['postgresql'], 'OLD')}; END IF;\n"
                 f"  IF TG_OP IN ('INSERT', 'UPDATE') THEN {_mark(days['postgresql'], 'NEW')}; END IF;\n"
                 "  RETURN NULL;\n"
                 "END $$"
             )
+            op.execute(f"DROP TRIGGER IF EXISTS {table}_report_dirty ON {table}")
             op.execute(
                 f"CREATE TRIGGER {table}_report_dirty AFTER INSERT OR DELETE OR UPDATE OF {watched} "
                 f"ON {table} FOR EACH ROW EXECUTE FUNCTION {table}_report_dirty()"
@@ -111,11 +118,15 @@ def upgrade():
                            f"{_sqlite_mark(days['sqlite'], 'OLD')}; {_sqlite_mark(days['sqlite'], 'NEW')}"),
             }
             for name, (event, body) in marks.items():
+                op.execute(f"DROP TRIGGER IF EXISTS {table}_report_dirty_{name}")
                 op.execute(f"CREATE TRIGGER {table}_report_dirty_{name} AFTER {event} ON {table} "
                            f"FOR EACH ROW BEGIN {body}; END")
 
 
-def downgrade():
+def drop_report_triggers():
+    """Drop the triggers. A later migration that copies one of the watched tables on SQLite
+    (``batch_alter_table``) calls this first (SQLite refuses to rename a table a trigger names) and
+    :func:`create_report_triggers` after; ``flask advocacy db check`` names any trigger missing."""
     dialect = _dialect()
     for table in WATCHED:
         if dialect == 'postgresql':
@@ -124,6 +135,10 @@ def downgrade():
         elif dialect == 'sqlite':
             for name in ('insert', 'delete', 'update'):
                 op.execute(f"DROP TRIGGER IF EXISTS {table}_report_dirty_{name}")
+
+
+def downgrade():
+    drop_report_triggers()
     op.drop_index(op.f('ix_advocacy_report_dirty_days_day'), table_name='advocacy_report_dirty_days')
     op.drop_table('advocacy_report_dirty_days')
     op.drop_table('advocacy_report_advocate_totals')
