@@ -43,8 +43,8 @@ from advocacy_portal.services.links import read_link_token
 from advocacy_portal.services.links import validate_campaign
 from advocacy_portal.services.visitors import bot_reason
 from advocacy_portal.services.visitors import device_class
-from advocacy_portal.services.visitors import hash_device
-from advocacy_portal.services.visitors import hash_ip
+from advocacy_portal.services.visitors import hash_ip  # noqa: F401 - re-exported (the hash a stored click carries)
+from advocacy_portal.services.visitors import hash_visitor
 from advocacy_portal.services.visitors import referrer_host
 
 
@@ -300,7 +300,7 @@ def record_click(
         return ClickOutcome(BOT, reason=bot_reason(visit.user_agent, count_automated))
     if visit.user_id is not None and str(visit.user_id) == advocate.user_id:
         return ClickOutcome(OWN_LINK, reason="the advocate clicked their own link while logged in")
-    ip_hash = hash_ip(visit.ip)
+    ip_hash, device_hash = hash_visitor(visit.ip, visit.user_agent, visit.accept_language)
     session = get_session()
     # Core statements on the session's connection and transaction: no ORM objects to build, flush
     # and reload on this hot path; the caller's commit covers them like any other change. (Asked for
@@ -333,7 +333,7 @@ def record_click(
         "referrer_host": referrer_host(visit.referrer),
         "device_class": device,
         "ip_hash": ip_hash,
-        "device_hash": hash_device(visit.ip, visit.user_agent, visit.accept_language),
+        "device_hash": device_hash,
         "source": visit.source,
     }
     if writer is not None:

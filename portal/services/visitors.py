@@ -108,17 +108,26 @@ def hash_device(ip: str | None, user_agent: str | None, accept_language: str | N
     the IPv6 /48). The same phone or laptop hopping between addresses of its carrier or its office
     stays one cluster; different people behind one address mostly do not. The fraud review's
     ``shared_device`` rule counts referred purchases per cluster. Blanked with the IP hashes."""
+    return hash_visitor(ip, user_agent, accept_language)[1]
+
+
+def hash_visitor(ip: str | None, user_agent: str | None, accept_language: str | None) -> tuple[str, str]:
+    """``(hash_ip(ip), hash_device(ip, user_agent, accept_language))``, with one key look-up and one
+    parse of the address (the redirect asks for both on every click)."""
     secret = config_value("IP_HASH_SECRET")
     key = _ip_hash_key(secret, secret_keys()[-1] if secret is None else None)
-    mac = key.copy()
-    mac.update(b"device\0" + _neighbourhood_of(ip).encode() + b"\0")
-    mac.update((user_agent or "")[:512].encode("utf-8", "replace") + b"\0")
-    mac.update((accept_language or "")[:128].strip().lower().encode("utf-8", "replace"))
-    return mac.hexdigest()[:32]
-
-
-def _neighbourhood_of(ip: str | None) -> str:
     network = _network_of(ip)
+    mac = key.copy()
+    mac.update((network or "").encode())
+    device = key.copy()
+    device.update(b"device\0" + _neighbourhood_of(network).encode() + b"\0")
+    device.update((user_agent or "")[:512].encode("utf-8", "replace") + b"\0")
+    device.update((accept_language or "")[:128].strip().lower().encode("utf-8", "replace"))
+    return mac.hexdigest()[:32], device.hexdigest()[:32]
+
+
+def _neighbourhood_of(network: str) -> str:
+    """The /24 (IPv4) or /48 (IPv6) around an address as :func:`_network_of` writes it."""
     if ":" not in network and "/" not in network and network.count(".") == 3:
         return network.rpartition(".")[0] + ".0/24"  # IPv4, canonical: no ipaddress object per click
     try:
