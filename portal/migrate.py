@@ -133,35 +133,28 @@ def schema_differences(app: Flask) -> list:
 
 
 #: The revision that creates the triggers marking the report's stale days (see
-#: :mod:`advocacy_portal.services.report_rollups`), and the tables they watch.
+#: :mod:`advocacy_portal.services.report_rollups`): its module names them and makes them.
 REPORT_TRIGGERS_REVISION = "5d9a3f7c1e20"
-REPORT_TRIGGER_TABLES = ("advocacy_referrals", "advocacy_conversions", "advocacy_rewards")
 
 
-def _expected_triggers(dialect: str) -> dict[str, str]:
-    """``{trigger name: table}`` of the report's triggers on ``dialect``."""
-    if dialect == "postgresql":
-        return {f"{table}_report_dirty": table for table in REPORT_TRIGGER_TABLES}
-    if dialect == "sqlite":
-        return {f"{table}_report_dirty_{event}": table
-                for table in REPORT_TRIGGER_TABLES for event in ("insert", "delete", "update")}
-    return {}
+def _report_triggers_module(app: Flask):
+    return ScriptDirectory.from_config(alembic_config(app)).get_revision(REPORT_TRIGGERS_REVISION).module
 
 
 def missing_triggers(app: Flask) -> list[str]:
-    """The report triggers the database lacks, as ``"table: trigger"`` (empty when all are there, or
-    before the revision that makes them). Without them the overview's figures go stale silently: an
-    Alembic batch operation on SQLite copies a table and leaves its triggers behind."""
+    """The report triggers the database lacks, as ``"table: trigger"`` (empty when all are there).
+    Without them the overview's figures go stale silently: an Alembic batch operation on SQLite copies
+    a table and leaves its triggers behind."""
     with app.app_context():
         engine = get_engine(app)
-        expected = _expected_triggers(engine.dialect.name)
+        expected = _report_triggers_module(app).report_trigger_names(engine.dialect.name)
         if not expected:
             return []
         with engine.connect() as connection:
             if engine.dialect.name == "postgresql":
                 present = set(connection.exec_driver_sql(
                     "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal AND tgrelid IN ("
-                    + ", ".join(f"to_regclass('{table}')" for table in REPORT_TRIGGER_TABLES) + ")"
+                    + ", ".join(f"to_regclass('{table}')" for table in sorted(set(expected.values()))) + ")"
                 ).scalars())
             else:
                 present = set(connection.exec_driver_sql(
@@ -176,8 +169,7 @@ def repair_triggers(app: Flask) -> None:
     from alembic.operations import Operations
 
     with app.app_context():
-        script = ScriptDirectory.from_config(alembic_config(app))
-        module = script.get_revision(REPORT_TRIGGERS_REVISION).module
+        module = _report_triggers_module(app)
         with get_engine(app).begin() as connection:
             context = MigrationContext.configure(connection)
             with Operations.context(context):

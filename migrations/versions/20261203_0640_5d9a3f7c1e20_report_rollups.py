@@ -90,6 +90,16 @@ def upgrade():
     create_report_triggers()
 
 
+def report_trigger_names(dialect):
+    """``{trigger name: table}`` of the triggers :func:`create_report_triggers` makes on ``dialect``
+    (``flask advocacy db check`` looks for each)."""
+    if dialect == 'postgresql':
+        return {f"{table}_report_dirty": table for table in WATCHED}
+    if dialect == 'sqlite':
+        return {f"{table}_report_dirty_{name}": table for table in WATCHED for name in ('insert', 'delete', 'update')}
+    return {}
+
+
 def create_report_triggers():
     """The triggers that mark a changed row's days stale (also run by ``flask advocacy db
     repair-triggers``: an Alembic batch operation on SQLite copies a table without its triggers)."""

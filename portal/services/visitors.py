@@ -94,12 +94,7 @@ def hash_ip(ip: str | None) -> str:
     IPv6 addresses are hashed by their /64 network: devices rotate the rest for privacy, so a visitor
     is one visitor for de-duplication.
     """
-    ip = _network_of(ip)
-    secret = config_value("IP_HASH_SECRET")
-    key = _ip_hash_key(secret, secret_keys()[-1] if secret is None else None)
-    mac = key.copy()
-    mac.update((ip or "").encode())
-    return mac.hexdigest()[:32]
+    return _digest(_visitor_key(), (_network_of(ip) or "").encode())
 
 
 def hash_device(ip: str | None, user_agent: str | None, accept_language: str | None) -> str:
@@ -114,16 +109,27 @@ def hash_device(ip: str | None, user_agent: str | None, accept_language: str | N
 def hash_visitor(ip: str | None, user_agent: str | None, accept_language: str | None) -> tuple[str, str]:
     """``(hash_ip(ip), hash_device(ip, user_agent, accept_language))``, with one key look-up and one
     parse of the address (the redirect asks for both on every click)."""
-    secret = config_value("IP_HASH_SECRET")
-    key = _ip_hash_key(secret, secret_keys()[-1] if secret is None else None)
+    key = _visitor_key()
     network = _network_of(ip)
+    device = _digest(
+        key,
+        b"device\0" + _neighbourhood_of(network).encode() + b"\0",
+        (user_agent or "")[:512].encode("utf-8", "replace") + b"\0",
+        (accept_language or "")[:128].strip().lower().encode("utf-8", "replace"),
+    )
+    return _digest(key, (network or "").encode()), device
+
+
+def _visitor_key():
+    secret = config_value("IP_HASH_SECRET")
+    return _ip_hash_key(secret, secret_keys()[-1] if secret is None else None)
+
+
+def _digest(key, *parts: bytes) -> str:
     mac = key.copy()
-    mac.update((network or "").encode())
-    device = key.copy()
-    device.update(b"device\0" + _neighbourhood_of(network).encode() + b"\0")
-    device.update((user_agent or "")[:512].encode("utf-8", "replace") + b"\0")
-    device.update((accept_language or "")[:128].strip().lower().encode("utf-8", "replace"))
-    return mac.hexdigest()[:32], device.hexdigest()[:32]
+    for part in parts:
+        mac.update(part)
+    return mac.hexdigest()[:32]
 
 
 def _neighbourhood_of(network: str) -> str:
