@@ -109,6 +109,7 @@ class ClickWriter:
         self._block_size = 8
         self._block_at = 0.0
         self._thread: threading.Thread | None = None
+        self._stopped = False
 
     # -- the request side ------------------------------------------------------------------------------
 
@@ -204,11 +205,16 @@ class ClickWriter:
             )
             self._thread.start()
 
+    def stop(self) -> None:
+        """End the flusher thread after its current wait (an app that is done, e.g. a test's at its
+        teardown); call :meth:`flush` first to keep what is queued."""
+        self._stopped = True
+
     def _run(self) -> None:
         pid = self._pid
-        while os.getpid() == pid:
+        while os.getpid() == pid and not self._stopped:
             time.sleep(self.interval)
-            if self._app() is None:
+            if self._stopped or self._app() is None:
                 # The app was garbage-collected (an app factory's throwaway app, a test's): nothing
                 # can be written for it any more, and a thread left polling would log forever.
                 return
